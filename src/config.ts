@@ -1,0 +1,70 @@
+import { Type, type Static } from '@sinclair/typebox'
+import { Value } from '@sinclair/typebox/value'
+
+const LogLevel = Type.Union(
+  ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((level) => Type.Literal(level)),
+)
+
+/** Every setting the service reads from the environment, with its default and its rule. */
+const ConfigSchema = Type.Object({
+  PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 3000 }),
+  HOST: Type.String({ minLength: 1, default: '127.0.0.1' }),
+  DATABASE_URL: Type.Optional(
+    Type.String({ pattern: '^postgres(ql)?://', description: 'a postgres:// or postgresql:// URL' }),
+  ),
+  DATA_DIR: Type.String({ minLength: 1, default: './.data' }),
+  CLIENT_IDENTIFIER_PREFIX: Type.String({
+    pattern: '^[0-9A-Z-]{1,16}$',
+    default: 'OAUTH',
+    description: 'upper case letters, digits and "-", at most 16 characters',
+  }),
+  LOG_LEVEL: Type.Union(LogLevel.anyOf, { default: 'info' }),
+  API_BOOTSTRAP_IDENTIFIER: Type.Optional(
+    Type.String({ pattern: '^[A-Za-z0-9._-]{3,128}$', description: '3 to 128 of A-Z a-z 0-9 . _ -' }),
+  ),
+  API_BOOTSTRAP_SECRET: Type.Optional(
+    Type.String({ minLength: 32, maxLength: 256, description: 'at least 32 characters' }),
+  ),
+  API_ACCESS_KEY: Type.Optional(Type.String({ minLength: 16, description: 'at least 16 characters' })),
+  TRUST_PROXY: Type.Optional(
+    Type.String({
+      pattern: '^(true|false|[0-9a-fA-F.:/, ]+)$',
+      description: 'true, false, or a comma-separated list of proxy addresses or CIDR ranges',
+    }),
+  ),
+})
+
+export type Config = Static<typeof ConfigSchema>
+
+export class ConfigError extends Error {}
+
+/**
+ * Reads and checks the configuration once. A bad value throws a ConfigError whose message is
+ * one line naming the variable, which server.ts prints before exiting.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const raw: Record<string, unknown> = {}
+  for (const name of Object.keys(ConfigSchema.properties)) {
+    const value = env[name]
+    if (value !== undefined && value !== '') raw[name] = value
+  }
+  const config = Value.Default(ConfigSchema, Value.Convert(ConfigSchema, raw))
+  const error = Value.Errors(ConfigSchema, config).First()
+  if (error) {
+    const name = error.path.replace(/^\//, '')
+    const rule = (error.schema as { description?: string }).description ?? error.message
+    throw new ConfigError(`Invalid configuration: ${name}=${JSON.stringify(raw[name])} (${rule})`)
+  }
+  const checked = config as Config
+  if ((checked.API_BOOTSTRAP_IDENTIFIER === undefined) !== (checked.API_BOOTSTRAP_SECRET === undefined)) {
+    throw new ConfigError(
+      'Invalid configuration: API_BOOTSTRAP_IDENTIFIER and API_BOOTSTRAP_SECRET must be set together',
+    )
+  }
+  return checked
+}
+
+/** Fastify's `trustProxy` from TRUST_PROXY: whose X-Forwarded-For to believe for client IPs. */
+export function trustProxySetting(value: string | undefined): boolean | string {
+  return value === undefined || value === 'false' ? false : value === 'true' ? true : value
+}

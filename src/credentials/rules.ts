@@ -1,0 +1,114 @@
+import { CredentialError, messages } from './errors.js'
+
+export const GRANT_TYPES = ['authorization_code', 'single_sign_on'] as const
+export type GrantType = (typeof GRANT_TYPES)[number]
+
+export const LIMITS = {
+  name: 255,
+  description: 255,
+  logoUri: 255,
+  redirectUri: 2000,
+  redirectUris: 20,
+} as const
+
+/** A credential's editable state: what validation looks at, before and after a change. */
+export interface CredentialState {
+  name: string
+  description: string
+  grantType: string
+  scopes: string[]
+  serviceId: number | null
+  logoUri: string | null
+  redirectUris: string[]
+}
+
+export function isGrantType(value: string): value is GrantType {
+  return (GRANT_TYPES as readonly string[]).includes(value)
+}
+
+/** Scope input is a space-delimited string (the seed) or a list; duplicates collapse. */
+export function parseScopes(scope: string | string[]): string[] {
+  const tokens = Array.isArray(scope) ? scope.flatMap((item) => item.split(/\s+/)) : scope.split(/\s+/)
+  return [...new Set(tokens.filter((token) => token !== ''))]
+}
+
+const FORBIDDEN_SCHEMES = new Set(['javascript', 'data', 'vbscript', 'blob', 'file', 'about'])
+const LOOPBACK_HTTP = /^http:\/\/(127\.0\.0\.1|\[::1\])(:\d{1,5})?([/?]|$)/i
+
+/**
+ * Redirect URI rules from the OAuth 2.0 Security BCP (RFC 9700) and RFC 8252: absolute, no
+ * fragment, no wildcard, https (http only on loopback literals, compared as written so that
+ * `http://0x7f.1/` cannot pass as 127.0.0.1), or a private-use scheme in reverse-DNS form.
+ */
+export function isAcceptableRedirectUri(uri: string): boolean {
+  if (uri.length === 0 || uri.length > LIMITS.redirectUri) return false
+  if (/[#*\s\\]/.test(uri)) return false
+  let url: URL
+  try {
+    url = new URL(uri)
+  } catch {
+    return false
+  }
+  if (url.username !== '' || url.password !== '') return false
+  const scheme = url.protocol.slice(0, -1).toLowerCase()
+  if (scheme === 'https') return url.hostname !== '' && /^https:\/\/[^/]/i.test(uri)
+  if (scheme === 'http') return LOOPBACK_HTTP.test(uri)
+  if (FORBIDDEN_SCHEMES.has(scheme)) return false
+  return /^[a-z][a-z0-9+-]*(\.[a-z0-9+-]+)+$/.test(scheme) && uri.length > scheme.length + 1
+}
+
+const MAX_INT4 = 2_147_483_647
+
+function isServiceId(value: number): boolean {
+  return Number.isInteger(value) && value > 0 && value <= MAX_INT4
+}
+
+function isAcceptableLogoUri(uri: string): boolean {
+  if (uri.length > LIMITS.logoUri || /\s/.test(uri)) return false
+  try {
+    const url = new URL(uri)
+    return (url.protocol === 'https:' || url.protocol === 'http:') && url.hostname !== ''
+  } catch {
+    return false
+  }
+}
+
+/**
+ * Checks a credential as it would be stored, in the order the original API reports problems,
+ * and throws the first one. `catalogue` is the set of known scope tokens.
+ */
+export function assertValidCredential(state: CredentialState, catalogue: ReadonlySet<string>): void {
+  const invalid = (message: string, field: string) => new CredentialError('invalid', message, field)
+  if (state.grantType === '') throw invalid(messages.grantTypeRequired, 'grantType')
+  if (!isGrantType(state.grantType)) throw invalid(messages.grantTypeInvalid(state.grantType), 'grantType')
+  if (state.grantType === 'authorization_code' && state.name.trim() === '') {
+    throw invalid(messages.nameRequired, 'name')
+  }
+  if (state.name.length > LIMITS.name) throw invalid(messages.tooLong('name', LIMITS.name), 'name')
+  if (state.description.length > LIMITS.description) {
+    throw invalid(messages.tooLong('description', LIMITS.description), 'description')
+  }
+  if (state.serviceId !== null && !isServiceId(state.serviceId)) {
+    throw invalid(messages.serviceIdInvalid(String(state.serviceId)), 'serviceId')
+  }
+  if (state.grantType === 'single_sign_on' && state.serviceId === null) {
+    throw invalid(messages.serviceIdRequired, 'serviceId')
+  }
+  for (const scope of state.scopes) {
+    if (!catalogue.has(scope)) throw invalid(messages.scopeInvalid(scope), 'scope')
+  }
+  if (state.scopes.length === 0) throw invalid(messages.scopeRequired, 'scope')
+  if (state.logoUri !== null && !isAcceptableLogoUri(state.logoUri)) {
+    throw invalid(messages.logoUriInvalid(state.logoUri), 'logoUri')
+  }
+  if (state.redirectUris.length > LIMITS.redirectUris) {
+    throw invalid(messages.tooManyRedirectUris(LIMITS.redirectUris), 'redirectUri')
+  }
+  const seen = new Set<string>()
+  for (const uri of state.redirectUris) {
+    if (seen.has(uri) || !isAcceptableRedirectUri(uri)) {
+      throw invalid(messages.redirectUriInvalid(uri), 'redirectUri')
+    }
+    seen.add(uri)
+  }
+}

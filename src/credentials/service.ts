@@ -1,0 +1,460 @@
+import type { Database } from '../db/database.js'
+import type { Prisma } from '../generated/prisma/client.js'
+import { generateSecret, hashSecret, secretMatches } from '../secrets.js'
+import { CredentialError, messages } from './errors.js'
+import {
+  assertValidCredential,
+  isGrantType,
+  parseScopes,
+  type CredentialState,
+  type GrantType,
+} from './rules.js'
+
+type Tx = Prisma.TransactionClient
+
+const include = {
+  scopes: { orderBy: { position: 'asc' }, select: { scopeName: true } },
+  redirectUris: { orderBy: { position: 'asc' }, select: { uri: true } },
+} as const satisfies Prisma.CredentialInclude
+
+type CredentialRecord = Prisma.CredentialGetPayload<{ include: typeof include }>
+
+/** A credential as every endpoint sees it. Never carries a secret or its hash. */
+export interface CredentialView {
+  id: number
+  clientIdentifier: string
+  name: string
+  description: string
+  grantType: GrantType
+  scopes: string[]
+  serviceId: number | null
+  logoUri: string | null
+  redirectUris: string[]
+  version: number
+  lastUsedAt: Date | null
+  previousSecretExpiresAt: Date | null
+  createdAt: Date
+  updatedAt: Date
+}
+
+export interface AuditEventView {
+  id: number
+  credentialId: number
+  actor: string
+  action: string
+  changedFields: string[]
+  requestId: string | null
+  source: string
+  createdAt: Date
+}
+
+/** Who asked for a change, recorded in the audit trail. */
+export interface Actor {
+  actor: string
+  source: 'legacy' | 'rest' | 'cli'
+  requestId?: string
+}
+
+/** How a caller names a credential: the id wins when it is a positive number (SPEC §3). */
+export interface CredentialReference {
+  credentialId?: number
+  clientIdentifier?: string
+}
+
+/** Fields to change. `undefined` keeps the stored value; `null` clears an optional one. */
+export interface CredentialChanges {
+  name?: string | null
+  description?: string | null
+  grantType?: string
+  scope?: string | string[]
+  serviceId?: number | null
+  logoUri?: string | null
+  redirectUri?: string[] | null
+}
+
+export type NewCredential = CredentialChanges
+
+export interface UpdateOptions {
+  resetSecret?: boolean
+  /** Validate and return the would-be credential, writing nothing. */
+  dryRun?: boolean
+  /** Refuse the update unless the stored version is this one (REST If-Match). */
+  expectedVersion?: number
+}
+
+export interface ListQuery {
+  grantType?: string
+  clientIdentifier?: string
+  sortField?: string
+  sortOrder?: string
+  limit?: number
+  /** Cursor: only credentials with a greater id (ascending id order). */
+  afterId?: number
+}
+
+export const LIST_LIMIT = { default: 100, max: 1000 } as const
+export const MAX_GRACE_SECONDS = 7 * 24 * 3600
+
+/** Sortable columns, by every name a caller may use for them. */
+const SORT_FIELDS: Record<string, keyof Prisma.CredentialOrderByWithRelationInput> = {
+  id: 'id',
+  credentialid: 'id',
+  name: 'name',
+  description: 'description',
+  granttype: 'grantType',
+  grant_type: 'grantType',
+  serviceid: 'serviceId',
+  service_id: 'serviceId',
+  clientidentifier: 'clientIdentifier',
+  client_identifier: 'clientIdentifier',
+  createdat: 'createdAt',
+  created_at: 'createdAt',
+  updatedat: 'updatedAt',
+  updated_at: 'updatedAt',
+}
+
+/** Audit names of the state's fields: the names callers send. */
+const FIELD_NAMES: Record<keyof CredentialState, string> = {
+  name: 'name',
+  description: 'description',
+  grantType: 'grantType',
+  scopes: 'scope',
+  serviceId: 'serviceId',
+  logoUri: 'logoUri',
+  redirectUris: 'redirectUri',
+}
+
+const MAX_INT4 = 2_147_483_647
+const TRANSACTION_OPTIONS = { maxWait: 10_000, timeout: 10_000 }
+/** lastUsedAt is kept to the minute, so a busy client does not write on every authentication. */
+const LAST_USED_RESOLUTION_MS = 60_000
+
+/**
+ * The one place where OAuth client credentials are created, read, changed and removed. Every
+ * endpoint (legacy api.php, REST, CLI) calls it; it validates the credential as it would be
+ * stored, then writes the change and its audit event in one transaction under a row lock.
+ */
+export class CredentialService {
+  #catalogue: Promise<ReadonlySet<string>> | undefined
+
+  constructor(
+    private readonly db: Database,
+    private readonly clientIdentifierPrefix: string,
+  ) {}
+
+  /** The scope catalogue, read once: it changes only through migrations. */
+  scopeCatalogue(): Promise<ReadonlySet<string>> {
+    this.#catalogue ??= this.db
+      .exclusive(() => this.db.prisma.scope.findMany({ select: { name: true } }))
+      .then((rows) => new Set(rows.map((row) => row.name)))
+    this.#catalogue.catch(() => (this.#catalogue = undefined))
+    return this.#catalogue
+  }
+
+  async create(input: NewCredential, actor: Actor): Promise<{ credential: CredentialView; clientSecret: string }> {
+    const state = applyChanges(EMPTY_STATE, input)
+    assertValidCredential(state, await this.scopeCatalogue())
+    const clientSecret = generateSecret()
+    const clientIdentifier = `${this.clientIdentifierPrefix}.${generateSecret(16)}`
+    const record = await this.transaction(async (tx) => {
+      const created = await tx.credential.create({
+        data: {
+          clientIdentifier,
+          secretHash: hashSecret(clientSecret),
+          ...columns(state),
+          scopes: { create: state.scopes.map((scopeName, position) => ({ scopeName, position })) },
+          redirectUris: { create: state.redirectUris.map((uri, position) => ({ uri, position })) },
+        },
+        include,
+      })
+      await audit(tx, created.id, 'create', changedFields(EMPTY_STATE, state), actor)
+      return created
+    })
+    return { credential: toView(record), clientSecret }
+  }
+
+  async get(reference: CredentialReference): Promise<CredentialView> {
+    return this.db.exclusive(async () => toView(await this.find(this.db.prisma, reference)))
+  }
+
+  async list(query: ListQuery = {}): Promise<CredentialView[]> {
+    const sortField = query.sortField === undefined ? 'id' : SORT_FIELDS[query.sortField.toLowerCase()]
+    if (sortField === undefined) {
+      throw new CredentialError('invalid', messages.sortFieldInvalid(String(query.sortField)), 'sortField')
+    }
+    const sortOrder = (query.sortOrder ?? 'asc').toLowerCase()
+    if (sortOrder !== 'asc' && sortOrder !== 'desc') {
+      throw new CredentialError('invalid', messages.sortOrderInvalid(String(query.sortOrder)), 'sortOrder')
+    }
+    if (query.grantType !== undefined && !isGrantType(query.grantType)) {
+      throw new CredentialError('invalid', messages.grantTypeInvalid(query.grantType), 'grantType')
+    }
+    const limit = Math.min(Math.max(1, Math.trunc(query.limit ?? LIST_LIMIT.default)), LIST_LIMIT.max)
+    const records = await this.db.exclusive(() =>
+      this.db.prisma.credential.findMany({
+        where: {
+          grantType: query.grantType as GrantType | undefined,
+          clientIdentifier: query.clientIdentifier,
+          id: query.afterId === undefined ? undefined : { gt: query.afterId },
+        },
+        orderBy: sortField === 'id' ? { id: sortOrder } : [{ [sortField]: sortOrder }, { id: sortOrder }],
+        take: limit,
+        include,
+      }),
+    )
+    return records.map(toView)
+  }
+
+  /**
+   * The seed's UpdateOAuthCredential: fields left out keep their values, the result is
+   * validated as a whole, and nothing is written unless all of it passes.
+   */
+  async update(
+    reference: CredentialReference,
+    changes: CredentialChanges,
+    actor: Actor,
+    options: UpdateOptions = {},
+  ): Promise<{ credential: CredentialView; newClientSecret?: string }> {
+    const catalogue = await this.scopeCatalogue()
+    return this.withLockedCredential(reference, async (tx, current) => {
+      if (options.expectedVersion !== undefined && options.expectedVersion !== current.version) {
+        throw new CredentialError('precondition_failed', messages.versionMismatch)
+      }
+      const before = toState(current)
+      const after = applyChanges(before, changes)
+      assertValidCredential(after, catalogue)
+      const fields = changedFields(before, after)
+      if (options.resetSecret) fields.push('clientSecret')
+      if (options.dryRun) return { credential: { ...toView(current), ...viewOfState(after) } }
+      if (fields.length === 0) return { credential: toView(current) }
+      const newClientSecret = options.resetSecret ? generateSecret() : undefined
+      const updated = await tx.credential.update({
+        where: { id: current.id },
+        data: {
+          ...columns(after),
+          version: { increment: 1 },
+          ...(newClientSecret === undefined
+            ? {}
+            : { secretHash: hashSecret(newClientSecret), previousSecretHash: null, previousSecretExpiresAt: null }),
+          ...(fields.includes(FIELD_NAMES.scopes) && {
+            scopes: {
+              deleteMany: {},
+              create: after.scopes.map((scopeName, position) => ({ scopeName, position })),
+            },
+          }),
+          ...(fields.includes(FIELD_NAMES.redirectUris) && {
+            redirectUris: {
+              deleteMany: {},
+              create: after.redirectUris.map((uri, position) => ({ uri, position })),
+            },
+          }),
+        },
+        include,
+      })
+      await audit(tx, current.id, 'update', fields, actor)
+      return newClientSecret === undefined
+        ? { credential: toView(updated) }
+        : { credential: toView(updated), newClientSecret }
+    })
+  }
+
+  /**
+   * Issues a new client secret. With `graceSeconds` the previous secret keeps working until
+   * then, so clients can be redeployed without an outage; without, it stops at once.
+   */
+  async rotateSecret(
+    reference: CredentialReference,
+    graceSeconds: number,
+    actor: Actor,
+  ): Promise<{ credential: CredentialView; clientSecret: string }> {
+    if (!Number.isInteger(graceSeconds) || graceSeconds < 0 || graceSeconds > MAX_GRACE_SECONDS) {
+      throw new CredentialError('invalid', messages.graceSecondsInvalid(MAX_GRACE_SECONDS), 'graceSeconds')
+    }
+    return this.withLockedCredential(reference, async (tx, current) => {
+      const clientSecret = generateSecret()
+      const updated = await tx.credential.update({
+        where: { id: current.id },
+        data: {
+          secretHash: hashSecret(clientSecret),
+          previousSecretHash: graceSeconds > 0 ? current.secretHash : null,
+          previousSecretExpiresAt: graceSeconds > 0 ? new Date(Date.now() + graceSeconds * 1000) : null,
+          version: { increment: 1 },
+        },
+        include,
+      })
+      await audit(tx, current.id, 'rotate_secret', ['clientSecret'], actor)
+      return { credential: toView(updated), clientSecret }
+    })
+  }
+
+  async delete(reference: CredentialReference, actor: Actor): Promise<CredentialView> {
+    return this.withLockedCredential(reference, async (tx, current) => {
+      await tx.credential.delete({ where: { id: current.id } })
+      await audit(tx, current.id, 'delete', [], actor)
+      return toView(current)
+    })
+  }
+
+  /**
+   * Checks a client's secret (or its previous one, during a rotation's grace period). This is
+   * what an authorization server calls, since secrets are only stored hashed.
+   */
+  async authenticate(clientIdentifier: string, clientSecret: string): Promise<CredentialView | null> {
+    return this.db.exclusive(async () => {
+      const record = await this.db.prisma.credential.findUnique({ where: { clientIdentifier }, include })
+      const now = new Date()
+      const current = secretMatches(clientSecret, record?.secretHash)
+      const previous =
+        record?.previousSecretExpiresAt != null &&
+        record.previousSecretExpiresAt > now &&
+        secretMatches(clientSecret, record.previousSecretHash)
+      if (!record || !(current || previous)) return null
+      if (record.lastUsedAt === null || now.getTime() - record.lastUsedAt.getTime() >= LAST_USED_RESOLUTION_MS) {
+        await this.db.prisma.credential.update({
+          where: { id: record.id },
+          data: { lastUsedAt: now, updatedAt: record.updatedAt },
+        })
+        record.lastUsedAt = now
+      }
+      return toView(record)
+    })
+  }
+
+  /** The audit trail of one credential, newest first; it outlives the credential. */
+  async events(credentialId: number, page: { limit: number; beforeId?: number }): Promise<AuditEventView[]> {
+    const rows = await this.db.exclusive(() =>
+      this.db.prisma.auditEvent.findMany({
+        where: {
+          credentialId,
+          id: page.beforeId === undefined ? undefined : { lt: BigInt(page.beforeId) },
+        },
+        orderBy: { id: 'desc' },
+        take: page.limit,
+      }),
+    )
+    return rows.map((row) => ({ ...row, id: Number(row.id) }))
+  }
+
+  private transaction<T>(work: (tx: Tx) => Promise<T>): Promise<T> {
+    return this.db.exclusive(() => this.db.prisma.$transaction(work, TRANSACTION_OPTIONS))
+  }
+
+  /** Locks the credential's row for the rest of the transaction, then reads it. */
+  private withLockedCredential<T>(
+    reference: CredentialReference,
+    work: (tx: Tx, current: CredentialRecord) => Promise<T>,
+  ): Promise<T> {
+    return this.transaction(async (tx) => work(tx, await this.find(tx, reference, { lock: true })))
+  }
+
+  private async find(
+    client: Tx,
+    reference: CredentialReference,
+    { lock = false } = {},
+  ): Promise<CredentialRecord> {
+    const { credentialId, clientIdentifier } = reference
+    let where: Prisma.CredentialWhereUniqueInput
+    let notFound: CredentialError
+    if (credentialId !== undefined && credentialId > 0) {
+      where = { id: credentialId }
+      notFound = new CredentialError('not_found', messages.credentialIdInvalid, 'credentialId')
+      if (!Number.isInteger(credentialId) || credentialId > MAX_INT4) throw notFound
+    } else if (clientIdentifier) {
+      where = { clientIdentifier }
+      notFound = new CredentialError('not_found', messages.clientIdentifierInvalid, 'clientIdentifier')
+    } else {
+      throw new CredentialError('invalid', messages.referenceRequired, 'credentialId')
+    }
+    if (lock) {
+      const locked =
+        'id' in where
+          ? await client.$queryRaw<unknown[]>`SELECT 1 FROM credential WHERE id = ${where.id} FOR UPDATE`
+          : await client.$queryRaw<unknown[]>`SELECT 1 FROM credential WHERE client_identifier = ${where.clientIdentifier} FOR UPDATE`
+      if (locked.length === 0) throw notFound
+    }
+    const record = await client.credential.findUnique({ where, include })
+    if (!record) throw notFound
+    return record
+  }
+}
+
+const EMPTY_STATE: CredentialState = {
+  name: '',
+  description: '',
+  grantType: '',
+  scopes: [],
+  serviceId: null,
+  logoUri: null,
+  redirectUris: [],
+}
+
+function applyChanges(state: CredentialState, changes: CredentialChanges): CredentialState {
+  const keep = <T>(value: T | undefined, current: T): T => (value === undefined ? current : value)
+  return {
+    name: keep(changes.name, state.name) ?? '',
+    description: keep(changes.description, state.description) ?? '',
+    grantType: keep(changes.grantType, state.grantType),
+    scopes: changes.scope === undefined ? state.scopes : parseScopes(changes.scope),
+    serviceId: keep(changes.serviceId, state.serviceId),
+    logoUri: keep(changes.logoUri, state.logoUri),
+    redirectUris: keep(changes.redirectUri, state.redirectUris) ?? [],
+  }
+}
+
+function changedFields(before: CredentialState, after: CredentialState): string[] {
+  return (Object.keys(FIELD_NAMES) as (keyof CredentialState)[])
+    .filter((key) => JSON.stringify(before[key]) !== JSON.stringify(after[key]))
+    .map((key) => FIELD_NAMES[key])
+}
+
+function columns(state: CredentialState) {
+  return {
+    name: state.name,
+    description: state.description,
+    grantType: state.grantType as GrantType,
+    serviceId: state.serviceId,
+    logoUri: state.logoUri,
+  }
+}
+
+function toState(record: CredentialRecord): CredentialState {
+  return {
+    name: record.name,
+    description: record.description,
+    grantType: record.grantType,
+    scopes: record.scopes.map((scope) => scope.scopeName),
+    serviceId: record.serviceId,
+    logoUri: record.logoUri,
+    redirectUris: record.redirectUris.map((redirect) => redirect.uri),
+  }
+}
+
+function viewOfState(state: CredentialState) {
+  return { ...state, grantType: state.grantType as GrantType }
+}
+
+function toView(record: CredentialRecord): CredentialView {
+  return {
+    id: record.id,
+    clientIdentifier: record.clientIdentifier,
+    ...viewOfState(toState(record)),
+    version: record.version,
+    lastUsedAt: record.lastUsedAt,
+    previousSecretExpiresAt: record.previousSecretExpiresAt,
+    createdAt: record.createdAt,
+    updatedAt: record.updatedAt,
+  }
+}
+
+async function audit(tx: Tx, credentialId: number, action: string, fields: string[], actor: Actor) {
+  await tx.auditEvent.create({
+    data: {
+      credentialId,
+      action,
+      changedFields: fields,
+      actor: actor.actor,
+      source: actor.source,
+      requestId: actor.requestId ?? null,
+    },
+  })
+}

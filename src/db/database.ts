@@ -1,0 +1,97 @@
+import { mkdir } from 'node:fs/promises'
+import { PGlite } from '@electric-sql/pglite'
+import { PrismaPg } from '@prisma/adapter-pg'
+import pg from 'pg'
+import { PrismaPGlite } from 'pglite-prisma-adapter'
+import { PrismaClient } from '../generated/prisma/client.js'
+import { applyMigrations, type MigrationSession } from './migrate.js'
+
+export type { PrismaClient }
+
+/** Where the data lives: a PostgreSQL URL, a PGlite data folder, or PGlite in memory (tests). */
+export type DatabaseTarget = { url: string } | { dataDir: string } | { memory: true }
+
+export interface Database {
+  readonly prisma: PrismaClient
+  readonly kind: 'postgresql' | 'pglite'
+  /**
+   * Runs database work that must not interleave with other work. PGlite is one connection:
+   * a query issued while another request's interactive transaction is open queues behind it
+   * and both stall, so there every unit of work runs alone. PostgreSQL runs them at once.
+   */
+  exclusive<T>(work: () => Promise<T>): Promise<T>
+  /** Applies pending migrations; returns the names applied. */
+  migrate(): Promise<string[]>
+  close(): Promise<void>
+}
+
+export async function openDatabase(target: DatabaseTarget): Promise<Database> {
+  return 'url' in target ? openPostgres(target.url) : openPglite(target)
+}
+
+async function openPostgres(url: string): Promise<Database> {
+  const pool = new pg.Pool({ connectionString: url, max: 10 })
+  // A pool error (e.g. the server restarting) must not crash the process: the next query retries.
+  pool.on('error', () => {})
+  const prisma = new PrismaClient({ adapter: new PrismaPg(pool) })
+  const session: MigrationSession = {
+    async transaction(work) {
+      const client = await pool.connect()
+      try {
+        await client.query('BEGIN')
+        const result = await work({
+          exec: async (sql) => void (await client.query(sql)),
+          query: async (sql, params) => (await client.query(sql, params)).rows,
+        })
+        await client.query('COMMIT')
+        return result
+      } catch (error) {
+        await client.query('ROLLBACK').catch(() => {})
+        throw error
+      } finally {
+        client.release()
+      }
+    },
+  }
+  return {
+    prisma,
+    kind: 'postgresql',
+    exclusive: (work) => work(),
+    migrate: () => applyMigrations(session),
+    async close() {
+      await prisma.$disconnect()
+      await pool.end().catch(() => {})
+    },
+  }
+}
+
+async function openPglite(target: { dataDir: string } | { memory: true }): Promise<Database> {
+  if ('dataDir' in target) await mkdir(target.dataDir, { recursive: true })
+  const pglite = 'dataDir' in target ? new PGlite(target.dataDir) : new PGlite()
+  await pglite.waitReady
+  const prisma = new PrismaClient({ adapter: new PrismaPGlite(pglite) })
+  const session: MigrationSession = {
+    transaction: (work) =>
+      pglite.transaction((tx) =>
+        work({
+          exec: async (sql) => void (await tx.exec(sql)),
+          query: async <R>(sql: string, params: unknown[]) => (await tx.query<R>(sql, params)).rows,
+        }),
+      ),
+  }
+  let queue: Promise<unknown> = Promise.resolve()
+  return {
+    prisma,
+    kind: 'pglite',
+    exclusive<T>(work: () => Promise<T>): Promise<T> {
+      const run = queue.then(work, work)
+      queue = run.catch(() => {})
+      return run
+    },
+    migrate: () => applyMigrations(session),
+    async close() {
+      await prisma.$disconnect()
+      await pglite.close()
+    },
+  }
+}

@@ -1,0 +1,35 @@
+import { Type } from '@sinclair/typebox'
+import { GRANT_TYPES, LIMITS } from '../credentials/rules.js'
+
+/** Field schemas shared by the legacy actions and the REST resource. */
+export const GrantTypeSchema = Type.Union(
+  GRANT_TYPES.map((grantType) => Type.Literal(grantType)),
+  { description: 'The grant type the credential is valid for.' },
+)
+
+export const NameSchema = Type.String({ maxLength: LIMITS.name, description: 'Required for authorization_code.' })
+export const DescriptionSchema = Type.String({ maxLength: LIMITS.description })
+export const ScopeSchema = Type.String({
+  description: 'Space-delimited scope tokens from the scope catalogue.',
+  examples: ['clientarea:sso openid email'],
+})
+export const ServiceIdSchema = Type.Integer({
+  minimum: 1,
+  maximum: 2_147_483_647,
+  description: 'The service the credential relates to; required for single_sign_on.',
+})
+export const LogoUriSchema = Type.String({ maxLength: LIMITS.logoUri, description: 'An absolute http(s) URL.' })
+export const RedirectUriListSchema = Type.Array(
+  Type.String({ maxLength: LIMITS.redirectUri, examples: ['https://app.example.com/callback'] }),
+  {
+    maxItems: LIMITS.redirectUris,
+    description:
+      'Authorized redirect URIs: absolute, no fragment, https (http only on 127.0.0.1 or [::1]) or a ' +
+      'reverse-DNS private-use scheme; no wildcards, no duplicates.',
+  },
+)
+export const ClientSecretSchema = Type.String({
+  description: 'The client secret (88 characters). Shown once: only its hash is stored.',
+  minLength: 88,
+  maxLength: 88,
+})

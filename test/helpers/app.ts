@@ -1,0 +1,62 @@
+import { randomBytes } from 'node:crypto'
+import pg from 'pg'
+import type { Test } from 'tap'
+import { buildServer, type BuiltServer } from '../../src/app.js'
+import { loadConfig, type Config } from '../../src/config.js'
+import type { DatabaseTarget } from '../../src/db/database.js'
+
+export interface TestApp extends BuiltServer {
+  config: Config
+  /** The bootstrap API credential every test calls with (all permissions). */
+  admin: { identifier: string; secret: string }
+  /** Runs SQL against the test database, outside the app (to read rows as stored). */
+  sql<R = Record<string, unknown>>(text: string, params?: unknown[]): Promise<R[]>
+}
+
+/**
+ * The real app on its own, fresh database: PGlite in memory, or, when TEST_DATABASE_URL is
+ * set, a new PostgreSQL database created for this app and dropped at teardown, so test files
+ * running in parallel never see each other's rows.
+ */
+export async function buildTestApp(t: Test, env: Record<string, string> = {}): Promise<TestApp> {
+  const admin = { identifier: 'test-admin', secret: randomBytes(32).toString('base64') }
+  const config = loadConfig({
+    CLIENT_IDENTIFIER_PREFIX: 'TEST',
+    LOG_LEVEL: 'silent',
+    API_BOOTSTRAP_IDENTIFIER: admin.identifier,
+    API_BOOTSTRAP_SECRET: admin.secret,
+    ...env,
+  })
+  const { database, drop } = await freshDatabase()
+  const built = await buildServer(config, { database, logger: false })
+  t.teardown(async () => {
+    await built.app.close()
+    await drop()
+  })
+  const sql = async <R>(text: string, params: unknown[] = []) =>
+    built.app.database.exclusive(() => built.app.database.prisma.$queryRawUnsafe<R[]>(text, ...params))
+  return { ...built, config, admin, sql }
+}
+
+export async function freshDatabase(): Promise<{ database: DatabaseTarget; drop: () => Promise<void> }> {
+  const serverUrl = process.env.TEST_DATABASE_URL
+  if (!serverUrl) return { database: { memory: true }, drop: async () => {} }
+  const name = `oauth_test_${process.pid}_${randomBytes(4).toString('hex')}`
+  await withServer(serverUrl, (client) => client.query(`CREATE DATABASE "${name}"`))
+  const url = new URL(serverUrl)
+  url.pathname = `/${name}`
+  return {
+    database: { url: url.toString() },
+    drop: () => withServer(serverUrl, (client) => client.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`)),
+  }
+}
+
+async function withServer(url: string, work: (client: pg.Client) => Promise<unknown>): Promise<void> {
+  const client = new pg.Client({ connectionString: url })
+  await client.connect()
+  try {
+    await work(client)
+  } finally {
+    await client.end()
+  }
+}
