@@ -119,6 +119,7 @@ async function lockDataDir(dataDir: string): Promise<() => Promise<void>> {
       throw new Error(
         `The embedded database in ${dataDir} is in use by process ${owner}. ` +
           'Stop that process first, or set DATABASE_URL to use PostgreSQL.',
+        { cause: error },
       )
     }
     await writeFile(lockFile, String(process.pid))
