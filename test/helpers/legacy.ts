@@ -18,7 +18,7 @@ type Form = Record<string, unknown>
  * form says otherwise.
  */
 export async function callLegacy(
-  test: TestApp,
+  test: Pick<TestApp, 'app' | 'admin'>,
   form: Form,
   options: { auth?: boolean; body?: string; contentType?: string; query?: string; method?: 'GET' | 'POST' } = {},
 ): Promise<LegacyResponse> {
