@@ -55,7 +55,8 @@ export default async function legacyApi(app: FastifyInstance, options: LegacyApi
 
   async function handle(request: FastifyRequest, reply: FastifyReply) {
     const params = await readParams(request)
-    const action = text(params, 'action') ?? ''
+    // Anything but one plain string (e.g. `action[]=x`) names no action.
+    const action = typeof params.action === 'string' ? params.action : ''
     const type = requestedType(params.responsetype)
     if (!isResponseType(type)) {
       const message = `Unsupported API response type format "${type}". Supported formats include: json, xml, nvp`
@@ -88,12 +89,13 @@ export default async function legacyApi(app: FastifyInstance, options: LegacyApi
   async function authorize(request: FastifyRequest, params: LegacyParams, action: string) {
     const identifier = text(params, 'identifier') || text(params, 'username') || ''
     const secret = text(params, 'secret') || text(params, 'password') || ''
-    const accessKey = text(params, 'accesskey')
+    const accessKey = text(params, 'accesskey') || undefined
     const client = identifier === '' ? null : await options.apiClients.find(identifier)
-    if (accessKey !== undefined) {
+    // As in the original, the access key is only consulted for an address the allow-list
+    // refuses: callers that always send one keep working from allowed addresses.
+    if (client && !ipAllowed(client, request.ip)) {
+      if (accessKey === undefined) throw new Refusal(403, `Invalid IP ${request.ip}`)
       if (!sameText(accessKey, options.accessKey)) throw new Refusal(403, 'Invalid Access Key')
-    } else if (client && !ipAllowed(client, request.ip)) {
-      throw new Refusal(403, `Invalid IP ${request.ip}`)
     }
     if (action === '') throw new Refusal(400, 'Empty action request')
     if (identifier === '' || secret === '') throw new Refusal(403, 'Invalid or missing credentials')
