@@ -86,17 +86,43 @@ async function multipart(formText: string): Promise<{ payload: Buffer; contentTy
   }
 }
 
+// Values exactly as an XML reader sees them: not trimmed, not turned into numbers.
 const xml = new XMLParser({
   ignoreAttributes: false,
   attributeNamePrefix: '@',
   parseTagValue: false,
-  isArray: (name) => ['client', 'uri'].includes(name),
+  trimValues: false,
+  jPath: true,
+  isArray: (_name, path) => XML_LISTS.some(([list, item]) => String(path).endsWith(`.${list}.${item}`)),
 })
+/** The lists in answers and the element name of their items. */
+const XML_LISTS = [
+  ['clients', 'client'],
+  ['redirectUri', 'uri'],
+] as const
 
-/** A legacy answer parsed back: JSON, the `<whmcsapi>` element of XML, or NVP pairs split on `;`. */
+/** `<clients><client>..</client></clients>` becomes a list, as in the JSON answer; `<clients></clients>` an empty one. */
+function unwrapXmlLists(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(unwrapXmlLists)
+  if (value === null || typeof value !== 'object') return value
+  return Object.fromEntries(
+    Object.entries(value).map(([key, item]) => {
+      const list = XML_LISTS.find(([name]) => name === key)
+      if (list === undefined) return [key, unwrapXmlLists(item)]
+      return [key, item === '' ? [] : unwrapXmlLists((item as Record<string, unknown>)[list[1]])]
+    }),
+  )
+}
+
+/**
+ * A legacy answer parsed back: JSON; the `<whmcsapi>` element of XML with its lists as arrays
+ * (all values strings); or NVP pairs split on `;`, keys as written (`clients[0][name]`).
+ */
 export function parseLegacyBody(contentType: string, body: string): Record<string, unknown> {
   if (contentType.startsWith('application/json')) return JSON.parse(body) as Record<string, unknown>
-  if (contentType.startsWith('application/xml')) return (xml.parse(body) as { whmcsapi: Record<string, unknown> }).whmcsapi
+  if (contentType.startsWith('application/xml')) {
+    return unwrapXmlLists((xml.parse(body) as { whmcsapi: Record<string, unknown> }).whmcsapi) as Record<string, unknown>
+  }
   return Object.fromEntries(
     body.split(';').map((pair) => {
       const at = pair.indexOf('=')
