@@ -40,13 +40,14 @@ t.test('20 concurrent updates of different fields of one credential all survive'
   const { row } = await storedCredential(test, made.credentialId)
   const fields = ['name', 'description', 'logoUri', 'serviceId', 'scope', 'redirectUri'] as const
   const scopes = ['openid', 'email', 'profile', 'clientarea:sso']
+  // Every value differs from the others and from the stored one, so every update is a change.
   const valueOf = (field: (typeof fields)[number], index: number) =>
     ({
       name: `name ${index}`,
       description: `description ${index}`,
       logoUri: `https://cdn.example.com/${index}.png`,
       serviceId: 100 + index,
-      scope: `${scopes[index % scopes.length]} clientarea:tickets`,
+      scope: `${scopes[Math.floor(index / fields.length)]} clientarea:tickets`,
       redirectUri: [`https://app.example.com/cb/${index}`],
     })[field]
   const changes = Array.from({ length: 20 }, (_, index) => {
