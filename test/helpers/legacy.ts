@@ -40,7 +40,7 @@ export interface LegacyCallOptions {
  * `http_build_query` (brackets for arrays), authenticated with the test app's bootstrap
  * credential unless the form says otherwise.
  */
-export async function callLegacy(test: TestApp, form: Form, options: LegacyCallOptions = {}): Promise<LegacyResponse> {
+export async function callLegacy(test: Pick<TestApp, 'app' | 'admin'>, form: Form, options: LegacyCallOptions = {}): Promise<LegacyResponse> {
   const withAuth = options.auth === false ? form : { username: test.admin.identifier, password: test.admin.secret, ...form }
   const formText = qs.stringify(withAuth, { arrayFormat: options.arrayFormat ?? 'brackets' })
   const query = [options.method === 'GET' ? formText : '', options.query ?? ''].filter((part) => part !== '').join('&')

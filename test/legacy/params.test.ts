@@ -47,6 +47,18 @@ t.test('redirectUri and scope arrays in every legacy form', async (t) => {
   t.equal((await listed(credential.credentialId))?.scope, 'openid email', 'duplicates collapse')
 })
 
+t.test('named keys and JSON scalars, read as PHP reads them', async (t) => {
+  const named = await callLegacy(test, { ...update, redirectUri: { main: uris[0], backup: uris[1] } })
+  t.equal(named.data.result, 'success')
+  t.same((await storedCredential(test, credential.credentialId)).redirectUris, uris.slice(0, 2), 'redirectUri[main]=a&redirectUri[backup]=b, in order')
+  const scalars = await callLegacy(test, { ...update, name: 123, description: null, serviceId: 42 }, { encoding: 'json' })
+  t.equal(scalars.data.result, 'success')
+  const { row } = await storedCredential(test, credential.credentialId)
+  t.same([row?.name, row?.description, row?.service_id], ['123', '', 42], 'a number is its text, null is empty')
+  const notAList = await callLegacy(test, { ...update, redirectUri: 5 }, { encoding: 'json' })
+  t.same(notAList.data, { result: 'error', message: 'The redirectUri parameter must be a list of strings.' })
+})
+
 t.test('an empty list clears; a list of lists is refused', async (t) => {
   await callLegacy(test, { ...update, redirectUri: uris })
   await callLegacy(test, {}, {
