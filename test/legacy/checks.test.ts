@@ -56,7 +56,13 @@ t.test('2. a missing action: 400 Empty action request', async (t) => {
 })
 
 t.test('3. credentials: missing, unknown, wrong or revoked', async (t) => {
-  const missing = [{}, { identifier: test.admin.identifier }, { secret: test.admin.secret }, { username: '', password: '' }]
+  const missing = [
+    {},
+    { identifier: test.admin.identifier },
+    { secret: test.admin.secret },
+    { username: '', password: '' },
+    { username: [test.admin.identifier], password: [test.admin.secret] },
+  ]
   for (const auth of missing) {
     const answer = await callLegacy(test, { ...list, ...auth }, { auth: false })
     t.equal(answer.status, 403)
