@@ -1,6 +1,10 @@
+import { spawnSync } from 'node:child_process'
+import { writeFileSync } from 'node:fs'
+import path from 'node:path'
 import t from 'tap'
 import { buildServer } from '../../src/app.js'
 import { loadConfig } from '../../src/config.js'
+import { openDatabase } from '../../src/db/database.js'
 import { isDatabaseUnavailable } from '../../src/http/errors.js'
 import { freshDatabase } from '../helpers/app.js'
 import { callLegacy } from '../helpers/legacy.js'
@@ -31,4 +35,14 @@ t.test('an unreachable PostgreSQL stops the start with a "database unavailable" 
   const error = await buildServer(config, { logger: false }).then(() => null, (caught: unknown) => caught)
   t.ok(error instanceof Error, 'the start fails')
   t.ok(isDatabaseUnavailable(error), 'and says the database cannot be reached')
+})
+
+t.test('after a crash, the embedded database opens again: a stale lock is taken over', async (t) => {
+  for (const owner of [String(spawnSync(process.execPath, ['-e', '']).pid), 'not a pid']) {
+    const dataDir = t.testdir()
+    writeFileSync(path.join(dataDir, 'owner.pid'), owner)
+    const database = await openDatabase({ dataDir })
+    t.ok((await database.migrate()).length > 0, `opened and migrated over a lock naming ${JSON.stringify(owner)}`)
+    await database.close()
+  }
 })
