@@ -1,0 +1,111 @@
+import { spawn } from 'node:child_process'
+import { once } from 'node:events'
+import http from 'node:http'
+import net from 'node:net'
+import { createInterface } from 'node:readline'
+import t from 'tap'
+import { openDatabase } from '../../src/db/database.js'
+import { PROJECT_ROOT } from '../../src/paths.js'
+import { freshDatabase } from '../helpers/app.js'
+
+/**
+ * The real server process (src/server.ts run by the same TypeScript loader as this test, so no
+ * build step) is stopped with SIGTERM while a client is still uploading a request body.
+ */
+// Starting a second Node process with the TypeScript loader and a fresh database takes a while.
+t.setTimeout(120_000)
+
+t.test('SIGTERM: the in-flight request completes, new connections are refused, exit 0 within 10 s', async (t) => {
+  const { database, drop } = await freshDatabase()
+  t.teardown(drop)
+  const admin = { identifier: 'shutdown-admin', secret: 'a-bootstrap-secret-of-at-least-32-characters' }
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    PORT: '0',
+    HOST: '127.0.0.1',
+    LOG_LEVEL: 'info',
+    CLIENT_IDENTIFIER_PREFIX: 'TEST',
+    API_BOOTSTRAP_IDENTIFIER: admin.identifier,
+    API_BOOTSTRAP_SECRET: admin.secret,
+  }
+  delete env.DATABASE_URL
+  if ('url' in database) env.DATABASE_URL = database.url
+  else env.DATA_DIR = t.testdir()
+
+  const server = spawn(process.execPath, [...process.execArgv, 'src/server.ts'], {
+    cwd: PROJECT_ROOT,
+    env,
+    stdio: ['ignore', 'pipe', 'inherit'],
+  })
+  const exited = once(server, 'exit') as Promise<[number | null, NodeJS.Signals | null]>
+  t.teardown(() => {
+    if (server.exitCode === null) server.kill('SIGKILL')
+  })
+  const logLines = createInterface({ input: server.stdout })[Symbol.asyncIterator]()
+  const waitForLog = async (message: RegExp) => {
+    for (let line = await logLines.next(); !line.done; line = await logLines.next()) {
+      const match = message.exec((JSON.parse(line.value) as { msg?: string }).msg ?? '')
+      if (match) return match
+    }
+    throw new Error(`the server exited before logging ${message}`)
+  }
+
+  const [, url] = (await waitForLog(/^Server listening at (http:\S+)/)) as RegExpExecArray & [string, string]
+  const { port } = new URL(url)
+
+  // A client that has sent the headers and half of its body, then stalls.
+  const body = new URLSearchParams({
+    action: 'CreateOAuthCredential',
+    username: admin.identifier,
+    password: admin.secret,
+    grantType: 'authorization_code',
+    name: 'Created during shutdown',
+    scope: 'clientarea:sso',
+    responsetype: 'json',
+  }).toString()
+  const half = Math.floor(body.length / 2)
+  const request = http.request(`${url}/includes/api.php`, {
+    method: 'POST',
+    agent: false,
+    headers: { 'content-type': 'application/x-www-form-urlencoded', 'content-length': Buffer.byteLength(body) },
+  })
+  const response = once(request, 'response') as Promise<[http.IncomingMessage]>
+  request.write(body.slice(0, half))
+  await waitForLog(/^incoming request$/)
+
+  server.kill('SIGTERM')
+  const signalled = Date.now()
+  await waitForLog(/^shutting down$/)
+  t.equal(await connectError(Number(port)), 'ECONNREFUSED', 'new connections are refused')
+
+  request.end(body.slice(half))
+  const [answer] = await response
+  let text = ''
+  for await (const chunk of answer) text += String(chunk)
+  t.equal(answer.statusCode, 200, 'the in-flight request is answered')
+  t.match(JSON.parse(text), { result: 'success', credentialId: '1' })
+
+  const [code, signal] = await exited
+  t.same({ code, signal }, { code: 0, signal: null }, 'a clean exit')
+  t.ok(Date.now() - signalled < 10_000, 'within 10 s of SIGTERM')
+
+  const check = await openDatabase('url' in database ? database : { dataDir: env.DATA_DIR as string })
+  t.teardown(() => check.close())
+  const rows = await check.prisma.$queryRaw<{ name: string }[]>`SELECT name FROM credential`
+  t.same(rows, [{ name: 'Created during shutdown' }], 'its write was committed before the database closed')
+})
+
+/** Polls until connecting fails (the listening socket closes as shutdown starts); returns the code. */
+async function connectError(port: number): Promise<string> {
+  for (const deadline = Date.now() + 5000; Date.now() < deadline; ) {
+    const socket = net.connect(port, '127.0.0.1')
+    const outcome = await new Promise<string | null>((resolve) => {
+      socket.once('connect', () => resolve(null))
+      socket.once('error', (error: NodeJS.ErrnoException) => resolve(error.code ?? error.message))
+    })
+    socket.destroy()
+    if (outcome) return outcome
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+  return 'still accepting after 5 s'
+}
