@@ -183,4 +183,4 @@ podman logs "$container" 2>&1 | grep -q '"msg":"shutting down"' || fail 'no shut
 [[ "$code" == 0 ]] || { podman logs "$container" | tail -20; fail "exit code $code after SIGTERM"; }
 echo "exit code 0, $((SECONDS - stopping))s after SIGTERM"
 
-step "passed in $((SECONDS - started))s"
+printf '\n--- container: passed in %ds\n' $((SECONDS - started))
