@@ -1,54 +1,28 @@
-import { spawn } from 'node:child_process'
 import { once } from 'node:events'
 import http from 'node:http'
 import net from 'node:net'
-import { createInterface } from 'node:readline'
 import t from 'tap'
 import { openDatabase } from '../../src/db/database.js'
-import { PROJECT_ROOT } from '../../src/paths.js'
 import { freshDatabase } from '../helpers/app.js'
+import { startServerProcess } from '../helpers/server-process.js'
 
-/**
- * The real server process (src/server.ts run by the same TypeScript loader as this test, so no
- * build step) is stopped with SIGTERM while a client is still uploading a request body.
- */
 // Starting a second Node process with the TypeScript loader and a fresh database takes a while.
 t.setTimeout(120_000)
 
+// The real server process is stopped with SIGTERM while a client is still uploading a body.
 t.test('SIGTERM: the in-flight request completes, new connections are refused, exit 0 within 10 s', async (t) => {
   const { database, drop } = await freshDatabase()
   t.teardown(drop)
   const admin = { identifier: 'shutdown-admin', secret: 'a-bootstrap-secret-of-at-least-32-characters' }
-  const env: NodeJS.ProcessEnv = {
-    ...process.env,
-    PORT: '0',
-    HOST: '127.0.0.1',
-    LOG_LEVEL: 'info',
+  const env: Record<string, string> = {
     CLIENT_IDENTIFIER_PREFIX: 'TEST',
     API_BOOTSTRAP_IDENTIFIER: admin.identifier,
     API_BOOTSTRAP_SECRET: admin.secret,
   }
-  delete env.DATABASE_URL
   if ('url' in database) env.DATABASE_URL = database.url
   else env.DATA_DIR = t.testdir()
-
-  const server = spawn(process.execPath, [...process.execArgv, 'src/server.ts'], {
-    cwd: PROJECT_ROOT,
-    env,
-    stdio: ['ignore', 'pipe', 'inherit'],
-  })
-  const exited = once(server, 'exit') as Promise<[number | null, NodeJS.Signals | null]>
-  t.teardown(() => {
-    if (server.exitCode === null) server.kill('SIGKILL')
-  })
-  const logLines = createInterface({ input: server.stdout })[Symbol.asyncIterator]()
-  const waitForLog = async (message: RegExp) => {
-    for (let line = await logLines.next(); !line.done; line = await logLines.next()) {
-      const match = message.exec((JSON.parse(line.value) as { msg?: string }).msg ?? '')
-      if (match) return match
-    }
-    throw new Error(`the server exited before logging ${message}`)
-  }
+  const server = startServerProcess(t, env)
+  const waitForLog = server.waitFor
 
   const [, url] = (await waitForLog(/^Server listening at (http:\S+)/)) as RegExpExecArray & [string, string]
   const { port } = new URL(url)
@@ -73,7 +47,7 @@ t.test('SIGTERM: the in-flight request completes, new connections are refused, e
   request.write(body.slice(0, half))
   await waitForLog(/^incoming request$/)
 
-  server.kill('SIGTERM')
+  server.child.kill('SIGTERM')
   const signalled = Date.now()
   await waitForLog(/^shutting down$/)
   t.equal(await connectError(Number(port)), 'ECONNREFUSED', 'new connections are refused')
@@ -85,7 +59,7 @@ t.test('SIGTERM: the in-flight request completes, new connections are refused, e
   t.equal(answer.statusCode, 200, 'the in-flight request is answered')
   t.match(JSON.parse(text), { result: 'success', credentialId: '1' })
 
-  const [code, signal] = await exited
+  const [code, signal] = await server.exited
   t.same({ code, signal }, { code: 0, signal: null }, 'a clean exit')
   t.ok(Date.now() - signalled < 10_000, 'within 10 s of SIGTERM')
 
