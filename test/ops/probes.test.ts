@@ -1,6 +1,4 @@
 import t from 'tap'
-import { buildServer } from '../../src/app.js'
-import { loadConfig } from '../../src/config.js'
 import { buildTestApp, freshDatabase } from '../helpers/app.js'
 import { startTcpProxy } from '../helpers/tcp-proxy.js'
 
@@ -43,17 +41,10 @@ if (process.env.TEST_DATABASE_URL) {
     if (!('url' in database)) throw new Error('TEST_DATABASE_URL is set: expected a PostgreSQL database')
     const direct = new URL(database.url)
     const proxy = await startTcpProxy({ host: direct.hostname, port: Number(direct.port || 5432) })
+    t.teardown(() => proxy.close())
     const proxied = new URL(direct)
     proxied.host = `127.0.0.1:${proxy.port}`
-    const { app: proxiedApp } = await buildServer(loadConfig({ LOG_LEVEL: 'silent' }), {
-      database: { url: proxied.toString() },
-      logger: false,
-    })
-    t.teardown(async () => {
-      await proxiedApp.close()
-      await proxy.close()
-      await drop()
-    })
+    const { app: proxiedApp } = await buildTestApp(t, {}, { database: { url: proxied.toString() }, drop })
     const readiness = async () => {
       const response = await proxiedApp.inject('/readyz')
       return { status: response.statusCode, body: response.json() as unknown }

@@ -6,9 +6,6 @@ import { openDatabase } from '../../src/db/database.js'
 import { freshDatabase } from '../helpers/app.js'
 import { startServerProcess } from '../helpers/server-process.js'
 
-// Starting a second Node process with the TypeScript loader and a fresh database takes a while.
-t.setTimeout(120_000)
-
 // The real server process is stopped with SIGTERM while a client is still uploading a body.
 t.test('SIGTERM: the in-flight request completes, new connections are refused, exit 0 within 10 s', async (t) => {
   const { database, drop } = await freshDatabase()

@@ -2,9 +2,6 @@ import t from 'tap'
 import { freshDatabase } from '../helpers/app.js'
 import { startServerProcess } from '../helpers/server-process.js'
 
-// Each test starts the real server as its own process.
-t.setTimeout(120_000)
-
 t.test('a bad setting stops the server before it opens anything: one line naming it, exit 1', async (t) => {
   const server = startServerProcess(t, { PORT: '70000', DATA_DIR: t.testdir() })
   const [code] = await server.exited
