@@ -8,6 +8,7 @@ import { CredentialService } from './credentials/service.js'
 import { openDatabase, type Database, type DatabaseTarget } from './db/database.js'
 import legacyApi from './legacy/route.js'
 import { loggerOptions } from './logging.js'
+import opsRoutes from './ops/routes.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -44,6 +45,7 @@ async function app(fastify: FastifyInstance, { config, database }: AppOptions) {
     },
   })
 
+  await fastify.register(opsRoutes, { database })
   await fastify.register(legacyApi, {
     credentials: fastify.credentials,
     apiClients: fastify.apiClients,

@@ -1,23 +1,37 @@
+import closeWithGrace from 'close-with-grace'
 import { buildServer } from './app.js'
-import { ConfigError, loadConfig } from './config.js'
+import { ConfigError, loadConfig, type Config } from './config.js'
 
-/** Boots the service: configuration, database, listen, and a clean stop on SIGTERM/SIGINT. */
+/** How long a stop may take: in-flight requests finish, then the database closes. */
+const SHUTDOWN_GRACE_MS = 10_000
+
+/**
+ * Boots the service. On SIGTERM/SIGINT it stops accepting connections, lets in-flight requests
+ * finish, closes the database and exits 0; it exits 1 when that outlasts the grace period. The
+ * handlers are in place before the database opens: as a container's PID 1, a signal without a
+ * handler would be ignored, and a stop during startup waits for the migrations to finish.
+ */
 async function main() {
   const config = loadConfig()
-  const { app, firstAdmin } = await buildServer(config)
-  const shutdown = async (signal: string) => {
-    app.log.info({ signal }, 'shutting down')
-    const timer = setTimeout(() => process.exit(1), 10_000).unref()
-    await app.close()
-    clearTimeout(timer)
-    process.exit(0)
-  }
-  process.once('SIGTERM', shutdown)
-  process.once('SIGINT', shutdown)
+  const starting = start(config)
+  closeWithGrace({ delay: SHUTDOWN_GRACE_MS, logger: false }, async ({ signal, err }) => {
+    const app = await starting.catch(() => undefined)
+    if (err) {
+      if (app) app.log.error({ err }, 'uncaught error, shutting down')
+      else process.stderr.write(`Uncaught error: ${describe(err)}\n`)
+    } else {
+      app?.log.info({ signal }, 'shutting down')
+    }
+    await app?.close()
+  })
+  await starting
+}
 
+async function start(config: Config) {
+  const { app, firstAdmin } = await buildServer(config)
   const address = await app.listen({ port: config.PORT, host: config.HOST })
-  const base = address.replace('0.0.0.0', '127.0.0.1')
   if (firstAdmin) {
+    const base = address.replace('0.0.0.0', '127.0.0.1')
     // Printed once, to the console only: the database keeps just a hash of the secret.
     process.stdout.write(
       `\nFirst start: created the API credential "${firstAdmin.identifier}" with every permission.\n` +
@@ -26,13 +40,14 @@ async function main() {
         `-d identifier=${firstAdmin.identifier} --data-urlencode secret='${firstAdmin.secret}' -d responsetype=json\n\n`,
     )
   }
+  return app
+}
+
+function describe(error: unknown): string {
+  return error instanceof Error ? (error.stack ?? error.message) : String(error)
 }
 
 main().catch((error: unknown) => {
-  if (error instanceof ConfigError) {
-    process.stderr.write(`${error.message}\n`)
-  } else {
-    process.stderr.write(`Failed to start: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`)
-  }
+  process.stderr.write(error instanceof ConfigError ? `${error.message}\n` : `Failed to start: ${describe(error)}\n`)
   process.exit(1)
 })

@@ -27,7 +27,10 @@ export interface Database {
 }
 
 export async function openDatabase(target: DatabaseTarget): Promise<Database> {
-  return 'url' in target ? openPostgres(target.url) : openPglite(target)
+  const database = 'url' in target ? await openPostgres(target.url) : await openPglite(target)
+  // Closing twice (a readiness test closes it, then the app's onClose hook) is harmless.
+  let closed: Promise<void> | undefined
+  return { ...database, close: () => (closed ??= database.close()) }
 }
 
 async function openPostgres(url: string): Promise<Database> {

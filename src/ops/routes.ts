@@ -1,0 +1,70 @@
+import { Type } from '@sinclair/typebox'
+import type { FastifyInstance } from 'fastify'
+import type { Database } from '../db/database.js'
+
+export interface OpsOptions {
+  database: Database
+  /** How long /readyz waits for the database before calling it unavailable. */
+  readinessTimeoutMs?: number
+}
+
+const Ok = Type.Object({ status: Type.Literal('ok') }, { examples: [{ status: 'ok' }] })
+const Unavailable = Type.Object(
+  { status: Type.Literal('unavailable'), reason: Type.String() },
+  { examples: [{ status: 'unavailable', reason: 'database unreachable' }] },
+)
+
+/**
+ * Probes for orchestrators and load balancers. Both are public and cheap: /healthz says the
+ * process is alive (restart it if not), /readyz says it can serve requests (send it traffic).
+ */
+export default async function opsRoutes(app: FastifyInstance, { database, readinessTimeoutMs = 2000 }: OpsOptions) {
+  const common = { tags: ['ops'], security: [] }
+
+  app.get('/healthz', {
+    schema: {
+      ...common,
+      operationId: 'getHealth',
+      summary: 'Liveness: the process is running',
+      response: { 200: Ok },
+    },
+    handler: async () => ({ status: 'ok' as const }),
+  })
+
+  app.get('/readyz', {
+    schema: {
+      ...common,
+      operationId: 'getReadiness',
+      summary: 'Readiness: the database answers',
+      response: { 200: Ok, 503: Unavailable },
+    },
+    handler: async (request, reply) => {
+      try {
+        await withTimeout(
+          database.exclusive(() => database.prisma.$queryRaw`SELECT 1`),
+          readinessTimeoutMs,
+        )
+        return { status: 'ok' as const }
+      } catch (error) {
+        request.log.warn({ err: error }, 'readiness check failed')
+        const reason = error instanceof TimeoutError ? 'database timed out' : 'database unreachable'
+        return reply.code(503).header('retry-after', '5').send({ status: 'unavailable' as const, reason })
+      }
+    },
+  })
+}
+
+class TimeoutError extends Error {}
+
+/** A database that accepts connections but never answers must still make /readyz answer. */
+async function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new TimeoutError()), ms)
+  })
+  try {
+    return await Promise.race([work, timeout])
+  } finally {
+    clearTimeout(timer)
+  }
+}

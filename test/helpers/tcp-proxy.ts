@@ -1,0 +1,74 @@
+import net from 'node:net'
+
+export interface TcpProxy {
+  readonly port: number
+  /** The database goes away: open connections are dropped and new ones refused. */
+  cut(): Promise<void>
+  /** The database hangs: connections stay open (new ones are accepted) but no byte gets through. */
+  stall(): Promise<void>
+  /** The database is back: new connections are forwarded again; open ones are dropped. */
+  restore(): Promise<void>
+  close(): Promise<void>
+}
+
+/**
+ * A TCP forwarder on 127.0.0.1 that a test controls, so the app can lose its database and get
+ * it back while the real server keeps running for everyone else.
+ */
+export async function startTcpProxy(target: { host: string; port: number }): Promise<TcpProxy> {
+  const sockets = new Set<net.Socket>()
+  let forwarding = true
+  const track = (socket: net.Socket) => {
+    sockets.add(socket)
+    socket.on('close', () => sockets.delete(socket))
+    socket.on('error', () => socket.destroy())
+  }
+  const forward = (from: net.Socket, to: net.Socket) => {
+    from.on('data', (chunk) => {
+      if (forwarding) to.write(chunk)
+    })
+    from.on('close', () => to.destroy())
+  }
+  const server = net.createServer((client) => {
+    track(client)
+    if (!forwarding) return
+    const upstream = net.connect(target)
+    track(upstream)
+    forward(client, upstream)
+    forward(upstream, client)
+  })
+  const listen = (port: number) =>
+    new Promise<void>((resolve, reject) => {
+      server.once('error', reject)
+      server.listen(port, '127.0.0.1', () => {
+        server.off('error', reject)
+        resolve()
+      })
+    })
+  const dropAll = () => {
+    for (const socket of sockets) socket.destroy()
+  }
+  const stopListening = () =>
+    new Promise<void>((resolve) => {
+      if (!server.listening) return resolve()
+      server.close(() => resolve())
+      dropAll()
+    })
+
+  await listen(0)
+  const port = (server.address() as net.AddressInfo).port
+  return {
+    port,
+    cut: stopListening,
+    async stall() {
+      forwarding = false
+      if (!server.listening) await listen(port)
+    },
+    async restore() {
+      forwarding = true
+      dropAll()
+      if (!server.listening) await listen(port)
+    },
+    close: stopListening,
+  }
+}
