@@ -120,6 +120,9 @@ export default async function legacyApi(app: FastifyInstance, options: LegacyApi
   })
   const schema = {
     tags: ['legacy'],
+    // Callers authenticate with form fields (identifier + secret), which OpenAPI security
+    // schemes cannot express; the description and request schema document them.
+    security: [],
     summary: 'Legacy action API (api.php)',
     description:
       'The billing system action API. `action` selects ' +

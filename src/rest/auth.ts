@@ -1,0 +1,40 @@
+import type { FastifyRequest } from 'fastify'
+import { ipAllowed, mayRun, type Action, type ApiClient, type ApiClientService } from '../api-clients/service.js'
+import { secretMatches } from '../secrets.js'
+import { BASIC_REALM, HttpProblem } from './problem.js'
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The API client that authenticated this REST request. */
+    apiClient?: ApiClient
+  }
+}
+
+const challenge = { 'www-authenticate': BASIC_REALM }
+
+/** `Authorization: Basic base64(identifier:secret)` (RFC 7617), or null when absent or malformed. */
+export function basicCredentials(header: string | undefined): { identifier: string; secret: string } | null {
+  const match = /^Basic +([A-Za-z0-9+/]+=*) *$/i.exec(header ?? '')
+  if (!match?.[1]) return null
+  const decoded = Buffer.from(match[1], 'base64').toString('utf8')
+  const colon = decoded.indexOf(':')
+  if (colon <= 0 || colon === decoded.length - 1) return null
+  return { identifier: decoded.slice(0, colon), secret: decoded.slice(colon + 1) }
+}
+
+/**
+ * Who may call a REST operation: an API credential sent with HTTP Basic, from an allowed
+ * address, holding the permission named after the matching api.php action. The messages are
+ * the ones api.php gives.
+ */
+export async function authorize(apiClients: ApiClientService, request: FastifyRequest, action: Action) {
+  const given = basicCredentials(request.headers.authorization)
+  if (!given) throw new HttpProblem(401, 'Invalid or missing credentials', undefined, challenge)
+  const client = await apiClients.find(given.identifier)
+  if (!client || !secretMatches(given.secret, client.secretHash)) {
+    throw new HttpProblem(401, 'Authentication Failed', undefined, challenge)
+  }
+  if (!ipAllowed(client, request.ip)) throw new HttpProblem(403, `Invalid IP ${request.ip}`)
+  if (!mayRun(client, action)) throw new HttpProblem(403, `Invalid Permissions: API action "${action}" is not allowed`)
+  request.apiClient = { identifier: client.identifier, permissions: client.permissions, allowedIps: client.allowedIps }
+}
