@@ -5,6 +5,7 @@ import type { Action, ApiClientService } from '../api-clients/service.js'
 import type { Actor, AuditEventView, CredentialService, CredentialView } from '../credentials/service.js'
 import { authorize } from './auth.js'
 import { HttpProblem, PROBLEM_TYPE, problemHandler } from './problem.js'
+import { restValidatorCompiler } from './validation.js'
 import {
   AuthenticateBody,
   CreateCredentialBody,
@@ -152,6 +153,9 @@ function sendPage<T>(request: FastifyRequest, reply: FastifyReply, items: T[], l
  */
 const restApi: FastifyPluginAsyncTypebox<RestOptions> = async (app, { credentials, apiClients }) => {
   app.setErrorHandler(problemHandler)
+  app.setValidatorCompiler(restValidatorCompiler)
+  // JSON only: a text body would pass unvalidated to routes that document JSON schemas.
+  app.removeContentTypeParser('text/plain')
 
   const guard = (action: Action) => async (request: FastifyRequest) => authorize(apiClients, request, action)
   const actor = (request: FastifyRequest): Actor => ({

@@ -35,11 +35,37 @@ export async function callRest<T = Record<string, unknown>>(test: TestApp, reque
   if (payload !== undefined && headers['content-type'] === undefined) headers['content-type'] = 'application/json'
   const response = await test.app.inject({ method: request.method, url: request.url, headers, payload })
   const contentType = response.headers['content-type']
-  assertMatchesContract(request.method, request.url, response.statusCode, contentType, response.body)
+  assertMatchesContract(request.method, request.url, response.statusCode, contentType?.toString(), response.body)
   return {
     status: response.statusCode,
     headers: response.headers,
     body: (response.body === '' ? undefined : JSON.parse(response.body)) as T,
     raw: response.body,
   }
+}
+
+export type Credential = Record<string, unknown> & { credentialId: number; clientIdentifier: string; version: number }
+
+export interface Problem {
+  type: string
+  title: string
+  status: number
+  detail: string
+  errors?: { in: string; pointer: string; detail: string }[]
+}
+
+export const newCredential = {
+  name: 'Billing portal',
+  description: 'SSO for the portal',
+  grantType: 'authorization_code',
+  scope: 'clientarea:sso openid',
+  logoUri: 'https://portal.example.com/logo.png',
+  redirectUri: ['https://portal.example.com/callback', 'com.example.app:/cb'],
+}
+
+/** Creates a credential through the REST resource; anything but 201 fails the test. */
+export async function createCredential(test: TestApp, body: Record<string, unknown> = newCredential) {
+  const response = await callRest<Credential & { clientSecret: string }>(test, { method: 'POST', url: '/oauth/credentials', body })
+  if (response.status !== 201) throw new Error(`create failed: ${response.raw}`)
+  return response
 }
