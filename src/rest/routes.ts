@@ -2,9 +2,10 @@ import type { FastifyPluginAsyncTypebox, TypeBoxTypeProvider } from '@fastify/ty
 import type { Static, TSchema } from '@sinclair/typebox'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { Action, ApiClientService } from '../api-clients/service.js'
+import { messages } from '../credentials/errors.js'
 import type { Actor, AuditEventView, CredentialService, CredentialView } from '../credentials/service.js'
 import { authorize } from './auth.js'
-import { HttpProblem, PROBLEM_TYPE, problemHandler } from './problem.js'
+import { HttpProblem, PROBLEM_TYPE, problem, problemHandler } from './problem.js'
 import { restValidatorCompiler } from './validation.js'
 import {
   AuthenticateBody,
@@ -34,17 +35,24 @@ export interface RestOptions {
 export const REST_PREFIX = '/oauth/credentials'
 export const MERGE_PATCH_TYPE = 'application/merge-patch+json'
 
-const PROBLEM_DESCRIPTIONS: Record<number, string> = {
-  400: 'The request breaks the schema, or the credential would be invalid (`detail` says why).',
-  401: 'Missing or wrong API credential (HTTP Basic).',
-  403: 'The API credential may not run this operation, or not from this address.',
-  404: 'No credential with this id.',
-  409: 'A rotation with a grace period is already running.',
-  412: 'If-Match does not match the current ETag; nothing was written.',
-  413: 'The body is too large.',
-  415: 'Unsupported content type.',
-  500: 'Unexpected failure.',
-  503: 'The database is unavailable; retry later.',
+/** Each problem status: when it happens, and a typical `detail`. */
+const PROBLEMS: Record<number, [description: string, example: string]> = {
+  400: [
+    'The request breaks the schema, or the credential would be invalid (`detail` says why).',
+    messages.scopeInvalid('admin'),
+  ],
+  401: ['Missing or wrong API credential (HTTP Basic).', 'Authentication Failed'],
+  403: [
+    'The API credential may not run this operation, or not from this address.',
+    'Invalid Permissions: API action "UpdateOAuthCredential" is not allowed',
+  ],
+  404: ['No credential with this id.', messages.credentialIdInvalid],
+  409: ['A rotation with a grace period is already running.', messages.rotationInProgress('2026-11-27T22:07:13.000Z')],
+  412: ['If-Match does not match the current ETag; nothing was written.', messages.versionMismatch],
+  413: ['The body is too large.', 'Request body is too large'],
+  415: ['Unsupported content type.', 'Unsupported Media Type: text/plain'],
+  500: ['Unexpected failure.', 'An internal error occurred.'],
+  503: ['The database is unavailable; retry later.', 'The service is temporarily unavailable. Please try again.'],
 }
 
 const headerDoc = (description: string) => ({ type: 'string', description })
@@ -55,21 +63,26 @@ const HEADERS = {
 }
 
 function answer(description: string, schema: TSchema, headers: Partial<typeof HEADERS> = {}) {
-  return { description, headers, content: { 'application/json': { schema } } }
+  const example = (schema.examples as unknown[] | undefined)?.[0]
+  return { description, headers, content: { 'application/json': { schema, example } } }
 }
 
 /** Problem responses: the statuses every operation can answer, plus the ones given. */
 function problems(...statuses: number[]) {
   const all = [...new Set([401, 403, ...statuses, 500, 503])].sort()
   return Object.fromEntries(
-    all.map((status) => [
-      status,
-      {
-        description: PROBLEM_DESCRIPTIONS[status],
-        headers: status === 401 ? { 'www-authenticate': headerDoc('Basic realm="oauth-credentials"') } : {},
-        content: { [PROBLEM_TYPE]: { schema: ProblemSchema } },
-      },
-    ]),
+    all.map((status) => {
+      const [description, detail] = PROBLEMS[status] ?? ['', '']
+      const example = problem(status, detail, status === 400 ? [{ in: 'body', pointer: '/scope', detail }] : undefined)
+      return [
+        status,
+        {
+          description,
+          headers: status === 401 ? { 'www-authenticate': headerDoc('Basic realm="oauth-credentials"') } : {},
+          content: { [PROBLEM_TYPE]: { schema: ProblemSchema, example } },
+        },
+      ]
+    }),
   )
 }
 const BODY_PROBLEMS = [400, 413, 415]

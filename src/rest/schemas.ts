@@ -265,18 +265,7 @@ export const ProblemSchema = Type.Object(
       ),
     ),
   },
-  {
-    ...strict,
-    title: 'Problem',
-    examples: [
-      {
-        type: 'about:blank',
-        title: 'Bad Request',
-        status: 400,
-        detail: 'The requested scope "admin" is invalid.',
-        errors: [{ in: 'body', pointer: '/scope', detail: 'The requested scope "admin" is invalid.' }],
-      },
-    ],
-  },
+  { ...strict, title: 'Problem' },
 )
+
 export type Problem = Static<typeof ProblemSchema>

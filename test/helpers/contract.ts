@@ -52,12 +52,16 @@ export function assertMatchesContract(
   const mediaType = (contentType ?? '').split(';')[0]?.trim() ?? ''
   const schema = response.content[mediaType]?.schema
   if (!schema) throw new Error(`${where}: content type "${mediaType}" not documented`)
+  const mismatch = schemaMismatch(schema, JSON.parse(body))
+  if (mismatch) throw new Error(`${where}: body does not match the documented schema: ${mismatch}\n${body}`)
+}
+
+/** Why `value` does not match a schema of the document, or null when it does. */
+export function schemaMismatch(schema: object, value: unknown): string | null {
   let validate = validators.get(schema)
   if (!validate) {
     validate = ajv.compile(schema)
     validators.set(schema, validate)
   }
-  if (!validate(JSON.parse(body))) {
-    throw new Error(`${where}: body does not match the documented schema: ${ajv.errorsText(validate.errors)}\n${body}`)
-  }
+  return validate(value) ? null : ajv.errorsText(validate.errors)
 }
