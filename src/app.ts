@@ -34,6 +34,8 @@ async function app(fastify: FastifyInstance, { config, database }: AppOptions) {
   fastify.decorate('apiClients', new ApiClientService(database))
 
   await fastify.register(swagger, {
+    // Shared schemas appear under their own names (components/schemas/Credential), not def-N.
+    refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => String(json.$id ?? `def-${i}`) },
     openapi: {
       openapi: '3.1.0',
       info: {

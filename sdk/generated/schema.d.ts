@@ -140,7 +140,104 @@ export interface paths {
 }
 export type webhooks = Record<string, never>;
 export interface components {
-    schemas: never;
+    schemas: {
+        /**
+         * Credential
+         * @example {
+         *       "credentialId": 1,
+         *       "clientIdentifier": "ACME.3q2+7w8K1m9vX0aB4cD5eQ==",
+         *       "name": "Billing portal",
+         *       "description": "Single sign-on for the billing portal",
+         *       "grantType": "authorization_code",
+         *       "scope": "clientarea:sso openid email",
+         *       "serviceId": null,
+         *       "logoUri": "https://portal.example.com/logo.png",
+         *       "redirectUri": [
+         *         "https://portal.example.com/callback"
+         *       ],
+         *       "version": 1,
+         *       "lastUsedAt": null,
+         *       "previousSecretExpiresAt": null,
+         *       "createdAt": "2026-11-27T21:07:13.000Z",
+         *       "updatedAt": "2026-11-27T21:07:13.000Z"
+         *     }
+         */
+        Credential: {
+            credentialId: number;
+            /** @description The OAuth client_id. */
+            clientIdentifier: string;
+            name: string;
+            description: string;
+            /** @description The grant type the credential is valid for. */
+            grantType: "authorization_code" | "single_sign_on";
+            /**
+             * @description Space-delimited scope tokens from the scope catalogue.
+             * @example clientarea:sso openid email
+             */
+            scope: string;
+            /** @description The service the credential relates to; required for single_sign_on. */
+            serviceId: number | null;
+            /** @description An absolute http(s) URL. */
+            logoUri: string | null;
+            /** @description Authorized redirect URIs: absolute, no fragment, https (http only on 127.0.0.1 or [::1]) or a reverse-DNS private-use scheme; no wildcards, no duplicates. */
+            redirectUri: string[];
+            /** @description Bumped on every change; the ETag is made from it. */
+            version: number;
+            /** @description Last successful authentication, to the minute. */
+            lastUsedAt: string | null;
+            /** @description Until when the previous secret still authenticates, after a rotation with a grace period. */
+            previousSecretExpiresAt: string | null;
+            /**
+             * Format: date-time
+             * @description When the credential was created.
+             */
+            createdAt: string;
+            /**
+             * Format: date-time
+             * @description When the credential was last changed.
+             */
+            updatedAt: string;
+        };
+        /** AuditEvent */
+        AuditEvent: {
+            id: number;
+            credentialId: number;
+            /** @description The API credential that made the change. */
+            actor: string;
+            /**
+             * @example create
+             * @example update
+             * @example rotate_secret
+             * @example delete
+             */
+            action: string;
+            /** @description Names of the changed fields; never their values. */
+            changedFields: string[];
+            requestId: string | null;
+            /** @description rest, legacy or cli. */
+            source: string;
+            /**
+             * Format: date-time
+             * @description When it happened.
+             */
+            createdAt: string;
+        };
+        /** Problem */
+        Problem: {
+            /** @description about:blank: the status says what kind of problem it is. */
+            type: string;
+            title: string;
+            status: number;
+            /** @description What went wrong: the same message api.php gives for the same mistake. */
+            detail: string;
+            errors?: {
+                in: "body" | "query" | "path" | "header";
+                /** @description JSON pointer (RFC 6901) to the input at fault, within `in`. */
+                pointer: string;
+                detail: string;
+            }[];
+        };
+    };
     responses: never;
     parameters: never;
     requestBodies: never;
@@ -888,42 +985,7 @@ export interface operations {
                      *     }
                      */
                     "application/json": {
-                        items: {
-                            credentialId: number;
-                            /** @description The OAuth client_id. */
-                            clientIdentifier: string;
-                            name: string;
-                            description: string;
-                            /** @description The grant type the credential is valid for. */
-                            grantType: "authorization_code" | "single_sign_on";
-                            /**
-                             * @description Space-delimited scope tokens from the scope catalogue.
-                             * @example clientarea:sso openid email
-                             */
-                            scope: string;
-                            /** @description The service the credential relates to; required for single_sign_on. */
-                            serviceId: number | null;
-                            /** @description An absolute http(s) URL. */
-                            logoUri: string | null;
-                            /** @description Authorized redirect URIs: absolute, no fragment, https (http only on 127.0.0.1 or [::1]) or a reverse-DNS private-use scheme; no wildcards, no duplicates. */
-                            redirectUri: string[];
-                            /** @description Bumped on every change; the ETag is made from it. */
-                            version: number;
-                            /** @description Last successful authentication, to the minute. */
-                            lastUsedAt: string | null;
-                            /** @description Until when the previous secret still authenticates, after a rotation with a grace period. */
-                            previousSecretExpiresAt: string | null;
-                            /**
-                             * Format: date-time
-                             * @description When the credential was created.
-                             */
-                            createdAt: string;
-                            /**
-                             * Format: date-time
-                             * @description When the credential was last changed.
-                             */
-                            updatedAt: string;
-                        }[];
+                        items: components["schemas"]["Credential"][];
                         /** @description Pass as `cursor` for the next page; null on the last page (also in the Link header). */
                         next: string | null;
                     };
@@ -950,20 +1012,7 @@ export interface operations {
                      *       ]
                      *     }
                      */
-                    "application/problem+json": {
-                        /** @description about:blank: the status says what kind of problem it is. */
-                        type: string;
-                        title: string;
-                        status: number;
-                        /** @description What went wrong: the same message api.php gives for the same mistake. */
-                        detail: string;
-                        errors?: {
-                            in: "body" | "query" | "path" | "header";
-                            /** @description JSON pointer (RFC 6901) to the input at fault, within `in`. */
-                            pointer: string;
-                            detail: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Missing or wrong API credential (HTTP Basic). */
@@ -982,20 +1031,7 @@ export interface operations {
                      *       "detail": "Authentication Failed"
                      *     }
                      */
-                    "application/problem+json": {
-                        /** @description about:blank: the status says what kind of problem it is. */
-                        type: string;
-                        title: string;
-                        status: number;
-                        /** @description What went wrong: the same message api.php gives for the same mistake. */
-                        detail: string;
-                        errors?: {
-                            in: "body" | "query" | "path" | "header";
-                            /** @description JSON pointer (RFC 6901) to the input at fault, within `in`. */
-                            pointer: string;
-                            detail: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The API credential may not run this operation, or not from this address. */
@@ -1012,20 +1048,7 @@ export interface operations {
                      *       "detail": "Invalid Permissions: API action \"UpdateOAuthCredential\" is not allowed"
                      *     }
                      */
-                    "application/problem+json": {
-                        /** @description about:blank: the status says what kind of problem it is. */
-                        type: string;
-                        title: string;
-                        status: number;
-                        /** @description What went wrong: the same message api.php gives for the same mistake. */
-                        detail: string;
-                        errors?: {
-                            in: "body" | "query" | "path" | "header";
-                            /** @description JSON pointer (RFC 6901) to the input at fault, within `in`. */
-                            pointer: string;
-                            detail: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Unexpected failure. */
@@ -1042,20 +1065,7 @@ export interface operations {
                      *       "detail": "An internal error occurred."
                      *     }
                      */
-                    "application/problem+json": {
-                        /** @description about:blank: the status says what kind of problem it is. */
-                        type: string;
-                        title: string;
-                        status: number;
-                        /** @description What went wrong: the same message api.php gives for the same mistake. */
-                        detail: string;
-                        errors?: {
-                            in: "body" | "query" | "path" | "header";
-                            /** @description JSON pointer (RFC 6901) to the input at fault, within `in`. */
-                            pointer: string;
-                            detail: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The database is unavailable; retry later. */
@@ -1072,20 +1082,7 @@ export interface operations {
                      *       "detail": "The service is temporarily unavailable. Please try again."
                      *     }
                      */
-                    "application/problem+json": {
-                        /** @description about:blank: the status says what kind of problem it is. */
-                        type: string;
-                        title: string;
-                        status: number;
-                        /** @description What went wrong: the same message api.php gives for the same mistake. */
-                        detail: string;
-                        errors?: {
-                            in: "body" | "query" | "path" | "header";
-                            /** @description JSON pointer (RFC 6901) to the input at fault, within `in`. */
-                            pointer: string;
-                            detail: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -1226,20 +1223,7 @@ export interface operations {
                      *       ]
                      *     }
                      */
-                    "application/problem+json": {
-                        /** @description about:blank: the status says what kind of problem it is. */
-                        type: string;
-                        title: string;
-                        status: number;
-                        /** @description What went wrong: the same message api.php gives for the same mistake. */
-                        detail: string;
-                        errors?: {
-                            in: "body" | "query" | "path" | "header";
-                            /** @description JSON pointer (RFC 6901) to the input at fault, within `in`. */
-                            pointer: string;
-                            detail: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Missing or wrong API credential (HTTP Basic). */
@@ -1258,20 +1242,7 @@ export interface operations {
                      *       "detail": "Authentication Failed"
                      *     }
                      */
-                    "application/problem+json": {
-                        /** @description about:blank: the status says what kind of problem it is. */
-                        type: string;
-                        title: string;
-                        status: number;
-                        /** @description What went wrong: the same message api.php gives for the same mistake. */
-                        detail: string;
-                        errors?: {
-                            in: "body" | "query" | "path" | "header";
-                            /** @description JSON pointer (RFC 6901) to the input at fault, within `in`. */
-                            pointer: string;
-                            detail: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The API credential may not run this operation, or not from this address. */
@@ -1288,20 +1259,7 @@ export interface operations {
                      *       "detail": "Invalid Permissions: API action \"UpdateOAuthCredential\" is not allowed"
                      *     }
                      */
-                    "application/problem+json": {
-                        /** @description about:blank: the status says what kind of problem it is. */
-                        type: string;
-                        title: string;
-                        status: number;
-                        /** @description What went wrong: the same message api.php gives for the same mistake. */
-                        detail: string;
-                        errors?: {
-                            in: "body" | "query" | "path" | "header";
-                            /** @description JSON pointer (RFC 6901) to the input at fault, within `in`. */
-                            pointer: string;
-                            detail: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The body is too large. */
@@ -1318,20 +1276,7 @@ export interface operations {
                      *       "detail": "Request body is too large"
                      *     }
                      */
-                    "application/problem+json": {
-                        /** @description about:blank: the status says what kind of problem it is. */
-                        type: string;
-                        title: string;
-                        status: number;
-                        /** @description What went wrong: the same message api.php gives for the same mistake. */
-                        detail: string;
-                        errors?: {
-                            in: "body" | "query" | "path" | "header";
-                            /** @description JSON pointer (RFC 6901) to the input at fault, within `in`. */
-                            pointer: string;
-                            detail: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Unsupported content type. */
@@ -1348,20 +1293,7 @@ export interface operations {
                      *       "detail": "Unsupported Media Type: text/plain"
                      *     }
                      */
-                    "application/problem+json": {
-                        /** @description about:blank: the status says what kind of problem it is. */
-                        type: string;
-                        title: string;
-                        status: number;
-                        /** @description What went wrong: the same message api.php gives for the same mistake. */
-                        detail: string;
-                        errors?: {
-                            in: "body" | "query" | "path" | "header";
-                            /** @description JSON pointer (RFC 6901) to the input at fault, within `in`. */
-                            pointer: string;
-                            detail: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Unexpected failure. */
@@ -1378,20 +1310,7 @@ export interface operations {
                      *       "detail": "An internal error occurred."
                      *     }
                      */
-                    "application/problem+json": {
-                        /** @description about:blank: the status says what kind of problem it is. */
-                        type: string;
-                        title: string;
-                        status: number;
-                        /** @description What went wrong: the same message api.php gives for the same mistake. */
-                        detail: string;
-                        errors?: {
-                            in: "body" | "query" | "path" | "header";
-                            /** @description JSON pointer (RFC 6901) to the input at fault, within `in`. */
-                            pointer: string;
-                            detail: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The database is unavailable; retry later. */
@@ -1408,20 +1327,7 @@ export interface operations {
                      *       "detail": "The service is temporarily unavailable. Please try again."
                      *     }
                      */
-                    "application/problem+json": {
-                        /** @description about:blank: the status says what kind of problem it is. */
-                        type: string;
-                        title: string;
-                        status: number;
-                        /** @description What went wrong: the same message api.php gives for the same mistake. */
-                        detail: string;
-                        errors?: {
-                            in: "body" | "query" | "path" | "header";
-                            /** @description JSON pointer (RFC 6901) to the input at fault, within `in`. */
-                            pointer: string;
-                            detail: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -1474,42 +1380,7 @@ export interface operations {
                      *       "updatedAt": "2026-11-27T21:07:13.000Z"
                      *     }
                      */
-                    "application/json": {
-                        credentialId: number;
-                        /** @description The OAuth client_id. */
-                        clientIdentifier: string;
-                        name: string;
-                        description: string;
-                        /** @description The grant type the credential is valid for. */
-                        grantType: "authorization_code" | "single_sign_on";
-                        /**
-                         * @description Space-delimited scope tokens from the scope catalogue.
-                         * @example clientarea:sso openid email
-                         */
-                        scope: string;
-                        /** @description The service the credential relates to; required for single_sign_on. */
-                        serviceId: number | null;
-                        /** @description An absolute http(s) URL. */
-                        logoUri: string | null;
-                        /** @description Authorized redirect URIs: absolute, no fragment, https (http only on 127.0.0.1 or [::1]) or a reverse-DNS private-use scheme; no wildcards, no duplicates. */
-                        redirectUri: string[];
-                        /** @description Bumped on every change; the ETag is made from it. */
-                        version: number;
-                        /** @description Last successful authentication, to the minute. */
-                        lastUsedAt: string | null;
-                        /** @description Until when the previous secret still authenticates, after a rotation with a grace period. */
-                        previousSecretExpiresAt: string | null;
-                        /**
-                         * Format: date-time
-                         * @description When the credential was created.
-                         */
-                        createdAt: string;
-                        /**
-                         * Format: date-time
-                         * @description When the credential was last changed.
-                         */
-                        updatedAt: string;
-                    };
+                    "application/json": components["schemas"]["Credential"];
                 };
             };
             /** @description The request breaks the schema, or the credential would be invalid (`detail` says why). */
@@ -1533,20 +1404,7 @@ export interface operations {
                      *       ]
                      *     }
                      */
-                    "application/problem+json": {
-                        /** @description about:blank: the status says what kind of problem it is. */
-                        type: string;
-                        title: string;
-                        status: number;
-                        /** @description What went wrong: the same message api.php gives for the same mistake. */
-                        detail: string;
-                        errors?: {
-                            in: "body" | "query" | "path" | "header";
-                            /** @description JSON pointer (RFC 6901) to the input at fault, within `in`. */
-                            pointer: string;
-                            detail: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Missing or wrong API credential (HTTP Basic). */
@@ -1565,20 +1423,7 @@ export interface operations {
                      *       "detail": "Authentication Failed"
                      *     }
                      */
-                    "application/problem+json": {
-                        /** @description about:blank: the status says what kind of problem it is. */
-                        type: string;
-                        title: string;
-                        status: number;
-                        /** @description What went wrong: the same message api.php gives for the same mistake. */
-                        detail: string;
-                        errors?: {
-                            in: "body" | "query" | "path" | "header";
-                            /** @description JSON pointer (RFC 6901) to the input at fault, within `in`. */
-                            pointer: string;
-                            detail: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The API credential may not run this operation, or not from this address. */
@@ -1595,20 +1440,7 @@ export interface operations {
                      *       "detail": "Invalid Permissions: API action \"UpdateOAuthCredential\" is not allowed"
                      *     }
                      */
-                    "application/problem+json": {
-                        /** @description about:blank: the status says what kind of problem it is. */
-                        type: string;
-                        title: string;
-                        status: number;
-                        /** @description What went wrong: the same message api.php gives for the same mistake. */
-                        detail: string;
-                        errors?: {
-                            in: "body" | "query" | "path" | "header";
-                            /** @description JSON pointer (RFC 6901) to the input at fault, within `in`. */
-                            pointer: string;
-                            detail: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The body is too large. */
@@ -1625,20 +1457,7 @@ export interface operations {
                      *       "detail": "Request body is too large"
                      *     }
                      */
-                    "application/problem+json": {
-                        /** @description about:blank: the status says what kind of problem it is. */
-                        type: string;
-                        title: string;
-                        status: number;
-                        /** @description What went wrong: the same message api.php gives for the same mistake. */
-                        detail: string;
-                        errors?: {
-                            in: "body" | "query" | "path" | "header";
-                            /** @description JSON pointer (RFC 6901) to the input at fault, within `in`. */
-                            pointer: string;
-                            detail: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Unsupported content type. */
@@ -1655,20 +1474,7 @@ export interface operations {
                      *       "detail": "Unsupported Media Type: text/plain"
                      *     }
                      */
-                    "application/problem+json": {
-                        /** @description about:blank: the status says what kind of problem it is. */
-                        type: string;
-                        title: string;
-                        status: number;
-                        /** @description What went wrong: the same message api.php gives for the same mistake. */
-                        detail: string;
-                        errors?: {
-                            in: "body" | "query" | "path" | "header";
-                            /** @description JSON pointer (RFC 6901) to the input at fault, within `in`. */
-                            pointer: string;
-                            detail: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Unexpected failure. */
@@ -1685,20 +1491,7 @@ export interface operations {
                      *       "detail": "An internal error occurred."
                      *     }
                      */
-                    "application/problem+json": {
-                        /** @description about:blank: the status says what kind of problem it is. */
-                        type: string;
-                        title: string;
-                        status: number;
-                        /** @description What went wrong: the same message api.php gives for the same mistake. */
-                        detail: string;
-                        errors?: {
-                            in: "body" | "query" | "path" | "header";
-                            /** @description JSON pointer (RFC 6901) to the input at fault, within `in`. */
-                            pointer: string;
-                            detail: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The database is unavailable; retry later. */
@@ -1715,20 +1508,7 @@ export interface operations {
                      *       "detail": "The service is temporarily unavailable. Please try again."
                      *     }
                      */
-                    "application/problem+json": {
-                        /** @description about:blank: the status says what kind of problem it is. */
-                        type: string;
-                        title: string;
-                        status: number;
-                        /** @description What went wrong: the same message api.php gives for the same mistake. */
-                        detail: string;
-                        errors?: {
-                            in: "body" | "query" | "path" | "header";
-                            /** @description JSON pointer (RFC 6901) to the input at fault, within `in`. */
-                            pointer: string;
-                            detail: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -1776,42 +1556,7 @@ export interface operations {
                      *       "updatedAt": "2026-11-27T21:07:13.000Z"
                      *     }
                      */
-                    "application/json": {
-                        credentialId: number;
-                        /** @description The OAuth client_id. */
-                        clientIdentifier: string;
-                        name: string;
-                        description: string;
-                        /** @description The grant type the credential is valid for. */
-                        grantType: "authorization_code" | "single_sign_on";
-                        /**
-                         * @description Space-delimited scope tokens from the scope catalogue.
-                         * @example clientarea:sso openid email
-                         */
-                        scope: string;
-                        /** @description The service the credential relates to; required for single_sign_on. */
-                        serviceId: number | null;
-                        /** @description An absolute http(s) URL. */
-                        logoUri: string | null;
-                        /** @description Authorized redirect URIs: absolute, no fragment, https (http only on 127.0.0.1 or [::1]) or a reverse-DNS private-use scheme; no wildcards, no duplicates. */
-                        redirectUri: string[];
-                        /** @description Bumped on every change; the ETag is made from it. */
-                        version: number;
-                        /** @description Last successful authentication, to the minute. */
-                        lastUsedAt: string | null;
-                        /** @description Until when the previous secret still authenticates, after a rotation with a grace period. */
-                        previousSecretExpiresAt: string | null;
-                        /**
-                         * Format: date-time
-                         * @description When the credential was created.
-                         */
-                        createdAt: string;
-                        /**
-                         * Format: date-time
-                         * @description When the credential was last changed.
-                         */
-                        updatedAt: string;
-                    };
+                    "application/json": components["schemas"]["Credential"];
                 };
             };
             /** @description The request breaks the schema, or the credential would be invalid (`detail` says why). */
@@ -1835,20 +1580,7 @@ export interface operations {
                      *       ]
                      *     }
                      */
-                    "application/problem+json": {
-                        /** @description about:blank: the status says what kind of problem it is. */
-                        type: string;
-                        title: string;
-                        status: number;
-                        /** @description What went wrong: the same message api.php gives for the same mistake. */
-                        detail: string;
-                        errors?: {
-                            in: "body" | "query" | "path" | "header";
-                            /** @description JSON pointer (RFC 6901) to the input at fault, within `in`. */
-                            pointer: string;
-                            detail: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Missing or wrong API credential (HTTP Basic). */
@@ -1867,20 +1599,7 @@ export interface operations {
                      *       "detail": "Authentication Failed"
                      *     }
                      */
-                    "application/problem+json": {
-                        /** @description about:blank: the status says what kind of problem it is. */
-                        type: string;
-                        title: string;
-                        status: number;
-                        /** @description What went wrong: the same message api.php gives for the same mistake. */
-                        detail: string;
-                        errors?: {
-                            in: "body" | "query" | "path" | "header";
-                            /** @description JSON pointer (RFC 6901) to the input at fault, within `in`. */
-                            pointer: string;
-                            detail: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The API credential may not run this operation, or not from this address. */
@@ -1897,20 +1616,7 @@ export interface operations {
                      *       "detail": "Invalid Permissions: API action \"UpdateOAuthCredential\" is not allowed"
                      *     }
                      */
-                    "application/problem+json": {
-                        /** @description about:blank: the status says what kind of problem it is. */
-                        type: string;
-                        title: string;
-                        status: number;
-                        /** @description What went wrong: the same message api.php gives for the same mistake. */
-                        detail: string;
-                        errors?: {
-                            in: "body" | "query" | "path" | "header";
-                            /** @description JSON pointer (RFC 6901) to the input at fault, within `in`. */
-                            pointer: string;
-                            detail: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No credential with this id. */
@@ -1927,20 +1633,7 @@ export interface operations {
                      *       "detail": "Invalid Credential ID provided."
                      *     }
                      */
-                    "application/problem+json": {
-                        /** @description about:blank: the status says what kind of problem it is. */
-                        type: string;
-                        title: string;
-                        status: number;
-                        /** @description What went wrong: the same message api.php gives for the same mistake. */
-                        detail: string;
-                        errors?: {
-                            in: "body" | "query" | "path" | "header";
-                            /** @description JSON pointer (RFC 6901) to the input at fault, within `in`. */
-                            pointer: string;
-                            detail: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Unexpected failure. */
@@ -1957,20 +1650,7 @@ export interface operations {
                      *       "detail": "An internal error occurred."
                      *     }
                      */
-                    "application/problem+json": {
-                        /** @description about:blank: the status says what kind of problem it is. */
-                        type: string;
-                        title: string;
-                        status: number;
-                        /** @description What went wrong: the same message api.php gives for the same mistake. */
-                        detail: string;
-                        errors?: {
-                            in: "body" | "query" | "path" | "header";
-                            /** @description JSON pointer (RFC 6901) to the input at fault, within `in`. */
-                            pointer: string;
-                            detail: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The database is unavailable; retry later. */
@@ -1987,20 +1667,7 @@ export interface operations {
                      *       "detail": "The service is temporarily unavailable. Please try again."
                      *     }
                      */
-                    "application/problem+json": {
-                        /** @description about:blank: the status says what kind of problem it is. */
-                        type: string;
-                        title: string;
-                        status: number;
-                        /** @description What went wrong: the same message api.php gives for the same mistake. */
-                        detail: string;
-                        errors?: {
-                            in: "body" | "query" | "path" | "header";
-                            /** @description JSON pointer (RFC 6901) to the input at fault, within `in`. */
-                            pointer: string;
-                            detail: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -2048,20 +1715,7 @@ export interface operations {
                      *       ]
                      *     }
                      */
-                    "application/problem+json": {
-                        /** @description about:blank: the status says what kind of problem it is. */
-                        type: string;
-                        title: string;
-                        status: number;
-                        /** @description What went wrong: the same message api.php gives for the same mistake. */
-                        detail: string;
-                        errors?: {
-                            in: "body" | "query" | "path" | "header";
-                            /** @description JSON pointer (RFC 6901) to the input at fault, within `in`. */
-                            pointer: string;
-                            detail: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Missing or wrong API credential (HTTP Basic). */
@@ -2080,20 +1734,7 @@ export interface operations {
                      *       "detail": "Authentication Failed"
                      *     }
                      */
-                    "application/problem+json": {
-                        /** @description about:blank: the status says what kind of problem it is. */
-                        type: string;
-                        title: string;
-                        status: number;
-                        /** @description What went wrong: the same message api.php gives for the same mistake. */
-                        detail: string;
-                        errors?: {
-                            in: "body" | "query" | "path" | "header";
-                            /** @description JSON pointer (RFC 6901) to the input at fault, within `in`. */
-                            pointer: string;
-                            detail: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The API credential may not run this operation, or not from this address. */
@@ -2110,20 +1751,7 @@ export interface operations {
                      *       "detail": "Invalid Permissions: API action \"UpdateOAuthCredential\" is not allowed"
                      *     }
                      */
-                    "application/problem+json": {
-                        /** @description about:blank: the status says what kind of problem it is. */
-                        type: string;
-                        title: string;
-                        status: number;
-                        /** @description What went wrong: the same message api.php gives for the same mistake. */
-                        detail: string;
-                        errors?: {
-                            in: "body" | "query" | "path" | "header";
-                            /** @description JSON pointer (RFC 6901) to the input at fault, within `in`. */
-                            pointer: string;
-                            detail: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No credential with this id. */
@@ -2140,20 +1768,7 @@ export interface operations {
                      *       "detail": "Invalid Credential ID provided."
                      *     }
                      */
-                    "application/problem+json": {
-                        /** @description about:blank: the status says what kind of problem it is. */
-                        type: string;
-                        title: string;
-                        status: number;
-                        /** @description What went wrong: the same message api.php gives for the same mistake. */
-                        detail: string;
-                        errors?: {
-                            in: "body" | "query" | "path" | "header";
-                            /** @description JSON pointer (RFC 6901) to the input at fault, within `in`. */
-                            pointer: string;
-                            detail: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Unexpected failure. */
@@ -2170,20 +1785,7 @@ export interface operations {
                      *       "detail": "An internal error occurred."
                      *     }
                      */
-                    "application/problem+json": {
-                        /** @description about:blank: the status says what kind of problem it is. */
-                        type: string;
-                        title: string;
-                        status: number;
-                        /** @description What went wrong: the same message api.php gives for the same mistake. */
-                        detail: string;
-                        errors?: {
-                            in: "body" | "query" | "path" | "header";
-                            /** @description JSON pointer (RFC 6901) to the input at fault, within `in`. */
-                            pointer: string;
-                            detail: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The database is unavailable; retry later. */
@@ -2200,20 +1802,7 @@ export interface operations {
                      *       "detail": "The service is temporarily unavailable. Please try again."
                      *     }
                      */
-                    "application/problem+json": {
-                        /** @description about:blank: the status says what kind of problem it is. */
-                        type: string;
-                        title: string;
-                        status: number;
-                        /** @description What went wrong: the same message api.php gives for the same mistake. */
-                        detail: string;
-                        errors?: {
-                            in: "body" | "query" | "path" | "header";
-                            /** @description JSON pointer (RFC 6901) to the input at fault, within `in`. */
-                            pointer: string;
-                            detail: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -2389,20 +1978,7 @@ export interface operations {
                      *       ]
                      *     }
                      */
-                    "application/problem+json": {
-                        /** @description about:blank: the status says what kind of problem it is. */
-                        type: string;
-                        title: string;
-                        status: number;
-                        /** @description What went wrong: the same message api.php gives for the same mistake. */
-                        detail: string;
-                        errors?: {
-                            in: "body" | "query" | "path" | "header";
-                            /** @description JSON pointer (RFC 6901) to the input at fault, within `in`. */
-                            pointer: string;
-                            detail: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Missing or wrong API credential (HTTP Basic). */
@@ -2421,20 +1997,7 @@ export interface operations {
                      *       "detail": "Authentication Failed"
                      *     }
                      */
-                    "application/problem+json": {
-                        /** @description about:blank: the status says what kind of problem it is. */
-                        type: string;
-                        title: string;
-                        status: number;
-                        /** @description What went wrong: the same message api.php gives for the same mistake. */
-                        detail: string;
-                        errors?: {
-                            in: "body" | "query" | "path" | "header";
-                            /** @description JSON pointer (RFC 6901) to the input at fault, within `in`. */
-                            pointer: string;
-                            detail: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The API credential may not run this operation, or not from this address. */
@@ -2451,20 +2014,7 @@ export interface operations {
                      *       "detail": "Invalid Permissions: API action \"UpdateOAuthCredential\" is not allowed"
                      *     }
                      */
-                    "application/problem+json": {
-                        /** @description about:blank: the status says what kind of problem it is. */
-                        type: string;
-                        title: string;
-                        status: number;
-                        /** @description What went wrong: the same message api.php gives for the same mistake. */
-                        detail: string;
-                        errors?: {
-                            in: "body" | "query" | "path" | "header";
-                            /** @description JSON pointer (RFC 6901) to the input at fault, within `in`. */
-                            pointer: string;
-                            detail: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No credential with this id. */
@@ -2481,20 +2031,7 @@ export interface operations {
                      *       "detail": "Invalid Credential ID provided."
                      *     }
                      */
-                    "application/problem+json": {
-                        /** @description about:blank: the status says what kind of problem it is. */
-                        type: string;
-                        title: string;
-                        status: number;
-                        /** @description What went wrong: the same message api.php gives for the same mistake. */
-                        detail: string;
-                        errors?: {
-                            in: "body" | "query" | "path" | "header";
-                            /** @description JSON pointer (RFC 6901) to the input at fault, within `in`. */
-                            pointer: string;
-                            detail: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description If-Match does not match the current ETag; nothing was written. */
@@ -2511,20 +2048,7 @@ export interface operations {
                      *       "detail": "The credential has changed since it was read."
                      *     }
                      */
-                    "application/problem+json": {
-                        /** @description about:blank: the status says what kind of problem it is. */
-                        type: string;
-                        title: string;
-                        status: number;
-                        /** @description What went wrong: the same message api.php gives for the same mistake. */
-                        detail: string;
-                        errors?: {
-                            in: "body" | "query" | "path" | "header";
-                            /** @description JSON pointer (RFC 6901) to the input at fault, within `in`. */
-                            pointer: string;
-                            detail: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The body is too large. */
@@ -2541,20 +2065,7 @@ export interface operations {
                      *       "detail": "Request body is too large"
                      *     }
                      */
-                    "application/problem+json": {
-                        /** @description about:blank: the status says what kind of problem it is. */
-                        type: string;
-                        title: string;
-                        status: number;
-                        /** @description What went wrong: the same message api.php gives for the same mistake. */
-                        detail: string;
-                        errors?: {
-                            in: "body" | "query" | "path" | "header";
-                            /** @description JSON pointer (RFC 6901) to the input at fault, within `in`. */
-                            pointer: string;
-                            detail: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Unsupported content type. */
@@ -2571,20 +2082,7 @@ export interface operations {
                      *       "detail": "Unsupported Media Type: text/plain"
                      *     }
                      */
-                    "application/problem+json": {
-                        /** @description about:blank: the status says what kind of problem it is. */
-                        type: string;
-                        title: string;
-                        status: number;
-                        /** @description What went wrong: the same message api.php gives for the same mistake. */
-                        detail: string;
-                        errors?: {
-                            in: "body" | "query" | "path" | "header";
-                            /** @description JSON pointer (RFC 6901) to the input at fault, within `in`. */
-                            pointer: string;
-                            detail: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Unexpected failure. */
@@ -2601,20 +2099,7 @@ export interface operations {
                      *       "detail": "An internal error occurred."
                      *     }
                      */
-                    "application/problem+json": {
-                        /** @description about:blank: the status says what kind of problem it is. */
-                        type: string;
-                        title: string;
-                        status: number;
-                        /** @description What went wrong: the same message api.php gives for the same mistake. */
-                        detail: string;
-                        errors?: {
-                            in: "body" | "query" | "path" | "header";
-                            /** @description JSON pointer (RFC 6901) to the input at fault, within `in`. */
-                            pointer: string;
-                            detail: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The database is unavailable; retry later. */
@@ -2631,20 +2116,7 @@ export interface operations {
                      *       "detail": "The service is temporarily unavailable. Please try again."
                      *     }
                      */
-                    "application/problem+json": {
-                        /** @description about:blank: the status says what kind of problem it is. */
-                        type: string;
-                        title: string;
-                        status: number;
-                        /** @description What went wrong: the same message api.php gives for the same mistake. */
-                        detail: string;
-                        errors?: {
-                            in: "body" | "query" | "path" | "header";
-                            /** @description JSON pointer (RFC 6901) to the input at fault, within `in`. */
-                            pointer: string;
-                            detail: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -2769,20 +2241,7 @@ export interface operations {
                      *       ]
                      *     }
                      */
-                    "application/problem+json": {
-                        /** @description about:blank: the status says what kind of problem it is. */
-                        type: string;
-                        title: string;
-                        status: number;
-                        /** @description What went wrong: the same message api.php gives for the same mistake. */
-                        detail: string;
-                        errors?: {
-                            in: "body" | "query" | "path" | "header";
-                            /** @description JSON pointer (RFC 6901) to the input at fault, within `in`. */
-                            pointer: string;
-                            detail: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Missing or wrong API credential (HTTP Basic). */
@@ -2801,20 +2260,7 @@ export interface operations {
                      *       "detail": "Authentication Failed"
                      *     }
                      */
-                    "application/problem+json": {
-                        /** @description about:blank: the status says what kind of problem it is. */
-                        type: string;
-                        title: string;
-                        status: number;
-                        /** @description What went wrong: the same message api.php gives for the same mistake. */
-                        detail: string;
-                        errors?: {
-                            in: "body" | "query" | "path" | "header";
-                            /** @description JSON pointer (RFC 6901) to the input at fault, within `in`. */
-                            pointer: string;
-                            detail: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The API credential may not run this operation, or not from this address. */
@@ -2831,20 +2277,7 @@ export interface operations {
                      *       "detail": "Invalid Permissions: API action \"UpdateOAuthCredential\" is not allowed"
                      *     }
                      */
-                    "application/problem+json": {
-                        /** @description about:blank: the status says what kind of problem it is. */
-                        type: string;
-                        title: string;
-                        status: number;
-                        /** @description What went wrong: the same message api.php gives for the same mistake. */
-                        detail: string;
-                        errors?: {
-                            in: "body" | "query" | "path" | "header";
-                            /** @description JSON pointer (RFC 6901) to the input at fault, within `in`. */
-                            pointer: string;
-                            detail: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No credential with this id. */
@@ -2861,20 +2294,7 @@ export interface operations {
                      *       "detail": "Invalid Credential ID provided."
                      *     }
                      */
-                    "application/problem+json": {
-                        /** @description about:blank: the status says what kind of problem it is. */
-                        type: string;
-                        title: string;
-                        status: number;
-                        /** @description What went wrong: the same message api.php gives for the same mistake. */
-                        detail: string;
-                        errors?: {
-                            in: "body" | "query" | "path" | "header";
-                            /** @description JSON pointer (RFC 6901) to the input at fault, within `in`. */
-                            pointer: string;
-                            detail: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description A rotation with a grace period is already running. */
@@ -2891,20 +2311,7 @@ export interface operations {
                      *       "detail": "The previous secret is still valid until 2026-11-27T22:07:13.000Z; rotate with a grace period of 0 to revoke both older secrets."
                      *     }
                      */
-                    "application/problem+json": {
-                        /** @description about:blank: the status says what kind of problem it is. */
-                        type: string;
-                        title: string;
-                        status: number;
-                        /** @description What went wrong: the same message api.php gives for the same mistake. */
-                        detail: string;
-                        errors?: {
-                            in: "body" | "query" | "path" | "header";
-                            /** @description JSON pointer (RFC 6901) to the input at fault, within `in`. */
-                            pointer: string;
-                            detail: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The body is too large. */
@@ -2921,20 +2328,7 @@ export interface operations {
                      *       "detail": "Request body is too large"
                      *     }
                      */
-                    "application/problem+json": {
-                        /** @description about:blank: the status says what kind of problem it is. */
-                        type: string;
-                        title: string;
-                        status: number;
-                        /** @description What went wrong: the same message api.php gives for the same mistake. */
-                        detail: string;
-                        errors?: {
-                            in: "body" | "query" | "path" | "header";
-                            /** @description JSON pointer (RFC 6901) to the input at fault, within `in`. */
-                            pointer: string;
-                            detail: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Unsupported content type. */
@@ -2951,20 +2345,7 @@ export interface operations {
                      *       "detail": "Unsupported Media Type: text/plain"
                      *     }
                      */
-                    "application/problem+json": {
-                        /** @description about:blank: the status says what kind of problem it is. */
-                        type: string;
-                        title: string;
-                        status: number;
-                        /** @description What went wrong: the same message api.php gives for the same mistake. */
-                        detail: string;
-                        errors?: {
-                            in: "body" | "query" | "path" | "header";
-                            /** @description JSON pointer (RFC 6901) to the input at fault, within `in`. */
-                            pointer: string;
-                            detail: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Unexpected failure. */
@@ -2981,20 +2362,7 @@ export interface operations {
                      *       "detail": "An internal error occurred."
                      *     }
                      */
-                    "application/problem+json": {
-                        /** @description about:blank: the status says what kind of problem it is. */
-                        type: string;
-                        title: string;
-                        status: number;
-                        /** @description What went wrong: the same message api.php gives for the same mistake. */
-                        detail: string;
-                        errors?: {
-                            in: "body" | "query" | "path" | "header";
-                            /** @description JSON pointer (RFC 6901) to the input at fault, within `in`. */
-                            pointer: string;
-                            detail: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The database is unavailable; retry later. */
@@ -3011,20 +2379,7 @@ export interface operations {
                      *       "detail": "The service is temporarily unavailable. Please try again."
                      *     }
                      */
-                    "application/problem+json": {
-                        /** @description about:blank: the status says what kind of problem it is. */
-                        type: string;
-                        title: string;
-                        status: number;
-                        /** @description What went wrong: the same message api.php gives for the same mistake. */
-                        detail: string;
-                        errors?: {
-                            in: "body" | "query" | "path" | "header";
-                            /** @description JSON pointer (RFC 6901) to the input at fault, within `in`. */
-                            pointer: string;
-                            detail: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -3077,29 +2432,7 @@ export interface operations {
                      *     }
                      */
                     "application/json": {
-                        items: {
-                            id: number;
-                            credentialId: number;
-                            /** @description The API credential that made the change. */
-                            actor: string;
-                            /**
-                             * @example create
-                             * @example update
-                             * @example rotate_secret
-                             * @example delete
-                             */
-                            action: string;
-                            /** @description Names of the changed fields; never their values. */
-                            changedFields: string[];
-                            requestId: string | null;
-                            /** @description rest, legacy or cli. */
-                            source: string;
-                            /**
-                             * Format: date-time
-                             * @description When it happened.
-                             */
-                            createdAt: string;
-                        }[];
+                        items: components["schemas"]["AuditEvent"][];
                         /** @description Pass as `cursor` for the next page; null on the last page (also in the Link header). */
                         next: string | null;
                     };
@@ -3126,20 +2459,7 @@ export interface operations {
                      *       ]
                      *     }
                      */
-                    "application/problem+json": {
-                        /** @description about:blank: the status says what kind of problem it is. */
-                        type: string;
-                        title: string;
-                        status: number;
-                        /** @description What went wrong: the same message api.php gives for the same mistake. */
-                        detail: string;
-                        errors?: {
-                            in: "body" | "query" | "path" | "header";
-                            /** @description JSON pointer (RFC 6901) to the input at fault, within `in`. */
-                            pointer: string;
-                            detail: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Missing or wrong API credential (HTTP Basic). */
@@ -3158,20 +2478,7 @@ export interface operations {
                      *       "detail": "Authentication Failed"
                      *     }
                      */
-                    "application/problem+json": {
-                        /** @description about:blank: the status says what kind of problem it is. */
-                        type: string;
-                        title: string;
-                        status: number;
-                        /** @description What went wrong: the same message api.php gives for the same mistake. */
-                        detail: string;
-                        errors?: {
-                            in: "body" | "query" | "path" | "header";
-                            /** @description JSON pointer (RFC 6901) to the input at fault, within `in`. */
-                            pointer: string;
-                            detail: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The API credential may not run this operation, or not from this address. */
@@ -3188,20 +2495,7 @@ export interface operations {
                      *       "detail": "Invalid Permissions: API action \"UpdateOAuthCredential\" is not allowed"
                      *     }
                      */
-                    "application/problem+json": {
-                        /** @description about:blank: the status says what kind of problem it is. */
-                        type: string;
-                        title: string;
-                        status: number;
-                        /** @description What went wrong: the same message api.php gives for the same mistake. */
-                        detail: string;
-                        errors?: {
-                            in: "body" | "query" | "path" | "header";
-                            /** @description JSON pointer (RFC 6901) to the input at fault, within `in`. */
-                            pointer: string;
-                            detail: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description No credential with this id. */
@@ -3218,20 +2512,7 @@ export interface operations {
                      *       "detail": "Invalid Credential ID provided."
                      *     }
                      */
-                    "application/problem+json": {
-                        /** @description about:blank: the status says what kind of problem it is. */
-                        type: string;
-                        title: string;
-                        status: number;
-                        /** @description What went wrong: the same message api.php gives for the same mistake. */
-                        detail: string;
-                        errors?: {
-                            in: "body" | "query" | "path" | "header";
-                            /** @description JSON pointer (RFC 6901) to the input at fault, within `in`. */
-                            pointer: string;
-                            detail: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description Unexpected failure. */
@@ -3248,20 +2529,7 @@ export interface operations {
                      *       "detail": "An internal error occurred."
                      *     }
                      */
-                    "application/problem+json": {
-                        /** @description about:blank: the status says what kind of problem it is. */
-                        type: string;
-                        title: string;
-                        status: number;
-                        /** @description What went wrong: the same message api.php gives for the same mistake. */
-                        detail: string;
-                        errors?: {
-                            in: "body" | "query" | "path" | "header";
-                            /** @description JSON pointer (RFC 6901) to the input at fault, within `in`. */
-                            pointer: string;
-                            detail: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
             /** @description The database is unavailable; retry later. */
@@ -3278,20 +2546,7 @@ export interface operations {
                      *       "detail": "The service is temporarily unavailable. Please try again."
                      *     }
                      */
-                    "application/problem+json": {
-                        /** @description about:blank: the status says what kind of problem it is. */
-                        type: string;
-                        title: string;
-                        status: number;
-                        /** @description What went wrong: the same message api.php gives for the same mistake. */
-                        detail: string;
-                        errors?: {
-                            in: "body" | "query" | "path" | "header";
-                            /** @description JSON pointer (RFC 6901) to the input at fault, within `in`. */
-                            pointer: string;
-                            detail: string;
-                        }[];
-                    };
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };

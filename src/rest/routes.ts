@@ -1,5 +1,5 @@
 import type { FastifyPluginAsyncTypebox, TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
-import type { Static, TSchema } from '@sinclair/typebox'
+import { Type, type Static, type TSchema } from '@sinclair/typebox'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { Action, ApiClientService } from '../api-clients/service.js'
 import { messages } from '../credentials/errors.js'
@@ -19,6 +19,7 @@ import {
   EventPageSchema,
   EventsQuery,
   ListQuery,
+  NAMED_SCHEMAS,
   PAGE_LIMIT,
   ProblemSchema,
   RotateSecretBody,
@@ -64,7 +65,9 @@ const HEADERS = {
 
 function answer(description: string, schema: TSchema, headers: Partial<typeof HEADERS> = {}) {
   const example = (schema.examples as unknown[] | undefined)?.[0]
-  return { description, headers, content: { 'application/json': { schema, example } } }
+  // Named schemas are referenced, so the document and generated SDKs name them once.
+  const reference = schema.$id === undefined ? schema : Type.Ref(schema)
+  return { description, headers, content: { 'application/json': { schema: reference, example } } }
 }
 
 /** Problem responses: the statuses every operation can answer, plus the ones given. */
@@ -79,7 +82,7 @@ function problems(...statuses: number[]) {
         {
           description,
           headers: status === 401 ? { 'www-authenticate': headerDoc('Basic realm="oauth-credentials"') } : {},
-          content: { [PROBLEM_TYPE]: { schema: ProblemSchema, example } },
+          content: { [PROBLEM_TYPE]: { schema: Type.Ref(ProblemSchema), example } },
         },
       ]
     }),
@@ -166,6 +169,7 @@ function sendPage<T>(request: FastifyRequest, reply: FastifyReply, items: T[], l
  */
 const restApi: FastifyPluginAsyncTypebox<RestOptions> = async (app, { credentials, apiClients }) => {
   app.setErrorHandler(problemHandler)
+  for (const schema of NAMED_SCHEMAS) app.addSchema(schema)
   app.setValidatorCompiler(restValidatorCompiler)
   // JSON only: a text body would pass unvalidated to routes that document JSON schemas.
   app.removeContentTypeParser('text/plain')

@@ -76,6 +76,7 @@ const credentialProperties = {
 /** A credential as REST clients see it: never a secret or its hash. */
 export const CredentialSchema = Type.Object(credentialProperties, {
   ...strict,
+  $id: 'Credential',
   title: 'Credential',
   examples: [exampleCredential],
 })
@@ -211,7 +212,7 @@ const NextCursor = Nullable(
 )
 
 export const CredentialPageSchema = Type.Object(
-  { items: Type.Array(CredentialSchema), next: NextCursor },
+  { items: Type.Array(Type.Ref(CredentialSchema)), next: NextCursor },
   { ...strict, title: 'CredentialPage', examples: [{ items: [exampleCredential], next: null }] },
 )
 
@@ -226,7 +227,7 @@ export const AuditEventSchema = Type.Object(
     source: Type.String({ description: 'rest, legacy or cli.' }),
     createdAt: DateTime('When it happened.'),
   },
-  { ...strict, title: 'AuditEvent' },
+  { ...strict, $id: 'AuditEvent', title: 'AuditEvent' },
 )
 
 const exampleEvent = {
@@ -241,7 +242,7 @@ const exampleEvent = {
 }
 
 export const EventPageSchema = Type.Object(
-  { items: Type.Array(AuditEventSchema), next: NextCursor },
+  { items: Type.Array(Type.Ref(AuditEventSchema)), next: NextCursor },
   { ...strict, title: 'AuditEventPage', examples: [{ items: [exampleEvent], next: null }] },
 )
 
@@ -265,7 +266,10 @@ export const ProblemSchema = Type.Object(
       ),
     ),
   },
-  { ...strict, title: 'Problem' },
+  { ...strict, $id: 'Problem', title: 'Problem' },
 )
 
 export type Problem = Static<typeof ProblemSchema>
+
+/** Schemas the document names (components), referenced from the operations. */
+export const NAMED_SCHEMAS = [CredentialSchema, AuditEventSchema, ProblemSchema]

@@ -10,6 +10,7 @@ interface ResponseObject {
   headers?: Record<string, unknown>
 }
 interface OpenApiDocument {
+  components: { schemas: Record<string, object> }
   paths: Record<string, Record<string, { responses: Record<string, ResponseObject> }>>
 }
 
@@ -60,7 +61,8 @@ export function assertMatchesContract(
 export function schemaMismatch(schema: object, value: unknown): string | null {
   let validate = validators.get(schema)
   if (!validate) {
-    validate = ajv.compile(schema)
+    // `#/components/schemas/X` references resolve within the schema's root: give it the components.
+    validate = ajv.compile({ ...schema, components: openApiDocument.components })
     validators.set(schema, validate)
   }
   return validate(value) ? null : ajv.errorsText(validate.errors)

@@ -3,7 +3,7 @@ import { Validator } from '@seriousme/openapi-schema-validator'
 import t from 'tap'
 import { renderOpenApi } from '../../src/rest/docs.js'
 import { buildTestApp } from '../helpers/app.js'
-import { openApiDocument, schemaMismatch } from '../helpers/contract.js'
+import { assertMatchesContract, openApiDocument, schemaMismatch } from '../helpers/contract.js'
 
 interface Media {
   schema: object
@@ -84,4 +84,19 @@ t.test('Swagger UI is served at /docs from local assets', async (t) => {
   const script = await test.app.inject({ method: 'GET', url: '/docs/static/swagger-ui-bundle.js' })
   t.equal(script.statusCode, 200)
   t.ok(script.body.length > 100_000, 'the bundle is served, not fetched from a CDN')
+})
+
+t.test('the contract check the REST tests rely on refuses what the document does not describe', async (t) => {
+  const json = 'application/json'
+  const { body } = await test.app.inject({ method: 'GET', url: '/openapi.json' })
+  const example = (JSON.parse(body) as typeof openApiDocument).components.schemas.Credential as { examples: unknown[] }
+  const credential = example.examples[0] as Record<string, unknown>
+  t.doesNotThrow(() => assertMatchesContract('GET', '/oauth/credentials/1', 200, json, JSON.stringify(credential)))
+  const page = JSON.stringify({ items: [{ ...credential, clientSecret: 'leak' }], next: null })
+  t.throws(() => assertMatchesContract('GET', '/oauth/credentials', 200, json, page), /does not match/, 'a secret in a listed credential')
+  t.throws(() => assertMatchesContract('GET', '/oauth/credentials/1', 200, json, '{"credentialId":"1"}'), /does not match/)
+  t.throws(() => assertMatchesContract('GET', '/oauth/credentials/1', 418, json, '{}'), /status not documented/)
+  t.throws(() => assertMatchesContract('GET', '/oauth/credentials/1', 404, json, '{}'), /content type "application\/json" not documented/)
+  t.throws(() => assertMatchesContract('DELETE', '/oauth/credentials/1', 204, undefined, '{}'), /a body where none is documented/)
+  t.throws(() => assertMatchesContract('PUT', '/oauth/credentials/1', 200, json, '{}'), /not in openapi.json/)
 })
