@@ -1,7 +1,7 @@
 import type { FastifyRequest } from 'fastify'
 import { ipAllowed, mayRun, type Action, type ApiClient, type ApiClientService } from '../api-clients/service.js'
 import { secretMatches } from '../secrets.js'
-import { BASIC_REALM, HttpProblem } from './problem.js'
+import { CHALLENGE, HttpProblem } from './problem.js'
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -10,7 +10,6 @@ declare module 'fastify' {
   }
 }
 
-const challenge = { 'www-authenticate': BASIC_REALM }
 
 /** `Authorization: Basic base64(identifier:secret)` (RFC 7617), or null when absent or malformed. */
 export function basicCredentials(header: string | undefined): { identifier: string; secret: string } | null {
@@ -29,10 +28,12 @@ export function basicCredentials(header: string | undefined): { identifier: stri
  */
 export async function authorize(apiClients: ApiClientService, request: FastifyRequest, action: Action) {
   const given = basicCredentials(request.headers.authorization)
-  if (!given) throw new HttpProblem(401, 'Invalid or missing credentials', undefined, challenge)
+  if (!given) throw new HttpProblem(401, 'Invalid or missing credentials', undefined, CHALLENGE)
   const client = await apiClients.find(given.identifier)
-  if (!client || !secretMatches(given.secret, client.secretHash)) {
-    throw new HttpProblem(401, 'Authentication Failed', undefined, challenge)
+  // Compared even for an unknown identifier, so both refusals take the same time.
+  const matches = secretMatches(given.secret, client?.secretHash)
+  if (!client || !matches) {
+    throw new HttpProblem(401, 'Authentication Failed', undefined, CHALLENGE)
   }
   if (!ipAllowed(client, request.ip)) throw new HttpProblem(403, `Invalid IP ${request.ip}`)
   if (!mayRun(client, action)) throw new HttpProblem(403, `Invalid Permissions: API action "${action}" is not allowed`)

@@ -5,7 +5,8 @@ import { isDatabaseUnavailable } from '../http/errors.js'
 import type { Problem } from './schemas.js'
 
 export const PROBLEM_TYPE = 'application/problem+json'
-export const BASIC_REALM = 'Basic realm="oauth-credentials", charset="UTF-8"'
+/** Sent with every 401, as RFC 9110 requires: how to authenticate (HTTP Basic). */
+export const CHALLENGE = { 'www-authenticate': 'Basic realm="oauth-credentials", charset="UTF-8"' }
 
 type ProblemError = NonNullable<Problem['errors']>[number]
 

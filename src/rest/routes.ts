@@ -5,7 +5,7 @@ import type { Action, ApiClientService } from '../api-clients/service.js'
 import { messages } from '../credentials/errors.js'
 import type { Actor, AuditEventView, CredentialService, CredentialView } from '../credentials/service.js'
 import { authorize } from './auth.js'
-import { HttpProblem, PROBLEM_TYPE, problem, problemHandler } from './problem.js'
+import { CHALLENGE, HttpProblem, PROBLEM_TYPE, problem, problemHandler } from './problem.js'
 import { restValidatorCompiler } from './validation.js'
 import {
   AuthenticateBody,
@@ -170,6 +170,10 @@ function sendPage<T>(request: FastifyRequest, reply: FastifyReply, items: T[], l
 const restApi: FastifyPluginAsyncTypebox<RestOptions> = async (app, { credentials, apiClients }) => {
   app.setErrorHandler(problemHandler)
   for (const schema of NAMED_SCHEMAS) app.addSchema(schema)
+  // Answers carry client secrets or data about them: no cache may keep a copy.
+  app.addHook('onSend', async (_request, reply) => {
+    reply.header('cache-control', 'no-store')
+  })
   app.setValidatorCompiler(restValidatorCompiler)
   // JSON only: a text body would pass unvalidated to routes that document JSON schemas.
   app.removeContentTypeParser('text/plain')
@@ -242,7 +246,7 @@ const restApi: FastifyPluginAsyncTypebox<RestOptions> = async (app, { credential
     handler: async (request) => {
       const { clientIdentifier, clientSecret } = request.body
       const credential = await credentials.authenticate(clientIdentifier, clientSecret)
-      if (!credential) throw new HttpProblem(401, 'The client identifier or secret is wrong.')
+      if (!credential) throw new HttpProblem(401, 'The client identifier or secret is wrong.', undefined, CHALLENGE)
       return toRest(credential)
     },
   })

@@ -29,6 +29,7 @@ t.test('POST creates: 201, Location, ETag, the secret once, an audit event from 
   t.equal(status, 201)
   t.equal(headers.location, `/oauth/credentials/${body.credentialId}`)
   t.equal(headers.etag, `"${body.credentialId}-1"`)
+  t.equal(headers['cache-control'], 'no-store', 'the secret is not cached anywhere')
   t.match(body, {
     name: 'Billing portal',
     grantType: 'authorization_code',
@@ -365,6 +366,7 @@ t.test('authenticate: 200 with the credential and no secret, 401 otherwise, grac
   const wrong = await callRest<Problem>(test, { method: 'POST', url, body: { clientIdentifier: created.clientIdentifier, clientSecret: 'x' } })
   t.equal(wrong.status, 401)
   t.equal(wrong.body.detail, 'The client identifier or secret is wrong.')
+  t.equal(wrong.headers['www-authenticate'], 'Basic realm="oauth-credentials", charset="UTF-8"', 'a 401 always says how to authenticate')
   t.notMatch(wrong.raw, created.clientSecret)
   const unknown = await callRest(test, { method: 'POST', url, body: { clientIdentifier: 'TEST.nobody', clientSecret: created.clientSecret } })
   t.equal(unknown.status, 401)
