@@ -4,7 +4,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { Action, ApiClientService } from '../api-clients/service.js'
 import { messages } from '../credentials/errors.js'
 import type { Actor, AuditEventView, CredentialService, CredentialView } from '../credentials/service.js'
-import { authorize } from './auth.js'
+import { authorize, refusals } from './auth.js'
 import { CHALLENGE, HttpProblem, PROBLEM_TYPE, problem, problemHandler } from './problem.js'
 import { restValidatorCompiler } from './validation.js'
 import {
@@ -42,10 +42,10 @@ const PROBLEMS: Record<number, [description: string, example: string]> = {
     'The request breaks the schema, or the credential would be invalid (`detail` says why).',
     messages.scopeInvalid('admin'),
   ],
-  401: ['Missing or wrong API credential (HTTP Basic).', 'Authentication Failed'],
+  401: ['Missing or wrong API credential (HTTP Basic).', refusals.failed],
   403: [
     'The API credential may not run this operation, or not from this address.',
-    'Invalid Permissions: API action "UpdateOAuthCredential" is not allowed',
+    refusals.permission('UpdateOAuthCredential'),
   ],
   404: ['No credential with this id.', messages.credentialIdInvalid],
   409: ['A rotation with a grace period is already running.', messages.rotationInProgress('2026-11-27T22:07:13.000Z')],
@@ -72,7 +72,7 @@ function answer(description: string, schema: TSchema, headers: Partial<typeof HE
 
 /** Problem responses: the statuses every operation can answer, plus the ones given. */
 function problems(...statuses: number[]) {
-  const all = [...new Set([401, 403, ...statuses, 500, 503])].sort()
+  const all = [...new Set([401, 403, ...statuses, 500, 503])].sort((a, b) => a - b)
   return Object.fromEntries(
     all.map((status) => {
       const [description, detail] = PROBLEMS[status] ?? ['', '']
@@ -93,7 +93,7 @@ const BODY_PROBLEMS = [400, 413, 415]
 const security = [{ basicAuth: [] }]
 const tags = ['credentials']
 
-/** Strong ETag from the id and version: it changes exactly when the stored credential does. */
+/** Strong ETag from the id and version: every change of settings or secret gives a new one. */
 export function etagOf(credential: Pick<CredentialView, 'id' | 'version'>): string {
   return `"${credential.id}-${credential.version}"`
 }
