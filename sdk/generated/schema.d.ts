@@ -329,11 +329,7 @@ export interface operations {
                     };
                     /**
                      * @example <?xml version="1.0" encoding="utf-8"?>
-                     *     <whmcsapi version="8.13.0">
-                     *     <action>updateoauthcredential</action>
-                     *     <result>success</result>
-                     *     <credentialId>1</credentialId>
-                     *     </whmcsapi>
+                     *     <whmcsapi version="8.13.0"><action>updateoauthcredential</action><result>success</result><credentialId>1</credentialId></whmcsapi>
                      */
                     "application/xml": string;
                     /** @example result=success;credentialId=1 */
@@ -359,11 +355,7 @@ export interface operations {
                     };
                     /**
                      * @example <?xml version="1.0" encoding="utf-8"?>
-                     *     <whmcsapi version="8.13.0">
-                     *     <action>updateoauthcredential</action>
-                     *     <result>error</result>
-                     *     <message>Empty action request</message>
-                     *     </whmcsapi>
+                     *     <whmcsapi version="8.13.0"><action>updateoauthcredential</action><result>error</result><message>Empty action request</message></whmcsapi>
                      */
                     "application/xml": string;
                     /** @example result=error;message=Empty action request */
@@ -389,11 +381,7 @@ export interface operations {
                     };
                     /**
                      * @example <?xml version="1.0" encoding="utf-8"?>
-                     *     <whmcsapi version="8.13.0">
-                     *     <action>updateoauthcredential</action>
-                     *     <result>error</result>
-                     *     <message>Authentication Failed</message>
-                     *     </whmcsapi>
+                     *     <whmcsapi version="8.13.0"><action>updateoauthcredential</action><result>error</result><message>Authentication Failed</message></whmcsapi>
                      */
                     "application/xml": string;
                     /** @example result=error;message=Authentication Failed */
@@ -419,11 +407,7 @@ export interface operations {
                     };
                     /**
                      * @example <?xml version="1.0" encoding="utf-8"?>
-                     *     <whmcsapi version="8.13.0">
-                     *     <action>updateoauthcredential</action>
-                     *     <result>error</result>
-                     *     <message>The service is temporarily unavailable. Please try again.</message>
-                     *     </whmcsapi>
+                     *     <whmcsapi version="8.13.0"><action>updateoauthcredential</action><result>error</result><message>The service is temporarily unavailable. Please try again.</message></whmcsapi>
                      */
                     "application/xml": string;
                     /** @example result=error;message=The service is temporarily unavailable. Please try again. */
@@ -828,11 +812,7 @@ export interface operations {
                     };
                     /**
                      * @example <?xml version="1.0" encoding="utf-8"?>
-                     *     <whmcsapi version="8.13.0">
-                     *     <action>updateoauthcredential</action>
-                     *     <result>success</result>
-                     *     <credentialId>1</credentialId>
-                     *     </whmcsapi>
+                     *     <whmcsapi version="8.13.0"><action>updateoauthcredential</action><result>success</result><credentialId>1</credentialId></whmcsapi>
                      */
                     "application/xml": string;
                     /** @example result=success;credentialId=1 */
@@ -858,11 +838,7 @@ export interface operations {
                     };
                     /**
                      * @example <?xml version="1.0" encoding="utf-8"?>
-                     *     <whmcsapi version="8.13.0">
-                     *     <action>updateoauthcredential</action>
-                     *     <result>error</result>
-                     *     <message>Empty action request</message>
-                     *     </whmcsapi>
+                     *     <whmcsapi version="8.13.0"><action>updateoauthcredential</action><result>error</result><message>Empty action request</message></whmcsapi>
                      */
                     "application/xml": string;
                     /** @example result=error;message=Empty action request */
@@ -888,11 +864,7 @@ export interface operations {
                     };
                     /**
                      * @example <?xml version="1.0" encoding="utf-8"?>
-                     *     <whmcsapi version="8.13.0">
-                     *     <action>updateoauthcredential</action>
-                     *     <result>error</result>
-                     *     <message>Authentication Failed</message>
-                     *     </whmcsapi>
+                     *     <whmcsapi version="8.13.0"><action>updateoauthcredential</action><result>error</result><message>Authentication Failed</message></whmcsapi>
                      */
                     "application/xml": string;
                     /** @example result=error;message=Authentication Failed */
@@ -918,11 +890,7 @@ export interface operations {
                     };
                     /**
                      * @example <?xml version="1.0" encoding="utf-8"?>
-                     *     <whmcsapi version="8.13.0">
-                     *     <action>updateoauthcredential</action>
-                     *     <result>error</result>
-                     *     <message>The service is temporarily unavailable. Please try again.</message>
-                     *     </whmcsapi>
+                     *     <whmcsapi version="8.13.0"><action>updateoauthcredential</action><result>error</result><message>The service is temporarily unavailable. Please try again.</message></whmcsapi>
                      */
                     "application/xml": string;
                     /** @example result=error;message=The service is temporarily unavailable. Please try again. */
