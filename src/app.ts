@@ -9,6 +9,8 @@ import { openDatabase, type Database, type DatabaseTarget } from './db/database.
 import legacyApi from './legacy/route.js'
 import { loggerOptions } from './logging.js'
 import opsRoutes from './ops/routes.js'
+import apiDocs from './rest/docs.js'
+import restApi, { REST_PREFIX } from './rest/routes.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -33,6 +35,8 @@ async function app(fastify: FastifyInstance, { config, database }: AppOptions) {
   fastify.decorate('apiClients', new ApiClientService(database))
 
   await fastify.register(swagger, {
+    // Shared schemas appear under their own names (components/schemas/Credential), not def-N.
+    refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => String(json.$id ?? `def-${i}`) },
     openapi: {
       openapi: '3.1.0',
       info: {
@@ -41,6 +45,17 @@ async function app(fastify: FastifyInstance, { config, database }: AppOptions) {
         description:
           'Manages OAuth API client credentials: a REST resource, and the billing system\'s legacy ' +
           '`/includes/api.php` actions, over one credential service.',
+      },
+      // Relative, so the document and Swagger UI work wherever the service is deployed.
+      servers: [{ url: '/' }],
+      tags: [
+        { name: 'credentials', description: 'OAuth client credentials (REST).' },
+        { name: 'legacy', description: 'The billing system\'s action API, kept byte for byte.' },
+      ],
+      components: {
+        securitySchemes: {
+          basicAuth: { type: 'http', scheme: 'basic', description: 'An API credential: identifier and secret.' },
+        },
       },
     },
   })
@@ -51,6 +66,8 @@ async function app(fastify: FastifyInstance, { config, database }: AppOptions) {
     apiClients: fastify.apiClients,
     accessKey: config.API_ACCESS_KEY,
   })
+  await fastify.register(restApi, { prefix: REST_PREFIX, credentials: fastify.credentials, apiClients: fastify.apiClients })
+  await fastify.register(apiDocs)
 }
 
 const appPlugin = fp(app, { name: 'oauth-credential-service' })

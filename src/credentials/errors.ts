@@ -2,7 +2,7 @@
  * Why a credential operation was refused. `message` is the exact text the legacy api.php gives
  * (SPEC §3); `kind` lets the REST layer choose a status; `field` names the input at fault.
  */
-export type CredentialErrorKind = 'invalid' | 'not_found' | 'precondition_failed'
+export type CredentialErrorKind = 'invalid' | 'not_found' | 'precondition_failed' | 'conflict'
 
 export class CredentialError extends Error {
   constructor(
@@ -35,4 +35,6 @@ export const messages = {
   sortOrderInvalid: (value: string) => `The requested sort order "${value}" is invalid.`,
   graceSecondsInvalid: (max: number) => `The grace period must be a whole number of seconds from 0 to ${max}.`,
   versionMismatch: 'The credential has changed since it was read.',
+  rotationInProgress: (until: string) =>
+    `The previous secret is still valid until ${until}; rotate with a grace period of 0 to revoke both older secrets.`,
 } as const

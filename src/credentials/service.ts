@@ -78,8 +78,8 @@ export interface UpdateOptions {
   resetSecret?: boolean
   /** Validate and return the would-be credential, writing nothing. */
   dryRun?: boolean
-  /** Refuse the update unless the stored version is this one (REST If-Match). */
-  expectedVersion?: number
+  /** Refuse the update unless the stored version is this one, or one of these (REST If-Match). */
+  expectedVersion?: number | readonly number[]
 }
 
 export interface ListQuery {
@@ -217,7 +217,7 @@ export class CredentialService {
   ): Promise<{ credential: CredentialView; newClientSecret?: string }> {
     const catalogue = await this.scopeCatalogue()
     return this.withLockedCredential(reference, async (tx, current) => {
-      if (options.expectedVersion !== undefined && options.expectedVersion !== current.version) {
+      if (options.expectedVersion !== undefined && ![options.expectedVersion].flat().includes(current.version)) {
         throw new CredentialError('precondition_failed', messages.versionMismatch)
       }
       const before = toState(current)
@@ -260,7 +260,9 @@ export class CredentialService {
 
   /**
    * Issues a new client secret. With `graceSeconds` the previous secret keeps working until
-   * then, so clients can be redeployed without an outage; without, it stops at once.
+   * then, so clients can be redeployed without an outage; without, it stops at once. A second
+   * rotation with a grace period while one is running is refused: it would silently cut off
+   * clients still on the oldest secret.
    */
   async rotateSecret(
     reference: CredentialReference,
@@ -271,6 +273,10 @@ export class CredentialService {
       throw new CredentialError('invalid', messages.graceSecondsInvalid(MAX_GRACE_SECONDS), 'graceSeconds')
     }
     return this.withLockedCredential(reference, async (tx, current) => {
+      const graceEnds = current.previousSecretExpiresAt
+      if (graceSeconds > 0 && graceEnds !== null && graceEnds > new Date()) {
+        throw new CredentialError('conflict', messages.rotationInProgress(graceEnds.toISOString()), 'graceSeconds')
+      }
       const clientSecret = generateSecret()
       const updated = await tx.credential.update({
         where: { id: current.id },

@@ -111,16 +111,28 @@ export default async function legacyApi(app: FastifyInstance, options: LegacyApi
     { description: 'The parameters of each action; `action` selects one.' },
   )
   const LegacyResponse = Type.Union([...LEGACY_ACTIONS.map((action) => action.response), LegacyErrorSchema])
-  const documented = (status: string) => ({
+  const documented = (status: string, example: LegacyReply = { result: 'success', credentialId: '1' }) => ({
     description: status,
     content: {
-      'application/json': { schema: status === 'Success or action error' ? LegacyResponse : LegacyErrorSchema },
-      'application/xml': { schema: Type.String({ description: '`<whmcsapi>` document' }) },
-      'text/plain': { schema: Type.String({ description: 'NVP: `result=success;credentialId=1`' }) },
+      'application/json': {
+        schema: status === 'Success or action error' ? LegacyResponse : LegacyErrorSchema,
+        example,
+      },
+      'application/xml': {
+        schema: Type.String({ description: '`<whmcsapi>` document' }),
+        example: render(example, 'xml', 'UpdateOAuthCredential'),
+      },
+      'text/plain': {
+        schema: Type.String({ description: 'NVP: `result=success;credentialId=1`' }),
+        example: render(example, 'nvp', 'UpdateOAuthCredential'),
+      },
     },
   })
   const schema = {
     tags: ['legacy'],
+    // Callers authenticate with form fields (identifier + secret), which OpenAPI security
+    // schemes cannot express; the description and request schema document them.
+    security: [],
     summary: 'Legacy action API (api.php)',
     description:
       'The billing system action API. `action` selects ' +
@@ -128,9 +140,12 @@ export default async function legacyApi(app: FastifyInstance, options: LegacyApi
       '. Answers in `responsetype` (json, xml or nvp; nvp when left out).',
     response: {
       200: documented('Success or action error'),
-      400: documented('Empty action request, or unsupported response type'),
-      403: documented('Invalid IP, access key, credentials or permissions'),
-      503: documented('Database unavailable'),
+      400: documented('Empty action request, or unsupported response type', { result: 'error', message: 'Empty action request' }),
+      403: documented('Invalid IP, access key, credentials or permissions', { result: 'error', message: 'Authentication Failed' }),
+      503: documented('Database unavailable', {
+        result: 'error',
+        message: 'The service is temporarily unavailable. Please try again.',
+      }),
     },
   }
   // The schemas document the wire format; api.php itself answers bad input with the

@@ -1,0 +1,48 @@
+import type { FastifyRequest } from 'fastify'
+import { ipAllowed, mayRun, type Action, type ApiClient, type ApiClientService } from '../api-clients/service.js'
+import { secretMatches } from '../secrets.js'
+import { CHALLENGE, HttpProblem } from './problem.js'
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The API client that authenticated this REST request. */
+    apiClient?: ApiClient
+  }
+}
+
+
+/** The refusals, in the words api.php uses for the same failures. */
+export const refusals = {
+  missing: 'Invalid or missing credentials',
+  failed: 'Authentication Failed',
+  address: (ip: string) => `Invalid IP ${ip}`,
+  permission: (action: Action) => `Invalid Permissions: API action "${action}" is not allowed`,
+}
+
+/** `Authorization: Basic base64(identifier:secret)` (RFC 7617), or null when absent or malformed. */
+export function basicCredentials(header: string | undefined): { identifier: string; secret: string } | null {
+  const match = /^Basic +([A-Za-z0-9+/]+=*) *$/i.exec(header ?? '')
+  if (!match?.[1]) return null
+  const decoded = Buffer.from(match[1], 'base64').toString('utf8')
+  const colon = decoded.indexOf(':')
+  if (colon <= 0 || colon === decoded.length - 1) return null
+  return { identifier: decoded.slice(0, colon), secret: decoded.slice(colon + 1) }
+}
+
+/**
+ * Who may call a REST operation: an API credential sent with HTTP Basic, from an allowed
+ * address, holding the permission named after the matching api.php action.
+ */
+export async function authorize(apiClients: ApiClientService, request: FastifyRequest, action: Action) {
+  const given = basicCredentials(request.headers.authorization)
+  if (!given) throw new HttpProblem(401, refusals.missing, undefined, CHALLENGE)
+  const client = await apiClients.find(given.identifier)
+  // Compared even for an unknown identifier, so both refusals take the same time.
+  const matches = secretMatches(given.secret, client?.secretHash)
+  if (!client || !matches) {
+    throw new HttpProblem(401, refusals.failed, undefined, CHALLENGE)
+  }
+  if (!ipAllowed(client, request.ip)) throw new HttpProblem(403, refusals.address(request.ip))
+  if (!mayRun(client, action)) throw new HttpProblem(403, refusals.permission(action))
+  request.apiClient = { identifier: client.identifier, permissions: client.permissions, allowedIps: client.allowedIps }
+}

@@ -1,0 +1,108 @@
+import { STATUS_CODES } from 'node:http'
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
+import { CredentialError, type CredentialErrorKind } from '../credentials/errors.js'
+import { isDatabaseUnavailable } from '../http/errors.js'
+import type { Problem } from './schemas.js'
+
+export const PROBLEM_TYPE = 'application/problem+json'
+/** Sent with every 401, as RFC 9110 requires: how to authenticate (HTTP Basic). */
+export const CHALLENGE = { 'www-authenticate': 'Basic realm="oauth-credentials", charset="UTF-8"' }
+
+type ProblemError = NonNullable<Problem['errors']>[number]
+
+/** A refusal the REST layer decides itself (authentication, permissions, preconditions). */
+export class HttpProblem extends Error {
+  constructor(
+    readonly status: number,
+    detail: string,
+    readonly errors?: ProblemError[],
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(detail)
+  }
+}
+
+const STATUS_OF_KIND: Record<CredentialErrorKind, number> = {
+  invalid: 400,
+  not_found: 404,
+  precondition_failed: 412,
+  conflict: 409,
+}
+
+/** Where the credential service's field names come from in a REST request. */
+const FIELD_LOCATION: Record<string, ProblemError['in']> = { credentialId: 'path', sortField: 'query', sortOrder: 'query' }
+
+const VALIDATION_LOCATION: Record<string, ProblemError['in']> = {
+  body: 'body',
+  querystring: 'query',
+  params: 'path',
+  headers: 'header',
+}
+
+export function problem(status: number, detail: string, errors?: ProblemError[]): Problem {
+  return {
+    type: 'about:blank',
+    title: STATUS_CODES[status] ?? 'Error',
+    status,
+    detail,
+    ...(errors && errors.length > 0 ? { errors } : {}),
+  }
+}
+
+/** Ajv's errors as JSON pointers to the offending input. */
+function validationErrors(error: FastifyError): ProblemError[] {
+  const location = VALIDATION_LOCATION[error.validationContext ?? 'body'] ?? 'body'
+  return (error.validation ?? []).map((issue) => {
+    const params = issue.params as { missingProperty?: string; additionalProperty?: string }
+    const child = params.missingProperty ?? params.additionalProperty
+    const pointer = child === undefined ? issue.instancePath : `${issue.instancePath}/${escapePointer(child)}`
+    const detail =
+      params.additionalProperty !== undefined
+        ? `Unknown field "${params.additionalProperty}".`
+        : `${pointer || 'The ' + location} ${issue.message ?? 'is invalid'}.`
+    return { in: location, pointer, detail }
+  })
+}
+
+function escapePointer(token: string): string {
+  return token.replace(/~/g, '~0').replace(/\//g, '~1')
+}
+
+/**
+ * The REST scope's one error handler: every failure becomes RFC 9457 problem details. Credential
+ * errors keep the credential service's message (the one api.php gives), schema violations point
+ * at their fields, and only unexpected failures are logged.
+ */
+export async function problemHandler(error: FastifyError, request: FastifyRequest, reply: FastifyReply) {
+  if (error instanceof CredentialError) {
+    const status = STATUS_OF_KIND[error.kind]
+    const errors = error.field
+      ? [{ in: FIELD_LOCATION[error.field] ?? 'body', pointer: `/${error.field}`, detail: error.message }]
+      : undefined
+    return sendProblem(reply, problem(status, error.message, errors))
+  }
+  if (error instanceof HttpProblem) {
+    reply.headers(error.headers)
+    return sendProblem(reply, problem(error.status, error.message, error.errors))
+  }
+  if (error.validation) {
+    const errors = validationErrors(error)
+    return sendProblem(reply, problem(400, errors[0]?.detail ?? error.message, errors))
+  }
+  if (isDatabaseUnavailable(error)) {
+    request.log.warn({ err: error }, 'database unavailable')
+    reply.header('retry-after', '5')
+    return sendProblem(reply, problem(503, 'The service is temporarily unavailable. Please try again.'))
+  }
+  const status = error.statusCode ?? 500
+  if (status >= 500) {
+    request.log.error({ err: error }, 'REST request failed')
+    return sendProblem(reply, problem(500, 'An internal error occurred.'))
+  }
+  // Fastify's own refusals: malformed JSON, body too large (413), unsupported media type (415).
+  return sendProblem(reply, problem(status, error.message))
+}
+
+export function sendProblem(reply: FastifyReply, body: Problem) {
+  return reply.code(body.status).type(PROBLEM_TYPE).send(body)
+}

@@ -1,0 +1,36 @@
+import Fastify from 'fastify'
+import t from 'tap'
+import { problemHandler } from '../../src/rest/problem.js'
+
+// The REST scope's error handler on failures the database tests cannot provoke on demand.
+async function failingWith(error: Error) {
+  const app = Fastify({ logger: false })
+  app.setErrorHandler(problemHandler)
+  app.get('/', async () => {
+    throw error
+  })
+  const response = await app.inject({ method: 'GET', url: '/' })
+  await app.close()
+  return response
+}
+
+t.test('an unreachable database answers 503 problem+json with Retry-After', async (t) => {
+  const refused = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' })
+  const response = await failingWith(new Error('query failed', { cause: refused }))
+  t.equal(response.statusCode, 503)
+  t.equal(response.headers['retry-after'], '5')
+  t.match(response.headers['content-type'], /^application\/problem\+json/)
+  t.same(response.json(), {
+    type: 'about:blank',
+    title: 'Service Unavailable',
+    status: 503,
+    detail: 'The service is temporarily unavailable. Please try again.',
+  })
+})
+
+t.test('an unexpected failure answers 500 without its message', async (t) => {
+  const response = await failingWith(new Error('secret internals: password=hunter2'))
+  t.equal(response.statusCode, 500)
+  t.equal(response.json().detail, 'An internal error occurred.')
+  t.notMatch(response.body, 'hunter2')
+})
