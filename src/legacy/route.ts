@@ -7,6 +7,8 @@ import { ipAllowed, mayRun, type ApiClientService } from '../api-clients/service
 import { CredentialError } from '../credentials/errors.js'
 import type { CredentialService } from '../credentials/service.js'
 import { isDatabaseUnavailable } from '../http/errors.js'
+import { setActor } from '../http/request-log.js'
+import { RateLimited, type RequestLimits } from '../limits/index.js'
 import { secretMatches } from '../secrets.js'
 import { CommonParams, LEGACY_ACTIONS, LegacyErrorSchema } from './actions.js'
 import { CONTENT_TYPES, RESPONSE_TYPES, render, type LegacyReply, type ResponseType } from './format.js'
@@ -15,6 +17,7 @@ import { FORM_LIMITS, parseForm, text, type LegacyParams } from './params.js'
 export interface LegacyApiOptions {
   credentials: CredentialService
   apiClients: ApiClientService
+  limits: RequestLimits
   /** API_ACCESS_KEY: when sent as `accesskey`, it lets a caller past its IP allow-list. */
   accessKey?: string
 }
@@ -72,6 +75,10 @@ export default async function legacyApi(app: FastifyInstance, options: LegacyApi
       if (error instanceof Refusal) {
         return send(reply, error.statusCode, { result: 'error', message: error.message }, type, action)
       }
+      if (error instanceof RateLimited) {
+        const answer = { result: 'error' as const, message: error.message }
+        return send(reply.header('retry-after', String(error.retryAfterSeconds)), 429, answer, type, action)
+      }
       if (error instanceof CredentialError) {
         return send(reply, 200, { result: 'error', message: error.message }, type, action)
       }
@@ -86,18 +93,25 @@ export default async function legacyApi(app: FastifyInstance, options: LegacyApi
 
   /** The original's order of checks: address or access key, action, credentials, permission. */
   async function authorize(request: FastifyRequest, params: LegacyParams, action: string) {
+    await options.limits.admitAddress(request)
     const identifier = text(params, 'identifier') || text(params, 'username') || ''
     const secret = text(params, 'secret') || text(params, 'password') || ''
     const accessKey = text(params, 'accesskey')
     const client = identifier === '' ? null : await options.apiClients.find(identifier)
+    const refuseAuthentication = async (message: string) => {
+      await options.limits.authenticationFailed(request)
+      return new Refusal(403, message)
+    }
     if (accessKey !== undefined) {
-      if (!sameText(accessKey, options.accessKey)) throw new Refusal(403, 'Invalid Access Key')
+      if (!sameText(accessKey, options.accessKey)) throw await refuseAuthentication('Invalid Access Key')
     } else if (client && !ipAllowed(client, request.ip)) {
       throw new Refusal(403, `Invalid IP ${request.ip}`)
     }
     if (action === '') throw new Refusal(400, 'Empty action request')
-    if (identifier === '' || secret === '') throw new Refusal(403, 'Invalid or missing credentials')
-    if (!client || !secretMatches(secret, client.secretHash)) throw new Refusal(403, 'Authentication Failed')
+    if (identifier === '' || secret === '') throw await refuseAuthentication('Invalid or missing credentials')
+    if (!client || !secretMatches(secret, client.secretHash)) throw await refuseAuthentication('Authentication Failed')
+    setActor(request, client.identifier)
+    await options.limits.admitCaller(request, client.identifier)
     const known = actionsByName.get(action.toLowerCase())?.name ?? action
     if (!mayRun(client, known)) {
       throw new Refusal(403, `Invalid Permissions: API action "${known}" is not allowed`)
