@@ -23,6 +23,7 @@ export interface LegacyApiOptions {
 }
 
 export const LEGACY_PATH = '/includes/api.php'
+const INTERNAL_ERROR = 'An internal error occurred.'
 const actionsByName = new Map(LEGACY_ACTIONS.map((action) => [action.name.toLowerCase(), action]))
 
 /** A refusal at one of the checks before an action runs (SPEC §4), with its HTTP status. */
@@ -52,7 +53,7 @@ export default async function legacyApi(app: FastifyInstance, options: LegacyApi
     if (status >= 500) request.log.error({ err: error }, 'legacy request failed')
     const requested = requestedType(parseForm(queryString(request)).responsetype)
     const type = isResponseType(requested) ? requested : 'json'
-    const message = status < 500 ? error.message : 'An internal error occurred.'
+    const message = status < 500 ? error.message : INTERNAL_ERROR
     return send(reply, status, { result: 'error', message }, type, '')
   })
 
@@ -87,7 +88,8 @@ export default async function legacyApi(app: FastifyInstance, options: LegacyApi
         const message = 'The service is temporarily unavailable. Please try again.'
         return send(reply.header('retry-after', '5'), 503, { result: 'error', message }, type, action)
       }
-      throw error
+      request.log.error({ err: error }, 'legacy request failed')
+      return send(reply, 500, { result: 'error', message: INTERNAL_ERROR }, type, action)
     }
   }
 
