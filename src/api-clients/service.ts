@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import { isIP } from 'node:net'
+import { hasNul } from '../credentials/rules.js'
 import type { Database } from '../db/database.js'
 import { generateSecret, hashSecret } from '../secrets.js'
 
@@ -154,6 +155,7 @@ export class ApiClientService {
    * first). Looked up at most once per API_CLIENT_CACHE_MS; failed look-ups are not kept.
    */
   find(identifier: string): Promise<FoundApiClient> {
+    if (hasNul(identifier)) return Promise.resolve(null)
     const now = Date.now()
     const recent = this.#recent.get(identifier)
     if (recent && now - recent.at < API_CLIENT_CACHE_MS) return recent.found

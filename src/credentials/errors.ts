@@ -30,6 +30,7 @@ export const messages = {
   tooManyRedirectUris: (max: number) => `At most ${max} redirect URIs are allowed.`,
   logoUriInvalid: (value: string) => `The requested logo URI "${value}" is invalid.`,
   tooLong: (field: string, max: number) => `The ${field} must be at most ${max} characters.`,
+  nulCharacter: (field: string) => `The ${field} must not contain NUL characters.`,
   serviceIdInvalid: (value: string) => `The requested service ID "${value}" is invalid.`,
   sortFieldInvalid: (value: string) => `The requested sort field "${value}" is invalid.`,
   sortOrderInvalid: (value: string) => `The requested sort order "${value}" is invalid.`,

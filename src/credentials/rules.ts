@@ -22,6 +22,11 @@ export interface CredentialState {
   redirectUris: string[]
 }
 
+/** PostgreSQL text cannot hold a NUL character: such input can never be stored or match a row. */
+export function hasNul(value: string): boolean {
+  return value.includes('\u0000')
+}
+
 export function isGrantType(value: string): value is GrantType {
   return (GRANT_TYPES as readonly string[]).includes(value)
 }
@@ -42,7 +47,7 @@ const LOOPBACK_HTTP = /^http:\/\/(127\.0\.0\.1|\[::1\])(:\d{1,5})?([/?]|$)/i
  */
 export function isAcceptableRedirectUri(uri: string): boolean {
   if (uri.length === 0 || uri.length > LIMITS.redirectUri) return false
-  if (/[#*\s\\]/.test(uri)) return false
+  if (/[#*\s\\\0]/.test(uri)) return false
   let url: URL
   try {
     url = new URL(uri)
@@ -64,7 +69,7 @@ function isServiceId(value: number): boolean {
 }
 
 function isAcceptableLogoUri(uri: string): boolean {
-  if (uri.length > LIMITS.logoUri || /\s/.test(uri)) return false
+  if (uri.length > LIMITS.logoUri || /[\s\0]/.test(uri)) return false
   try {
     const url = new URL(uri)
     return (url.protocol === 'https:' || url.protocol === 'http:') && url.hostname !== ''
@@ -88,6 +93,8 @@ export function assertValidCredential(state: CredentialState, catalogue: Readonl
   if (state.description.length > LIMITS.description) {
     throw invalid(messages.tooLong('description', LIMITS.description), 'description')
   }
+  if (hasNul(state.name)) throw invalid(messages.nulCharacter('name'), 'name')
+  if (hasNul(state.description)) throw invalid(messages.nulCharacter('description'), 'description')
   if (state.serviceId !== null && !isServiceId(state.serviceId)) {
     throw invalid(messages.serviceIdInvalid(String(state.serviceId)), 'serviceId')
   }

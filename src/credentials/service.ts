@@ -4,6 +4,7 @@ import { generateSecret, hashSecret, secretMatches } from '../secrets.js'
 import { CredentialError, messages } from './errors.js'
 import {
   assertValidCredential,
+  hasNul,
   isGrantType,
   parseScopes,
   type CredentialState,
@@ -207,6 +208,7 @@ export class CredentialService {
     if (query.grantType !== undefined && !isGrantType(query.grantType)) {
       throw new CredentialError('invalid', messages.grantTypeInvalid(query.grantType), 'grantType')
     }
+    if (query.clientIdentifier !== undefined && hasNul(query.clientIdentifier)) return []
     const limit = Math.min(Math.max(1, Math.trunc(query.limit ?? LIST_LIMIT.default)), LIST_LIMIT.max)
     const records = await this.db.exclusive(() =>
       this.db.prisma.credential.findMany({
@@ -324,6 +326,7 @@ export class CredentialService {
    * what an authorization server calls, since secrets are only stored hashed.
    */
   async authenticate(clientIdentifier: string, clientSecret: string): Promise<CredentialView | null> {
+    if (hasNul(clientIdentifier)) return null
     return this.db.exclusive(async () => {
       const record = await readCredential(this.db.prisma, { clientIdentifier })
       const now = new Date()
@@ -386,6 +389,7 @@ export class CredentialService {
     } else if (clientIdentifier) {
       where = { clientIdentifier }
       notFound = new CredentialError('not_found', messages.clientIdentifierInvalid, 'clientIdentifier')
+      if (hasNul(clientIdentifier)) throw notFound
     } else {
       throw new CredentialError('invalid', messages.referenceRequired, 'credentialId')
     }

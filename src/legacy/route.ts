@@ -59,13 +59,15 @@ export default async function legacyApi(app: FastifyInstance, options: LegacyApi
 
   async function handle(request: FastifyRequest, reply: FastifyReply) {
     const params = await readParams(request)
-    const action = text(params, 'action') ?? ''
     const type = requestedType(params.responsetype)
     if (!isResponseType(type)) {
       const message = `Unsupported API response type format "${type}". Supported formats include: json, xml, nvp`
-      return send(reply, 400, { result: 'error', message }, 'json', action)
+      return send(reply, 400, { result: 'error', message }, 'json', '')
     }
+    let action = ''
     try {
+      // An action sent as a list or a map is refused like any other malformed parameter.
+      action = text(params, 'action') ?? ''
       const client = await authorize(request, params, action)
       const definition = actionsByName.get(action.toLowerCase())
       if (!definition) return send(reply, 200, { result: 'error', message: 'API Function Not Found' }, type, action)
@@ -188,8 +190,14 @@ async function readParams(request: FastifyRequest): Promise<LegacyParams> {
   const query = parseForm(queryString(request))
   if (request.isMultipart()) {
     const fields = new URLSearchParams()
-    for await (const part of request.parts()) {
-      if (part.type === 'field') fields.append(part.fieldname, String(part.value))
+    try {
+      for await (const part of request.parts()) {
+        if (part.type === 'field') fields.append(part.fieldname, String(part.value))
+      }
+    } catch (error) {
+      // The multipart plugin's limits carry their status (413); busboy's parse errors do not.
+      if ((error as { statusCode?: number }).statusCode) throw error
+      throw Object.assign(new Error('The multipart/form-data body is malformed.'), { statusCode: 400 })
     }
     return { ...query, ...parseForm(fields.toString()) }
   }
