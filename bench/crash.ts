@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import pg from 'pg'
 import { CONSISTENCY_SQL, inconsistencies, type CredentialTrail } from './consistency.js'
-import { Target } from './target.js'
+import { scratchDatabase, serviceEnv, Target } from './target.js'
 
 /**
  * `npm run bench:crash`: the built service on a fresh PostgreSQL database takes a burst of
@@ -9,7 +9,6 @@ import { Target } from './target.js'
  * credential must agree with its audit trail, and every update that was acknowledged must be
  * in it. Exits 1 when not.
  */
-const ADMIN_URL = process.env.BENCH_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
 const CREDENTIALS = 20
 const WORKERS = 40
 const KILL_AFTER_MS = Number(process.env.CRASH_AFTER_MS ?? 1500)
@@ -25,22 +24,10 @@ async function call(target: Target, fields: Record<string, string>, requestId?: 
 }
 
 async function main() {
-  const admin = new pg.Client({ connectionString: ADMIN_URL })
-  await admin.connect()
-  const database = `crash_${process.pid}`
-  const url = new URL(ADMIN_URL)
-  url.pathname = `/${database}`
-  await admin.query(`CREATE DATABASE "${database}"`)
-  const env = {
-    DATABASE_URL: url.toString(),
-    LOG_LEVEL: 'warn',
-    API_BOOTSTRAP_IDENTIFIER: API.identifier,
-    API_BOOTSTRAP_SECRET: API.secret,
-    RATE_LIMIT_PER_CREDENTIAL: '1000000000',
-    RATE_LIMIT_PER_IP: '1000000000',
-  }
+  const scratch = await scratchDatabase('crash')
+  const env = serviceEnv(scratch.url, API, 'warn')
   let service = await Target.start('service', 'dist/src/server.js', env)
-  const client = new pg.Client({ connectionString: url.toString() })
+  const client = new pg.Client({ connectionString: scratch.url })
   try {
     const ids: string[] = []
     for (let n = 0; n < CREDENTIALS; n++) {
@@ -107,8 +94,7 @@ async function main() {
   } finally {
     await client.end().catch(() => {})
     await service.stop()
-    await admin.query(`DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`)
-    await admin.end()
+    await scratch.drop()
   }
 }
 

@@ -3,7 +3,7 @@ import os from 'node:os'
 import autocannon from 'autocannon'
 import pg from 'pg'
 import { StatementLog, shape } from './sql-log.js'
-import { Target } from './target.js'
+import { scratchDatabase, serviceEnv, Target } from './target.js'
 
 /**
  * `npm run bench`: the service against its floor on PostgreSQL, path by path.
@@ -12,11 +12,11 @@ import { Target } from './target.js'
  *   BENCH_CONNECTIONS      concurrent connections (default 50)
  *   BENCH_ADMIN_URL        where to create the bench database (default postgres://postgres@127.0.0.1:5432/test)
  *   BENCH_PG_LOG           PostgreSQL's log file, read to see the SQL sent (default: newest in /var/log/postgresql)
+ *   BENCH_CPU_PROF         a folder: the service runs the load phase with `node --cpu-prof` writing there
  */
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10)
 const MEMORY_SECONDS = Number(process.env.BENCH_MEMORY_SECONDS ?? 60)
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50)
-const ADMIN_URL = process.env.BENCH_ADMIN_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
 const CREDENTIALS = 200
 const API = { identifier: 'bench', secret: randomBytes(32).toString('base64') }
 const BASIC = `Basic ${Buffer.from(`${API.identifier}:${API.secret}`).toString('base64')}`
@@ -92,12 +92,17 @@ interface Measured {
   errors: number
   non2xx: number
   ok: number
+  /** CPU time the process spent per answered request: unlike req/s, it hardly depends on other load. */
+  cpuMsPerRequest: number
   rss: number[]
 }
 
+/** Numbers each request across runs, so that every update changes the name and writes. */
+let sequence = 1_000
+
 async function load(target: Target, path: BenchPath, seeded: Seeded, seconds: number): Promise<Measured> {
-  let n = 0
   const rss: number[] = []
+  const cpuBefore = await target.cpuSeconds()
   const sampler = setInterval(() => void target.rssMiB().then((value) => rss.push(value), () => {}), 250)
   const result = await autocannon({
     url: target.base,
@@ -107,14 +112,16 @@ async function load(target: Target, path: BenchPath, seeded: Seeded, seconds: nu
       {
         method: path.method,
         setupRequest: (request) => {
-          const built = path.request(seeded, n++)
+          const built = path.request(seeded, sequence++)
           return { ...request, method: path.method, path: built.path, headers: built.headers, body: built.body }
         },
       },
     ],
   })
   clearInterval(sampler)
+  const cpu = (await target.cpuSeconds()) - cpuBefore
   return {
+    cpuMsPerRequest: (cpu * 1000) / Math.max(1, result['2xx']),
     requestsPerSecond: result.requests.average,
     p50: result.latency.p50,
     p99: result.latency.p99,
@@ -133,24 +140,13 @@ async function send(target: Target, path: BenchPath, seeded: Seeded, n: number) 
 }
 
 async function main() {
-  const admin = new pg.Client({ connectionString: ADMIN_URL })
-  await admin.connect()
-  const database = `bench_${process.pid}`
-  const url = new URL(ADMIN_URL)
-  url.pathname = `/${database}`
-  await admin.query(`CREATE DATABASE "${database}"`)
-  const serviceEnv = {
-    DATABASE_URL: url.toString(),
-    LOG_LEVEL: 'info',
-    API_BOOTSTRAP_IDENTIFIER: API.identifier,
-    API_BOOTSTRAP_SECRET: API.secret,
-    // Lifted: the bench measures the service, not its limits.
-    RATE_LIMIT_PER_CREDENTIAL: '1000000000',
-    RATE_LIMIT_PER_IP: '1000000000',
-  }
+  const scratch = await scratchDatabase('bench')
+  const { admin, name: database } = scratch
+  const url = new URL(scratch.url)
   const targets: Target[] = []
-  const startService = async () => {
-    const target = await Target.start('service', 'dist/src/server.js', serviceEnv)
+  const startService = async (profile = false) => {
+    const profiling = profile && process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : []
+    const target = await Target.start('service', 'dist/src/server.js', serviceEnv(scratch.url, API, 'info'), profiling)
     targets.push(target)
     return target
   }
@@ -204,7 +200,7 @@ async function main() {
 
     // 2. Load: each path on the service, then on its floor.
     const results: { path: string; service: Measured; floor: Measured; writes?: number }[] = []
-    service = await startService()
+    service = await startService(true)
     const floor = await startFloor()
     for (const path of enabled) {
       await load(service, path, seeded, 2) // warm-up (JIT, pools)
@@ -216,11 +212,12 @@ async function main() {
       results.push({ path: path.name, service: mine, floor: theirs, writes: path.method === 'GET' ? undefined : writes })
     }
 
-    console.log('\n| path | req/s | p50 ms | p99 ms | peak RSS MiB | floor req/s | floor p50 | floor p99 | ratio |')
-    console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|')
+    console.log('\n| path | req/s | p50 ms | p99 ms | peak RSS MiB | CPU ms/req | floor req/s | floor p50 | floor p99 | floor CPU ms/req | ratio |')
+    console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|')
     for (const { path, service: s, floor: f } of results) {
       console.log(`| ${path} | ${s.requestsPerSecond.toFixed(0)} | ${s.p50} | ${s.p99} | ${s.peakRssMiB.toFixed(0)} | ` +
-        `${f.requestsPerSecond.toFixed(0)} | ${f.p50} | ${f.p99} | ${(s.requestsPerSecond / f.requestsPerSecond).toFixed(2)} |`)
+        `${s.cpuMsPerRequest.toFixed(2)} | ${f.requestsPerSecond.toFixed(0)} | ${f.p50} | ${f.p99} | ` +
+        `${f.cpuMsPerRequest.toFixed(2)} | ${(s.requestsPerSecond / f.requestsPerSecond).toFixed(2)} |`)
     }
     for (const { path, service: s, floor: f, writes } of results) {
       console.log(`${path}: service ${s.ok} answered 2xx, ${s.errors} errors, ${s.non2xx} non-2xx` +
@@ -245,8 +242,7 @@ async function main() {
     }
   } finally {
     for (const target of targets) await target.stop()
-    await admin.query(`DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`)
-    await admin.end()
+    await scratch.drop()
   }
 }
 

@@ -381,20 +381,21 @@ export class CredentialService {
   ): Promise<CredentialRecord> {
     const { credentialId, clientIdentifier } = reference
     let where: { id: number } | { clientIdentifier: string }
-    let notFound: CredentialError
+    // Made only when needed: an Error captures a stack trace, which costs on every request.
+    let notFound: () => CredentialError
     if (credentialId !== undefined && credentialId > 0) {
       where = { id: credentialId }
-      notFound = new CredentialError('not_found', messages.credentialIdInvalid, 'credentialId')
-      if (!Number.isInteger(credentialId) || credentialId > MAX_INT4) throw notFound
+      notFound = () => new CredentialError('not_found', messages.credentialIdInvalid, 'credentialId')
+      if (!Number.isInteger(credentialId) || credentialId > MAX_INT4) throw notFound()
     } else if (clientIdentifier) {
       where = { clientIdentifier }
-      notFound = new CredentialError('not_found', messages.clientIdentifierInvalid, 'clientIdentifier')
-      if (hasNul(clientIdentifier)) throw notFound
+      notFound = () => new CredentialError('not_found', messages.clientIdentifierInvalid, 'clientIdentifier')
+      if (hasNul(clientIdentifier)) throw notFound()
     } else {
       throw new CredentialError('invalid', messages.referenceRequired, 'credentialId')
     }
     const record = await readCredential(client, where, { lock })
-    if (!record) throw notFound
+    if (!record) throw notFound()
     return record
   }
 }
@@ -488,7 +489,8 @@ function toView(record: CredentialRecord): CredentialView {
 }
 
 async function audit(tx: Tx, credentialId: number, action: string, fields: string[], actor: Actor) {
-  await tx.auditEvent.create({
+  // createMany: the same INSERT without reading the row back (RETURNING).
+  await tx.auditEvent.createMany({
     data: {
       credentialId,
       action,

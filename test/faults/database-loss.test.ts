@@ -2,28 +2,17 @@ import { randomBytes } from 'node:crypto'
 import pg from 'pg'
 import t from 'tap'
 import { CONSISTENCY_SQL, inconsistencies, type CredentialTrail } from '../../bench/consistency.js'
-import { buildTestApp, type TestApp } from '../helpers/app.js'
-import { callLegacy } from '../helpers/legacy.js'
+import { buildTestApp } from '../helpers/app.js'
+import { callLegacy, createLegacyCredential } from '../helpers/legacy.js'
 import { startTcpProxy } from '../helpers/tcp-proxy.js'
 
 const UNAVAILABLE = { result: 'error', message: 'The service is temporarily unavailable. Please try again.' }
-
-async function createCredential(test: TestApp, name: string) {
-  const created = await callLegacy(test, {
-    action: 'CreateOAuthCredential',
-    grantType: 'authorization_code',
-    name,
-    scope: 'openid',
-    responsetype: 'json',
-  })
-  return String(created.data.credentialId)
-}
 
 // Runs on PGlite and PostgreSQL alike: the database fails in the middle of a write (a trigger
 // raises the error PostgreSQL sends when it is shut down under a session).
 t.test('the database failing mid-transaction: 503, nothing half-written, then back to normal', async (t) => {
   const test = await buildTestApp(t)
-  const id = await createCredential(test, 'Before')
+  const id = await createLegacyCredential(test, { name: 'Before' })
   await test.sql(`CREATE FUNCTION fail_now() RETURNS trigger LANGUAGE plpgsql AS $$
     BEGIN RAISE EXCEPTION 'terminating connection due to administrator command' USING ERRCODE = '57P01'; END $$`)
   await test.sql('CREATE TRIGGER fail_audit BEFORE INSERT ON audit_event FOR EACH ROW EXECUTE FUNCTION fail_now()')
@@ -72,7 +61,7 @@ if (serverUrl) {
       }
       return JSON.stringify(tables)
     }
-    const ids = await Promise.all(['one', 'two', 'three'].map((name) => createCredential(test, name)))
+    const ids = await Promise.all(['one', 'two', 'three'].map((name) => createLegacyCredential(test, { name })))
     const before = await snapshot()
 
     await proxy.stop()

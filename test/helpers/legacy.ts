@@ -46,3 +46,17 @@ export function parseLegacyBody(contentType: string, body: string): Record<strin
     }),
   )
 }
+
+/** Creates a credential through api.php (authorization_code, scope openid unless given); returns its id. */
+export async function createLegacyCredential(test: TestApp, fields: Form = {}): Promise<string> {
+  const created = await callLegacy(test, {
+    action: 'CreateOAuthCredential',
+    grantType: 'authorization_code',
+    name: 'Credential',
+    scope: 'openid',
+    responsetype: 'json',
+    ...fields,
+  })
+  if (created.data.result !== 'success') throw new Error(`create failed: ${created.body}`)
+  return String(created.data.credentialId)
+}

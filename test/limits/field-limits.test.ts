@@ -1,18 +1,11 @@
 import t from 'tap'
 import { LIMITS } from '../../src/credentials/rules.js'
 import { buildTestApp } from '../helpers/app.js'
-import { callLegacy } from '../helpers/legacy.js'
+import { callLegacy, createLegacyCredential } from '../helpers/legacy.js'
 
 t.test('field lengths, list sizes and the body size are bounded, each with a clear answer', async (t) => {
   const test = await buildTestApp(t)
-  const created = await callLegacy(test, {
-    action: 'CreateOAuthCredential',
-    grantType: 'authorization_code',
-    name: 'Limits',
-    scope: 'openid',
-    responsetype: 'json',
-  })
-  const id = String(created.data.credentialId)
+  const id = await createLegacyCredential(test)
   const update = (fields: Record<string, unknown>) =>
     callLegacy(test, { action: 'UpdateOAuthCredential', credentialId: id, responsetype: 'json', ...fields })
   const https = (length: number) => {
