@@ -13,6 +13,7 @@ import { scratchDatabase, serviceEnv, Target } from './target.js'
  *   BENCH_ADMIN_URL        where to create the bench database (default postgres://postgres@127.0.0.1:5432/test)
  *   BENCH_PG_LOG           PostgreSQL's log file, read to see the SQL sent (default: newest in /var/log/postgresql)
  *   BENCH_CPU_PROF         a folder: the service runs the load phase with `node --cpu-prof` writing there
+ *   BENCH_SERVICE_NODE_OPTIONS  extra node flags for the service, e.g. --max-old-space-size=64
  */
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10)
 const MEMORY_SECONDS = Number(process.env.BENCH_MEMORY_SECONDS ?? 60)
@@ -146,7 +147,8 @@ async function main() {
   const targets: Target[] = []
   const startService = async (profile = false) => {
     const profiling = profile && process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : []
-    const target = await Target.start('service', 'dist/src/server.js', serviceEnv(scratch.url, API, 'info'), profiling)
+    const flags = [...profiling, ...(process.env.BENCH_SERVICE_NODE_OPTIONS?.split(' ').filter(Boolean) ?? [])]
+    const target = await Target.start('service', 'dist/src/server.js', serviceEnv(scratch.url, API, 'info'), flags)
     targets.push(target)
     return target
   }
@@ -231,14 +233,14 @@ async function main() {
       const path = PATHS[0] as BenchPath
       const run = await load(service, path, seeded, MEMORY_SECONDS)
       const perSecond = run.rss.filter((_, index) => index % 4 === 0)
-      const third = Math.floor(perSecond.length / 3)
-      const mean = (values: number[]) => values.reduce((sum, value) => sum + value, 0) / Math.max(1, values.length)
-      const middle = mean(perSecond.slice(third, 2 * third))
-      const last = mean(perSecond.slice(2 * third))
+      // Warm-up over after the first third: from there on RSS must not keep growing.
+      const settled = Math.max(...perSecond.slice(0, Math.floor(perSecond.length / 3)))
+      const end = Math.max(...perSecond.slice(Math.floor((perSecond.length * 5) / 6)))
+      const growth = (end - settled) / settled
       const samples = perSecond.filter((_, index) => index % 10 === 0).map((value) => value.toFixed(0))
       console.log(`\nmemory, ${path.name}, ${MEMORY_SECONDS} s at ${run.requestsPerSecond.toFixed(0)} req/s: ` +
-        `RSS MiB every 10 s: ${samples.join(' ')}; middle third ${middle.toFixed(1)}, last third ${last.toFixed(1)} ` +
-        `(${(((last - middle) / middle) * 100).toFixed(1)} %): ${Math.abs(last - middle) / middle < 0.05 ? 'flat' : 'NOT flat'}`)
+        `RSS MiB every 10 s: ${samples.join(' ')}; peak of the first third ${settled.toFixed(0)}, ` +
+        `of the last sixth ${end.toFixed(0)} (${(growth * 100).toFixed(1)} %): ${growth < 0.05 ? 'flat' : 'NOT flat'}`)
     }
   } finally {
     for (const target of targets) await target.stop()
