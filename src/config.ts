@@ -65,7 +65,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (error) {
     const name = error.path.replace(/^\//, '')
     const rule = (error.schema as { description?: string }).description ?? error.message
-    throw new ConfigError(`Invalid configuration: ${name}=${JSON.stringify(raw[name])} (${rule})`)
+    throw new ConfigError(`Invalid configuration: ${name}=${JSON.stringify(env[name])} (${rule})`)
   }
   const checked = config as Config
   if ((checked.API_BOOTSTRAP_IDENTIFIER === undefined) !== (checked.API_BOOTSTRAP_SECRET === undefined)) {

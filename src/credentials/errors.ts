@@ -27,10 +27,9 @@ export const messages = {
   scopeRequired: 'At least one valid scope is required.',
   redirectUriInvalid: (value: string) => `The requested redirect URI "${value}" is invalid.`,
   // Not in the original API: our own wording, in the same style.
-  tooManyRedirectUris: (max: number) => `At most ${max} redirect URIs are allowed.`,
   logoUriInvalid: (value: string) => `The requested logo URI "${value}" is invalid.`,
   tooLong: (field: string, max: number) => `The ${field} must be at most ${max} characters.`,
-  nulCharacter: (field: string) => `The ${field} must not contain NUL characters.`,
+  controlCharacters: (field: string) => `The ${field} must be a single line without control characters.`,
   serviceIdInvalid: (value: string) => `The requested service ID "${value}" is invalid.`,
   sortFieldInvalid: (value: string) => `The requested sort field "${value}" is invalid.`,
   sortOrderInvalid: (value: string) => `The requested sort order "${value}" is invalid.`,

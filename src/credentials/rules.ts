@@ -27,6 +27,15 @@ export function hasNul(value: string): boolean {
   return value.includes('\u0000')
 }
 
+// Names and descriptions are single-line text: no C0 or C1 control characters (not even tab
+// or line breaks), which XML cannot carry and which would garble NVP answers and log lines.
+const CONTROL_CHARACTER = /\p{Cc}/u
+
+/** Length in characters (code points), as the database's VARCHAR limits count them. */
+function characters(text: string): number {
+  return [...text].length
+}
+
 export function isGrantType(value: string): value is GrantType {
   return (GRANT_TYPES as readonly string[]).includes(value)
 }
@@ -46,8 +55,8 @@ const LOOPBACK_HTTP = /^http:\/\/(127\.0\.0\.1|\[::1\])(:\d{1,5})?([/?]|$)/i
  * `http://0x7f.1/` cannot pass as 127.0.0.1), or a private-use scheme in reverse-DNS form.
  */
 export function isAcceptableRedirectUri(uri: string): boolean {
-  if (uri.length === 0 || uri.length > LIMITS.redirectUri) return false
-  if (/[#*\s\\\0]/.test(uri)) return false
+  if (uri.length === 0 || characters(uri) > LIMITS.redirectUri) return false
+  if (/[#*\s\\\p{Cc}]/u.test(uri)) return false
   let url: URL
   try {
     url = new URL(uri)
@@ -69,7 +78,7 @@ function isServiceId(value: number): boolean {
 }
 
 function isAcceptableLogoUri(uri: string): boolean {
-  if (uri.length > LIMITS.logoUri || /[\s\0]/.test(uri)) return false
+  if (characters(uri) > LIMITS.logoUri || /[\s\p{Cc}]/u.test(uri)) return false
   try {
     const url = new URL(uri)
     return (url.protocol === 'https:' || url.protocol === 'http:') && url.hostname !== ''
@@ -89,12 +98,10 @@ export function assertValidCredential(state: CredentialState, catalogue: Readonl
   if (state.grantType === 'authorization_code' && state.name.trim() === '') {
     throw invalid(messages.nameRequired, 'name')
   }
-  if (state.name.length > LIMITS.name) throw invalid(messages.tooLong('name', LIMITS.name), 'name')
-  if (state.description.length > LIMITS.description) {
-    throw invalid(messages.tooLong('description', LIMITS.description), 'description')
+  for (const field of ['name', 'description'] as const) {
+    if (characters(state[field]) > LIMITS[field]) throw invalid(messages.tooLong(field, LIMITS[field]), field)
+    if (CONTROL_CHARACTER.test(state[field])) throw invalid(messages.controlCharacters(field), field)
   }
-  if (hasNul(state.name)) throw invalid(messages.nulCharacter('name'), 'name')
-  if (hasNul(state.description)) throw invalid(messages.nulCharacter('description'), 'description')
   if (state.serviceId !== null && !isServiceId(state.serviceId)) {
     throw invalid(messages.serviceIdInvalid(String(state.serviceId)), 'serviceId')
   }
@@ -108,12 +115,10 @@ export function assertValidCredential(state: CredentialState, catalogue: Readonl
   if (state.logoUri !== null && !isAcceptableLogoUri(state.logoUri)) {
     throw invalid(messages.logoUriInvalid(state.logoUri), 'logoUri')
   }
-  if (state.redirectUris.length > LIMITS.redirectUris) {
-    throw invalid(messages.tooManyRedirectUris(LIMITS.redirectUris), 'redirectUri')
-  }
+  // SPEC §2 has one message for every redirect URI rule; past the limit it names the first extra URI.
   const seen = new Set<string>()
   for (const uri of state.redirectUris) {
-    if (seen.has(uri) || !isAcceptableRedirectUri(uri)) {
+    if (seen.size === LIMITS.redirectUris || seen.has(uri) || !isAcceptableRedirectUri(uri)) {
       throw invalid(messages.redirectUriInvalid(uri), 'redirectUri')
     }
     seen.add(uri)

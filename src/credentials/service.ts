@@ -217,7 +217,7 @@ export class CredentialService {
           clientIdentifier: query.clientIdentifier,
           id: query.afterId === undefined ? undefined : { gt: query.afterId },
         },
-        orderBy: sortField === 'id' ? { id: sortOrder } : [{ [sortField]: sortOrder }, { id: sortOrder }],
+        orderBy: sortField === 'id' ? { id: sortOrder } : [{ [sortField]: sortBy(sortField, sortOrder) }, { id: sortOrder }],
         take: limit,
         include,
       }),
@@ -441,6 +441,14 @@ function applyChanges(state: CredentialState, changes: CredentialChanges): Crede
     logoUri: keep(changes.logoUri, state.logoUri),
     redirectUris: keep(changes.redirectUri, state.redirectUris) ?? [],
   }
+}
+
+/**
+ * A missing service ID sorts as the lowest value, as the original's 0 does: first when
+ * ascending, last when descending (PostgreSQL alone would put NULLs first when descending).
+ */
+function sortBy(field: string, order: 'asc' | 'desc'): Prisma.SortOrder | Prisma.SortOrderInput {
+  return field === 'serviceId' ? { sort: order, nulls: order === 'asc' ? 'first' : 'last' } : order
 }
 
 function changedFields(before: CredentialState, after: CredentialState): string[] {

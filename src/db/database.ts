@@ -1,4 +1,5 @@
-import { mkdir } from 'node:fs/promises'
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises'
+import path from 'node:path'
 import { PGlite } from '@electric-sql/pglite'
 import { PrismaPg } from '@prisma/adapter-pg'
 import pg from 'pg'
@@ -66,9 +67,14 @@ async function openPostgres(url: string): Promise<Database> {
 }
 
 async function openPglite(target: { dataDir: string } | { memory: true }): Promise<Database> {
-  if ('dataDir' in target) await mkdir(target.dataDir, { recursive: true })
-  const pglite = 'dataDir' in target ? new PGlite(target.dataDir) : new PGlite()
-  await pglite.waitReady
+  const unlock = 'dataDir' in target ? await lockDataDir(target.dataDir) : async () => {}
+  const pglite = 'dataDir' in target ? new PGlite(path.join(target.dataDir, 'pglite')) : new PGlite()
+  try {
+    await pglite.waitReady
+  } catch (error) {
+    await unlock()
+    throw error
+  }
   const prisma = new PrismaClient({ adapter: new PrismaPGlite(pglite) })
   const session: MigrationSession = {
     transaction: (work) =>
@@ -92,6 +98,41 @@ async function openPglite(target: { dataDir: string } | { memory: true }): Promi
     async close() {
       await prisma.$disconnect()
       await pglite.close()
+      await unlock()
     },
+  }
+}
+
+/**
+ * PGlite's files must have one process at a time: a second one (say, the CLI while the server
+ * runs) would corrupt them. A lock file with the owner's pid refuses the second opener.
+ */
+async function lockDataDir(dataDir: string): Promise<() => Promise<void>> {
+  await mkdir(dataDir, { recursive: true })
+  const lockFile = path.join(dataDir, 'owner.pid')
+  try {
+    await writeFile(lockFile, String(process.pid), { flag: 'wx' })
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error
+    const owner = Number(await readFile(lockFile, 'utf8'))
+    if (owner !== process.pid && isRunning(owner)) {
+      throw new Error(
+        `The embedded database in ${dataDir} is in use by process ${owner}. ` +
+          'Stop that process first, or set DATABASE_URL to use PostgreSQL.',
+        { cause: error },
+      )
+    }
+    await writeFile(lockFile, String(process.pid))
+  }
+  return () => rm(lockFile, { force: true })
+}
+
+function isRunning(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM'
   }
 }

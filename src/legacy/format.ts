@@ -16,9 +16,10 @@ export const CONTENT_TYPES: Record<ResponseType, string> = {
 const XML_ITEM_NAMES: Record<string, string> = { clients: 'client', redirectUri: 'uri' }
 const XML_API_VERSION = '8.13.0'
 
+// Not formatted: the builder would put CDATA sections on lines of their own, and those line
+// breaks would become part of the value a caller reads.
 const xmlBuilder = new XMLBuilder({
-  format: true,
-  indentBy: '',
+  format: false,
   cdataPropName: '#cdata',
   suppressEmptyNode: false,
   ignoreAttributes: false,
@@ -60,8 +61,8 @@ function xmlValue(value: unknown): unknown {
   if (value instanceof Date) return value.toISOString()
   if (typeof value === 'object') return xmlTree(value as Record<string, unknown>)
   const text = String(value).replace(NOT_XML, '\uFFFD')
-  // Text that would need escaping goes in CDATA, as the original does.
-  return /[<>&'"]/.test(text) ? { '#cdata': text.replaceAll(']]>', ']]]]><![CDATA[>') } : text
+  // Text that would need escaping goes in CDATA, as the original does (the builder splits "]]>").
+  return /[<>&'"]/.test(text) ? { '#cdata': text } : text
 }
 
 /** `result=success;credentialId=1`; nested values are flattened as `clients[0][name]=...`. */

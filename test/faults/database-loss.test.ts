@@ -3,7 +3,7 @@ import pg from 'pg'
 import t from 'tap'
 import { CONSISTENCY_SQL, inconsistencies, type CredentialTrail } from '../../bench/consistency.js'
 import { buildTestApp } from '../helpers/app.js'
-import { callLegacy, createLegacyCredential } from '../helpers/legacy.js'
+import { callLegacy, createCredential } from '../helpers/legacy.js'
 import { startTcpProxy } from '../helpers/tcp-proxy.js'
 
 const UNAVAILABLE = { result: 'error', message: 'The service is temporarily unavailable. Please try again.' }
@@ -12,7 +12,7 @@ const UNAVAILABLE = { result: 'error', message: 'The service is temporarily unav
 // raises the error PostgreSQL sends when it is shut down under a session).
 t.test('the database failing mid-transaction: 503, nothing half-written, then back to normal', async (t) => {
   const test = await buildTestApp(t)
-  const id = await createLegacyCredential(test, { name: 'Before' })
+  const id = String((await createCredential(test, { name: 'Before' })).credentialId)
   await test.sql(`CREATE FUNCTION fail_now() RETURNS trigger LANGUAGE plpgsql AS $$
     BEGIN RAISE EXCEPTION 'terminating connection due to administrator command' USING ERRCODE = '57P01'; END $$`)
   await test.sql('CREATE TRIGGER fail_audit BEFORE INSERT ON audit_event FOR EACH ROW EXECUTE FUNCTION fail_now()')
@@ -44,7 +44,7 @@ if (serverUrl) {
     const proxy = await startTcpProxy({ host: upstream.hostname, port: Number(upstream.port || 5432) })
     t.teardown(() => proxy.stop().catch(() => {}))
     let direct = ''
-    const test = await buildTestApp(t, {}, {
+    const test = await buildTestApp(t, {}, undefined, {
       connect: (database) => {
         direct = (database as { url: string }).url
         return { url: proxy.via(direct) }
@@ -61,7 +61,7 @@ if (serverUrl) {
       }
       return JSON.stringify(tables)
     }
-    const ids = await Promise.all(['one', 'two', 'three'].map((name) => createLegacyCredential(test, { name })))
+    const ids = await Promise.all(['one', 'two', 'three'].map(async (name) => String((await createCredential(test, { name })).credentialId)))
     const before = await snapshot()
 
     await proxy.stop()

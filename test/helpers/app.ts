@@ -29,6 +29,7 @@ export interface TestAppOptions {
 export async function buildTestApp(
   t: Test,
   env: Record<string, string> = {},
+  fresh?: Awaited<ReturnType<typeof freshDatabase>>,
   options: TestAppOptions = {},
 ): Promise<TestApp> {
   const admin = { identifier: 'test-admin', secret: randomBytes(32).toString('base64') }
@@ -39,7 +40,7 @@ export async function buildTestApp(
     API_BOOTSTRAP_SECRET: admin.secret,
     ...env,
   })
-  const { database, drop } = await freshDatabase()
+  const { database, drop } = fresh ?? (await freshDatabase())
   const built = await buildServer(config, {
     database: options.connect ? options.connect(database) : database,
     logger: options.logger ?? false,
@@ -53,9 +54,18 @@ export async function buildTestApp(
   return { ...built, config, admin, sql }
 }
 
-export async function freshDatabase(): Promise<{ database: DatabaseTarget; drop: () => Promise<void> }> {
+/**
+ * A new, empty database: on PostgreSQL (TEST_DATABASE_URL) a database of its own; else PGlite,
+ * in memory, or in `dataDir` when the test opens it more than once.
+ */
+export async function freshDatabase(
+  options: { dataDir?: string } = {},
+): Promise<{ database: DatabaseTarget; drop: () => Promise<void> }> {
   const serverUrl = process.env.TEST_DATABASE_URL
-  if (!serverUrl) return { database: { memory: true }, drop: async () => {} }
+  if (!serverUrl) {
+    const database = options.dataDir ? { dataDir: options.dataDir } : { memory: true as const }
+    return { database, drop: async () => {} }
+  }
   const name = `oauth_test_${process.pid}_${randomBytes(4).toString('hex')}`
   await withServer(serverUrl, (client) => client.query(`CREATE DATABASE "${name}"`))
   const url = new URL(serverUrl)

@@ -1,11 +1,11 @@
 import t from 'tap'
 import { LIMITS } from '../../src/credentials/rules.js'
 import { buildTestApp } from '../helpers/app.js'
-import { callLegacy, createLegacyCredential } from '../helpers/legacy.js'
+import { callLegacy, createCredential } from '../helpers/legacy.js'
 
 t.test('field lengths, list sizes and the body size are bounded, each with a clear answer', async (t) => {
   const test = await buildTestApp(t)
-  const id = await createLegacyCredential(test)
+  const id = String((await createCredential(test)).credentialId)
   const update = (fields: Record<string, unknown>) =>
     callLegacy(test, { action: 'UpdateOAuthCredential', credentialId: id, responsetype: 'json', ...fields })
   const https = (length: number) => {
@@ -21,14 +21,14 @@ t.test('field lengths, list sizes and the body size are bounded, each with a cle
     [
       'redirect URI count',
       { redirectUri: Array.from({ length: LIMITS.redirectUris + 1 }, (_, n) => `https://app.example.com/${n}`) },
-      'At most 20 redirect URIs are allowed.',
+      'The requested redirect URI "https://app.example.com/20" is invalid.',
     ],
     [
       'redirect URIs past the parser\'s array limit',
       { redirectUri: Array.from({ length: 60 }, (_, n) => `https://app.example.com/${n}`) },
-      'At most 20 redirect URIs are allowed.',
+      'The requested redirect URI "https://app.example.com/20" is invalid.',
     ],
-    ['a NUL character', { name: 'a\u0000b' }, 'The name must not contain NUL characters.'],
+    ['a NUL character', { name: 'a\u0000b' }, 'The name must be a single line without control characters.'],
   ]
   for (const [what, fields, message] of cases) {
     const answer = await update(fields)

@@ -129,7 +129,7 @@ t.test('the budget comes back when the window ends', async (t) => {
 })
 
 t.test('limits are validated at startup, naming the variable', async (t) => {
-  t.throws(() => loadConfig({ RATE_LIMIT_PER_IP: '0' }), /RATE_LIMIT_PER_IP=0 \(requests per window per client IP, at least 1\)/)
+  t.throws(() => loadConfig({ RATE_LIMIT_PER_IP: '0' }), /RATE_LIMIT_PER_IP="0" \(requests per window per client IP, at least 1\)/)
   t.throws(() => loadConfig({ RATE_LIMIT_PER_CREDENTIAL: 'lots' }), /RATE_LIMIT_PER_CREDENTIAL="lots"/)
   t.throws(() => loadConfig({ RATE_LIMIT_WINDOW_SECONDS: 'soon' }), /RATE_LIMIT_WINDOW_SECONDS/)
   t.throws(() => loadConfig({ RATE_LIMIT_FAILED_AUTH_PER_IP: '-1' }), /RATE_LIMIT_FAILED_AUTH_PER_IP/)

@@ -1,0 +1,38 @@
+import t from 'tap'
+import { buildServer } from '../src/app.js'
+import { loadConfig } from '../src/config.js'
+import { freshDatabase } from './helpers/app.js'
+import { callLegacy } from './helpers/legacy.js'
+
+t.test('the first start on an empty database creates one admin API credential, once', async (t) => {
+  const fresh = await freshDatabase({ dataDir: t.testdir() })
+  t.teardown(fresh.drop)
+  const config = loadConfig({ LOG_LEVEL: 'silent' })
+
+  const first = await buildServer(config, { database: fresh.database, logger: false })
+  const admin = first.firstAdmin
+  t.equal(admin?.identifier, 'admin')
+  t.match(admin?.secret, /^[A-Za-z0-9+/]{43}=$/)
+  const test = { app: first.app, admin: admin as { identifier: string; secret: string } }
+  const list = await callLegacy(test, { action: 'ListOAuthCredentials', responsetype: 'json' })
+  t.same(list.data, { result: 'success', clients: [] }, 'the printed credential works')
+  await first.app.close()
+
+  const second = await buildServer(config, { database: fresh.database, logger: false })
+  t.equal(second.firstAdmin, null, 'a later start creates nothing')
+  await second.app.close()
+})
+
+t.test('with bootstrap variables, no admin is made and the bootstrap credential works', async (t) => {
+  const fresh = await freshDatabase({ dataDir: t.testdir() })
+  t.teardown(fresh.drop)
+  const secret = 'b'.repeat(40)
+  const config = loadConfig({ LOG_LEVEL: 'silent', API_BOOTSTRAP_IDENTIFIER: 'deployer', API_BOOTSTRAP_SECRET: secret })
+  const built = await buildServer(config, { database: fresh.database, logger: false })
+  t.teardown(() => built.app.close())
+  t.equal(built.firstAdmin, null)
+  const test = { app: built.app, admin: { identifier: 'deployer', secret } }
+  t.equal((await callLegacy(test, { action: 'ListOAuthCredentials', responsetype: 'json' })).data.result, 'success')
+  const [row] = await built.app.database.prisma.apiCredential.findMany({ where: { identifier: 'deployer' } })
+  t.not(row?.secretHash, secret, 'only a digest of the bootstrap secret is stored')
+})
