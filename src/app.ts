@@ -6,7 +6,9 @@ import { ApiClientService } from './api-clients/service.js'
 import { trustProxySetting, type Config } from './config.js'
 import { CredentialService } from './credentials/service.js'
 import { openDatabase, type Database, type DatabaseTarget } from './db/database.js'
+import { RequestLogController } from './http/request-log.js'
 import legacyApi from './legacy/route.js'
+import limits from './limits/index.js'
 import { loggerOptions } from './logging.js'
 import opsRoutes from './ops/routes.js'
 import apiDocs from './rest/docs.js'
@@ -33,6 +35,12 @@ async function app(fastify: FastifyInstance, { config, database }: AppOptions) {
   fastify.decorate('database', database)
   fastify.decorate('credentials', new CredentialService(database, config.CLIENT_IDENTIFIER_PREFIX))
   fastify.decorate('apiClients', new ApiClientService(database))
+  await fastify.register(limits, {
+    windowSeconds: config.RATE_LIMIT_WINDOW_SECONDS,
+    perCredential: config.RATE_LIMIT_PER_CREDENTIAL,
+    perIp: config.RATE_LIMIT_PER_IP,
+    failedAuthPerIp: config.RATE_LIMIT_FAILED_AUTH_PER_IP,
+  })
 
   await fastify.register(swagger, {
     // Shared schemas appear under their own names (components/schemas/Credential), not def-N.
@@ -64,9 +72,15 @@ async function app(fastify: FastifyInstance, { config, database }: AppOptions) {
   await fastify.register(legacyApi, {
     credentials: fastify.credentials,
     apiClients: fastify.apiClients,
+    limits: fastify.limits,
     accessKey: config.API_ACCESS_KEY,
   })
-  await fastify.register(restApi, { prefix: REST_PREFIX, credentials: fastify.credentials, apiClients: fastify.apiClients })
+  await fastify.register(restApi, {
+    prefix: REST_PREFIX,
+    credentials: fastify.credentials,
+    apiClients: fastify.apiClients,
+    limits: fastify.limits,
+  })
   await fastify.register(apiDocs)
 }
 
@@ -102,6 +116,7 @@ export async function buildServer(
     const fastify = Fastify({
       logger: overrides.logger ?? loggerOptions(config.LOG_LEVEL),
       genReqId: requestId,
+      logController: new RequestLogController(),
       requestIdHeader: false,
       bodyLimit: 64 * 1024,
       trustProxy: trustProxySetting(config.TRUST_PROXY),

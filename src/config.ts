@@ -32,6 +32,18 @@ const ConfigSchema = Type.Object({
       description: 'true, false, or a comma-separated list of proxy addresses or CIDR ranges',
     }),
   ),
+  RATE_LIMIT_WINDOW_SECONDS: Type.Integer({ minimum: 1, maximum: 86_400, default: 60, description: '1 to 86400' }),
+  RATE_LIMIT_PER_CREDENTIAL: Type.Integer({
+    minimum: 1,
+    default: 30_000,
+    description: 'requests per window per API credential, at least 1',
+  }),
+  RATE_LIMIT_PER_IP: Type.Integer({ minimum: 1, default: 60_000, description: 'requests per window per client IP, at least 1' }),
+  RATE_LIMIT_FAILED_AUTH_PER_IP: Type.Integer({
+    minimum: 1,
+    default: 30,
+    description: 'failed authentications per window per client IP, at least 1',
+  }),
 })
 
 export type Config = Static<typeof ConfigSchema>

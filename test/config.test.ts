@@ -8,6 +8,10 @@ t.test('defaults: a laptop start needs no configuration', async (t) => {
     DATA_DIR: './.data',
     CLIENT_IDENTIFIER_PREFIX: 'OAUTH',
     LOG_LEVEL: 'info',
+    RATE_LIMIT_WINDOW_SECONDS: 60,
+    RATE_LIMIT_PER_CREDENTIAL: 30_000,
+    RATE_LIMIT_PER_IP: 60_000,
+    RATE_LIMIT_FAILED_AUTH_PER_IP: 30,
   })
 })
 

@@ -1128,6 +1128,25 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Too many requests from this address or API credential; see Retry-After. */
+            429: {
+                headers: {
+                    /** @description Seconds until the limit resets. */
+                    "retry-after"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Too Many Requests",
+                     *       "status": 429,
+                     *       "detail": "Rate limit exceeded, retry in 1 minute"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Unexpected failure. */
             500: {
                 headers: {
@@ -1148,6 +1167,8 @@ export interface operations {
             /** @description The database is unavailable; retry later. */
             503: {
                 headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "retry-after"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1373,6 +1394,25 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Too many requests from this address or API credential; see Retry-After. */
+            429: {
+                headers: {
+                    /** @description Seconds until the limit resets. */
+                    "retry-after"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Too Many Requests",
+                     *       "status": 429,
+                     *       "detail": "Rate limit exceeded, retry in 1 minute"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Unexpected failure. */
             500: {
                 headers: {
@@ -1393,6 +1433,8 @@ export interface operations {
             /** @description The database is unavailable; retry later. */
             503: {
                 headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "retry-after"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1554,6 +1596,25 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Too many requests from this address or API credential; see Retry-After. */
+            429: {
+                headers: {
+                    /** @description Seconds until the limit resets. */
+                    "retry-after"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Too Many Requests",
+                     *       "status": 429,
+                     *       "detail": "Rate limit exceeded, retry in 1 minute"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Unexpected failure. */
             500: {
                 headers: {
@@ -1574,6 +1635,8 @@ export interface operations {
             /** @description The database is unavailable; retry later. */
             503: {
                 headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "retry-after"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1713,6 +1776,25 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Too many requests from this address or API credential; see Retry-After. */
+            429: {
+                headers: {
+                    /** @description Seconds until the limit resets. */
+                    "retry-after"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Too Many Requests",
+                     *       "status": 429,
+                     *       "detail": "Rate limit exceeded, retry in 1 minute"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Unexpected failure. */
             500: {
                 headers: {
@@ -1733,6 +1815,8 @@ export interface operations {
             /** @description The database is unavailable; retry later. */
             503: {
                 headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "retry-after"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1848,6 +1932,25 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Too many requests from this address or API credential; see Retry-After. */
+            429: {
+                headers: {
+                    /** @description Seconds until the limit resets. */
+                    "retry-after"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Too Many Requests",
+                     *       "status": 429,
+                     *       "detail": "Rate limit exceeded, retry in 1 minute"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Unexpected failure. */
             500: {
                 headers: {
@@ -1868,6 +1971,8 @@ export interface operations {
             /** @description The database is unavailable; retry later. */
             503: {
                 headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "retry-after"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2162,6 +2267,25 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Too many requests from this address or API credential; see Retry-After. */
+            429: {
+                headers: {
+                    /** @description Seconds until the limit resets. */
+                    "retry-after"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Too Many Requests",
+                     *       "status": 429,
+                     *       "detail": "Rate limit exceeded, retry in 1 minute"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Unexpected failure. */
             500: {
                 headers: {
@@ -2182,6 +2306,8 @@ export interface operations {
             /** @description The database is unavailable; retry later. */
             503: {
                 headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "retry-after"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2425,6 +2551,25 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Too many requests from this address or API credential; see Retry-After. */
+            429: {
+                headers: {
+                    /** @description Seconds until the limit resets. */
+                    "retry-after"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Too Many Requests",
+                     *       "status": 429,
+                     *       "detail": "Rate limit exceeded, retry in 1 minute"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Unexpected failure. */
             500: {
                 headers: {
@@ -2445,6 +2590,8 @@ export interface operations {
             /** @description The database is unavailable; retry later. */
             503: {
                 headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "retry-after"?: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -2592,6 +2739,25 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description Too many requests from this address or API credential; see Retry-After. */
+            429: {
+                headers: {
+                    /** @description Seconds until the limit resets. */
+                    "retry-after"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Too Many Requests",
+                     *       "status": 429,
+                     *       "detail": "Rate limit exceeded, retry in 1 minute"
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Unexpected failure. */
             500: {
                 headers: {
@@ -2612,6 +2778,8 @@ export interface operations {
             /** @description The database is unavailable; retry later. */
             503: {
                 headers: {
+                    /** @description Seconds to wait before retrying. */
+                    "retry-after"?: string;
                     [name: string]: unknown;
                 };
                 content: {

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import { isIP } from 'node:net'
+import { hasNul } from '../credentials/rules.js'
 import type { Database } from '../db/database.js'
 import { generateSecret, hashSecret } from '../secrets.js'
 
@@ -39,6 +40,16 @@ export interface NewApiClient {
 
 export class ApiClientError extends Error {}
 
+type FoundApiClient = (ApiClient & { secretHash: string }) | null
+
+/**
+ * How long a looked-up API credential is reused. Every request authenticates, so this saves a
+ * round trip on each; a change made in this process applies at once, one made by another
+ * process (the CLI revoking a credential) within this time.
+ */
+export const API_CLIENT_CACHE_MS = 5_000
+const API_CLIENT_CACHE_ENTRIES = 10_000
+
 export function mayRun(client: ApiClient, action: string): boolean {
   return client.permissions.includes(ALL_ACTIONS) || client.permissions.includes(action)
 }
@@ -54,6 +65,8 @@ export function ipAllowed(client: Pick<ApiClient, 'allowedIps'>, ip: string): bo
  * creation, and stored only as a digest.
  */
 export class ApiClientService {
+  readonly #recent = new Map<string, { at: number; found: Promise<FoundApiClient> }>()
+
   constructor(private readonly db: Database) {}
 
   async create(input: NewApiClient): Promise<{ identifier: string; secret: string }> {
@@ -68,6 +81,7 @@ export class ApiClientService {
       if (isIP(ip) === 0) throw new ApiClientError(`"${ip}" is not an IP address`)
     }
     const secret = generateSecret(32)
+    this.#recent.delete(identifier)
     await this.db.exclusive(async () => {
       const existing = await this.db.prisma.apiCredential.findUnique({ where: { identifier } })
       if (existing) throw new ApiClientError(`An API credential "${identifier}" already exists`)
@@ -96,6 +110,7 @@ export class ApiClientService {
       revokedAt: null,
       description: 'bootstrap (API_BOOTSTRAP_IDENTIFIER)',
     }
+    this.#recent.delete(identifier)
     await this.db.exclusive(() =>
       this.db.prisma.apiCredential.upsert({ where: { identifier }, create: { identifier, ...data }, update: data }),
     )
@@ -125,6 +140,7 @@ export class ApiClientService {
   }
 
   async revoke(identifier: string): Promise<boolean> {
+    this.#recent.delete(identifier)
     const { count } = await this.db.exclusive(() =>
       this.db.prisma.apiCredential.updateMany({
         where: { identifier, revokedAt: null },
@@ -134,13 +150,25 @@ export class ApiClientService {
     return count > 0
   }
 
-  /** The active API client with this identifier, before its secret is checked (IP checks come first). */
-  async find(identifier: string): Promise<(ApiClient & { secretHash: string }) | null> {
-    return this.db.exclusive(() =>
+  /**
+   * The active API client with this identifier, before its secret is checked (IP checks come
+   * first). Looked up at most once per API_CLIENT_CACHE_MS; failed look-ups are not kept.
+   */
+  find(identifier: string): Promise<FoundApiClient> {
+    if (hasNul(identifier)) return Promise.resolve(null)
+    const now = Date.now()
+    const recent = this.#recent.get(identifier)
+    if (recent && now - recent.at < API_CLIENT_CACHE_MS) return recent.found
+    const found = this.db.exclusive(() =>
       this.db.prisma.apiCredential.findFirst({
         where: { identifier, revokedAt: null },
         select: { identifier: true, permissions: true, allowedIps: true, secretHash: true },
       }),
     )
+    this.#recent.delete(identifier)
+    if (this.#recent.size >= API_CLIENT_CACHE_ENTRIES) this.#recent.delete(this.#recent.keys().next().value as string)
+    this.#recent.set(identifier, { at: now, found })
+    found.catch(() => this.#recent.delete(identifier))
+    return found
   }
 }

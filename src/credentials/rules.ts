@@ -22,6 +22,11 @@ export interface CredentialState {
   redirectUris: string[]
 }
 
+/** PostgreSQL text cannot hold a NUL character: such input can never be stored or match a row. */
+export function hasNul(value: string): boolean {
+  return value.includes('\u0000')
+}
+
 // Names and descriptions are single-line text: no C0 or C1 control characters (not even tab
 // or line breaks), which XML cannot carry and which would garble NVP answers and log lines.
 const CONTROL_CHARACTER = /\p{Cc}/u

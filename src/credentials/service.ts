@@ -1,9 +1,10 @@
 import type { Database } from '../db/database.js'
-import type { Prisma } from '../generated/prisma/client.js'
+import { Prisma } from '../generated/prisma/client.js'
 import { generateSecret, hashSecret, secretMatches } from '../secrets.js'
 import { CredentialError, messages } from './errors.js'
 import {
   assertValidCredential,
+  hasNul,
   isGrantType,
   parseScopes,
   type CredentialState,
@@ -17,7 +18,25 @@ const include = {
   redirectUris: { orderBy: { position: 'asc' }, select: { uri: true } },
 } as const satisfies Prisma.CredentialInclude
 
-type CredentialRecord = Prisma.CredentialGetPayload<{ include: typeof include }>
+/** A credential row with its scopes and redirect URIs in order, as the service works on it. */
+type CredentialRecord = Omit<Prisma.CredentialGetPayload<object>, 'grantType'> & {
+  grantType: string
+  scopes: string[]
+  redirectUris: string[]
+}
+
+/**
+ * One statement that reads a credential with its scopes and redirect URIs (and locks its row
+ * when asked): the same data as `findUnique({ include })`, which takes three round trips.
+ */
+const CREDENTIAL_SELECT = Prisma.sql`
+  SELECT c.id, c.client_identifier AS "clientIdentifier", c.secret_hash AS "secretHash",
+    c.previous_secret_hash AS "previousSecretHash", c.previous_secret_expires_at AS "previousSecretExpiresAt",
+    c.name, c.description, c.grant_type::text AS "grantType", c.service_id AS "serviceId", c.logo_uri AS "logoUri",
+    c.version, c.last_used_at AS "lastUsedAt", c.created_at AS "createdAt", c.updated_at AS "updatedAt",
+    ARRAY(SELECT s.scope_name FROM credential_scope s WHERE s.credential_id = c.id ORDER BY s.position)::text[] AS scopes,
+    ARRAY(SELECT r.uri FROM credential_redirect_uri r WHERE r.credential_id = c.id ORDER BY r.position)::text[] AS "redirectUris"
+  FROM credential c`
 
 /** A credential as every endpoint sees it. Never carries a secret or its hash. */
 export interface CredentialView {
@@ -170,7 +189,7 @@ export class CredentialService {
       await audit(tx, created.id, 'create', changedFields(EMPTY_STATE, state), actor)
       return created
     })
-    return { credential: toView(record), clientSecret }
+    return { credential: toView(fromIncluded(record)), clientSecret }
   }
 
   async get(reference: CredentialReference): Promise<CredentialView> {
@@ -189,6 +208,7 @@ export class CredentialService {
     if (query.grantType !== undefined && !isGrantType(query.grantType)) {
       throw new CredentialError('invalid', messages.grantTypeInvalid(query.grantType), 'grantType')
     }
+    if (query.clientIdentifier !== undefined && hasNul(query.clientIdentifier)) return []
     const limit = Math.min(Math.max(1, Math.trunc(query.limit ?? LIST_LIMIT.default)), LIST_LIMIT.max)
     const records = await this.db.exclusive(() =>
       this.db.prisma.credential.findMany({
@@ -202,7 +222,7 @@ export class CredentialService {
         include,
       }),
     )
-    return records.map(toView)
+    return records.map((record) => toView(fromIncluded(record)))
   }
 
   /**
@@ -228,6 +248,8 @@ export class CredentialService {
       if (options.dryRun) return { credential: { ...toView(current), ...viewOfState(after) } }
       if (fields.length === 0) return { credential: toView(current) }
       const newClientSecret = options.resetSecret ? generateSecret() : undefined
+      // Relations are rewritten only when they changed, and nothing is read back but what
+      // the database decides (version, updatedAt): the rest is the validated `after`.
       const updated = await tx.credential.update({
         where: { id: current.id },
         data: {
@@ -249,12 +271,16 @@ export class CredentialService {
             },
           }),
         },
-        include,
+        select: { version: true, updatedAt: true },
       })
       await audit(tx, current.id, 'update', fields, actor)
-      return newClientSecret === undefined
-        ? { credential: toView(updated) }
-        : { credential: toView(updated), newClientSecret }
+      const credential: CredentialView = {
+        ...toView(current),
+        ...viewOfState(after),
+        ...updated,
+        ...(newClientSecret !== undefined && { previousSecretExpiresAt: null }),
+      }
+      return newClientSecret === undefined ? { credential } : { credential, newClientSecret }
     })
   }
 
@@ -286,10 +312,10 @@ export class CredentialService {
           previousSecretExpiresAt: graceSeconds > 0 ? new Date(Date.now() + graceSeconds * 1000) : null,
           version: { increment: 1 },
         },
-        include,
+        select: { version: true, updatedAt: true, previousSecretExpiresAt: true },
       })
       await audit(tx, current.id, 'rotate_secret', ['clientSecret'], actor)
-      return { credential: toView(updated), clientSecret }
+      return { credential: { ...toView(current), ...updated }, clientSecret }
     })
   }
 
@@ -306,8 +332,9 @@ export class CredentialService {
    * what an authorization server calls, since secrets are only stored hashed.
    */
   async authenticate(clientIdentifier: string, clientSecret: string): Promise<CredentialView | null> {
+    if (hasNul(clientIdentifier)) return null
     return this.db.exclusive(async () => {
-      const record = await this.db.prisma.credential.findUnique({ where: { clientIdentifier }, include })
+      const record = await readCredential(this.db.prisma, { clientIdentifier })
       const now = new Date()
       const current = secretMatches(clientSecret, record?.secretHash)
       const previous =
@@ -359,28 +386,43 @@ export class CredentialService {
     { lock = false } = {},
   ): Promise<CredentialRecord> {
     const { credentialId, clientIdentifier } = reference
-    let where: Prisma.CredentialWhereUniqueInput
-    let notFound: CredentialError
+    let where: { id: number } | { clientIdentifier: string }
+    // Made only when needed: an Error captures a stack trace, which costs on every request.
+    let notFound: () => CredentialError
     if (credentialId !== undefined && credentialId > 0) {
       where = { id: credentialId }
-      notFound = new CredentialError('not_found', messages.credentialIdInvalid, 'credentialId')
-      if (!Number.isInteger(credentialId) || credentialId > MAX_INT4) throw notFound
+      notFound = () => new CredentialError('not_found', messages.credentialIdInvalid, 'credentialId')
+      if (!Number.isInteger(credentialId) || credentialId > MAX_INT4) throw notFound()
     } else if (clientIdentifier) {
       where = { clientIdentifier }
-      notFound = new CredentialError('not_found', messages.clientIdentifierInvalid, 'clientIdentifier')
+      notFound = () => new CredentialError('not_found', messages.clientIdentifierInvalid, 'clientIdentifier')
+      if (hasNul(clientIdentifier)) throw notFound()
     } else {
       throw new CredentialError('invalid', messages.referenceRequired, 'credentialId')
     }
-    if (lock) {
-      const locked =
-        'id' in where
-          ? await client.$queryRaw<unknown[]>`SELECT 1 FROM credential WHERE id = ${where.id} FOR UPDATE`
-          : await client.$queryRaw<unknown[]>`SELECT 1 FROM credential WHERE client_identifier = ${where.clientIdentifier} FOR UPDATE`
-      if (locked.length === 0) throw notFound
-    }
-    const record = await client.credential.findUnique({ where, include })
-    if (!record) throw notFound
+    const record = await readCredential(client, where, { lock })
+    if (!record) throw notFound()
     return record
+  }
+}
+
+/** A credential by id or client identifier, in one statement; `lock` holds its row (FOR UPDATE). */
+async function readCredential(
+  client: Tx,
+  where: { id: number } | { clientIdentifier: string },
+  { lock = false } = {},
+): Promise<CredentialRecord | null> {
+  const condition = 'id' in where ? Prisma.sql`c.id = ${where.id}` : Prisma.sql`c.client_identifier = ${where.clientIdentifier}`
+  const rows = await client.$queryRaw<CredentialRecord[]>`${CREDENTIAL_SELECT} WHERE ${condition} ${lock ? Prisma.sql`FOR UPDATE OF c` : Prisma.empty}`
+  return rows[0] ?? null
+}
+
+/** The shape `findMany/create({ include })` returns, as a CredentialRecord. */
+function fromIncluded(record: Prisma.CredentialGetPayload<{ include: typeof include }>): CredentialRecord {
+  return {
+    ...record,
+    scopes: record.scopes.map((scope) => scope.scopeName),
+    redirectUris: record.redirectUris.map((redirect) => redirect.uri),
   }
 }
 
@@ -436,10 +478,10 @@ function toState(record: CredentialRecord): CredentialState {
     name: record.name,
     description: record.description,
     grantType: record.grantType,
-    scopes: record.scopes.map((scope) => scope.scopeName),
+    scopes: record.scopes,
     serviceId: record.serviceId,
     logoUri: record.logoUri,
-    redirectUris: record.redirectUris.map((redirect) => redirect.uri),
+    redirectUris: record.redirectUris,
   }
 }
 
@@ -461,7 +503,8 @@ function toView(record: CredentialRecord): CredentialView {
 }
 
 async function audit(tx: Tx, credentialId: number, action: string, fields: string[], actor: Actor) {
-  await tx.auditEvent.create({
+  // createMany: the same INSERT without reading the row back (RETURNING).
+  await tx.auditEvent.createMany({
     data: {
       credentialId,
       action,

@@ -7,6 +7,8 @@ import { ipAllowed, mayRun, type ApiClientService } from '../api-clients/service
 import { CredentialError } from '../credentials/errors.js'
 import type { CredentialService } from '../credentials/service.js'
 import { isDatabaseUnavailable } from '../http/errors.js'
+import { setActor } from '../http/request-log.js'
+import { RateLimited, type RequestLimits } from '../limits/index.js'
 import { secretMatches } from '../secrets.js'
 import { CommonParams, LEGACY_ACTIONS, LegacyErrorSchema } from './actions.js'
 import { CONTENT_TYPES, RESPONSE_TYPES, render, type LegacyReply, type ResponseType } from './format.js'
@@ -15,11 +17,13 @@ import { FORM_LIMITS, parseForm, type LegacyParams } from './params.js'
 export interface LegacyApiOptions {
   credentials: CredentialService
   apiClients: ApiClientService
+  limits: RequestLimits
   /** API_ACCESS_KEY: when sent as `accesskey`, it lets a caller past its IP allow-list. */
   accessKey?: string
 }
 
 export const LEGACY_PATH = '/includes/api.php'
+const INTERNAL_ERROR = 'An internal error occurred.'
 const actionsByName = new Map(LEGACY_ACTIONS.map((action) => [action.name.toLowerCase(), action]))
 
 /** A refusal at one of the checks before an action runs (SPEC §4), with its HTTP status. */
@@ -49,7 +53,7 @@ export default async function legacyApi(app: FastifyInstance, options: LegacyApi
     if (status >= 500) request.log.error({ err: error }, 'legacy request failed')
     const requested = requestedType(parseForm(queryString(request)).responsetype)
     const type = isResponseType(requested) ? requested : 'json'
-    const message = status < 500 ? error.message : 'An internal error occurred.'
+    const message = status < 500 ? error.message : INTERNAL_ERROR
     return send(reply, status, { result: 'error', message }, type, '')
   })
 
@@ -59,7 +63,7 @@ export default async function legacyApi(app: FastifyInstance, options: LegacyApi
     const type = requestedType(params.responsetype)
     if (!isResponseType(type)) {
       const message = `Unsupported API response type format "${type}". Supported formats include: json, xml, nvp`
-      return send(reply, 400, { result: 'error', message }, 'json', action)
+      return send(reply, 400, { result: 'error', message }, 'json', '')
     }
     try {
       const client = await authorize(request, params, action)
@@ -72,6 +76,10 @@ export default async function legacyApi(app: FastifyInstance, options: LegacyApi
       if (error instanceof Refusal) {
         return send(reply, error.statusCode, { result: 'error', message: error.message }, type, action)
       }
+      if (error instanceof RateLimited) {
+        const answer = { result: 'error' as const, message: error.message }
+        return send(reply.header('retry-after', String(error.retryAfterSeconds)), 429, answer, type, action)
+      }
       if (error instanceof CredentialError) {
         return send(reply, 200, { result: 'error', message: error.message }, type, action)
       }
@@ -80,25 +88,33 @@ export default async function legacyApi(app: FastifyInstance, options: LegacyApi
         const message = 'The service is temporarily unavailable. Please try again.'
         return send(reply.header('retry-after', '5'), 503, { result: 'error', message }, type, action)
       }
-      throw error
+      request.log.error({ err: error }, 'legacy request failed')
+      return send(reply, 500, { result: 'error', message: INTERNAL_ERROR }, type, action)
     }
   }
 
   /** The original's order of checks: address or access key, action, credentials, permission. */
   async function authorize(request: FastifyRequest, params: LegacyParams, action: string) {
+    await options.limits.admitAddress(request)
     const identifier = plain(params.identifier) || plain(params.username)
     const secret = plain(params.secret) || plain(params.password)
     const accessKey = plain(params.accesskey) || undefined
     const client = identifier === '' ? null : await options.apiClients.find(identifier)
+    const refuseAuthentication = async (message: string) => {
+      await options.limits.authenticationFailed(request)
+      return new Refusal(403, message)
+    }
     // As in the original, the access key is only consulted for an address the allow-list
     // refuses: callers that always send one keep working from allowed addresses.
     if (client && !ipAllowed(client, request.ip)) {
       if (accessKey === undefined) throw new Refusal(403, `Invalid IP ${request.ip}`)
-      if (!sameText(accessKey, options.accessKey)) throw new Refusal(403, 'Invalid Access Key')
+      if (!sameText(accessKey, options.accessKey)) throw await refuseAuthentication('Invalid Access Key')
     }
     if (action === '') throw new Refusal(400, 'Empty action request')
-    if (identifier === '' || secret === '') throw new Refusal(403, 'Invalid or missing credentials')
-    if (!client || !secretMatches(secret, client.secretHash)) throw new Refusal(403, 'Authentication Failed')
+    if (identifier === '' || secret === '') throw await refuseAuthentication('Invalid or missing credentials')
+    if (!client || !secretMatches(secret, client.secretHash)) throw await refuseAuthentication('Authentication Failed')
+    setActor(request, client.identifier)
+    await options.limits.admitCaller(request, client.identifier)
     const known = actionsByName.get(action.toLowerCase())?.name ?? action
     if (!mayRun(client, known)) {
       throw new Refusal(403, `Invalid Permissions: API action "${known}" is not allowed`)
@@ -188,8 +204,14 @@ async function readParams(request: FastifyRequest): Promise<LegacyParams> {
   const query = parseForm(queryString(request))
   if (request.isMultipart()) {
     const fields = new URLSearchParams()
-    for await (const part of request.parts()) {
-      if (part.type === 'field') fields.append(part.fieldname, String(part.value))
+    try {
+      for await (const part of request.parts()) {
+        if (part.type === 'field') fields.append(part.fieldname, String(part.value))
+      }
+    } catch (error) {
+      // The multipart plugin's limits carry their status (413); busboy's parse errors do not.
+      if ((error as { statusCode?: number }).statusCode) throw error
+      throw Object.assign(new Error('The multipart/form-data body is malformed.'), { statusCode: 400 })
     }
     return { ...query, ...parseForm(fields.toString()) }
   }

@@ -1,5 +1,7 @@
 import type { FastifyRequest } from 'fastify'
 import { ipAllowed, mayRun, type Action, type ApiClient, type ApiClientService } from '../api-clients/service.js'
+import { setActor } from '../http/request-log.js'
+import type { RequestLimits } from '../limits/index.js'
 import { secretMatches } from '../secrets.js'
 import { CHALLENGE, HttpProblem } from './problem.js'
 
@@ -33,15 +35,25 @@ export function basicCredentials(header: string | undefined): { identifier: stri
  * Who may call a REST operation: an API credential sent with HTTP Basic, from an allowed
  * address, holding the permission named after the matching api.php action.
  */
-export async function authorize(apiClients: ApiClientService, request: FastifyRequest, action: Action) {
+export async function authorize(
+  apiClients: ApiClientService,
+  limits: RequestLimits,
+  request: FastifyRequest,
+  action: Action,
+) {
+  await limits.admitAddress(request)
+  const refuse = async (detail: string) => {
+    await limits.authenticationFailed(request)
+    return new HttpProblem(401, detail, undefined, CHALLENGE)
+  }
   const given = basicCredentials(request.headers.authorization)
-  if (!given) throw new HttpProblem(401, refusals.missing, undefined, CHALLENGE)
+  if (!given) throw await refuse(refusals.missing)
   const client = await apiClients.find(given.identifier)
   // Compared even for an unknown identifier, so both refusals take the same time.
   const matches = secretMatches(given.secret, client?.secretHash)
-  if (!client || !matches) {
-    throw new HttpProblem(401, refusals.failed, undefined, CHALLENGE)
-  }
+  if (!client || !matches) throw await refuse(refusals.failed)
+  setActor(request, client.identifier)
+  await limits.admitCaller(request, client.identifier)
   if (!ipAllowed(client, request.ip)) throw new HttpProblem(403, refusals.address(request.ip))
   if (!mayRun(client, action)) throw new HttpProblem(403, refusals.permission(action))
   request.apiClient = { identifier: client.identifier, permissions: client.permissions, allowedIps: client.allowedIps }

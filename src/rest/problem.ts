@@ -2,6 +2,7 @@ import { STATUS_CODES } from 'node:http'
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
 import { CredentialError, type CredentialErrorKind } from '../credentials/errors.js'
 import { isDatabaseUnavailable } from '../http/errors.js'
+import { RateLimited } from '../limits/index.js'
 import type { Problem } from './schemas.js'
 
 export const PROBLEM_TYPE = 'application/problem+json'
@@ -80,6 +81,10 @@ export async function problemHandler(error: FastifyError, request: FastifyReques
       ? [{ in: FIELD_LOCATION[error.field] ?? 'body', pointer: `/${error.field}`, detail: error.message }]
       : undefined
     return sendProblem(reply, problem(status, error.message, errors))
+  }
+  if (error instanceof RateLimited) {
+    reply.header('retry-after', String(error.retryAfterSeconds))
+    return sendProblem(reply, problem(429, error.message))
   }
   if (error instanceof HttpProblem) {
     reply.headers(error.headers)

@@ -3,6 +3,7 @@ import { Type, type Static, type TSchema } from '@sinclair/typebox'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { Action, ApiClientService } from '../api-clients/service.js'
 import { messages } from '../credentials/errors.js'
+import type { RequestLimits } from '../limits/index.js'
 import type { Actor, AuditEventView, CredentialService, CredentialView } from '../credentials/service.js'
 import { authorize, refusals } from './auth.js'
 import { CHALLENGE, HttpProblem, PROBLEM_TYPE, problem, problemHandler } from './problem.js'
@@ -31,6 +32,7 @@ import {
 export interface RestOptions {
   credentials: CredentialService
   apiClients: ApiClientService
+  limits: RequestLimits
 }
 
 export const REST_PREFIX = '/oauth/credentials'
@@ -52,6 +54,7 @@ const PROBLEMS: Record<number, [description: string, example: string]> = {
   412: ['If-Match does not match the current ETag; nothing was written.', messages.versionMismatch],
   413: ['The body is too large.', 'Request body is too large'],
   415: ['Unsupported content type.', 'Unsupported Media Type: text/plain'],
+  429: ['Too many requests from this address or API credential; see Retry-After.', 'Rate limit exceeded, retry in 1 minute'],
   500: ['Unexpected failure.', 'An internal error occurred.'],
   503: ['The database is unavailable; retry later.', 'The service is temporarily unavailable. Please try again.'],
 }
@@ -72,7 +75,7 @@ function answer(description: string, schema: TSchema, headers: Partial<typeof HE
 
 /** Problem responses: the statuses every operation can answer, plus the ones given. */
 function problems(...statuses: number[]) {
-  const all = [...new Set([401, 403, ...statuses, 500, 503])].sort((a, b) => a - b)
+  const all = [...new Set([401, 403, ...statuses, 429, 500, 503])].sort((a, b) => a - b)
   return Object.fromEntries(
     all.map((status) => {
       const [description, detail] = PROBLEMS[status] ?? ['', '']
@@ -81,12 +84,17 @@ function problems(...statuses: number[]) {
         status,
         {
           description,
-          headers: status === 401 ? { 'www-authenticate': headerDoc('Basic realm="oauth-credentials"') } : {},
+          headers: PROBLEM_HEADERS[status] ?? {},
           content: { [PROBLEM_TYPE]: { schema: Type.Ref(ProblemSchema), example } },
         },
       ]
     }),
   )
+}
+const PROBLEM_HEADERS: Record<number, Record<string, { type: string; description: string }>> = {
+  401: { 'www-authenticate': headerDoc('Basic realm="oauth-credentials"') },
+  429: { 'retry-after': headerDoc('Seconds until the limit resets.') },
+  503: { 'retry-after': headerDoc('Seconds to wait before retrying.') },
 }
 const BODY_PROBLEMS = [400, 413, 415]
 
@@ -167,7 +175,7 @@ function sendPage<T>(request: FastifyRequest, reply: FastifyReply, items: T[], l
  * translate HTTP to service calls and back; the service decides. Errors leave as problem+json
  * from one handler.
  */
-const restApi: FastifyPluginAsyncTypebox<RestOptions> = async (app, { credentials, apiClients }) => {
+const restApi: FastifyPluginAsyncTypebox<RestOptions> = async (app, { credentials, apiClients, limits }) => {
   app.setErrorHandler(problemHandler)
   for (const schema of NAMED_SCHEMAS) app.addSchema(schema)
   // Answers carry client secrets or data about them: no cache may keep a copy.
@@ -178,7 +186,7 @@ const restApi: FastifyPluginAsyncTypebox<RestOptions> = async (app, { credential
   // JSON only: a text body would pass unvalidated to routes that document JSON schemas.
   app.removeContentTypeParser('text/plain')
 
-  const guard = (action: Action) => async (request: FastifyRequest) => authorize(apiClients, request, action)
+  const guard = (action: Action) => async (request: FastifyRequest) => authorize(apiClients, limits, request, action)
   const actor = (request: FastifyRequest): Actor => ({
     actor: request.apiClient?.identifier ?? '',
     source: 'rest',

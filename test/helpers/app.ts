@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import pg from 'pg'
 import type { Test } from 'tap'
+import type { FastifyServerOptions } from 'fastify'
 import { buildServer, type BuiltServer } from '../../src/app.js'
 import { loadConfig, type Config } from '../../src/config.js'
 import type { DatabaseTarget } from '../../src/db/database.js'
@@ -13,6 +14,13 @@ export interface TestApp extends BuiltServer {
   sql<R = Record<string, unknown>>(text: string, params?: unknown[]): Promise<R[]>
 }
 
+export interface TestAppOptions {
+  /** Fastify's logger (e.g. pino options with a capturing stream); silent by default. */
+  logger?: FastifyServerOptions['logger']
+  /** Where the app connects, given the fresh database (e.g. through a TCP proxy). */
+  connect?: (database: DatabaseTarget) => DatabaseTarget
+}
+
 /**
  * The real app on its own, fresh database: PGlite in memory, or, when TEST_DATABASE_URL is
  * set, a new PostgreSQL database created for this app and dropped at teardown, so test files
@@ -22,6 +30,7 @@ export async function buildTestApp(
   t: Test,
   env: Record<string, string> = {},
   fresh?: Awaited<ReturnType<typeof freshDatabase>>,
+  options: TestAppOptions = {},
 ): Promise<TestApp> {
   const admin = { identifier: 'test-admin', secret: randomBytes(32).toString('base64') }
   const config = loadConfig({
@@ -32,7 +41,10 @@ export async function buildTestApp(
     ...env,
   })
   const { database, drop } = fresh ?? (await freshDatabase())
-  const built = await buildServer(config, { database, logger: false })
+  const built = await buildServer(config, {
+    database: options.connect ? options.connect(database) : database,
+    logger: options.logger ?? false,
+  })
   t.teardown(async () => {
     await built.app.close()
     await drop()

@@ -17,6 +17,8 @@ export interface RestRequest {
   headers?: OutgoingHttpHeaders
   /** HTTP Basic pair; the test app's admin unless given, none when null. */
   auth?: { identifier: string; secret: string } | null
+  /** The client address the app sees (default 127.0.0.1). */
+  remoteAddress?: string
 }
 
 export function basic(auth: { identifier: string; secret: string }): string {
@@ -33,7 +35,8 @@ export async function callRest<T = Record<string, unknown>>(test: TestApp, reque
   const payload =
     request.body === undefined ? undefined : typeof request.body === 'string' ? request.body : JSON.stringify(request.body)
   if (payload !== undefined && headers['content-type'] === undefined) headers['content-type'] = 'application/json'
-  const response = await test.app.inject({ method: request.method, url: request.url, headers, payload })
+  const { method, url, remoteAddress } = request
+  const response = await test.app.inject({ method, url, headers, payload, remoteAddress })
   const contentType = response.headers['content-type']
   assertMatchesContract(request.method, request.url, response.statusCode, contentType?.toString(), response.body)
   return {

@@ -2,6 +2,8 @@ import net from 'node:net'
 
 export interface TcpProxy {
   readonly port: number
+  /** `url` with its host and port replaced by the proxy's. */
+  via(url: string): string
   /** The database goes away: open connections are dropped and new ones refused. */
   cut(): Promise<void>
   /** The database hangs: connections stay open (new ones are accepted) but no byte gets through. */
@@ -59,6 +61,12 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
   const port = (server.address() as net.AddressInfo).port
   return {
     port,
+    via(url) {
+      const proxied = new URL(url)
+      proxied.hostname = '127.0.0.1'
+      proxied.port = String(port)
+      return proxied.toString()
+    },
     cut: stopListening,
     async stall() {
       forwarding = false

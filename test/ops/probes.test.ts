@@ -42,9 +42,7 @@ if (process.env.TEST_DATABASE_URL) {
     const direct = new URL(database.url)
     const proxy = await startTcpProxy({ host: direct.hostname, port: Number(direct.port || 5432) })
     t.teardown(() => proxy.close())
-    const proxied = new URL(direct)
-    proxied.host = `127.0.0.1:${proxy.port}`
-    const { app: proxiedApp } = await buildTestApp(t, {}, { database: { url: proxied.toString() }, drop })
+    const { app: proxiedApp } = await buildTestApp(t, {}, { database: { url: proxy.via(database.url) }, drop })
     const readiness = async () => {
       const response = await proxiedApp.inject('/readyz')
       return { status: response.statusCode, body: response.json() as unknown }

@@ -1,0 +1,287 @@
+import { randomBytes } from 'node:crypto'
+import os from 'node:os'
+import autocannon from 'autocannon'
+import pg from 'pg'
+import { StatementLog, shape } from './sql-log.js'
+import { scratchDatabase, serviceEnv, Target } from './target.js'
+
+/**
+ * `npm run bench`: the service against its floor on PostgreSQL, path by path.
+ *   BENCH_SECONDS          seconds per path and per floor (default 10)
+ *   BENCH_MEMORY_SECONDS   length of the memory run on the legacy update (default 60; 0 skips)
+ *   BENCH_CONNECTIONS      concurrent connections (default 50)
+ *   BENCH_ADMIN_URL        where to create the bench database (default postgres://postgres@127.0.0.1:5432/test)
+ *   BENCH_PG_LOG           PostgreSQL's log file, read to see the SQL sent (default: newest in /var/log/postgresql)
+ *   BENCH_CPU_PROF         a folder: the service runs the load phase with `node --cpu-prof` writing there
+ *   BENCH_SERVICE_NODE_OPTIONS  extra node flags for the service, e.g. --max-old-space-size=64
+ */
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 10)
+const MEMORY_SECONDS = Number(process.env.BENCH_MEMORY_SECONDS ?? 60)
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50)
+const CREDENTIALS = 200
+const API = { identifier: 'bench', secret: randomBytes(32).toString('base64') }
+const BASIC = `Basic ${Buffer.from(`${API.identifier}:${API.secret}`).toString('base64')}`
+
+interface Seeded {
+  ids: number[]
+  clients: { clientIdentifier: string; clientSecret: string }[]
+}
+
+/** One benchmarked request: how to build it, and the OpenAPI path that must exist for it. */
+interface BenchPath {
+  name: string
+  method: 'GET' | 'POST' | 'PATCH'
+  /** Path in /openapi.json the service must offer; none for api.php, which always exists. */
+  requires?: { path: string; method: string }
+  request(seeded: Seeded, n: number): { path: string; headers: Record<string, string>; body?: string }
+}
+
+const form = (fields: Record<string, string>) => new URLSearchParams(fields).toString()
+const FORM = { 'content-type': 'application/x-www-form-urlencoded' }
+const JSON_BODY = { 'content-type': 'application/json', authorization: BASIC }
+
+const PATHS: BenchPath[] = [
+  {
+    name: 'legacy UpdateOAuthCredential',
+    method: 'POST',
+    request: ({ ids }, n) => ({
+      path: '/includes/api.php',
+      headers: FORM,
+      body: form({
+        action: 'UpdateOAuthCredential',
+        identifier: API.identifier,
+        secret: API.secret,
+        credentialId: String(ids[n % ids.length]),
+        name: `bench ${n}`,
+        responsetype: 'json',
+      }),
+    }),
+  },
+  {
+    name: 'REST PATCH /oauth/credentials/{id}',
+    method: 'PATCH',
+    requires: { path: '/oauth/credentials/{id}', method: 'patch' },
+    request: ({ ids }, n) => ({
+      path: `/oauth/credentials/${ids[n % ids.length]}`,
+      headers: { ...JSON_BODY, 'content-type': 'application/merge-patch+json' },
+      body: JSON.stringify({ name: `bench ${n}` }),
+    }),
+  },
+  {
+    name: 'REST GET /oauth/credentials/{id}',
+    method: 'GET',
+    requires: { path: '/oauth/credentials/{id}', method: 'get' },
+    request: ({ ids }, n) => ({ path: `/oauth/credentials/${ids[n % ids.length]}`, headers: { authorization: BASIC } }),
+  },
+  {
+    name: 'REST POST /oauth/credentials/authenticate',
+    method: 'POST',
+    requires: { path: '/oauth/credentials/authenticate', method: 'post' },
+    request: ({ clients }, n) => ({
+      path: '/oauth/credentials/authenticate',
+      headers: JSON_BODY,
+      body: JSON.stringify(clients[n % clients.length]),
+    }),
+  },
+]
+
+interface Measured {
+  requestsPerSecond: number
+  p50: number
+  p99: number
+  peakRssMiB: number
+  errors: number
+  non2xx: number
+  ok: number
+  /** CPU time the process spent per answered request: unlike req/s, it hardly depends on other load. */
+  cpuMsPerRequest: number
+  rss: number[]
+}
+
+/** Numbers each request across runs, so that every update changes the name and writes. */
+let sequence = 1_000
+
+async function load(target: Target, path: BenchPath, seeded: Seeded, seconds: number): Promise<Measured> {
+  const rss: number[] = []
+  const cpuBefore = await target.cpuSeconds()
+  const sampler = setInterval(() => void target.rssMiB().then((value) => rss.push(value), () => {}), 250)
+  const result = await autocannon({
+    url: target.base,
+    connections: CONNECTIONS,
+    duration: seconds,
+    requests: [
+      {
+        method: path.method,
+        setupRequest: (request) => {
+          const built = path.request(seeded, sequence++)
+          return { ...request, method: path.method, path: built.path, headers: built.headers, body: built.body }
+        },
+      },
+    ],
+  })
+  clearInterval(sampler)
+  const cpu = (await target.cpuSeconds()) - cpuBefore
+  return {
+    cpuMsPerRequest: (cpu * 1000) / Math.max(1, result['2xx']),
+    requestsPerSecond: result.requests.average,
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    peakRssMiB: Math.max(0, ...rss),
+    errors: result.errors + result.timeouts,
+    non2xx: result.non2xx,
+    ok: result['2xx'],
+    rss,
+  }
+}
+
+async function send(target: Target, path: BenchPath, seeded: Seeded, n: number) {
+  const built = path.request(seeded, n)
+  const response = await fetch(target.base + built.path, { method: path.method, headers: built.headers, body: built.body })
+  return { status: response.status, body: await response.text() }
+}
+
+async function main() {
+  const scratch = await scratchDatabase('bench')
+  const { admin, name: database } = scratch
+  const url = new URL(scratch.url)
+  const targets: Target[] = []
+  const startService = async (profile = false) => {
+    const profiling = profile && process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : []
+    const flags = [...profiling, ...(process.env.BENCH_SERVICE_NODE_OPTIONS?.split(' ').filter(Boolean) ?? [])]
+    const target = await Target.start('service', 'dist/src/server.js', serviceEnv(scratch.url, API, 'info'), flags)
+    targets.push(target)
+    return target
+  }
+  const startFloor = async () => {
+    const target = await Target.start('floor', 'dist/bench/floor.js', { DATABASE_URL: url.toString() })
+    targets.push(target)
+    return target
+  }
+  try {
+    const cpu = os.cpus()[0]?.model ?? 'unknown CPU'
+    console.log(`# oauth-credential-service bench, ${new Date().toISOString()}`)
+    console.log(`# ${os.cpus().length} x ${cpu}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}, ` +
+      `PostgreSQL ${(await admin.query('SHOW server_version')).rows[0].server_version}; ` +
+      `${CONNECTIONS} connections, ${SECONDS} s per run, load generator on the same machine; ` +
+      `load average at the start: ${os.loadavg().map((value) => value.toFixed(1)).join(' ')}\n`)
+
+    // 1. What SQL each request really sends: PostgreSQL logs every statement of this database.
+    await admin.query(`ALTER DATABASE "${database}" SET log_statement = 'all'`)
+    let service = await startService()
+    const seeded = await seed(service)
+    const openapi = (await fetch(service.base + '/openapi.json').then((r) => (r.ok ? r.json() : {}), () => ({})))
+    const paths = (openapi as { paths?: Record<string, Record<string, unknown>> }).paths ?? {}
+    const enabled = PATHS.filter((path) => !path.requires || paths[path.requires.path]?.[path.requires.method])
+    for (const path of PATHS.filter((path) => !enabled.includes(path))) console.log(`${path.name}: skipped: route not present`)
+
+    const log = await StatementLog.open()
+    const floorForCapture = await startFloor()
+    const statements = new Map<string, { service: string[]; floor: string[] }>()
+    for (const path of enabled) {
+      await send(service, path, seeded, 1) // warm: the first request reads the scope catalogue
+      const captured = { service: [] as string[], floor: [] as string[] }
+      for (const [target, into] of [[service, captured.service], [floorForCapture, captured.floor]] as const) {
+        const mark = await log.mark()
+        const answer = await send(target, path, seeded, 2)
+        if (answer.status >= 300) throw new Error(`${target.name} ${path.name}: ${answer.status} ${answer.body}`)
+        await new Promise((resolve) => setTimeout(resolve, 300))
+        into.push(...(await log.since(mark, database)))
+      }
+      statements.set(path.name, captured)
+      console.log(`\n${path.name}: ${captured.service.length} round trips (service), ${captured.floor.length} (floor)`)
+      const rows = Math.max(captured.service.length, captured.floor.length)
+      for (let i = 0; i < rows; i++) {
+        const mine = captured.service[i] === undefined ? '-' : shape(captured.service[i] as string)
+        const floor = captured.floor[i] === undefined ? '-' : shape(captured.floor[i] as string)
+        console.log(`  ${String(i + 1).padStart(2)}. ${mine.padEnd(34)} ${floor.padEnd(34)} ${mine === floor ? '' : '<- differs'}`)
+      }
+    }
+    await service.stop()
+    await floorForCapture.stop()
+    await admin.query(`ALTER DATABASE "${database}" RESET log_statement`)
+
+    // 2. Load: each path on the service, then on its floor.
+    const results: { path: string; service: Measured; floor: Measured; writes?: number }[] = []
+    service = await startService(true)
+    const floor = await startFloor()
+    for (const path of enabled) {
+      await load(service, path, seeded, 2) // warm-up (JIT, pools)
+      const before = await auditEvents(url)
+      const mine = await load(service, path, seeded, SECONDS)
+      const writes = (await auditEvents(url)) - before
+      await load(floor, path, seeded, 2)
+      const theirs = await load(floor, path, seeded, SECONDS)
+      results.push({ path: path.name, service: mine, floor: theirs, writes: path.method === 'GET' ? undefined : writes })
+    }
+
+    console.log('\n| path | req/s | p50 ms | p99 ms | peak RSS MiB | CPU ms/req | floor req/s | floor p50 | floor p99 | floor CPU ms/req | ratio |')
+    console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|')
+    for (const { path, service: s, floor: f } of results) {
+      console.log(`| ${path} | ${s.requestsPerSecond.toFixed(0)} | ${s.p50} | ${s.p99} | ${s.peakRssMiB.toFixed(0)} | ` +
+        `${s.cpuMsPerRequest.toFixed(2)} | ${f.requestsPerSecond.toFixed(0)} | ${f.p50} | ${f.p99} | ` +
+        `${f.cpuMsPerRequest.toFixed(2)} | ${(s.requestsPerSecond / f.requestsPerSecond).toFixed(2)} |`)
+    }
+    for (const { path, service: s, floor: f, writes } of results) {
+      console.log(`${path}: service ${s.ok} answered 2xx, ${s.errors} errors, ${s.non2xx} non-2xx` +
+        (writes === undefined ? '' : `, ${writes} audit events written`) +
+        `; floor ${f.ok} 2xx, ${f.errors} errors, ${f.non2xx} non-2xx`)
+    }
+    console.log(`load average at the end: ${os.loadavg().map((value) => value.toFixed(1)).join(' ')}`)
+
+    // 3. Memory over a longer run.
+    if (MEMORY_SECONDS > 0) {
+      const path = PATHS[0] as BenchPath
+      const run = await load(service, path, seeded, MEMORY_SECONDS)
+      const perSecond = run.rss.filter((_, index) => index % 4 === 0)
+      // Warm-up over after the first third: from there on RSS must not keep growing.
+      const settled = Math.max(...perSecond.slice(0, Math.floor(perSecond.length / 3)))
+      const end = Math.max(...perSecond.slice(Math.floor((perSecond.length * 5) / 6)))
+      const growth = (end - settled) / settled
+      const samples = perSecond.filter((_, index) => index % 10 === 0).map((value) => value.toFixed(0))
+      console.log(`\nmemory, ${path.name}, ${MEMORY_SECONDS} s at ${run.requestsPerSecond.toFixed(0)} req/s: ` +
+        `RSS MiB every 10 s: ${samples.join(' ')}; peak of the first third ${settled.toFixed(0)}, ` +
+        `of the last sixth ${end.toFixed(0)} (${(growth * 100).toFixed(1)} %): ${growth < 0.05 ? 'flat' : 'NOT flat'}`)
+    }
+  } finally {
+    for (const target of targets) await target.stop()
+    await scratch.drop()
+  }
+}
+
+/** Credentials to work on, created through api.php like any caller would. */
+async function seed(service: Target): Promise<Seeded> {
+  const seeded: Seeded = { ids: [], clients: [] }
+  for (let n = 0; n < CREDENTIALS; n++) {
+    const response = await fetch(service.base + '/includes/api.php', {
+      method: 'POST',
+      headers: FORM,
+      body: form({
+        action: 'CreateOAuthCredential',
+        identifier: API.identifier,
+        secret: API.secret,
+        grantType: 'authorization_code',
+        name: `seed ${n}`,
+        scope: 'openid email profile',
+        'redirectUri[0]': `https://app${n}.example.com/callback`,
+        'redirectUri[1]': `http://127.0.0.1:${8000 + n}/callback`,
+        responsetype: 'json',
+      }),
+    })
+    const created = (await response.json()) as { credentialId: string; clientIdentifier: string; clientSecret: string }
+    seeded.ids.push(Number(created.credentialId))
+    seeded.clients.push({ clientIdentifier: created.clientIdentifier, clientSecret: created.clientSecret })
+  }
+  return seeded
+}
+
+async function auditEvents(url: URL): Promise<number> {
+  const client = new pg.Client({ connectionString: url.toString() })
+  await client.connect()
+  try {
+    return Number((await client.query('SELECT count(*) FROM audit_event')).rows[0].count)
+  } finally {
+    await client.end()
+  }
+}
+
+await main()

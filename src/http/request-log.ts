@@ -1,0 +1,39 @@
+import { LogController, type FastifyReply, type FastifyRequest } from 'fastify'
+import { redactUrl } from '../logging.js'
+
+/**
+ * Records who made a request: every later log line of the request, and its closing line,
+ * carry `actor`. An endpoint calls it once the caller's secret has been checked.
+ */
+export function setActor(request: FastifyRequest, identifier: string): void {
+  request.log = request.log.child({ actor: identifier })
+}
+
+/**
+ * One log line per request, written when the response has been sent: request id (reqId),
+ * method, route, URL (secrets masked), status, latency in ms and, once authenticated, the
+ * actor. Fastify's own "incoming request" and "route not found" lines are dropped: the one
+ * line says all of it.
+ */
+export class RequestLogController extends LogController {
+  override incomingRequest(): void {}
+
+  override routeNotFound(): void {}
+
+  override requestCompleted(error: Error | null | undefined, request: FastifyRequest, reply: FastifyReply): void {
+    const line = {
+      method: request.method,
+      route: request.routeOptions.url ?? null,
+      url: redactUrl(request.url),
+      statusCode: reply.statusCode,
+      responseTime: Math.round(reply.elapsedTime * 100) / 100,
+    }
+    if (error) request.log.error({ ...line, err: error }, 'request errored')
+    else request.log.info(line, 'request completed')
+  }
+
+  /** 4xx answers are in the request's line already; only server errors need their stack. */
+  override defaultErrorLog(error: Error, request: FastifyRequest, reply: FastifyReply): void {
+    if (reply.statusCode >= 500) request.log.error({ err: error }, error.message)
+  }
+}

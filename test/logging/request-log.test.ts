@@ -1,0 +1,84 @@
+import { Writable } from 'node:stream'
+import t from 'tap'
+import { loggerOptions } from '../../src/logging.js'
+import { buildTestApp } from '../helpers/app.js'
+import { callLegacy } from '../helpers/legacy.js'
+
+t.test('one log line per request, and no secret in any log line', async (t) => {
+  const lines: string[] = []
+  const stream = new Writable({
+    write(chunk, _encoding, done) {
+      lines.push(...String(chunk).split('\n').filter((line) => line !== ''))
+      done()
+    },
+  })
+  // The service's own logger settings, at the most talkative level, into memory.
+  const options = loggerOptions('trace') as Exclude<ReturnType<typeof loggerOptions>, boolean | undefined>
+  const test = await buildTestApp(t, {}, undefined, { logger: { ...options, stream } })
+  lines.length = 0 // start-up lines
+
+  const created = await callLegacy(test, {
+    action: 'CreateOAuthCredential',
+    grantType: 'authorization_code',
+    name: 'Logged',
+    scope: 'openid',
+    responsetype: 'json',
+  })
+  const clientSecret = created.data.clientSecret as string
+  const reset = await callLegacy(test, { action: 'UpdateOAuthCredential', credentialId: '1', resetSecret: '1', responsetype: 'json' })
+  const newClientSecret = reset.data.newClientSecret as string
+  t.ok(clientSecret && newClientSecret, 'both secrets were issued')
+
+  // Secrets in the query string, an Authorization header, a wrong password, a JSON body.
+  const basic = `Basic ${Buffer.from(`${test.admin.identifier}:${test.admin.secret}`).toString('base64')}`
+  const viaQuery = await test.app.inject({
+    method: 'GET',
+    url: `/includes/api.php?action=ListOAuthCredentials&identifier=${test.admin.identifier}&secret=${encodeURIComponent(test.admin.secret)}&responsetype=json`,
+    headers: { authorization: basic, 'x-request-id': 'trace-me-1' },
+  })
+  t.equal(viaQuery.statusCode, 200)
+  const wrong = await callLegacy(test, { action: 'ListOAuthCredentials', password: 'hunter2-not-the-secret' })
+  t.equal(wrong.status, 403)
+  const json = await test.app.inject({
+    method: 'POST',
+    url: '/includes/api.php',
+    payload: { action: 'UpdateOAuthCredential', username: test.admin.identifier, password: test.admin.secret, credentialId: 1, description: 'x' },
+  })
+  t.equal(json.statusCode, 200)
+  const missing = await test.app.inject({ method: 'GET', url: `/nowhere?client_secret=${encodeURIComponent(newClientSecret)}` })
+  t.equal(missing.statusCode, 404)
+
+  const entries = lines.map((line) => JSON.parse(line) as Record<string, unknown>)
+  const completed = entries.filter((entry) => entry.msg === 'request completed')
+  t.equal(completed.length, 6, 'one line per request')
+  t.equal(entries.length, completed.length, 'and nothing else logged for these requests')
+  const [createLine, , queryLine, wrongLine, , missingLine] = completed
+  t.match(createLine, {
+    level: 30,
+    reqId: String,
+    method: 'POST',
+    route: '/includes/api.php',
+    statusCode: 200,
+    responseTime: Number,
+    actor: test.admin.identifier,
+  })
+  t.match(queryLine, { reqId: 'trace-me-1', method: 'GET', route: '/includes/api.php', actor: test.admin.identifier })
+  t.equal(queryLine?.url, `/includes/api.php?action=ListOAuthCredentials&identifier=${test.admin.identifier}&secret=[REDACTED]&responsetype=json`)
+  t.match(wrongLine, { statusCode: 403, route: '/includes/api.php' })
+  t.notOk(wrongLine && 'actor' in wrongLine, 'no actor when authentication failed')
+  t.match(missingLine, { statusCode: 404, route: null, url: '/nowhere?client_secret=[REDACTED]' })
+  t.equal(viaQuery.headers['x-request-id'], 'trace-me-1', 'the logged id is the one the caller sees')
+  t.equal(new Set(completed.map((entry) => entry.reqId)).size, 6, 'each request has its own id')
+
+  const log = lines.join('\n')
+  const secrets = {
+    'API secret': test.admin.secret,
+    'API secret, URL-encoded': encodeURIComponent(test.admin.secret),
+    'client secret': clientSecret,
+    'new client secret': newClientSecret,
+    'new client secret, URL-encoded': encodeURIComponent(newClientSecret),
+    'wrong password': 'hunter2-not-the-secret',
+    'Authorization header': basic.slice('Basic '.length),
+  }
+  for (const [what, secret] of Object.entries(secrets)) t.notOk(log.includes(secret), `no ${what} in the log`)
+})
