@@ -12,11 +12,13 @@ export function setActor(request: FastifyRequest, identifier: string): void {
 /**
  * One log line per request, written when the response has been sent: request id (reqId),
  * method, route, URL (secrets masked), status, latency in ms and, once authenticated, the
- * actor. Fastify's own "incoming request" and "route not found" lines are dropped: the one
- * line says all of it.
+ * actor. Fastify's "incoming request" line is kept at debug level only (to see requests
+ * that never finish), and its "route not found" line is dropped: the one line says it all.
  */
 export class RequestLogController extends LogController {
-  override incomingRequest(): void {}
+  override incomingRequest(request: FastifyRequest): void {
+    request.log.debug({ method: request.method, url: redactUrl(request.url) }, 'incoming request')
+  }
 
   override routeNotFound(): void {}
 

@@ -2,7 +2,7 @@ import fc from 'fast-check'
 import t from 'tap'
 import { buildTestApp } from '../helpers/app.js'
 import { callLegacy } from '../helpers/legacy.js'
-import { malformedRequest, type FuzzEndpoint } from './requests.js'
+import { malformedRequest, type FuzzEndpoint } from '../helpers/malformed-requests.js'
 
 const RUNS = 2_000
 

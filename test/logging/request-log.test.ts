@@ -51,7 +51,11 @@ t.test('one log line per request, and no secret in any log line', async (t) => {
   const entries = lines.map((line) => JSON.parse(line) as Record<string, unknown>)
   const completed = entries.filter((entry) => entry.msg === 'request completed')
   t.equal(completed.length, 6, 'one line per request')
-  t.equal(entries.length, completed.length, 'and nothing else logged for these requests')
+  const operational = entries.filter((entry) => Number(entry.level) >= 30)
+  t.equal(operational.length, completed.length, 'and nothing else at info level or above for these requests')
+  const arrivals = entries.filter((entry) => entry.msg === 'incoming request')
+  t.equal(arrivals.length, 6, 'at debug level, each request is also logged as it arrives')
+  t.ok(arrivals.every((entry) => entry.level === 20), 'only at debug level')
   const [createLine, , queryLine, wrongLine, , missingLine] = completed
   t.match(createLine, {
     level: 30,

@@ -13,6 +13,8 @@ t.test('SIGTERM: the in-flight request completes, new connections are refused, e
   const admin = { identifier: 'shutdown-admin', secret: 'a-bootstrap-secret-of-at-least-32-characters' }
   const env: Record<string, string> = {
     CLIENT_IDENTIFIER_PREFIX: 'TEST',
+    // At debug level the server logs each request as it arrives: the test waits for that line.
+    LOG_LEVEL: 'debug',
     API_BOOTSTRAP_IDENTIFIER: admin.identifier,
     API_BOOTSTRAP_SECRET: admin.secret,
   }
