@@ -1,5 +1,5 @@
 import fc from 'fast-check'
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { buildTestApp } from '../helpers/app.js'
 import { callLegacy } from '../helpers/legacy.js'
 import { malformedRequest, type FuzzEndpoint } from '../helpers/malformed-requests.js'
@@ -18,7 +18,8 @@ const SNAPSHOT_SQL = `SELECT json_build_array(
 
 const STACK_TRACE = /\n\s+at |node_modules|\.[cm]?[jt]s:\d+|(Type|Reference|Syntax|Range)Error/
 
-t.test(`${RUNS} malformed requests to api.php: no 5xx, no leak, nothing written by a refusal`, async (t) => {
+/** A test app with a credential to aim at, and every secret that must never be answered. */
+async function target(t: Test) {
   const test = await buildTestApp(t, {
     // Most of these requests fail: the limits must not be what answers them.
     RATE_LIMIT_FAILED_AUTH_PER_IP: '1000000',
@@ -38,22 +39,20 @@ t.test(`${RUNS} malformed requests to api.php: no 5xx, no leak, nothing written 
   )
   const secrets = [test.admin.secret, created.data.clientSecret as string, ...hashes.map((row) => row.secret_hash)]
   t.equal(secrets.length, 4)
+  return { test, credentialId: String(created.data.credentialId), secrets }
+}
 
-  const endpoint: FuzzEndpoint = {
-    method: 'POST',
-    url: '/includes/api.php',
-    fields: {
-      action: 'UpdateOAuthCredential',
-      username: test.admin.identifier,
-      password: test.admin.secret,
-      credentialId: String(created.data.credentialId),
-      name: 'Renamed',
-      scope: 'openid profile',
-      redirectUri: 'https://app.example.com/cb',
-      resetSecret: '0',
-      responsetype: 'json',
-    },
-  }
+/**
+ * Sends RUNS malformed variants of `endpoint`'s request and holds every answer to the same
+ * promises: no 5xx, no stack trace, no secret, no prototype pollution, and a refused request
+ * leaves every table as it was.
+ */
+async function fuzz(
+  t: Test,
+  { test, secrets }: Awaited<ReturnType<typeof target>>,
+  endpoint: FuzzEndpoint,
+  succeeded: (status: number, body: string) => boolean,
+) {
   const snapshot = async () => (await test.sql<{ snapshot: string }>(SNAPSHOT_SQL))[0]?.snapshot
   let baseline = await snapshot()
   const statuses = new Map<number, number>()
@@ -72,9 +71,8 @@ t.test(`${RUNS} malformed requests to api.php: no 5xx, no leak, nothing written 
       if (STACK_TRACE.test(response.body)) throw new Error(`a stack trace or internal detail: ${response.body}`)
       for (const secret of secrets) if (seen.includes(secret)) throw new Error(`a secret in the answer: ${response.body}`)
       if (Object.prototype.hasOwnProperty.call(Object.prototype, 'polluted')) throw new Error('Object.prototype was polluted')
-      const succeeded = response.statusCode === 200 && /result("?:"?|=|>)success/.test(response.body)
       const now = await snapshot()
-      if (succeeded) baseline = now
+      if (succeeded(response.statusCode, response.body)) baseline = now
       else if (now !== baseline) throw new Error(`a refused request changed the database: ${response.body}`)
     }),
     { numRuns: RUNS },
@@ -84,4 +82,38 @@ t.test(`${RUNS} malformed requests to api.php: no 5xx, no leak, nothing written 
   t.ok((statuses.get(200) ?? 0) > 0 && [...statuses.keys()].some((status) => status >= 400), 'both answers and refusals were seen')
   const alive = await callLegacy(test, { action: 'ListOAuthCredentials', responsetype: 'json' })
   t.equal(alive.data.result, 'success', 'the service still answers normally')
+}
+
+t.test(`${RUNS} malformed requests to api.php: no 5xx, no leak, nothing written by a refusal`, async (t) => {
+  const aim = await target(t)
+  const fields = {
+    action: 'UpdateOAuthCredential',
+    username: aim.test.admin.identifier,
+    password: aim.test.admin.secret,
+    credentialId: aim.credentialId,
+    name: 'Renamed',
+    scope: 'openid profile',
+    redirectUri: 'https://app.example.com/cb',
+    resetSecret: '0',
+    responsetype: 'json',
+  }
+  await fuzz(t, aim, { method: 'POST', url: '/includes/api.php', fields }, (status, body) =>
+    status === 200 && /result("?:"?|=|>)success/.test(body),
+  )
+})
+
+t.test(`${RUNS} malformed REST PATCH requests: no 5xx, no leak, nothing written by a refusal`, async (t) => {
+  const aim = await target(t)
+  const { identifier, secret } = aim.test.admin
+  await fuzz(
+    t,
+    aim,
+    {
+      method: 'PATCH',
+      url: `/oauth/credentials/${aim.credentialId}`,
+      headers: { authorization: `Basic ${Buffer.from(`${identifier}:${secret}`).toString('base64')}` },
+      fields: { name: 'Renamed', description: 'Patched', scope: 'openid profile', logoUri: 'https://app.example.com/logo.png' },
+    },
+    (status) => status === 200,
+  )
 })
