@@ -41,6 +41,8 @@ t.test('every operation has an id, tags, security, examples, and its auth status
   t.same(
     operations.map((entry) => entry.operation.operationId),
     [
+      'getHealth',
+      'getReadiness',
       'legacyApiPost',
       'legacyApiGet',
       'createCredential',
