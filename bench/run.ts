@@ -60,7 +60,7 @@ const PATHS: BenchPath[] = [
   {
     name: 'REST PATCH /oauth/credentials/{id}',
     method: 'PATCH',
-    requires: { path: '/oauth/credentials/{id}', method: 'patch' },
+    requires: { path: '/oauth/credentials/{credentialId}', method: 'patch' },
     request: ({ ids }, n) => ({
       path: `/oauth/credentials/${ids[n % ids.length]}`,
       headers: { ...JSON_BODY, 'content-type': 'application/merge-patch+json' },
@@ -70,7 +70,7 @@ const PATHS: BenchPath[] = [
   {
     name: 'REST GET /oauth/credentials/{id}',
     method: 'GET',
-    requires: { path: '/oauth/credentials/{id}', method: 'get' },
+    requires: { path: '/oauth/credentials/{credentialId}', method: 'get' },
     request: ({ ids }, n) => ({ path: `/oauth/credentials/${ids[n % ids.length]}`, headers: { authorization: BASIC } }),
   },
   {
