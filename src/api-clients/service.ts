@@ -50,6 +50,14 @@ type FoundApiClient = (ApiClient & { secretHash: string }) | null
 export const API_CLIENT_CACHE_MS = 5_000
 const API_CLIENT_CACHE_ENTRIES = 10_000
 
+/** Why a caller is turned away, in the original api.php's words; REST uses the same ones. */
+export const refusals = {
+  missing: 'Invalid or missing credentials',
+  failed: 'Authentication Failed',
+  address: (ip: string) => `Invalid IP ${ip}`,
+  permission: (action: string) => `Invalid Permissions: API action "${action}" is not allowed`,
+}
+
 export function mayRun(client: ApiClient, action: string): boolean {
   return client.permissions.includes(ALL_ACTIONS) || client.permissions.includes(action)
 }

@@ -58,7 +58,6 @@ const NOT_XML = /[^\t\n\r\u0020-\uD7FF\uE000-\uFFFD\u{10000}-\u{10FFFF}]/gu
 
 function xmlValue(value: unknown): unknown {
   if (value === null || value === undefined) return ''
-  if (value instanceof Date) return value.toISOString()
   if (typeof value === 'object') return xmlTree(value as Record<string, unknown>)
   const text = String(value).replace(NOT_XML, '\uFFFD')
   // Text that would need escaping goes in CDATA, as the original does (the builder splits "]]>").
@@ -69,7 +68,7 @@ function xmlValue(value: unknown): unknown {
 function renderNvp(reply: LegacyReply): string {
   const pairs: string[] = []
   const walk = (prefix: string, value: unknown) => {
-    if (value !== null && typeof value === 'object' && !(value instanceof Date)) {
+    if (value !== null && typeof value === 'object') {
       for (const [key, item] of Object.entries(value)) walk(prefix === '' ? key : `${prefix}[${key}]`, item)
     } else {
       pairs.push(`${prefix}=${nvpValue(value)}`)
@@ -82,6 +81,6 @@ function renderNvp(reply: LegacyReply): string {
 // A ";" or a line break inside a value would end the pair early: those (and "%") are
 // percent-encoded. Nothing the original documents contains them.
 function nvpValue(value: unknown): string {
-  const text = value instanceof Date ? value.toISOString() : value == null ? '' : String(value)
+  const text = value == null ? '' : String(value)
   return text.replace(/[%;\r\n]/g, (char) => '%' + char.charCodeAt(0).toString(16).toUpperCase().padStart(2, '0'))
 }

@@ -3,7 +3,7 @@ import formbody from '@fastify/formbody'
 import multipart from '@fastify/multipart'
 import { Type } from '@sinclair/typebox'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import { ipAllowed, mayRun, type ApiClientService } from '../api-clients/service.js'
+import { ipAllowed, mayRun, refusals, type ApiClientService } from '../api-clients/service.js'
 import { CredentialError } from '../credentials/errors.js'
 import type { CredentialService } from '../credentials/service.js'
 import { isDatabaseUnavailable } from '../http/errors.js'
@@ -107,17 +107,17 @@ export default async function legacyApi(app: FastifyInstance, options: LegacyApi
     // As in the original, the access key is only consulted for an address the allow-list
     // refuses: callers that always send one keep working from allowed addresses.
     if (client && !ipAllowed(client, request.ip)) {
-      if (accessKey === undefined) throw new Refusal(403, `Invalid IP ${request.ip}`)
+      if (accessKey === undefined) throw new Refusal(403, refusals.address(request.ip))
       if (!sameText(accessKey, options.accessKey)) throw await refuseAuthentication('Invalid Access Key')
     }
     if (action === '') throw new Refusal(400, 'Empty action request')
-    if (identifier === '' || secret === '') throw await refuseAuthentication('Invalid or missing credentials')
-    if (!client || !secretMatches(secret, client.secretHash)) throw await refuseAuthentication('Authentication Failed')
+    if (identifier === '' || secret === '') throw await refuseAuthentication(refusals.missing)
+    if (!client || !secretMatches(secret, client.secretHash)) throw await refuseAuthentication(refusals.failed)
     setActor(request, client.identifier)
     await options.limits.admitCaller(request, client.identifier)
     const known = actionsByName.get(action.toLowerCase())?.name ?? action
     if (!mayRun(client, known)) {
-      throw new Refusal(403, `Invalid Permissions: API action "${known}" is not allowed`)
+      throw new Refusal(403, refusals.permission(known))
     }
     return client
   }
@@ -157,7 +157,7 @@ export default async function legacyApi(app: FastifyInstance, options: LegacyApi
     response: {
       200: documented('Success or action error'),
       400: documented('Empty action request, or unsupported response type', { result: 'error', message: 'Empty action request' }),
-      403: documented('Invalid IP, access key, credentials or permissions', { result: 'error', message: 'Authentication Failed' }),
+      403: documented('Invalid IP, access key, credentials or permissions', { result: 'error', message: refusals.failed }),
       503: documented('Database unavailable', {
         result: 'error',
         message: 'The service is temporarily unavailable. Please try again.',

@@ -1,5 +1,12 @@
 import type { FastifyRequest } from 'fastify'
-import { ipAllowed, mayRun, type Action, type ApiClient, type ApiClientService } from '../api-clients/service.js'
+import {
+  ipAllowed,
+  mayRun,
+  refusals,
+  type Action,
+  type ApiClient,
+  type ApiClientService,
+} from '../api-clients/service.js'
 import { setActor } from '../http/request-log.js'
 import type { RequestLimits } from '../limits/index.js'
 import { secretMatches } from '../secrets.js'
@@ -12,14 +19,6 @@ declare module 'fastify' {
   }
 }
 
-
-/** The refusals, in the words api.php uses for the same failures. */
-export const refusals = {
-  missing: 'Invalid or missing credentials',
-  failed: 'Authentication Failed',
-  address: (ip: string) => `Invalid IP ${ip}`,
-  permission: (action: Action) => `Invalid Permissions: API action "${action}" is not allowed`,
-}
 
 /** `Authorization: Basic base64(identifier:secret)` (RFC 7617), or null when absent or malformed. */
 export function basicCredentials(header: string | undefined): { identifier: string; secret: string } | null {

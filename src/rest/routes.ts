@@ -1,11 +1,11 @@
 import type { FastifyPluginAsyncTypebox, TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { Type, type Static, type TSchema } from '@sinclair/typebox'
 import type { FastifyReply, FastifyRequest } from 'fastify'
-import type { Action, ApiClientService } from '../api-clients/service.js'
+import { refusals, type Action, type ApiClientService } from '../api-clients/service.js'
 import { messages } from '../credentials/errors.js'
 import type { RequestLimits } from '../limits/index.js'
 import type { Actor, AuditEventView, CredentialService, CredentialView } from '../credentials/service.js'
-import { authorize, refusals } from './auth.js'
+import { authorize } from './auth.js'
 import { CHALLENGE, HttpProblem, PROBLEM_TYPE, problem, problemHandler } from './problem.js'
 import { restValidatorCompiler } from './validation.js'
 import {
