@@ -2,61 +2,43 @@ import { createHash } from 'node:crypto'
 import formbody from '@fastify/formbody'
 import Fastify from 'fastify'
 import pg from 'pg'
+import { READ_BY_CLIENT_IDENTIFIER, READ_BY_ID, WRITE_CREDENTIAL } from '../src/credentials/statements.js'
 
 /**
  * The floor: for each benchmarked path, a route that sends the database exactly the
- * statements the service sends for that request (bench/run.ts checks this from PostgreSQL's
- * log) with raw `pg`, and does nothing else: no ORM, no validation, no authentication.
+ * statements the service sends for that request (the same strings, prepared by name as the
+ * service does; bench/run.ts checks PostgreSQL's log) with raw `pg`, and does nothing else: no ORM, no validation, no
+ * authentication, no logging.
  */
 const pool = new pg.Pool({ connectionString: process.env.DATABASE_URL, max: 10 })
 const app = Fastify({ logger: false })
 await app.register(formbody)
 
-const READ = `
-  SELECT c.id, c.client_identifier, c.secret_hash, c.previous_secret_hash, c.previous_secret_expires_at,
-    c.name, c.description, c.grant_type::text AS grant_type, c.service_id, c.logo_uri, c.version, c.last_used_at,
-    c.created_at, c.updated_at,
-    ARRAY(SELECT s.scope_name FROM credential_scope s WHERE s.credential_id = c.id ORDER BY s.position)::text[] AS scopes,
-    ARRAY(SELECT r.uri FROM credential_redirect_uri r WHERE r.credential_id = c.id ORDER BY r.position)::text[] AS redirect_uris
-  FROM credential c`
-
-/** BEGIN, lock and read, UPDATE, audit INSERT, COMMIT: an update of the name. */
-async function updateName(id: number, name: string, actor: string, requestId: string) {
-  const client = await pool.connect()
-  try {
-    await client.query('BEGIN')
-    const { rows } = await client.query(`${READ} WHERE c.id = $1 FOR UPDATE OF c`, [id])
-    const current = rows[0]
-    const updated = await client.query(
-      `UPDATE credential SET name = $1, description = $2, grant_type = CAST($3::text AS "GrantType"), service_id = $4,
-        logo_uri = $5, version = version + $6, updated_at = $7 WHERE id = $8 RETURNING version, updated_at`,
-      [name, current.description, current.grant_type, current.service_id, current.logo_uri, 1, new Date(), id],
-    )
-    await client.query(
-      `INSERT INTO audit_event (credential_id, actor, action, changed_fields, request_id, source, created_at)
-        VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id, credential_id, actor, action, changed_fields, request_id, source, created_at`,
-      [id, actor, 'update', ['name'], requestId, 'legacy', new Date()],
-    )
-    await client.query('COMMIT')
-    return updated.rows[0]
-  } catch (error) {
-    await client.query('ROLLBACK')
-    throw error
-  } finally {
-    client.release()
-  }
+/** Read, then write the name if the version read still holds: the service's two statements. */
+async function updateName(id: number, name: string, actor: string, source: string, requestId: string) {
+  const { rows } = await pool.query({ name: 'read_by_id', text: READ_BY_ID, values: [id] })
+  const current = rows[0]
+  const written = await pool.query({
+    name: 'write',
+    text: WRITE_CREDENTIAL,
+    values: [
+      id, current.version, name, current.description, current.grantType, current.serviceId, current.logoUri,
+      null, null, null, null, null, 'update', ['name'], actor, source, requestId,
+    ],
+  })
+  return written.rows[0]
 }
 
 app.post('/includes/api.php', async (request) => {
   const body = request.body as Record<string, string>
-  await updateName(Number(body.credentialId), String(body.name), String(body.identifier), request.id)
+  await updateName(Number(body.credentialId), String(body.name), String(body.identifier), 'legacy', request.id)
   return { result: 'success', credentialId: String(body.credentialId) }
 })
 
 app.patch('/oauth/credentials/:id', async (request) => {
   const { id } = request.params as { id: string }
   const body = request.body as { name: string }
-  const updated = await updateName(Number(id), body.name, 'bench', request.id)
+  const updated = await updateName(Number(id), body.name, 'bench', 'rest', request.id)
   return { id: Number(id), name: body.name, version: updated.version }
 })
 app.addContentTypeParser('application/merge-patch+json', { parseAs: 'string' }, (_request, body, done) =>
@@ -65,18 +47,18 @@ app.addContentTypeParser('application/merge-patch+json', { parseAs: 'string' }, 
 
 app.get('/oauth/credentials/:id', async (request) => {
   const { id } = request.params as { id: string }
-  const { rows } = await pool.query(`${READ} WHERE c.id = $1`, [Number(id)])
+  const { rows } = await pool.query({ name: 'read_by_id', text: READ_BY_ID, values: [Number(id)] })
   return rows[0]
 })
 
 app.post('/oauth/credentials/authenticate', async (request, reply) => {
   const body = request.body as { clientIdentifier: string; clientSecret: string }
-  const { rows } = await pool.query(`${READ} WHERE c.client_identifier = $1`, [body.clientIdentifier])
+  const { rows } = await pool.query({ name: 'read_by_client', text: READ_BY_CLIENT_IDENTIFIER, values: [body.clientIdentifier] })
   const digest = createHash('sha256').update(body.clientSecret).digest('hex')
-  if (rows[0]?.secret_hash !== digest) return reply.code(401).send({ title: 'Unauthorized' })
+  if (rows[0]?.secretHash !== digest) return reply.code(401).send({ title: 'Unauthorized' })
   // The service answers with the credential, never a secret.
-  delete rows[0].secret_hash
-  delete rows[0].previous_secret_hash
+  delete rows[0].secretHash
+  delete rows[0].previousSecretHash
   return rows[0]
 })
 

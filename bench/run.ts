@@ -178,11 +178,12 @@ async function main() {
     const floorForCapture = await startFloor()
     const statements = new Map<string, { service: string[]; floor: string[] }>()
     for (const path of enabled) {
-      await send(service, path, seeded, 1) // warm: the first request reads the scope catalogue
+      await send(service, path, seeded, sequence++) // warm: the first request reads the scope catalogue
       const captured = { service: [] as string[], floor: [] as string[] }
       for (const [target, into] of [[service, captured.service], [floorForCapture, captured.floor]] as const) {
         const mark = await log.mark()
-        const answer = await send(target, path, seeded, 2)
+        // A new sequence number each time, so that every captured update really changes the name.
+        const answer = await send(target, path, seeded, sequence++)
         if (answer.status >= 300) throw new Error(`${target.name} ${path.name}: ${answer.status} ${answer.body}`)
         await new Promise((resolve) => setTimeout(resolve, 300))
         into.push(...(await log.since(mark, database)))

@@ -35,6 +35,7 @@ export const messages = {
   sortOrderInvalid: (value: string) => `The requested sort order "${value}" is invalid.`,
   graceSecondsInvalid: (max: number) => `The grace period must be a whole number of seconds from 0 to ${max}.`,
   versionMismatch: 'The credential has changed since it was read.',
+  tooManyConcurrentChanges: 'The credential is being changed by too many requests at once; try again.',
   rotationInProgress: (until: string) =>
     `The previous secret is still valid until ${until}; rotate with a grace period of 0 to revoke both older secrets.`,
 } as const

@@ -1,5 +1,5 @@
 import type { Database } from '../db/database.js'
-import { Prisma } from '../generated/prisma/client.js'
+import type { Prisma } from '../generated/prisma/client.js'
 import { generateSecret, hashSecret, secretMatches } from '../secrets.js'
 import { CredentialError, messages } from './errors.js'
 import {
@@ -10,6 +10,13 @@ import {
   type CredentialState,
   type GrantType,
 } from './rules.js'
+import {
+  DELETE_CREDENTIAL,
+  READ_BY_CLIENT_IDENTIFIER,
+  READ_BY_ID,
+  TOUCH_LAST_USED,
+  WRITE_CREDENTIAL,
+} from './statements.js'
 
 type Tx = Prisma.TransactionClient
 
@@ -25,18 +32,29 @@ type CredentialRecord = Omit<Prisma.CredentialGetPayload<object>, 'grantType'> &
   redirectUris: string[]
 }
 
-/**
- * One statement that reads a credential with its scopes and redirect URIs (and locks its row
- * when asked): the same data as `findUnique({ include })`, which takes three round trips.
- */
-const CREDENTIAL_SELECT = Prisma.sql`
-  SELECT c.id, c.client_identifier AS "clientIdentifier", c.secret_hash AS "secretHash",
-    c.previous_secret_hash AS "previousSecretHash", c.previous_secret_expires_at AS "previousSecretExpiresAt",
-    c.name, c.description, c.grant_type::text AS "grantType", c.service_id AS "serviceId", c.logo_uri AS "logoUri",
-    c.version, c.last_used_at AS "lastUsedAt", c.created_at AS "createdAt", c.updated_at AS "updatedAt",
-    ARRAY(SELECT s.scope_name FROM credential_scope s WHERE s.credential_id = c.id ORDER BY s.position)::text[] AS scopes,
-    ARRAY(SELECT r.uri FROM credential_redirect_uri r WHERE r.credential_id = c.id ORDER BY r.position)::text[] AS "redirectUris"
-  FROM credential c`
+/** What a write leaves for the database to decide. */
+interface WrittenFields {
+  version: number
+  updatedAt: Date
+  previousSecretExpiresAt: Date | null
+}
+
+/** A change to an existing credential: its whole new state, and what else to replace. */
+interface CredentialWrite {
+  state: CredentialState
+  /** Replaces the scope list; left out, it stays. */
+  scopes?: string[]
+  /** Replaces the redirect URI list; left out, it stays. */
+  redirectUris?: string[]
+  /** Replaces the secret hashes; left out, they stay. */
+  secret?: { hash: string; previousHash: string | null; previousExpiresAt: Date | null }
+  audit: { action: string; fields: string[]; actor: Actor }
+}
+
+/** A write found the credential changed since it was read. */
+const STALE = Symbol('stale')
+/** Enough for every writer of a credential that many requests change at once to get its turn. */
+const MAX_ATTEMPTS = 64
 
 /** A credential as every endpoint sees it. Never carries a secret or its hash. */
 export interface CredentialView {
@@ -193,7 +211,7 @@ export class CredentialService {
   }
 
   async get(reference: CredentialReference): Promise<CredentialView> {
-    return this.db.exclusive(async () => toView(await this.find(this.db.prisma, reference)))
+    return toView(await this.find(reference))
   }
 
   async list(query: ListQuery = {}): Promise<CredentialView[]> {
@@ -236,7 +254,7 @@ export class CredentialService {
     options: UpdateOptions = {},
   ): Promise<{ credential: CredentialView; newClientSecret?: string }> {
     const catalogue = await this.scopeCatalogue()
-    return this.withLockedCredential(reference, async (tx, current) => {
+    return this.change(reference, async (current) => {
       if (options.expectedVersion !== undefined && ![options.expectedVersion].flat().includes(current.version)) {
         throw new CredentialError('precondition_failed', messages.versionMismatch)
       }
@@ -248,38 +266,17 @@ export class CredentialService {
       if (options.dryRun) return { credential: { ...toView(current), ...viewOfState(after) } }
       if (fields.length === 0) return { credential: toView(current) }
       const newClientSecret = options.resetSecret ? generateSecret() : undefined
-      // Relations are rewritten only when they changed, and nothing is read back but what
-      // the database decides (version, updatedAt): the rest is the validated `after`.
-      const updated = await tx.credential.update({
-        where: { id: current.id },
-        data: {
-          ...columns(after),
-          version: { increment: 1 },
-          ...(newClientSecret === undefined
-            ? {}
-            : { secretHash: hashSecret(newClientSecret), previousSecretHash: null, previousSecretExpiresAt: null }),
-          ...(fields.includes(FIELD_NAMES.scopes) && {
-            scopes: {
-              deleteMany: {},
-              create: after.scopes.map((scopeName, position) => ({ scopeName, position })),
-            },
-          }),
-          ...(fields.includes(FIELD_NAMES.redirectUris) && {
-            redirectUris: {
-              deleteMany: {},
-              create: after.redirectUris.map((uri, position) => ({ uri, position })),
-            },
-          }),
-        },
-        select: { version: true, updatedAt: true },
+      const written = await this.write(current, {
+        state: after,
+        // Relations are rewritten only when they changed.
+        scopes: fields.includes(FIELD_NAMES.scopes) ? after.scopes : undefined,
+        redirectUris: fields.includes(FIELD_NAMES.redirectUris) ? after.redirectUris : undefined,
+        secret: newClientSecret === undefined ? undefined : { hash: hashSecret(newClientSecret), previousHash: null, previousExpiresAt: null },
+        audit: { action: 'update', fields, actor },
       })
-      await audit(tx, current.id, 'update', fields, actor)
-      const credential: CredentialView = {
-        ...toView(current),
-        ...viewOfState(after),
-        ...updated,
-        ...(newClientSecret !== undefined && { previousSecretExpiresAt: null }),
-      }
+      if (written === STALE) return STALE
+      // Nothing is read back but what the database decided: the rest is the validated `after`.
+      const credential: CredentialView = { ...toView(current), ...viewOfState(after), ...written }
       return newClientSecret === undefined ? { credential } : { credential, newClientSecret }
     })
   }
@@ -298,32 +295,31 @@ export class CredentialService {
     if (!Number.isInteger(graceSeconds) || graceSeconds < 0 || graceSeconds > MAX_GRACE_SECONDS) {
       throw new CredentialError('invalid', messages.graceSecondsInvalid(MAX_GRACE_SECONDS), 'graceSeconds')
     }
-    return this.withLockedCredential(reference, async (tx, current) => {
+    return this.change(reference, async (current) => {
       const graceEnds = current.previousSecretExpiresAt
       if (graceSeconds > 0 && graceEnds !== null && graceEnds > new Date()) {
         throw new CredentialError('conflict', messages.rotationInProgress(graceEnds.toISOString()), 'graceSeconds')
       }
       const clientSecret = generateSecret()
-      const updated = await tx.credential.update({
-        where: { id: current.id },
-        data: {
-          secretHash: hashSecret(clientSecret),
-          previousSecretHash: graceSeconds > 0 ? current.secretHash : null,
-          previousSecretExpiresAt: graceSeconds > 0 ? new Date(Date.now() + graceSeconds * 1000) : null,
-          version: { increment: 1 },
+      const written = await this.write(current, {
+        state: toState(current),
+        secret: {
+          hash: hashSecret(clientSecret),
+          previousHash: graceSeconds > 0 ? current.secretHash : null,
+          previousExpiresAt: graceSeconds > 0 ? new Date(Date.now() + graceSeconds * 1000) : null,
         },
-        select: { version: true, updatedAt: true, previousSecretExpiresAt: true },
+        audit: { action: 'rotate_secret', fields: ['clientSecret'], actor },
       })
-      await audit(tx, current.id, 'rotate_secret', ['clientSecret'], actor)
-      return { credential: { ...toView(current), ...updated }, clientSecret }
+      return written === STALE ? STALE : { credential: { ...toView(current), ...written }, clientSecret }
     })
   }
 
   async delete(reference: CredentialReference, actor: Actor): Promise<CredentialView> {
-    return this.withLockedCredential(reference, async (tx, current) => {
-      await tx.credential.delete({ where: { id: current.id } })
-      await audit(tx, current.id, 'delete', [], actor)
-      return toView(current)
+    return this.change(reference, async (current) => {
+      const deleted = await this.db.exclusive(() =>
+        this.db.query(DELETE_CREDENTIAL, [current.id, current.version, actor.actor, actor.source, actor.requestId ?? null]),
+      )
+      return deleted.length === 0 ? STALE : toView(current)
     })
   }
 
@@ -333,24 +329,19 @@ export class CredentialService {
    */
   async authenticate(clientIdentifier: string, clientSecret: string): Promise<CredentialView | null> {
     if (hasNul(clientIdentifier)) return null
-    return this.db.exclusive(async () => {
-      const record = await readCredential(this.db.prisma, { clientIdentifier })
-      const now = new Date()
-      const current = secretMatches(clientSecret, record?.secretHash)
-      const previous =
-        record?.previousSecretExpiresAt != null &&
-        record.previousSecretExpiresAt > now &&
-        secretMatches(clientSecret, record.previousSecretHash)
-      if (!record || !(current || previous)) return null
-      if (record.lastUsedAt === null || now.getTime() - record.lastUsedAt.getTime() >= LAST_USED_RESOLUTION_MS) {
-        await this.db.prisma.credential.update({
-          where: { id: record.id },
-          data: { lastUsedAt: now, updatedAt: record.updatedAt },
-        })
-        record.lastUsedAt = now
-      }
-      return toView(record)
-    })
+    const record = await this.read({ clientIdentifier })
+    const now = new Date()
+    const current = secretMatches(clientSecret, record?.secretHash)
+    const previous =
+      record?.previousSecretExpiresAt != null &&
+      record.previousSecretExpiresAt > now &&
+      secretMatches(clientSecret, record.previousSecretHash)
+    if (!record || !(current || previous)) return null
+    if (record.lastUsedAt === null || now.getTime() - record.lastUsedAt.getTime() >= LAST_USED_RESOLUTION_MS) {
+      await this.db.exclusive(() => this.db.query(TOUCH_LAST_USED, [record.id, now]))
+      record.lastUsedAt = now
+    }
+    return toView(record)
   }
 
   /** The audit trail of one credential, newest first; it outlives the credential. */
@@ -372,19 +363,51 @@ export class CredentialService {
     return this.db.exclusive(() => this.db.prisma.$transaction(work, TRANSACTION_OPTIONS))
   }
 
-  /** Locks the credential's row for the rest of the transaction, then reads it. */
-  private withLockedCredential<T>(
+  /**
+   * Optimistic concurrency: reads the credential, lets `attempt` decide and write, and when
+   * the write finds the credential changed since the read (STALE), reads and decides again.
+   * Each attempt is one read and one write statement; no transaction stays open while the
+   * service decides, and every decision is made on the state it overwrites.
+   */
+  private async change<T>(
     reference: CredentialReference,
-    work: (tx: Tx, current: CredentialRecord) => Promise<T>,
+    attempt: (current: CredentialRecord) => Promise<T | typeof STALE>,
   ): Promise<T> {
-    return this.transaction(async (tx) => work(tx, await this.find(tx, reference, { lock: true })))
+    for (let tries = 1; ; tries++) {
+      const outcome = await attempt(await this.find(reference))
+      if (outcome !== STALE) return outcome
+      if (tries === MAX_ATTEMPTS) throw new CredentialError('conflict', messages.tooManyConcurrentChanges)
+    }
   }
 
-  private async find(
-    client: Tx,
-    reference: CredentialReference,
-    { lock = false } = {},
-  ): Promise<CredentialRecord> {
+  /** Writes a change and its audit event, unless the credential's version moved since `current` was read. */
+  private async write(current: CredentialRecord, change: CredentialWrite): Promise<WrittenFields | typeof STALE> {
+    const { state, secret, audit } = change
+    const rows = await this.db.exclusive(() =>
+      this.db.query<WrittenFields>(WRITE_CREDENTIAL, [
+        current.id,
+        current.version,
+        state.name,
+        state.description,
+        state.grantType,
+        state.serviceId,
+        state.logoUri,
+        secret?.hash ?? null,
+        secret?.previousHash ?? null,
+        secret?.previousExpiresAt ?? null,
+        change.scopes ?? null,
+        change.redirectUris ?? null,
+        audit.action,
+        audit.fields,
+        audit.actor.actor,
+        audit.actor.source,
+        audit.actor.requestId ?? null,
+      ]),
+    )
+    return rows[0] ?? STALE
+  }
+
+  private async find(reference: CredentialReference): Promise<CredentialRecord> {
     const { credentialId, clientIdentifier } = reference
     let where: { id: number } | { clientIdentifier: string }
     // Made only when needed: an Error captures a stack trace, which costs on every request.
@@ -400,21 +423,20 @@ export class CredentialService {
     } else {
       throw new CredentialError('invalid', messages.referenceRequired, 'credentialId')
     }
-    const record = await readCredential(client, where, { lock })
+    const record = await this.read(where)
     if (!record) throw notFound()
     return record
   }
-}
 
-/** A credential by id or client identifier, in one statement; `lock` holds its row (FOR UPDATE). */
-async function readCredential(
-  client: Tx,
-  where: { id: number } | { clientIdentifier: string },
-  { lock = false } = {},
-): Promise<CredentialRecord | null> {
-  const condition = 'id' in where ? Prisma.sql`c.id = ${where.id}` : Prisma.sql`c.client_identifier = ${where.clientIdentifier}`
-  const rows = await client.$queryRaw<CredentialRecord[]>`${CREDENTIAL_SELECT} WHERE ${condition} ${lock ? Prisma.sql`FOR UPDATE OF c` : Prisma.empty}`
-  return rows[0] ?? null
+  /** A credential by id or client identifier, with its scopes and redirect URIs, in one statement. */
+  private async read(where: { id: number } | { clientIdentifier: string }): Promise<CredentialRecord | null> {
+    const rows = await this.db.exclusive(() =>
+      'id' in where
+        ? this.db.query<CredentialRecord>(READ_BY_ID, [where.id])
+        : this.db.query<CredentialRecord>(READ_BY_CLIENT_IDENTIFIER, [where.clientIdentifier]),
+    )
+    return rows[0] ?? null
+  }
 }
 
 /** The shape `findMany/create({ include })` returns, as a CredentialRecord. */

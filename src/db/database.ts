@@ -21,6 +21,12 @@ export interface Database {
    * and both stall, so there every unit of work runs alone. PostgreSQL runs them at once.
    */
   exclusive<T>(work: () => Promise<T>): Promise<T>
+  /**
+   * One SQL statement with `$1…` parameters, sent straight to the driver Prisma's adapter
+   * uses. For the service's hot statements only: there Prisma's runtime cost more CPU per
+   * statement than the database did (README, Performance). Call it inside `exclusive`.
+   */
+  query<R>(text: string, params: unknown[]): Promise<R[]>
   /** Applies pending migrations; returns the names applied. */
   migrate(): Promise<string[]>
   close(): Promise<void>
@@ -61,12 +67,25 @@ async function openPostgres(url: string): Promise<Database> {
     prisma,
     kind: 'postgresql',
     exclusive: (work) => work(),
+    query: async <R>(text: string, params: unknown[]) =>
+      (await pool.query({ name: statementName(text), text, values: params })).rows as R[],
     migrate: () => applyMigrations(session),
     async close() {
       await prisma.$disconnect()
       await pool.end().catch(() => {})
     },
   }
+}
+
+/**
+ * Hot statements are named (prepared), so each pooled connection parses and plans them once.
+ * Database.query is called with constant texts only, so this map stays small.
+ */
+const statementNames = new Map<string, string>()
+function statementName(text: string): string {
+  let name = statementNames.get(text)
+  if (name === undefined) statementNames.set(text, (name = `hot_${statementNames.size + 1}`))
+  return name
 }
 
 async function openPglite(target: { dataDir: string } | { memory: true }): Promise<Database> {
@@ -97,6 +116,7 @@ async function openPglite(target: { dataDir: string } | { memory: true }): Promi
       queue = run.catch(() => {})
       return run
     },
+    query: async <R>(text: string, params: unknown[]) => (await pglite.query<R>(text, params)).rows,
     migrate: () => applyMigrations(session),
     async close() {
       await prisma.$disconnect()
