@@ -1,5 +1,7 @@
 import type { FastifyServerOptions } from 'fastify'
 
+type LoggerSettings = Exclude<FastifyServerOptions['logger'], boolean | undefined>
+
 /** Query and form parameters whose values never reach a log line. */
 const SENSITIVE_PARAM = /secret|password|passwd|accesskey|token|authorization/i
 
@@ -28,7 +30,7 @@ export function redactUrl(url: string): string {
  * pino settings: JSON lines, request URLs with secrets masked, and every field that can hold
  * a secret, a password or an authorization header redacted wherever it appears.
  */
-export function loggerOptions(level: string): FastifyServerOptions['logger'] {
+export function loggerOptions(level: string): LoggerSettings {
   return {
     level,
     redact: {

@@ -1,4 +1,4 @@
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto'
+import { hash, randomBytes, timingSafeEqual } from 'node:crypto'
 
 /**
  * Client and API secrets are generated here from 64 (or 32) CSPRNG bytes, so a fast digest is
@@ -10,7 +10,7 @@ export function generateSecret(bytes = 64): string {
 }
 
 export function hashSecret(secret: string): string {
-  return createHash('sha256').update(secret, 'utf8').digest('hex')
+  return hash('sha256', secret, 'hex')
 }
 
 // A digest to compare against when there is no stored one, so that "unknown identifier" and

@@ -13,7 +13,7 @@ t.test('one log line per request, and no secret in any log line', async (t) => {
     },
   })
   // The service's own logger settings, at the most talkative level, into memory.
-  const options = loggerOptions('trace') as Exclude<ReturnType<typeof loggerOptions>, boolean | undefined>
+  const options = loggerOptions('trace')
   const test = await buildTestApp(t, {}, undefined, { logger: { ...options, stream } })
   lines.length = 0 // start-up lines
 
