@@ -2,6 +2,7 @@ import type { Database } from '../db/database.js'
 import type { Prisma } from '../generated/prisma/client.js'
 import { generateSecret, hashSecret, secretMatches } from '../secrets.js'
 import { CredentialError, messages } from './errors.js'
+import { RecentlyRead } from './recently-read.js'
 import {
   assertValidCredential,
   hasNul,
@@ -50,6 +51,15 @@ interface CredentialWrite {
   secret?: { hash: string; previousHash: string | null; previousExpiresAt: Date | null }
   audit: { action: string; fields: string[]; actor: Actor }
 }
+
+/** prisma/migrations/20261128000000_credential_write: a credential's client identifier, when it changed. */
+const CREDENTIAL_CHANGED = 'credential_changed'
+/**
+ * Long enough that a busy client authenticates from memory; short, in case a notification is
+ * lost with the connection still up (a half-open network). Bounded, as any client may send
+ * identifiers.
+ */
+const RECENTLY_READ = { ttlMs: 5_000, maxEntries: 10_000 }
 
 /** A write found the credential changed since it was read. */
 const STALE = Symbol('stale')
@@ -173,11 +183,21 @@ const LAST_USED_RESOLUTION_MS = 60_000
  */
 export class CredentialService {
   #catalogue: Promise<ReadonlySet<string>> | undefined
+  /** What authentication read, by client identifier (see RecentlyRead). */
+  readonly #recent: RecentlyRead<CredentialRecord>
 
   constructor(
     private readonly db: Database,
     private readonly clientIdentifierPrefix: string,
-  ) {}
+  ) {
+    const watch = db.watch(CREDENTIAL_CHANGED, (clientIdentifier) => this.#recent.forget(clientIdentifier))
+    this.#recent = new RecentlyRead(watch, RECENTLY_READ.ttlMs, RECENTLY_READ.maxEntries)
+  }
+
+  /** Whether authentication may answer from memory now (changes by other processes are heard). */
+  get remembering(): boolean {
+    return this.#recent.live
+  }
 
   /** The scope catalogue, read once: it changes only through migrations. */
   scopeCatalogue(): Promise<ReadonlySet<string>> {
@@ -329,7 +349,9 @@ export class CredentialService {
    */
   async authenticate(clientIdentifier: string, clientSecret: string): Promise<CredentialView | null> {
     if (hasNul(clientIdentifier)) return null
-    const record = await this.read({ clientIdentifier })
+    const record =
+      this.#recent.get(clientIdentifier) ??
+      (await this.#recent.read(clientIdentifier, () => this.read({ clientIdentifier })))
     const now = new Date()
     const current = secretMatches(clientSecret, record?.secretHash)
     const previous =
@@ -374,7 +396,11 @@ export class CredentialService {
     attempt: (current: CredentialRecord) => Promise<T | typeof STALE>,
   ): Promise<T> {
     for (let tries = 1; ; tries++) {
-      const outcome = await attempt(await this.find(reference))
+      const current = await this.find(reference)
+      const outcome = await attempt(current)
+      // Forgotten here as well as on the database's notification: this process's next
+      // authentication must see the change, however late the notification.
+      this.#recent.forget(current.clientIdentifier)
       if (outcome !== STALE) return outcome
       if (tries === MAX_ATTEMPTS) throw new CredentialError('conflict', messages.tooManyConcurrentChanges)
     }

@@ -6,8 +6,9 @@ import pg from 'pg'
 import { PrismaPGlite } from 'pglite-prisma-adapter'
 import { PrismaClient } from '../generated/prisma/client.js'
 import { applyMigrations, type MigrationSession } from './migrate.js'
+import { listen, type Watch } from './notifications.js'
 
-export type { PrismaClient }
+export type { PrismaClient, Watch }
 
 /** Where the data lives: a PostgreSQL URL, a PGlite data folder, or PGlite in memory (tests). */
 export type DatabaseTarget = { url: string } | { dataDir: string } | { memory: true }
@@ -27,6 +28,13 @@ export interface Database {
    * statement than the database did (README, Performance). Call it inside `exclusive`.
    */
   query<R>(text: string, params: unknown[]): Promise<R[]>
+  /**
+   * Calls `onChange(payload)` for each notification on `channel` (PostgreSQL NOTIFY, sent by
+   * other processes too), and `onChange(null)` whenever some may have been missed. Closed with
+   * the database. PGlite belongs to this process alone: nobody else can change it, so its
+   * watch is always live and never called.
+   */
+  watch(channel: string, onChange: (payload: string | null) => void): Watch
   /** Applies pending migrations; returns the names applied. */
   migrate(): Promise<string[]>
   close(): Promise<void>
@@ -44,6 +52,7 @@ async function openPostgres(url: string): Promise<Database> {
   // A pool error (e.g. the server restarting) must not crash the process: the next query retries.
   pool.on('error', () => {})
   const prisma = new PrismaClient({ adapter: new PrismaPg(pool) })
+  const watches = new Set<Watch>()
   const session: MigrationSession = {
     async transaction(work) {
       const client = await pool.connect()
@@ -69,8 +78,14 @@ async function openPostgres(url: string): Promise<Database> {
     exclusive: (work) => work(),
     query: async <R>(text: string, params: unknown[]) =>
       (await pool.query({ name: statementName(text), text, values: params })).rows as R[],
+    watch(channel, onChange) {
+      const watch = listen(url, channel, onChange)
+      watches.add(watch)
+      return watch
+    },
     migrate: () => applyMigrations(session),
     async close() {
+      await Promise.all([...watches].map((watch) => watch.close()))
       await prisma.$disconnect()
       await pool.end().catch(() => {})
     },
@@ -117,6 +132,7 @@ async function openPglite(target: { dataDir: string } | { memory: true }): Promi
       return run
     },
     query: async <R>(text: string, params: unknown[]) => (await pglite.query<R>(text, params)).rows,
+    watch: () => ({ live: () => true, close: async () => {} }),
     migrate: () => applyMigrations(session),
     async close() {
       await prisma.$disconnect()

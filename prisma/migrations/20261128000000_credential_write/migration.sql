@@ -59,3 +59,21 @@ BEGIN
         VALUES (p_id, p_actor, p_action, p_changed_fields, p_request_id, p_source);
 END
 $$;
+
+-- Processes keep what authentication read for a few seconds (src/credentials/recently-read.ts).
+-- Every change of a credential (its version moves) and every deletion tells them to drop it,
+-- at commit. Recording lastUsedAt is not a change and says nothing.
+CREATE FUNCTION "credential_changed_notify"() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_notify('credential_changed', OLD."client_identifier");
+    RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER "credential_changed" AFTER UPDATE ON "credential" FOR EACH ROW
+    WHEN (OLD."version" IS DISTINCT FROM NEW."version")
+    EXECUTE FUNCTION "credential_changed_notify"();
+
+CREATE TRIGGER "credential_deleted" AFTER DELETE ON "credential" FOR EACH ROW
+    EXECUTE FUNCTION "credential_changed_notify"();

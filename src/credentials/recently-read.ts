@@ -1,0 +1,52 @@
+import type { Watch } from '../db/database.js'
+
+/**
+ * What authentication read lately, by client identifier, so that a client authenticating
+ * often costs no database round trip. An entry goes when this process changes the credential,
+ * when any process does (the database notifies every watcher at commit), and after `ttlMs` at
+ * the latest. Nothing is kept or served while notifications may be missed, nor a read that a
+ * change overtook.
+ */
+export class RecentlyRead<T> {
+  readonly #entries = new Map<string, { value: T; expires: number }>()
+  /** Moves on every change heard, so a read that started before one is not kept. */
+  #generation = 0
+
+  constructor(
+    private readonly watch: Watch,
+    private readonly ttlMs: number,
+    private readonly maxEntries: number,
+  ) {}
+
+  /** Whether entries are kept and served now: changes are heard. */
+  get live(): boolean {
+    return this.watch.live()
+  }
+
+  get(key: string): T | undefined {
+    const entry = this.#entries.get(key)
+    if (entry === undefined) return undefined
+    if (entry.expires > Date.now() && this.watch.live()) return entry.value
+    this.#entries.delete(key)
+    return undefined
+  }
+
+  /** Reads through `read`, keeping the result unless something changed while it ran. */
+  async read(key: string, read: () => Promise<T | null>): Promise<T | null> {
+    const generation = this.#generation
+    const value = await read()
+    if (value !== null && generation === this.#generation && this.watch.live()) {
+      // The oldest entry makes room: Maps iterate in insertion order.
+      if (this.#entries.size >= this.maxEntries) this.#entries.delete(this.#entries.keys().next().value as string)
+      this.#entries.set(key, { value, expires: Date.now() + this.ttlMs })
+    }
+    return value
+  }
+
+  /** `key` changed; `null`: anything may have. */
+  forget(key: string | null): void {
+    this.#generation++
+    if (key === null) this.#entries.clear()
+    else this.#entries.delete(key)
+  }
+}

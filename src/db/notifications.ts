@@ -1,0 +1,65 @@
+import pg from 'pg'
+
+/** A subscription to a notification channel; see Database.watch. */
+export interface Watch {
+  /** Whether notifications arrive now: false until listening, and while the connection is down. */
+  live(): boolean
+  close(): Promise<void>
+}
+
+const RECONNECT_MS = 1_000
+
+/**
+ * LISTEN on a connection of its own, outside the pool. When that connection fails, `onChange`
+ * hears `null` (anything may have changed unheard) and the watch is not live until a new
+ * connection listens again, after which it hears `null` once more.
+ */
+export function listen(url: string, channel: string, onChange: (payload: string | null) => void): Watch {
+  let client: pg.Client | undefined
+  let live = false
+  let closed = false
+  let retry: NodeJS.Timeout | undefined
+
+  const lost = (failed: pg.Client) => {
+    if (failed !== client) return
+    client = undefined
+    if (live) onChange(null)
+    live = false
+    failed.removeAllListeners()
+    failed.on('error', () => {})
+    failed.end().catch(() => {})
+    if (!closed) retry = setTimeout(connect, RECONNECT_MS).unref()
+  }
+
+  async function connect() {
+    const next = new pg.Client({ connectionString: url, keepAlive: true })
+    client = next
+    next.on('error', () => lost(next))
+    next.on('end', () => lost(next))
+    next.on('notification', (message) => onChange(message.payload ?? null))
+    try {
+      await next.connect()
+      await next.query(`LISTEN "${channel}"`)
+      if (client !== next) return
+      live = true
+      onChange(null)
+    } catch {
+      lost(next)
+    }
+  }
+
+  void connect()
+  return {
+    live: () => live,
+    async close() {
+      closed = true
+      live = false
+      clearTimeout(retry)
+      const current = client
+      client = undefined
+      current?.removeAllListeners()
+      current?.on('error', () => {})
+      await current?.end().catch(() => {})
+    },
+  }
+}
