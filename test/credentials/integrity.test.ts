@@ -35,6 +35,21 @@ t.test('a failing update writes nothing: row, scopes, redirect URIs, audit trail
   t.ok(await test.app.credentials.authenticate(made.clientIdentifier, made.clientSecret), 'the secret was not reset')
 })
 
+t.test('a write that never finds the version it read gives up with a clear error, nothing written', async (t) => {
+  const made = await createCredential(test, { name: 'Contended' })
+  const before = await storedCredential(test, made.credentialId)
+  // Every UPDATE of this row is skipped, as if another writer always got there first.
+  await test.sql(`CREATE FUNCTION skip_update() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NULL; END $$`)
+  await test.sql(`CREATE TRIGGER always_stale BEFORE UPDATE ON credential FOR EACH ROW
+    WHEN (OLD.id = ${made.credentialId}) EXECUTE FUNCTION skip_update()`)
+  t.teardown(() => test.sql('DROP TRIGGER IF EXISTS always_stale ON credential'))
+  const answer = await update({ credentialId: made.credentialId, name: 'Never' })
+  t.same(answer.data, { result: 'error', message: 'The credential is being changed by too many requests at once; try again.' })
+  t.same(await storedCredential(test, made.credentialId), before, 'nothing changed, no audit event')
+  await test.sql('DROP TRIGGER always_stale ON credential')
+  t.equal((await update({ credentialId: made.credentialId, name: 'At last' })).data.result, 'success', 'and once it can, it does')
+})
+
 t.test('20 concurrent updates of different fields of one credential all survive', async (t) => {
   const made = await createCredential(test, { name: 'Concurrent', scope: 'openid' })
   const { row } = await storedCredential(test, made.credentialId)
