@@ -56,9 +56,14 @@ export class ConfigError extends Error {}
  */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const raw: Record<string, unknown> = {}
-  for (const name of Object.keys(ConfigSchema.properties)) {
+  for (const [name, schema] of Object.entries(ConfigSchema.properties)) {
     const value = env[name]
-    if (value !== undefined && value !== '') raw[name] = value
+    if (value === undefined || value === '') continue
+    // Conversion would truncate "1.5" to 1: a whole-number setting must be written as one.
+    if (schema.type === 'integer' && !/^\d+$/.test(value)) {
+      throw new ConfigError(`Invalid configuration: ${name}=${JSON.stringify(value)} (${schema.description ?? 'a whole number'})`)
+    }
+    raw[name] = value
   }
   const config = Value.Default(ConfigSchema, Value.Convert(ConfigSchema, raw))
   const error = Value.Errors(ConfigSchema, config).First()
