@@ -23,7 +23,7 @@ async function updateName(id: number, name: string, actor: string, source: strin
     text: WRITE_CREDENTIAL,
     values: [
       id, current.version, name, current.description, current.grantType, current.serviceId, current.logoUri,
-      null, null, null, null, null, 'update', ['name'], actor, source, requestId,
+      null, null, null, null, null, 'update', ['name'], actor, source, requestId, new Date(),
     ],
   })
   return written.rows[0]

@@ -36,7 +36,8 @@ export class RecentlyRead<T> {
     const generation = this.#generation
     const value = await read()
     if (value !== null && generation === this.#generation && this.watch.live()) {
-      // The oldest entry makes room: Maps iterate in insertion order.
+      // Re-inserted, a key moves to the end; the oldest entry makes room (Maps keep insertion order).
+      this.#entries.delete(key)
       if (this.#entries.size >= this.maxEntries) this.#entries.delete(this.#entries.keys().next().value as string)
       this.#entries.set(key, { value, expires: Date.now() + this.ttlMs })
     }

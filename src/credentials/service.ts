@@ -179,7 +179,8 @@ const LAST_USED_RESOLUTION_MS = 60_000
 /**
  * The one place where OAuth client credentials are created, read, changed and removed. Every
  * endpoint (legacy api.php, REST, CLI) calls it; it validates the credential as it would be
- * stored, then writes the change and its audit event in one transaction under a row lock.
+ * stored, then writes the change and its audit event atomically, and only onto the state it
+ * validated (see `change`).
  */
 export class CredentialService {
   #catalogue: Promise<ReadonlySet<string>> | undefined
@@ -337,7 +338,14 @@ export class CredentialService {
   async delete(reference: CredentialReference, actor: Actor): Promise<CredentialView> {
     return this.change(reference, async (current) => {
       const deleted = await this.db.exclusive(() =>
-        this.db.query(DELETE_CREDENTIAL, [current.id, current.version, actor.actor, actor.source, actor.requestId ?? null]),
+        this.db.query(DELETE_CREDENTIAL, [
+          current.id,
+          current.version,
+          actor.actor,
+          actor.source,
+          actor.requestId ?? null,
+          new Date(),
+        ]),
       )
       return deleted.length === 0 ? STALE : toView(current)
     })
@@ -397,10 +405,14 @@ export class CredentialService {
   ): Promise<T> {
     for (let tries = 1; ; tries++) {
       const current = await this.find(reference)
-      const outcome = await attempt(current)
-      // Forgotten here as well as on the database's notification: this process's next
-      // authentication must see the change, however late the notification.
-      this.#recent.forget(current.clientIdentifier)
+      let outcome: T | typeof STALE
+      try {
+        outcome = await attempt(current)
+      } finally {
+        // Forgotten here as well as on the database's notification (even when the write's
+        // answer was lost): this process's next authentication must see any change at once.
+        this.#recent.forget(current.clientIdentifier)
+      }
       if (outcome !== STALE) return outcome
       if (tries === MAX_ATTEMPTS) throw new CredentialError('conflict', messages.tooManyConcurrentChanges)
     }
@@ -428,6 +440,8 @@ export class CredentialService {
         audit.actor.actor,
         audit.actor.source,
         audit.actor.requestId ?? null,
+        // The application's clock, as for every other timestamp it stores.
+        new Date(),
       ]),
     )
     return rows[0] ?? STALE

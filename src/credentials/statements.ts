@@ -21,16 +21,16 @@ export const READ_BY_CLIENT_IDENTIFIER = `${CREDENTIAL_SELECT} WHERE c.client_id
  * only if the credential still has the version read ($2). Parameters, in order: id, version
  * read, name, description, grant type, service id, logo URI, secret hash, previous secret
  * hash, previous secret's expiry, scopes, redirect URIs, audit action, changed fields, actor,
- * source, request id.
+ * source, request id, time of the change.
  */
 export const WRITE_CREDENTIAL =
-  'SELECT * FROM credential_write($1, $2, $3, $4, CAST($5::text AS "GrantType"), $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)'
+  'SELECT * FROM credential_write($1, $2, $3, $4, CAST($5::text AS "GrantType"), $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)'
 
 /** Deletes a credential (its scopes and URIs cascade) and records it, if the version read ($2) still holds. */
 export const DELETE_CREDENTIAL = `
   WITH deleted AS (DELETE FROM credential WHERE id = $1 AND version = $2 RETURNING id)
-  INSERT INTO audit_event (credential_id, actor, action, changed_fields, source, request_id)
-    SELECT id, $3, 'delete', '{}', $4, $5 FROM deleted
+  INSERT INTO audit_event (credential_id, actor, action, changed_fields, source, request_id, created_at)
+    SELECT id, $3, 'delete', '{}', $4, $5, $6 FROM deleted
   RETURNING credential_id`
 
 /** Not a change of the credential: neither its version nor updatedAt moves. */

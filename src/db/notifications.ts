@@ -8,6 +8,9 @@ export interface Watch {
 }
 
 const RECONNECT_MS = 1_000
+const CONNECT_TIMEOUT_MS = 5_000
+/** A connection that cannot say goodbye (its server is unreachable) must not hold up shutdown. */
+const CLOSE_TIMEOUT_MS = 1_000
 
 /**
  * LISTEN on a connection of its own, outside the pool. When that connection fails, `onChange`
@@ -33,7 +36,12 @@ export function listen(url: string, channel: string, onChange: (payload: string 
 
   async function connect() {
     // TCP keep-alive after 10 s idle: a half-open connection is found without waiting hours.
-    const next = new pg.Client({ connectionString: url, keepAlive: true, keepAliveInitialDelayMillis: 10_000 })
+    const next = new pg.Client({
+      connectionString: url,
+      connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+      keepAlive: true,
+      keepAliveInitialDelayMillis: 10_000,
+    })
     client = next
     next.on('error', () => lost(next))
     next.on('end', () => lost(next))
@@ -60,7 +68,12 @@ export function listen(url: string, channel: string, onChange: (payload: string 
       client = undefined
       current?.removeAllListeners()
       current?.on('error', () => {})
-      await current?.end().catch(() => {})
+      let timer: NodeJS.Timeout | undefined
+      await Promise.race([
+        current?.end().catch(() => {}),
+        new Promise((resolve) => (timer = setTimeout(resolve, CLOSE_TIMEOUT_MS))),
+      ])
+      clearTimeout(timer)
     },
   }
 }

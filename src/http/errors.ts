@@ -6,7 +6,8 @@ const UNAVAILABLE_ADAPTER_KINDS = new Set([
   'TooManyConnections',
   'TransactionAlreadyClosed',
 ])
-// Socket errors, then PostgreSQL's: server shutting down or restarting, connection failures.
+// Socket errors, then PostgreSQL's: server shutting down or restarting, connection failures,
+// too many connections.
 const UNAVAILABLE_NODE_CODES = new Set([
   'ECONNREFUSED',
   'ECONNRESET',
@@ -19,6 +20,7 @@ const UNAVAILABLE_NODE_CODES = new Set([
   '08001',
   '08003',
   '08006',
+  '53300',
 ])
 
 /**

@@ -3,6 +3,7 @@ import t from 'tap'
 import { loggerOptions } from '../../src/logging.js'
 import { buildTestApp } from '../helpers/app.js'
 import { callLegacy } from '../helpers/legacy.js'
+import { callRest, createCredential } from '../helpers/rest.js'
 
 t.test('one log line per request, and no secret in any log line', async (t) => {
   const lines: string[] = []
@@ -85,4 +86,31 @@ t.test('one log line per request, and no secret in any log line', async (t) => {
     'Authorization header': basic.slice('Basic '.length),
   }
   for (const [what, secret] of Object.entries(secrets)) t.notOk(log.includes(secret), `no ${what} in the log`)
+})
+
+t.test('a write that fails in the database logs its error without the secret digests it carried', async (t) => {
+  const lines: string[] = []
+  const stream = new Writable({
+    write(chunk, _encoding, done) {
+      lines.push(...String(chunk).split('\n').filter((line) => line !== ''))
+      done()
+    },
+  })
+  const test = await buildTestApp(t, {}, undefined, { logger: { ...loggerOptions('info'), stream } })
+  const { body: created } = await createCredential(test)
+  const [stored] = await test.sql<{ secret_hash: string }>('SELECT secret_hash FROM credential WHERE id = $1', [created.credentialId])
+  // A rotation with a grace period sends the current digest back as the previous one; the
+  // audit insert then fails with an error the service does not expect (500).
+  await test.sql(`CREATE FUNCTION audit_broken() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN RAISE EXCEPTION 'audit is broken'; END $$`)
+  await test.sql('CREATE TRIGGER audit_broken BEFORE INSERT ON audit_event FOR EACH ROW EXECUTE FUNCTION audit_broken()')
+  const rotated = await callRest(test, {
+    method: 'POST',
+    url: `/oauth/credentials/${created.credentialId}/secret`,
+    body: { graceSeconds: 3600 },
+  })
+  t.equal(rotated.status, 500)
+  const log = lines.join('\n')
+  t.match(log, /audit is broken/, 'the error is logged')
+  t.notOk(log.includes(stored?.secret_hash ?? 'no digest read'), 'without the stored digest')
 })

@@ -6,6 +6,7 @@
 --
 -- p_secret_hash NULL keeps all three secret columns; otherwise they take the three values.
 -- p_scopes / p_redirect_uris NULL keep the lists; otherwise the lists are replaced.
+-- p_changed_at is the application's clock, which sets every other timestamp too.
 CREATE FUNCTION "credential_write"(
     p_id INTEGER,
     p_read_version INTEGER,
@@ -23,7 +24,8 @@ CREATE FUNCTION "credential_write"(
     p_changed_fields TEXT[],
     p_actor VARCHAR,
     p_source VARCHAR,
-    p_request_id VARCHAR
+    p_request_id VARCHAR,
+    p_changed_at TIMESTAMPTZ
 ) RETURNS TABLE ("version" INTEGER, "updatedAt" TIMESTAMPTZ, "previousSecretExpiresAt" TIMESTAMPTZ)
 LANGUAGE plpgsql AS $$
 #variable_conflict use_column
@@ -39,7 +41,7 @@ BEGIN
         "previous_secret_hash" = CASE WHEN p_secret_hash IS NULL THEN c."previous_secret_hash" ELSE p_previous_secret_hash END,
         "previous_secret_expires_at" = CASE WHEN p_secret_hash IS NULL THEN c."previous_secret_expires_at" ELSE p_previous_secret_expires_at END,
         "version" = c."version" + 1,
-        "updated_at" = CURRENT_TIMESTAMP
+        "updated_at" = p_changed_at
     WHERE c."id" = p_id AND c."version" = p_read_version
     RETURNING c."version", c."updated_at", c."previous_secret_expires_at";
     IF NOT FOUND THEN
@@ -55,8 +57,8 @@ BEGIN
         INSERT INTO "credential_redirect_uri" ("credential_id", "position", "uri")
             SELECT p_id, u.n - 1, u.uri FROM unnest(p_redirect_uris) WITH ORDINALITY AS u(uri, n);
     END IF;
-    INSERT INTO "audit_event" ("credential_id", "actor", "action", "changed_fields", "request_id", "source")
-        VALUES (p_id, p_actor, p_action, p_changed_fields, p_request_id, p_source);
+    INSERT INTO "audit_event" ("credential_id", "actor", "action", "changed_fields", "request_id", "source", "created_at")
+        VALUES (p_id, p_actor, p_action, p_changed_fields, p_request_id, p_source, p_changed_at);
 END
 $$;
 
