@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto'
 import { isIP } from 'node:net'
 import { hasNul } from '../credentials/rules.js'
 import type { Database } from '../db/database.js'
-import { generateSecret, hashSecret } from '../secrets.js'
+import { generateSecret, hashSecret, secretMatches } from '../secrets.js'
 
 /** Every action an API client can be allowed to run, on api.php and REST alike. */
 export const ACTIONS = [
@@ -60,6 +60,14 @@ export const refusals = {
 
 export function mayRun(client: ApiClient, action: string): boolean {
   return client.permissions.includes(ALL_ACTIONS) || client.permissions.includes(action)
+}
+
+/**
+ * Whether `secret` is this API credential's. It is compared even when there is no such
+ * credential, so "unknown identifier" and "wrong secret" take the same time on every endpoint.
+ */
+export function secretAccepted<C extends { secretHash: string }>(client: C | null | undefined, secret: string): client is C {
+  return secretMatches(secret, client?.secretHash)
 }
 
 /** An empty allow-list lets any address in. */

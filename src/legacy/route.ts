@@ -3,13 +3,12 @@ import formbody from '@fastify/formbody'
 import multipart from '@fastify/multipart'
 import { Type } from '@sinclair/typebox'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import { ipAllowed, mayRun, refusals, type ApiClientService } from '../api-clients/service.js'
+import { ipAllowed, mayRun, refusals, secretAccepted, type ApiClientService } from '../api-clients/service.js'
 import { CredentialError } from '../credentials/errors.js'
 import type { CredentialService } from '../credentials/service.js'
 import { isDatabaseUnavailable } from '../http/errors.js'
 import { setActor } from '../http/request-log.js'
 import { RateLimited, type RequestLimits } from '../limits/index.js'
-import { secretMatches } from '../secrets.js'
 import { CommonParams, LEGACY_ACTIONS, LegacyErrorSchema } from './actions.js'
 import { CONTENT_TYPES, RESPONSE_TYPES, render, type LegacyReply, type ResponseType } from './format.js'
 import { FORM_LIMITS, parseForm, type LegacyParams } from './params.js'
@@ -112,7 +111,7 @@ export default async function legacyApi(app: FastifyInstance, options: LegacyApi
     }
     if (action === '') throw new Refusal(400, 'Empty action request')
     if (identifier === '' || secret === '') throw await refuseAuthentication(refusals.missing)
-    if (!client || !secretMatches(secret, client.secretHash)) throw await refuseAuthentication(refusals.failed)
+    if (!secretAccepted(client, secret)) throw await refuseAuthentication(refusals.failed)
     setActor(request, client.identifier)
     await options.limits.admitCaller(request, client.identifier)
     const known = actionsByName.get(action.toLowerCase())?.name ?? action

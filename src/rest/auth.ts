@@ -3,13 +3,13 @@ import {
   ipAllowed,
   mayRun,
   refusals,
+  secretAccepted,
   type Action,
   type ApiClient,
   type ApiClientService,
 } from '../api-clients/service.js'
 import { setActor } from '../http/request-log.js'
 import type { RequestLimits } from '../limits/index.js'
-import { secretMatches } from '../secrets.js'
 import { CHALLENGE, HttpProblem } from './problem.js'
 
 declare module 'fastify' {
@@ -48,9 +48,7 @@ export async function authorize(
   const given = basicCredentials(request.headers.authorization)
   if (!given) throw await refuse(refusals.missing)
   const client = await apiClients.find(given.identifier)
-  // Compared even for an unknown identifier, so both refusals take the same time.
-  const matches = secretMatches(given.secret, client?.secretHash)
-  if (!client || !matches) throw await refuse(refusals.failed)
+  if (!secretAccepted(client, given.secret)) throw await refuse(refusals.failed)
   setActor(request, client.identifier)
   await limits.admitCaller(request, client.identifier)
   if (!ipAllowed(client, request.ip)) throw new HttpProblem(403, refusals.address(request.ip))
