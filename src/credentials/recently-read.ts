@@ -23,19 +23,16 @@ export class RecentlyRead<T> {
     return this.watch.live()
   }
 
-  get(key: string): T | undefined {
+  /** What is kept for `key`; otherwise what `load` reads, kept unless something changed meanwhile. */
+  async get(key: string, load: () => Promise<T | null>): Promise<T | null> {
     const entry = this.#entries.get(key)
-    if (entry === undefined) return undefined
-    if (entry.expires > Date.now() && this.watch.live()) return entry.value
-    this.#entries.delete(key)
-    return undefined
-  }
-
-  /** Reads through `read`, keeping the result unless something changed while it ran. */
-  async read(key: string, read: () => Promise<T | null>): Promise<T | null> {
+    if (entry !== undefined) {
+      if (entry.expires > Date.now() && this.live) return entry.value
+      this.#entries.delete(key)
+    }
     const generation = this.#generation
-    const value = await read()
-    if (value !== null && generation === this.#generation && this.watch.live()) {
+    const value = await load()
+    if (value !== null && generation === this.#generation && this.live) {
       // Re-inserted, a key moves to the end; the oldest entry makes room (Maps keep insertion order).
       this.#entries.delete(key)
       if (this.#entries.size >= this.maxEntries) this.#entries.delete(this.#entries.keys().next().value as string)

@@ -357,9 +357,7 @@ export class CredentialService {
    */
   async authenticate(clientIdentifier: string, clientSecret: string): Promise<CredentialView | null> {
     if (hasNul(clientIdentifier)) return null
-    const record =
-      this.#recent.get(clientIdentifier) ??
-      (await this.#recent.read(clientIdentifier, () => this.read({ clientIdentifier })))
+    const record = await this.#recent.get(clientIdentifier, () => this.read({ clientIdentifier }))
     const now = new Date()
     const current = secretMatches(clientSecret, record?.secretHash)
     const previous =

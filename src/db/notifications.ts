@@ -9,7 +9,6 @@ export interface Watch {
 
 const RECONNECT_MS = 1_000
 const CONNECT_TIMEOUT_MS = 5_000
-/** A connection that cannot say goodbye (its server is unreachable) must not hold up shutdown. */
 const CLOSE_TIMEOUT_MS = 1_000
 
 /**
@@ -28,9 +27,7 @@ export function listen(url: string, channel: string, onChange: (payload: string 
     client = undefined
     if (live) onChange(null)
     live = false
-    failed.removeAllListeners()
-    failed.on('error', () => {})
-    failed.end().catch(() => {})
+    void dispose(failed)
     if (!closed) retry = setTimeout(connect, RECONNECT_MS).unref()
   }
 
@@ -66,14 +63,22 @@ export function listen(url: string, channel: string, onChange: (payload: string 
       clearTimeout(retry)
       const current = client
       client = undefined
-      current?.removeAllListeners()
-      current?.on('error', () => {})
-      let timer: NodeJS.Timeout | undefined
-      await Promise.race([
-        current?.end().catch(() => {}),
-        new Promise((resolve) => (timer = setTimeout(resolve, CLOSE_TIMEOUT_MS))),
-      ])
-      clearTimeout(timer)
+      if (current) await dispose(current)
     },
   }
+}
+
+/**
+ * Ends a connection no longer wanted: its later errors are ignored, and a server that cannot
+ * be reached holds this up for CLOSE_TIMEOUT_MS at most.
+ */
+async function dispose(connection: pg.Client): Promise<void> {
+  connection.removeAllListeners()
+  connection.on('error', () => {})
+  let timer: NodeJS.Timeout | undefined
+  await Promise.race([
+    connection.end().catch(() => {}),
+    new Promise((resolve) => (timer = setTimeout(resolve, CLOSE_TIMEOUT_MS))),
+  ])
+  clearTimeout(timer)
 }

@@ -8,12 +8,18 @@ import { startTcpProxy } from '../helpers/tcp-proxy.js'
 const actor = { actor: 'test', source: 'rest' as const }
 const newCredential = { name: 'App', grantType: 'authorization_code', scope: 'openid' }
 
+/** Milliseconds from `since` until `check` first holds, asked every 10 ms for up to 10 s; undefined if never. */
+async function msUntil(check: () => boolean | Promise<boolean>, since = Date.now()): Promise<number | undefined> {
+  while (Date.now() - since < 10_000) {
+    if (await check()) return Date.now() - since
+    await new Promise((resolve) => setTimeout(resolve, 10))
+  }
+  return undefined
+}
+
 /** Until the app hears of changes, it keeps nothing in memory. */
 async function remembering(test: TestApp) {
-  for (let attempt = 0; attempt < 200 && !test.app.credentials.remembering; attempt++) {
-    await new Promise((resolve) => setTimeout(resolve, 25))
-  }
-  return test.app.credentials.remembering
+  return (await msUntil(() => test.app.credentials.remembering)) !== undefined
 }
 
 async function authenticated(test: TestApp, clientIdentifier: string, secret: string) {
@@ -58,11 +64,10 @@ if (serverUrl) {
 
     const rotatedAt = Date.now()
     await there.app.credentials.rotateSecret({ credentialId: credential.id }, 0, actor)
-    let refusedAfter: number | undefined
-    while (refusedAfter === undefined && Date.now() - rotatedAt < 10_000) {
-      if ((await authenticated(here, credential.clientIdentifier, clientSecret)) === null) refusedAfter = Date.now() - rotatedAt
-      else await new Promise((resolve) => setTimeout(resolve, 10))
-    }
+    const refusedAfter = await msUntil(
+      async () => (await authenticated(here, credential.clientIdentifier, clientSecret)) === null,
+      rotatedAt,
+    )
     t.ok(refusedAfter !== undefined && refusedAfter < 2_000, `old secret refused here ${refusedAfter} ms after the rotation there (memory lasts 5,000 ms)`)
   })
 
@@ -79,21 +84,13 @@ if (serverUrl) {
 
     const cutAt = Date.now()
     await proxy.cut()
-    let failedAfter: number | undefined
-    while (failedAfter === undefined && Date.now() - cutAt < 10_000) {
-      const answered = await authenticated(test, credential.clientIdentifier, clientSecret).then(Boolean, () => false)
-      if (!answered) failedAfter = Date.now() - cutAt
-      else await new Promise((resolve) => setTimeout(resolve, 10))
-    }
+    const answers = () => authenticated(test, credential.clientIdentifier, clientSecret).then(Boolean, () => false)
+    const failedAfter = await msUntil(async () => !(await answers()), cutAt)
     t.ok(failedAfter !== undefined && failedAfter < 2_000, `memory dropped ${failedAfter} ms after the connection was (memory lasts 5,000 ms)`)
     t.notOk(test.app.credentials.remembering)
 
     await proxy.restore()
-    let back = false
-    for (let attempt = 0; attempt < 100 && !back; attempt++) {
-      back = await authenticated(test, credential.clientIdentifier, clientSecret).then(Boolean, () => false)
-      if (!back) await new Promise((resolve) => setTimeout(resolve, 100))
-    }
+    const back = (await msUntil(answers)) !== undefined
     t.ok(back, 'authenticates again once the database is back, without a restart')
     t.ok(await remembering(test), 'and remembers again')
   })

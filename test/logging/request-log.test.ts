@@ -5,7 +5,8 @@ import { buildTestApp } from '../helpers/app.js'
 import { callLegacy } from '../helpers/legacy.js'
 import { callRest, createCredential } from '../helpers/rest.js'
 
-t.test('one log line per request, and no secret in any log line', async (t) => {
+/** A stream for the logger that keeps each line it is given. */
+function captureLogs() {
   const lines: string[] = []
   const stream = new Writable({
     write(chunk, _encoding, done) {
@@ -13,6 +14,11 @@ t.test('one log line per request, and no secret in any log line', async (t) => {
       done()
     },
   })
+  return { lines, stream }
+}
+
+t.test('one log line per request, and no secret in any log line', async (t) => {
+  const { lines, stream } = captureLogs()
   // The service's own logger settings, at the most talkative level, into memory.
   const options = loggerOptions('trace')
   const test = await buildTestApp(t, {}, undefined, { logger: { ...options, stream } })
@@ -89,13 +95,7 @@ t.test('one log line per request, and no secret in any log line', async (t) => {
 })
 
 t.test('a write that fails in the database logs its error without the secret digests it carried', async (t) => {
-  const lines: string[] = []
-  const stream = new Writable({
-    write(chunk, _encoding, done) {
-      lines.push(...String(chunk).split('\n').filter((line) => line !== ''))
-      done()
-    },
-  })
+  const { lines, stream } = captureLogs()
   const test = await buildTestApp(t, {}, undefined, { logger: { ...loggerOptions('info'), stream } })
   const { body: created } = await createCredential(test)
   const [stored] = await test.sql<{ secret_hash: string }>('SELECT secret_hash FROM credential WHERE id = $1', [created.credentialId])
