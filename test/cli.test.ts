@@ -1,6 +1,6 @@
 import { writeFileSync } from 'node:fs'
 import t from 'tap'
-import { runCli } from '../src/cli.js'
+import { runCli } from '../src/cli/index.js'
 import { loadConfig } from '../src/config.js'
 import { openDatabase } from '../src/db/database.js'
 import { buildTestApp, freshDatabase } from './helpers/app.js'
@@ -75,15 +75,32 @@ t.test('an API credential made with the CLI calls api.php within its permissions
   t.equal(revoked.data.message, 'Authentication Failed')
 })
 
-t.test('usage errors', async (t) => {
-  for (const argv of [[], ['frobnicate'], ['api-credentials'], ['api-credentials', 'revoke'], ['migrate', 'now'], ['--bogus']]) {
+t.test('usage errors: one line saying what is wrong, then the usage, exit 2', async (t) => {
+  const cases: [string[], RegExp, RegExp][] = [
+    [[], /^No command given\.\n\n/, /Usage: npm run cli -- <command>/],
+    [['frobnicate'], /^Unknown command "frobnicate"\.\n\n/, /Usage: npm run cli -- <command>/],
+    [['api-credentials'], /^Unknown command "api-credentials"\.\n\n/, /api-credentials revoke <identifier>/],
+    [['--bogus'], /^No command given\.\n\n/, /Usage: npm run cli -- <command>/],
+    [['api-credentials', 'revoke'], /^Missing <identifier>\.\n\n/, /Usage: npm run cli -- api-credentials revoke <identifier>\n/],
+    [['migrate', 'now'], /^Unexpected argument "now"\.\n\n/, /Usage: npm run cli -- migrate\n/],
+    [['api-credentials', 'create', '--bogus'], /^Unknown option '--bogus'/, /Usage: npm run cli -- api-credentials create \[options\]/],
+  ]
+  for (const [argv, first, then] of cases) {
     const io = capture()
     t.equal(await runCli(argv, io), 2, argv.join(' ') || '(nothing)')
-    t.match(io.stderr, /Usage: npm run cli -- <command>/)
+    t.match(io.stderr, first, `${argv.join(' ')}: what is wrong`)
+    t.match(io.stderr, then, `${argv.join(' ')}: the usage`)
+    t.equal(io.stdout, '', 'nothing on stdout')
   }
-  const io = capture()
-  t.equal(await runCli(['--help'], io), 0)
-  t.match(io.stdout, /api-credentials create \[options\]/)
+  const help = capture()
+  t.equal(await runCli(['--help'], help), 0)
+  t.match(help.stdout, /api-credentials create \[options\]/)
+  t.match(help.stdout, /Exit codes: 0 done, 1 refused/)
+  const createHelp = capture()
+  t.equal(await runCli(['api-credentials', 'create', '--help'], createHelp), 0, 'help of one command')
+  t.match(createHelp.stdout, /^Usage: npm run cli -- api-credentials create \[options\]\n/)
+  t.match(createHelp.stdout, /--permission <action> +repeatable/)
+  t.match(createHelp.stdout, /UpdateOAuthCredential/, 'names the actions a permission may be')
 })
 
 t.test('the embedded database refuses a second process while one has it open', async (t) => {

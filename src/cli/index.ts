@@ -1,39 +1,54 @@
 import { pathToFileURL } from 'node:url'
 import { parseArgs } from 'node:util'
-import { ACTIONS, ALL_ACTIONS, ApiClientError, ApiClientService } from './api-clients/service.js'
-import { ConfigError, loadConfig, type Config } from './config.js'
-import { openDatabase, type DatabaseTarget } from './db/database.js'
+import { ApiClientError } from '../api-clients/service.js'
+import { ConfigError, loadConfig, type Config } from '../config.js'
+import { openDatabase, type DatabaseTarget } from '../db/database.js'
+import { apiCredentialCommands } from './api-credentials.js'
+import { CommandError, type CliIo, type Command } from './command.js'
+import { migrate } from './migrate.js'
 
-const USAGE = `Usage: npm run cli -- <command>
+export type { CliIo }
 
-  migrate                               apply pending database migrations
-  api-credentials create [options]      create an API credential; its secret is printed once
-      --identifier <id>                 default: a random one
-      --description <text>
-      --permission <action>             repeatable; default: * (every action)
-      --allow-ip <address>              repeatable; default: any address
-  api-credentials list                  list API credentials (never their secrets)
-  api-credentials revoke <identifier>   revoke an API credential
+const COMMANDS: readonly Command[] = [migrate, ...apiCredentialCommands]
 
-Actions: ${ACTIONS.join(', ')}, or ${ALL_ACTIONS}.
-The database is DATABASE_URL when set, else the embedded one in DATA_DIR (stop the server
-first: the embedded database serves one process at a time).
-`
+const PROGRAM = 'npm run cli --'
+const DATABASE_NOTE =
+  'The database is DATABASE_URL when set, else the embedded one in DATA_DIR (stop the server\n' +
+  'first: the embedded database serves one process at a time).'
+const EXIT_CODES = 'Exit codes: 0 done, 1 refused (the reason is on stderr), 2 usage error.'
 
-type Command = { name: 'migrate' } | { name: 'create' } | { name: 'list' } | { name: 'revoke'; identifier: string }
-
-function commandOf(positionals: string[]): Command | undefined {
-  const [group, verb, target, ...extra] = positionals
-  if (group === 'migrate' && verb === undefined) return { name: 'migrate' }
-  if (group !== 'api-credentials' || extra.length > 0) return undefined
-  if ((verb === 'create' || verb === 'list') && target === undefined) return { name: verb }
-  if (verb === 'revoke' && target !== undefined) return { name: 'revoke', identifier: target }
-  return undefined
+function synopsis(command: Command): string {
+  const args = (command.args ?? []).map((name) => `<${name}>`)
+  return [...command.words, ...args, ...(command.options ? ['[options]'] : [])].join(' ')
 }
 
-export interface CliIo {
-  out(text: string): void
-  err(text: string): void
+function usage(): string {
+  const width = Math.max(...COMMANDS.map((command) => synopsis(command).length)) + 2
+  const lines = COMMANDS.map((command) => `  ${synopsis(command).padEnd(width)}${command.summary}`)
+  return (
+    `Usage: ${PROGRAM} <command> [--help]\n\n${lines.join('\n')}\n\n` +
+    `${PROGRAM} <command> --help tells more of one command.\n${DATABASE_NOTE}\n${EXIT_CODES}\n`
+  )
+}
+
+function commandHelp(command: Command): string {
+  const options = Object.entries(command.options ?? {}).map(([name, option]) => {
+    const flag = `--${name}${option.value ? ` ${option.value}` : ''}`
+    return `  ${flag.padEnd(28)}${option.description}`
+  })
+  return (
+    `Usage: ${PROGRAM} ${synopsis(command)}\n\n${command.summary}.\n` +
+    (command.details ? `${command.details}\n` : '') +
+    (options.length ? `\nOptions:\n${options.join('\n')}\n` : '') +
+    `\n${EXIT_CODES}\n`
+  )
+}
+
+/** The command named by the leading words of `argv`, and where its own arguments start. */
+function findCommand(argv: string[]): { command: Command; rest: string[] } | undefined {
+  const matches = COMMANDS.filter((command) => command.words.every((word, index) => argv[index] === word))
+  const command = matches.sort((a, b) => b.words.length - a.words.length)[0]
+  return command && { command, rest: argv.slice(command.words.length) }
 }
 
 /** Runs one CLI command; returns the process exit code. */
@@ -42,28 +57,40 @@ export async function runCli(
   io: CliIo,
   options: { config?: Config; database?: DatabaseTarget } = {},
 ): Promise<number> {
+  const found = findCommand(argv)
+  if (!found) {
+    if (argv.length === 1 && (argv[0] === '--help' || argv[0] === '-h' || argv[0] === 'help')) {
+      io.out(usage())
+      return 0
+    }
+    const words = argv.filter((word) => !word.startsWith('-')).join(' ')
+    io.err(`${words ? `Unknown command "${words}".` : 'No command given.'}\n\n${usage()}`)
+    return 2
+  }
+  const { command, rest } = found
   let parsed
   try {
     parsed = parseArgs({
-      args: argv,
+      args: rest,
       allowPositionals: true,
-      options: {
-        identifier: { type: 'string' },
-        description: { type: 'string' },
-        permission: { type: 'string', multiple: true },
-        'allow-ip': { type: 'string', multiple: true },
-        help: { type: 'boolean', short: 'h' },
-      },
+      options: { ...command.options, help: { type: 'boolean', short: 'h' } },
     })
   } catch (error) {
-    io.err(`${(error as Error).message}\n\n${USAGE}`)
+    io.err(`${(error as Error).message}\n\n${commandHelp(command)}`)
     return 2
   }
-  const { values, positionals } = parsed
-  const command = commandOf(positionals)
-  if (values.help || !command) {
-    ;(values.help ? io.out : io.err)(USAGE)
-    return values.help ? 0 : 2
+  if (parsed.values.help) {
+    io.out(commandHelp(command))
+    return 0
+  }
+  const names = command.args ?? []
+  if (parsed.positionals.length !== names.length) {
+    const problem =
+      parsed.positionals.length < names.length
+        ? `Missing <${names[parsed.positionals.length]}>.`
+        : `Unexpected argument "${parsed.positionals[names.length]}".`
+    io.err(`${problem}\n\n${commandHelp(command)}`)
+    return 2
   }
 
   const config = options.config ?? loadConfig()
@@ -72,40 +99,10 @@ export async function runCli(
   )
   try {
     const applied = await database.migrate()
-    if (command.name === 'migrate') {
-      io.out(applied.length === 0 ? 'No pending migrations to apply.\n' : `Applied: ${applied.join(', ')}\n`)
-      return 0
-    }
-    const apiClients = new ApiClientService(database)
-    if (command.name === 'create') {
-      const created = await apiClients.create({
-        identifier: values.identifier,
-        description: values.description,
-        permissions: values.permission,
-        allowedIps: values['allow-ip'],
-      })
-      io.out(
-        `Created API credential "${created.identifier}".\n` +
-          `Secret (shown only now; only its hash is stored):\n${created.secret}\n`,
-      )
-      return 0
-    }
-    if (command.name === 'list') {
-      for (const client of await apiClients.list()) {
-        const status = client.revokedAt ? `revoked ${client.revokedAt.toISOString()}` : 'active'
-        const ips = client.allowedIps.length ? client.allowedIps.join(',') : 'any'
-        io.out(`${client.identifier}\t${status}\tpermissions=${client.permissions.join(',')}\tips=${ips}\t${client.description}\n`)
-      }
-      return 0
-    }
-    if (await apiClients.revoke(command.identifier)) {
-      io.out(`Revoked API credential "${command.identifier}".\n`)
-      return 0
-    }
-    io.err(`No active API credential "${command.identifier}".\n`)
-    return 1
+    const args = Object.fromEntries(names.map((name, index) => [name, parsed.positionals[index] as string]))
+    return await command.run({ io, config, args, options: parsed.values, database, applied })
   } catch (error) {
-    if (error instanceof ApiClientError) {
+    if (error instanceof ApiClientError || error instanceof CommandError) {
       io.err(`${error.message}\n`)
       return 1
     }

@@ -1,0 +1,42 @@
+import type { Config } from '../config.js'
+import type { Database } from '../db/database.js'
+
+export interface CliIo {
+  out(text: string): void
+  err(text: string): void
+}
+
+export interface OptionSpec {
+  type: 'string' | 'boolean'
+  multiple?: boolean
+  /** What the value is, in the help: `--identifier <id>`. */
+  value?: string
+  description: string
+}
+
+/** What a command runs with: its arguments, the configuration, and the open database. */
+export interface CommandContext {
+  io: CliIo
+  config: Config
+  /** Named positional arguments, in the order the command declares them. */
+  args: Record<string, string>
+  options: Record<string, string | boolean | string[] | undefined>
+  database: Database
+  /** The migrations this run applied before the command (every command runs on a current schema). */
+  applied: string[]
+}
+
+/** One CLI command: the words that name it, its arguments and options, and what it does. */
+export interface Command {
+  words: readonly string[]
+  args?: readonly string[]
+  summary: string
+  /** More about it, for its own --help. */
+  details?: string
+  options?: Record<string, OptionSpec>
+  /** Returns the exit code (0 done, 1 refused). */
+  run(context: CommandContext): Promise<number>
+}
+
+/** A refusal a command reports as one line on stderr, with exit code 1. */
+export class CommandError extends Error {}
