@@ -2,7 +2,8 @@ import { hash } from 'node:crypto'
 import formbody from '@fastify/formbody'
 import Fastify from 'fastify'
 import pg from 'pg'
-import { READ_BY_CLIENT_IDENTIFIER, READ_BY_ID, WRITE_CREDENTIAL } from '../src/credentials/statements.js'
+import { READ_BY_CLIENT_IDENTIFIER, READ_BY_ID, WRITE } from '../src/credentials/storage.js'
+import { valuesOf } from '../src/db/sql.js'
 
 /**
  * The floor: for each benchmarked path, a route that sends the database exactly the
@@ -16,15 +17,24 @@ await app.register(formbody)
 
 /** Read, then write the name if the version read still holds: the service's two statements. */
 async function updateName(id: number, name: string, actor: string, source: string, requestId: string) {
-  const { rows } = await pool.query({ name: 'read_by_id', text: READ_BY_ID, values: [id] })
+  const { rows } = await pool.query({ name: 'read_by_id', text: READ_BY_ID.text, values: [id] })
   const current = rows[0]
   const written = await pool.query({
     name: 'write',
-    text: WRITE_CREDENTIAL,
-    values: [
-      id, current.version, name, current.description, current.grantType, current.serviceId, current.logoUri,
-      null, null, null, null, null, 'update', ['name'], actor, source, requestId, new Date(),
-    ],
+    text: WRITE.text,
+    values: valuesOf(WRITE, {
+      ...current,
+      readVersion: current.version,
+      name,
+      scopes: null,
+      redirectUris: null,
+      action: 'update',
+      changedFields: ['name'],
+      actor,
+      source,
+      requestId,
+      at: new Date(),
+    }),
   })
   return written.rows[0]
 }
@@ -47,7 +57,7 @@ app.addContentTypeParser('application/merge-patch+json', { parseAs: 'string' }, 
 
 app.get('/oauth/credentials/:id', async (request) => {
   const { id } = request.params as { id: string }
-  const { rows } = await pool.query({ name: 'read_by_id', text: READ_BY_ID, values: [Number(id)] })
+  const { rows } = await pool.query({ name: 'read_by_id', text: READ_BY_ID.text, values: [Number(id)] })
   return rows[0]
 })
 
@@ -57,7 +67,7 @@ app.post('/oauth/credentials/authenticate', async (request, reply) => {
   const body = request.body as { clientIdentifier: string; clientSecret: string }
   let row = remembered.get(body.clientIdentifier)
   if (row === undefined) {
-    const { rows } = await pool.query({ name: 'read_by_client', text: READ_BY_CLIENT_IDENTIFIER, values: [body.clientIdentifier] })
+    const { rows } = await pool.query({ name: 'read_by_client', text: READ_BY_CLIENT_IDENTIFIER.text, values: [body.clientIdentifier] })
     row = rows[0]
     if (row) remembered.set(body.clientIdentifier, row)
   }

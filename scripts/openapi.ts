@@ -5,7 +5,7 @@
 import { readFile, writeFile } from 'node:fs/promises'
 import { buildServer } from '../src/app.js'
 import { loadConfig } from '../src/config.js'
-import { renderOpenApi } from '../src/rest/docs.js'
+import { renderOpenApi } from '../src/http/docs.js'
 
 const FILE = new URL('../../openapi/openapi.json', import.meta.url)
 

@@ -1,25 +1,29 @@
 import { randomUUID } from 'node:crypto'
-import swagger from '@fastify/swagger'
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
 import fp from 'fastify-plugin'
 import pino from 'pino'
 import { ApiClientService } from './api-clients/service.js'
+import { apiCredentialStorage } from './api-clients/storage.js'
 import { trustProxySetting, type Config } from './config.js'
 import { CredentialService } from './credentials/service.js'
+import { credentialStorage } from './credentials/storage.js'
 import { openDatabase, type Database, type DatabaseTarget } from './db/database.js'
+import { accessChecks, type AccessChecks } from './http/authorization.js'
+import apiDocs from './http/docs.js'
 import { RequestLogController } from './http/request-log.js'
 import legacyApi from './legacy/route.js'
 import limits from './limits/index.js'
 import { loggerOptions } from './logging.js'
 import opsRoutes from './ops/routes.js'
-import apiDocs from './rest/docs.js'
-import restApi, { REST_PREFIX } from './rest/routes.js'
+import restApi from './rest/routes.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
+    config: Config
     database: Database
     credentials: CredentialService
     apiClients: ApiClientService
+    access: AccessChecks
   }
 }
 
@@ -29,60 +33,28 @@ export interface AppOptions {
 }
 
 /**
- * The whole service as a Fastify plugin: decorations, documentation, and every route. Not
- * encapsulated (fastify-plugin), so whoever registers it reaches its services.
+ * The whole service as a Fastify plugin. Its services are decorations of the instance, made
+ * here once; every route plugin reads them from there. Not encapsulated (fastify-plugin), so
+ * whoever registers it reaches them too.
  */
 async function app(fastify: FastifyInstance, { config, database }: AppOptions) {
+  fastify.decorate('config', config)
   fastify.decorate('database', database)
-  fastify.decorate('credentials', new CredentialService(database, config.CLIENT_IDENTIFIER_PREFIX))
-  fastify.decorate('apiClients', new ApiClientService(database))
+  fastify.decorate('credentials', new CredentialService(credentialStorage(database), config.CLIENT_IDENTIFIER_PREFIX))
+  fastify.decorate('apiClients', new ApiClientService(apiCredentialStorage(database)))
   await fastify.register(limits, {
     windowSeconds: config.RATE_LIMIT_WINDOW_SECONDS,
     perCredential: config.RATE_LIMIT_PER_CREDENTIAL,
     perIp: config.RATE_LIMIT_PER_IP,
     failedAuthPerIp: config.RATE_LIMIT_FAILED_AUTH_PER_IP,
   })
+  fastify.decorate('access', accessChecks(fastify.apiClients, fastify.limits, config.API_ACCESS_KEY))
 
-  await fastify.register(swagger, {
-    // Shared schemas appear under their own names (components/schemas/Credential), not def-N.
-    refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => String(json.$id ?? `def-${i}`) },
-    openapi: {
-      openapi: '3.1.0',
-      info: {
-        title: 'OAuth credential service',
-        version: '1.0.0',
-        description:
-          'Manages OAuth API client credentials: a REST resource, and the billing system\'s legacy ' +
-          '`/includes/api.php` actions, over one credential service.',
-      },
-      // Relative, so the document and Swagger UI work wherever the service is deployed.
-      servers: [{ url: '/' }],
-      tags: [
-        { name: 'credentials', description: 'OAuth client credentials (REST).' },
-        { name: 'legacy', description: 'The billing system\'s action API, kept byte for byte.' },
-      ],
-      components: {
-        securitySchemes: {
-          basicAuth: { type: 'http', scheme: 'basic', description: 'An API credential: identifier and secret.' },
-        },
-      },
-    },
-  })
-
-  await fastify.register(opsRoutes, { database })
-  await fastify.register(legacyApi, {
-    credentials: fastify.credentials,
-    apiClients: fastify.apiClients,
-    limits: fastify.limits,
-    accessKey: config.API_ACCESS_KEY,
-  })
-  await fastify.register(restApi, {
-    prefix: REST_PREFIX,
-    credentials: fastify.credentials,
-    apiClients: fastify.apiClients,
-    limits: fastify.limits,
-  })
+  // First: the document collects the routes registered after it.
   await fastify.register(apiDocs)
+  await fastify.register(opsRoutes)
+  await fastify.register(legacyApi)
+  await fastify.register(restApi)
 }
 
 const appPlugin = fp(app, { name: 'oauth-credential-service' })

@@ -1,4 +1,5 @@
-import type { Watch } from '../db/database.js'
+import type { Watch } from '../db/notifications.js'
+import { TtlCache } from '../ttl-cache.js'
 
 /**
  * What authentication read lately, by client identifier, so that a client authenticating
@@ -8,15 +9,17 @@ import type { Watch } from '../db/database.js'
  * change overtook.
  */
 export class RecentlyRead<T> {
-  readonly #entries = new Map<string, { value: T; expires: number }>()
+  readonly #entries: TtlCache<string, T>
   /** Moves on every change heard, so a read that started before one is not kept. */
   #generation = 0
 
   constructor(
     private readonly watch: Watch,
-    private readonly ttlMs: number,
-    private readonly maxEntries: number,
-  ) {}
+    ttlMs: number,
+    maxEntries: number,
+  ) {
+    this.#entries = new TtlCache(ttlMs, maxEntries)
+  }
 
   /** Whether entries are kept and served now: changes are heard. */
   get live(): boolean {
@@ -25,19 +28,11 @@ export class RecentlyRead<T> {
 
   /** What is kept for `key`; otherwise what `load` reads, kept unless something changed meanwhile. */
   async get(key: string, load: () => Promise<T | null>): Promise<T | null> {
-    const entry = this.#entries.get(key)
-    if (entry !== undefined) {
-      if (entry.expires > Date.now() && this.live) return entry.value
-      this.#entries.delete(key)
-    }
+    const kept = this.live ? this.#entries.get(key) : undefined
+    if (kept !== undefined) return kept
     const generation = this.#generation
     const value = await load()
-    if (value !== null && generation === this.#generation && this.live) {
-      // Re-inserted, a key moves to the end; the oldest entry makes room (Maps keep insertion order).
-      this.#entries.delete(key)
-      if (this.#entries.size >= this.maxEntries) this.#entries.delete(this.#entries.keys().next().value as string)
-      this.#entries.set(key, { value, expires: Date.now() + this.ttlMs })
-    }
+    if (value !== null && generation === this.#generation && this.live) this.#entries.set(key, value)
     return value
   }
 

@@ -1,7 +1,5 @@
+import { GRANT_TYPES, MAX_ID, type CredentialFields, type GrantType } from './credential.js'
 import { CredentialError, messages } from './errors.js'
-
-export const GRANT_TYPES = ['authorization_code', 'single_sign_on'] as const
-export type GrantType = (typeof GRANT_TYPES)[number]
 
 export const LIMITS = {
   name: 255,
@@ -11,16 +9,8 @@ export const LIMITS = {
   redirectUris: 20,
 } as const
 
-/** A credential's editable state: what validation looks at, before and after a change. */
-export interface CredentialState {
-  name: string
-  description: string
-  grantType: string
-  scopes: string[]
-  serviceId: number | null
-  logoUri: string | null
-  redirectUris: string[]
-}
+/** A credential's fields before the rules have judged them: the grant type is what was sent. */
+export type CredentialDraft = Omit<CredentialFields, 'grantType'> & { grantType: string }
 
 /** PostgreSQL text cannot hold a NUL character: such input can never be stored or match a row. */
 export function hasNul(value: string): boolean {
@@ -38,12 +28,6 @@ function characters(text: string): number {
 
 export function isGrantType(value: string): value is GrantType {
   return (GRANT_TYPES as readonly string[]).includes(value)
-}
-
-/** Scope input is a space-delimited string (the seed) or a list; duplicates collapse. */
-export function parseScopes(scope: string | string[]): string[] {
-  const tokens = Array.isArray(scope) ? scope.flatMap((item) => item.split(/\s+/)) : scope.split(/\s+/)
-  return [...new Set(tokens.filter((token) => token !== ''))]
 }
 
 const FORBIDDEN_SCHEMES = new Set(['javascript', 'data', 'vbscript', 'blob', 'file', 'about'])
@@ -71,10 +55,8 @@ export function isAcceptableRedirectUri(uri: string): boolean {
   return /^[a-z][a-z0-9+-]*(\.[a-z0-9+-]+)+$/.test(scheme) && uri.length > scheme.length + 1
 }
 
-const MAX_INT4 = 2_147_483_647
-
 function isServiceId(value: number): boolean {
-  return Number.isInteger(value) && value > 0 && value <= MAX_INT4
+  return Number.isInteger(value) && value > 0 && value <= MAX_ID
 }
 
 function isAcceptableLogoUri(uri: string): boolean {
@@ -91,7 +73,10 @@ function isAcceptableLogoUri(uri: string): boolean {
  * Checks a credential as it would be stored, in the order the original API reports problems,
  * and throws the first one. `catalogue` is the set of known scope tokens.
  */
-export function assertValidCredential(state: CredentialState, catalogue: ReadonlySet<string>): void {
+export function assertValidCredential(
+  state: CredentialDraft,
+  catalogue: ReadonlySet<string>,
+): asserts state is CredentialFields {
   const invalid = (message: string, field: string) => new CredentialError('invalid', message, field)
   if (state.grantType === '') throw invalid(messages.grantTypeRequired, 'grantType')
   if (!isGrantType(state.grantType)) throw invalid(messages.grantTypeInvalid(state.grantType), 'grantType')

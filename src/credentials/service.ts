@@ -1,197 +1,81 @@
-import type { Database } from '../db/database.js'
-import type { Prisma } from '../generated/prisma/client.js'
 import { generateSecret, hashSecret, secretMatches } from '../secrets.js'
+import {
+  AUDIT_FIELD_NAMES,
+  MAX_ID,
+  type Actor,
+  type AuditEvent,
+  type Credential,
+  type CredentialChanges,
+  type CredentialFields,
+  type CredentialReference,
+  type StoredCredential,
+} from './credential.js'
 import { CredentialError, messages } from './errors.js'
 import { RecentlyRead } from './recently-read.js'
-import {
-  assertValidCredential,
-  hasNul,
-  isGrantType,
-  parseScopes,
-  type CredentialState,
-  type GrantType,
-} from './rules.js'
-import {
-  DELETE_CREDENTIAL,
-  READ_BY_CLIENT_IDENTIFIER,
-  READ_BY_ID,
-  TOUCH_LAST_USED,
-  WRITE_CREDENTIAL,
-} from './statements.js'
+import { assertValidCredential, hasNul, isGrantType, type CredentialDraft } from './rules.js'
+import type { CredentialStorage, SecretColumns, SortField } from './storage.js'
 
-type Tx = Prisma.TransactionClient
-
-const include = {
-  scopes: { orderBy: { position: 'asc' }, select: { scopeName: true } },
-  redirectUris: { orderBy: { position: 'asc' }, select: { uri: true } },
-} as const satisfies Prisma.CredentialInclude
-
-/** A credential row with its scopes and redirect URIs in order, as the service works on it. */
-type CredentialRecord = Omit<Prisma.CredentialGetPayload<object>, 'grantType'> & {
-  grantType: string
-  scopes: string[]
-  redirectUris: string[]
+export interface UpdateOptions {
+  resetSecret?: boolean
+  /** Validate and return the would-be credential, writing nothing. */
+  dryRun?: boolean
+  /** Refuse the update unless the stored version is one of these (REST If-Match). */
+  expectedVersions?: readonly number[]
 }
 
-/** What a write leaves for the database to decide. */
-interface WrittenFields {
-  version: number
-  updatedAt: Date
-  previousSecretExpiresAt: Date | null
+export interface ListQuery {
+  grantType?: string
+  clientIdentifier?: string
+  sort?: { field: SortField; order: 'asc' | 'desc' }
+  limit?: number
+  /** Cursor: only credentials with a greater id (ascending id order). */
+  afterId?: number
 }
 
-/** A change to an existing credential: its whole new state, and what else to replace. */
-interface CredentialWrite {
-  state: CredentialState
-  /** Replaces the scope list; left out, it stays. */
-  scopes?: string[]
-  /** Replaces the redirect URI list; left out, it stays. */
-  redirectUris?: string[]
-  /** Replaces the secret hashes; left out, they stay. */
-  secret?: { hash: string; previousHash: string | null; previousExpiresAt: Date | null }
-  audit: { action: string; fields: string[]; actor: Actor }
-}
+/** How many credentials one list answers at most, and when the caller does not say. */
+export const LIST_LIMIT = { default: 100, max: 1000 } as const
+export const MAX_GRACE_SECONDS = 7 * 24 * 3600
 
-/** prisma/migrations/20261128000000_credential_write: a credential's client identifier, when it changed. */
-const CREDENTIAL_CHANGED = 'credential_changed'
 /**
  * Long enough that a busy client authenticates from memory; short, in case a notification is
  * lost with the connection still up (a half-open network). Bounded, as any client may send
  * identifiers.
  */
 const RECENTLY_READ = { ttlMs: 5_000, maxEntries: 10_000 }
-
-/** A write found the credential changed since it was read. */
-const STALE = Symbol('stale')
 /** Enough for every writer of a credential that many requests change at once to get its turn. */
 const MAX_ATTEMPTS = 64
-
-/** A credential as every endpoint sees it. Never carries a secret or its hash. */
-export interface CredentialView {
-  id: number
-  clientIdentifier: string
-  name: string
-  description: string
-  grantType: GrantType
-  scopes: string[]
-  serviceId: number | null
-  logoUri: string | null
-  redirectUris: string[]
-  version: number
-  lastUsedAt: Date | null
-  previousSecretExpiresAt: Date | null
-  createdAt: Date
-  updatedAt: Date
-}
-
-export interface AuditEventView {
-  id: number
-  credentialId: number
-  actor: string
-  action: string
-  changedFields: string[]
-  requestId: string | null
-  source: string
-  createdAt: Date
-}
-
-/** Who asked for a change, recorded in the audit trail. */
-export interface Actor {
-  actor: string
-  source: 'legacy' | 'rest' | 'cli'
-  requestId?: string
-}
-
-/** How a caller names a credential: the id wins when it is a positive number (SPEC §3). */
-export interface CredentialReference {
-  credentialId?: number
-  clientIdentifier?: string
-}
-
-/** Fields to change. `undefined` keeps the stored value; `null` clears an optional one. */
-export interface CredentialChanges {
-  name?: string | null
-  description?: string | null
-  grantType?: string
-  scope?: string | string[]
-  serviceId?: number | null
-  logoUri?: string | null
-  redirectUri?: string[] | null
-}
-
-export type NewCredential = CredentialChanges
-
-export interface UpdateOptions {
-  resetSecret?: boolean
-  /** Validate and return the would-be credential, writing nothing. */
-  dryRun?: boolean
-  /** Refuse the update unless the stored version is this one, or one of these (REST If-Match). */
-  expectedVersion?: number | readonly number[]
-}
-
-export interface ListQuery {
-  grantType?: string
-  clientIdentifier?: string
-  sortField?: string
-  sortOrder?: string
-  limit?: number
-  /** Cursor: only credentials with a greater id (ascending id order). */
-  afterId?: number
-}
-
-export const LIST_LIMIT = { default: 100, max: 1000 } as const
-export const MAX_GRACE_SECONDS = 7 * 24 * 3600
-
-/** Sortable columns, by every name a caller may use for them. */
-const SORT_FIELDS: Record<string, keyof Prisma.CredentialOrderByWithRelationInput> = {
-  id: 'id',
-  credentialid: 'id',
-  name: 'name',
-  description: 'description',
-  granttype: 'grantType',
-  grant_type: 'grantType',
-  serviceid: 'serviceId',
-  service_id: 'serviceId',
-  clientidentifier: 'clientIdentifier',
-  client_identifier: 'clientIdentifier',
-  createdat: 'createdAt',
-  created_at: 'createdAt',
-  updatedat: 'updatedAt',
-  updated_at: 'updatedAt',
-}
-
-/** Audit names of the state's fields: the names callers send. */
-const FIELD_NAMES: Record<keyof CredentialState, string> = {
-  name: 'name',
-  description: 'description',
-  grantType: 'grantType',
-  scopes: 'scope',
-  serviceId: 'serviceId',
-  logoUri: 'logoUri',
-  redirectUris: 'redirectUri',
-}
-
-const MAX_INT4 = 2_147_483_647
-const TRANSACTION_OPTIONS = { maxWait: 10_000, timeout: 10_000 }
 /** lastUsedAt is kept to the minute, so a busy client does not write on every authentication. */
 const LAST_USED_RESOLUTION_MS = 60_000
 
+/** A write found the credential changed since it was read. */
+const STALE = Symbol('stale')
+
+const EMPTY: CredentialDraft = {
+  name: '',
+  description: '',
+  grantType: '',
+  scopes: [],
+  serviceId: null,
+  logoUri: null,
+  redirectUris: [],
+}
+
 /**
  * The one place where OAuth client credentials are created, read, changed and removed. Every
- * endpoint (legacy api.php, REST, CLI) calls it; it validates the credential as it would be
- * stored, then writes the change and its audit event atomically, and only onto the state it
- * validated (see `change`).
+ * edge (legacy api.php, REST, CLI) calls it; it validates the credential as it would be
+ * stored, then has storage write the change and its audit event atomically, and only onto the
+ * state it validated (see `change`).
  */
 export class CredentialService {
   #catalogue: Promise<ReadonlySet<string>> | undefined
   /** What authentication read, by client identifier (see RecentlyRead). */
-  readonly #recent: RecentlyRead<CredentialRecord>
+  readonly #recent: RecentlyRead<StoredCredential>
 
   constructor(
-    private readonly db: Database,
+    private readonly storage: CredentialStorage,
     private readonly clientIdentifierPrefix: string,
   ) {
-    const watch = db.watch(CREDENTIAL_CHANGED, (clientIdentifier) => this.#recent.forget(clientIdentifier))
+    const watch = storage.watchChanges((clientIdentifier) => this.#recent.forget(clientIdentifier))
     this.#recent = new RecentlyRead(watch, RECENTLY_READ.ttlMs, RECENTLY_READ.maxEntries)
   }
 
@@ -202,66 +86,52 @@ export class CredentialService {
 
   /** The scope catalogue, read once: it changes only through migrations. */
   scopeCatalogue(): Promise<ReadonlySet<string>> {
-    this.#catalogue ??= this.db
-      .exclusive(() => this.db.prisma.scope.findMany({ select: { name: true } }))
-      .then((rows) => new Set(rows.map((row) => row.name)))
+    this.#catalogue ??= this.storage.scopeNames().then((names) => new Set(names))
     this.#catalogue.catch(() => (this.#catalogue = undefined))
     return this.#catalogue
   }
 
-  async create(input: NewCredential, actor: Actor): Promise<{ credential: CredentialView; clientSecret: string }> {
-    const state = applyChanges(EMPTY_STATE, input)
-    assertValidCredential(state, await this.scopeCatalogue())
+  async create(input: CredentialChanges, actor: Actor): Promise<{ credential: Credential; clientSecret: string }> {
+    const fields = applyChanges(EMPTY, input)
+    assertValidCredential(fields, await this.scopeCatalogue())
     const clientSecret = generateSecret()
     const clientIdentifier = `${this.clientIdentifierPrefix}.${generateSecret(16)}`
-    const record = await this.transaction(async (tx) => {
-      const created = await tx.credential.create({
-        data: {
-          clientIdentifier,
-          secretHash: hashSecret(clientSecret),
-          ...columns(state),
-          scopes: { create: state.scopes.map((scopeName, position) => ({ scopeName, position })) },
-          redirectUris: { create: state.redirectUris.map((uri, position) => ({ uri, position })) },
-        },
-        include,
-      })
-      await audit(tx, created.id, 'create', changedFields(EMPTY_STATE, state), actor)
-      return created
-    })
-    return { credential: toView(fromIncluded(record)), clientSecret }
+    const at = new Date()
+    const credentialId = await this.storage.insert(
+      { ...fields, clientIdentifier, secretHash: hashSecret(clientSecret) },
+      { actor, action: 'create', changedFields: changedFields(EMPTY, fields), at },
+    )
+    const credential: Credential = {
+      credentialId,
+      clientIdentifier,
+      ...fields,
+      version: 1,
+      lastUsedAt: null,
+      previousSecretExpiresAt: null,
+      createdAt: at,
+      updatedAt: at,
+    }
+    return { credential, clientSecret }
   }
 
-  async get(reference: CredentialReference): Promise<CredentialView> {
-    return toView(await this.find(reference))
+  async get(reference: CredentialReference): Promise<Credential> {
+    return withoutSecrets(await this.find(reference))
   }
 
-  async list(query: ListQuery = {}): Promise<CredentialView[]> {
-    const sortField = query.sortField === undefined ? 'id' : SORT_FIELDS[query.sortField.toLowerCase()]
-    if (sortField === undefined) {
-      throw new CredentialError('invalid', messages.sortFieldInvalid(String(query.sortField)), 'sortField')
-    }
-    const sortOrder = (query.sortOrder ?? 'asc').toLowerCase()
-    if (sortOrder !== 'asc' && sortOrder !== 'desc') {
-      throw new CredentialError('invalid', messages.sortOrderInvalid(String(query.sortOrder)), 'sortOrder')
-    }
+  async list(query: ListQuery = {}): Promise<Credential[]> {
     if (query.grantType !== undefined && !isGrantType(query.grantType)) {
       throw new CredentialError('invalid', messages.grantTypeInvalid(query.grantType), 'grantType')
     }
     if (query.clientIdentifier !== undefined && hasNul(query.clientIdentifier)) return []
     const limit = Math.min(Math.max(1, Math.trunc(query.limit ?? LIST_LIMIT.default)), LIST_LIMIT.max)
-    const records = await this.db.exclusive(() =>
-      this.db.prisma.credential.findMany({
-        where: {
-          grantType: query.grantType as GrantType | undefined,
-          clientIdentifier: query.clientIdentifier,
-          id: query.afterId === undefined ? undefined : { gt: query.afterId },
-        },
-        orderBy: sortField === 'id' ? { id: sortOrder } : [{ [sortField]: sortBy(sortField, sortOrder) }, { id: sortOrder }],
-        take: limit,
-        include,
-      }),
-    )
-    return records.map((record) => toView(fromIncluded(record)))
+    const found = await this.storage.list({
+      grantType: query.grantType,
+      clientIdentifier: query.clientIdentifier,
+      afterId: query.afterId,
+      sort: query.sort ?? { field: 'credentialId', order: 'asc' },
+      limit,
+    })
+    return found.map(withoutSecrets)
   }
 
   /**
@@ -273,31 +143,22 @@ export class CredentialService {
     changes: CredentialChanges,
     actor: Actor,
     options: UpdateOptions = {},
-  ): Promise<{ credential: CredentialView; newClientSecret?: string }> {
+  ): Promise<{ credential: Credential; newClientSecret?: string }> {
     const catalogue = await this.scopeCatalogue()
     return this.change(reference, async (current) => {
-      if (options.expectedVersion !== undefined && ![options.expectedVersion].flat().includes(current.version)) {
+      if (options.expectedVersions !== undefined && !options.expectedVersions.includes(current.version)) {
         throw new CredentialError('precondition_failed', messages.versionMismatch)
       }
-      const before = toState(current)
-      const after = applyChanges(before, changes)
+      const after = applyChanges(current, changes)
       assertValidCredential(after, catalogue)
-      const fields = changedFields(before, after)
+      const fields = changedFields(current, after)
       if (options.resetSecret) fields.push('clientSecret')
-      if (options.dryRun) return { credential: { ...toView(current), ...viewOfState(after) } }
-      if (fields.length === 0) return { credential: toView(current) }
+      if (options.dryRun) return { credential: withoutSecrets({ ...current, ...after }) }
+      if (fields.length === 0) return { credential: withoutSecrets(current) }
       const newClientSecret = options.resetSecret ? generateSecret() : undefined
-      const written = await this.write(current, {
-        state: after,
-        // Relations are rewritten only when they changed.
-        scopes: fields.includes(FIELD_NAMES.scopes) ? after.scopes : undefined,
-        redirectUris: fields.includes(FIELD_NAMES.redirectUris) ? after.redirectUris : undefined,
-        secret: newClientSecret === undefined ? undefined : { hash: hashSecret(newClientSecret), previousHash: null, previousExpiresAt: null },
-        audit: { action: 'update', fields, actor },
-      })
-      if (written === STALE) return STALE
-      // Nothing is read back but what the database decided: the rest is the validated `after`.
-      const credential: CredentialView = { ...toView(current), ...viewOfState(after), ...written }
+      const secret = newClientSecret === undefined ? secretColumns(current) : freshSecret(newClientSecret)
+      const credential = await this.write(current, after, secret, 'update', fields, actor)
+      if (credential === STALE) return STALE
       return newClientSecret === undefined ? { credential } : { credential, newClientSecret }
     })
   }
@@ -312,7 +173,7 @@ export class CredentialService {
     reference: CredentialReference,
     graceSeconds: number,
     actor: Actor,
-  ): Promise<{ credential: CredentialView; clientSecret: string }> {
+  ): Promise<{ credential: Credential; clientSecret: string }> {
     if (!Number.isInteger(graceSeconds) || graceSeconds < 0 || graceSeconds > MAX_GRACE_SECONDS) {
       throw new CredentialError('invalid', messages.graceSecondsInvalid(MAX_GRACE_SECONDS), 'graceSeconds')
     }
@@ -322,32 +183,24 @@ export class CredentialService {
         throw new CredentialError('conflict', messages.rotationInProgress(graceEnds.toISOString()), 'graceSeconds')
       }
       const clientSecret = generateSecret()
-      const written = await this.write(current, {
-        state: toState(current),
-        secret: {
-          hash: hashSecret(clientSecret),
-          previousHash: graceSeconds > 0 ? current.secretHash : null,
-          previousExpiresAt: graceSeconds > 0 ? new Date(Date.now() + graceSeconds * 1000) : null,
-        },
-        audit: { action: 'rotate_secret', fields: ['clientSecret'], actor },
-      })
-      return written === STALE ? STALE : { credential: { ...toView(current), ...written }, clientSecret }
+      const secret: SecretColumns =
+        graceSeconds > 0
+          ? {
+              secretHash: hashSecret(clientSecret),
+              previousSecretHash: current.secretHash,
+              previousSecretExpiresAt: new Date(Date.now() + graceSeconds * 1000),
+            }
+          : freshSecret(clientSecret)
+      const credential = await this.write(current, current, secret, 'rotate_secret', ['clientSecret'], actor)
+      return credential === STALE ? STALE : { credential, clientSecret }
     })
   }
 
-  async delete(reference: CredentialReference, actor: Actor): Promise<CredentialView> {
+  async delete(reference: CredentialReference, actor: Actor): Promise<Credential> {
     return this.change(reference, async (current) => {
-      const deleted = await this.db.exclusive(() =>
-        this.db.query(DELETE_CREDENTIAL, [
-          current.id,
-          current.version,
-          actor.actor,
-          actor.source,
-          actor.requestId ?? null,
-          new Date(),
-        ]),
-      )
-      return deleted.length === 0 ? STALE : toView(current)
+      const audit = { actor, action: 'delete', at: new Date() }
+      const deleted = await this.storage.remove({ credentialId: current.credentialId, readVersion: current.version }, audit)
+      return deleted ? withoutSecrets(current) : STALE
     })
   }
 
@@ -355,40 +208,26 @@ export class CredentialService {
    * Checks a client's secret (or its previous one, during a rotation's grace period). This is
    * what an authorization server calls, since secrets are only stored hashed.
    */
-  async authenticate(clientIdentifier: string, clientSecret: string): Promise<CredentialView | null> {
+  async authenticate(clientIdentifier: string, clientSecret: string): Promise<Credential | null> {
     if (hasNul(clientIdentifier)) return null
-    const record = await this.#recent.get(clientIdentifier, () => this.read({ clientIdentifier }))
+    const stored = await this.#recent.get(clientIdentifier, () => this.storage.findByClientIdentifier(clientIdentifier))
     const now = new Date()
-    const current = secretMatches(clientSecret, record?.secretHash)
+    const current = secretMatches(clientSecret, stored?.secretHash)
     const previous =
-      record?.previousSecretExpiresAt != null &&
-      record.previousSecretExpiresAt > now &&
-      secretMatches(clientSecret, record.previousSecretHash)
-    if (!record || !(current || previous)) return null
-    if (record.lastUsedAt === null || now.getTime() - record.lastUsedAt.getTime() >= LAST_USED_RESOLUTION_MS) {
-      await this.db.exclusive(() => this.db.query(TOUCH_LAST_USED, [record.id, now]))
-      record.lastUsedAt = now
+      stored?.previousSecretExpiresAt != null &&
+      stored.previousSecretExpiresAt > now &&
+      secretMatches(clientSecret, stored.previousSecretHash)
+    if (!stored || !(current || previous)) return null
+    if (stored.lastUsedAt === null || now.getTime() - stored.lastUsedAt.getTime() >= LAST_USED_RESOLUTION_MS) {
+      await this.storage.touchLastUsed(stored.credentialId, now)
+      stored.lastUsedAt = now
     }
-    return toView(record)
+    return withoutSecrets(stored)
   }
 
   /** The audit trail of one credential, newest first; it outlives the credential. */
-  async events(credentialId: number, page: { limit: number; beforeId?: number }): Promise<AuditEventView[]> {
-    const rows = await this.db.exclusive(() =>
-      this.db.prisma.auditEvent.findMany({
-        where: {
-          credentialId,
-          id: page.beforeId === undefined ? undefined : { lt: BigInt(page.beforeId) },
-        },
-        orderBy: { id: 'desc' },
-        take: page.limit,
-      }),
-    )
-    return rows.map((row) => ({ ...row, id: Number(row.id) }))
-  }
-
-  private transaction<T>(work: (tx: Tx) => Promise<T>): Promise<T> {
-    return this.db.exclusive(() => this.db.prisma.$transaction(work, TRANSACTION_OPTIONS))
+  events(credentialId: number, page: { limit: number; beforeId?: number }): Promise<AuditEvent[]> {
+    return this.storage.events(credentialId, page)
   }
 
   /**
@@ -399,7 +238,7 @@ export class CredentialService {
    */
   private async change<T>(
     reference: CredentialReference,
-    attempt: (current: CredentialRecord) => Promise<T | typeof STALE>,
+    attempt: (current: StoredCredential) => Promise<T | typeof STALE>,
   ): Promise<T> {
     for (let tries = 1; ; tries++) {
       const current = await this.find(reference)
@@ -416,162 +255,91 @@ export class CredentialService {
     }
   }
 
-  /** Writes a change and its audit event, unless the credential's version moved since `current` was read. */
-  private async write(current: CredentialRecord, change: CredentialWrite): Promise<WrittenFields | typeof STALE> {
-    const { state, secret, audit } = change
-    const rows = await this.db.exclusive(() =>
-      this.db.query<WrittenFields>(WRITE_CREDENTIAL, [
-        current.id,
-        current.version,
-        state.name,
-        state.description,
-        state.grantType,
-        state.serviceId,
-        state.logoUri,
-        secret?.hash ?? null,
-        secret?.previousHash ?? null,
-        secret?.previousExpiresAt ?? null,
-        change.scopes ?? null,
-        change.redirectUris ?? null,
-        audit.action,
-        audit.fields,
-        audit.actor.actor,
-        audit.actor.source,
-        audit.actor.requestId ?? null,
-        // The application's clock, as for every other timestamp it stores.
-        new Date(),
-      ]),
+  /**
+   * Writes `fields` and `secret` over `current`, with an audit event, unless the credential
+   * changed since it was read. Answers with the credential as stored, without reading it back.
+   */
+  private async write(
+    current: StoredCredential,
+    fields: CredentialFields,
+    secret: SecretColumns,
+    action: string,
+    changed: string[],
+    actor: Actor,
+  ): Promise<Credential | typeof STALE> {
+    const at = new Date()
+    // Lists are rewritten only when they changed.
+    const listChanged = (key: 'scopes' | 'redirectUris') => changed.includes(AUDIT_FIELD_NAMES[key])
+    const version = await this.storage.write(
+      {
+        credentialId: current.credentialId,
+        readVersion: current.version,
+        ...fields,
+        ...secret,
+        scopes: listChanged('scopes') ? fields.scopes : null,
+        redirectUris: listChanged('redirectUris') ? fields.redirectUris : null,
+      },
+      { actor, action, changedFields: changed, at },
     )
-    return rows[0] ?? STALE
+    if (version === null) return STALE
+    return withoutSecrets({ ...current, ...fields, ...secret, version, updatedAt: at })
   }
 
-  private async find(reference: CredentialReference): Promise<CredentialRecord> {
+  private async find(reference: CredentialReference): Promise<StoredCredential> {
     const { credentialId, clientIdentifier } = reference
-    let where: { id: number } | { clientIdentifier: string }
     // Made only when needed: an Error captures a stack trace, which costs on every request.
     let notFound: () => CredentialError
+    let found: Promise<StoredCredential | null>
     if (credentialId !== undefined && credentialId > 0) {
-      where = { id: credentialId }
       notFound = () => new CredentialError('not_found', messages.credentialIdInvalid, 'credentialId')
-      if (!Number.isInteger(credentialId) || credentialId > MAX_INT4) throw notFound()
+      if (!Number.isInteger(credentialId) || credentialId > MAX_ID) throw notFound()
+      found = this.storage.findById(credentialId)
     } else if (clientIdentifier) {
-      where = { clientIdentifier }
       notFound = () => new CredentialError('not_found', messages.clientIdentifierInvalid, 'clientIdentifier')
       if (hasNul(clientIdentifier)) throw notFound()
+      found = this.storage.findByClientIdentifier(clientIdentifier)
     } else {
       throw new CredentialError('invalid', messages.referenceRequired, 'credentialId')
     }
-    const record = await this.read(where)
-    if (!record) throw notFound()
-    return record
-  }
-
-  /** A credential by id or client identifier, with its scopes and redirect URIs, in one statement. */
-  private async read(where: { id: number } | { clientIdentifier: string }): Promise<CredentialRecord | null> {
-    const rows = await this.db.exclusive(() =>
-      'id' in where
-        ? this.db.query<CredentialRecord>(READ_BY_ID, [where.id])
-        : this.db.query<CredentialRecord>(READ_BY_CLIENT_IDENTIFIER, [where.clientIdentifier]),
-    )
-    return rows[0] ?? null
+    const stored = await found
+    if (!stored) throw notFound()
+    return stored
   }
 }
 
-/** The shape `findMany/create({ include })` returns, as a CredentialRecord. */
-function fromIncluded(record: Prisma.CredentialGetPayload<{ include: typeof include }>): CredentialRecord {
+/** The fields after a change: left out keeps, `null` clears; scopes given twice count once. */
+function applyChanges(current: CredentialDraft, changes: CredentialChanges): CredentialDraft {
+  const pick = <K extends keyof CredentialDraft>(key: K, cleared: CredentialDraft[K]): CredentialDraft[K] => {
+    const value = changes[key]
+    return value === undefined ? current[key] : ((value ?? cleared) as CredentialDraft[K])
+  }
   return {
-    ...record,
-    scopes: record.scopes.map((scope) => scope.scopeName),
-    redirectUris: record.redirectUris.map((redirect) => redirect.uri),
+    name: pick('name', ''),
+    description: pick('description', ''),
+    grantType: pick('grantType', ''),
+    scopes: [...new Set(pick('scopes', []))],
+    serviceId: pick('serviceId', null),
+    logoUri: pick('logoUri', null),
+    redirectUris: pick('redirectUris', []),
   }
 }
 
-const EMPTY_STATE: CredentialState = {
-  name: '',
-  description: '',
-  grantType: '',
-  scopes: [],
-  serviceId: null,
-  logoUri: null,
-  redirectUris: [],
-}
-
-function applyChanges(state: CredentialState, changes: CredentialChanges): CredentialState {
-  const keep = <T>(value: T | undefined, current: T): T => (value === undefined ? current : value)
-  return {
-    name: keep(changes.name, state.name) ?? '',
-    description: keep(changes.description, state.description) ?? '',
-    grantType: keep(changes.grantType, state.grantType),
-    scopes: changes.scope === undefined ? state.scopes : parseScopes(changes.scope),
-    serviceId: keep(changes.serviceId, state.serviceId),
-    logoUri: keep(changes.logoUri, state.logoUri),
-    redirectUris: keep(changes.redirectUri, state.redirectUris) ?? [],
-  }
-}
-
-/**
- * A missing service ID sorts as the lowest value, as the original's 0 does: first when
- * ascending, last when descending (PostgreSQL alone would put NULLs first when descending).
- */
-function sortBy(field: string, order: 'asc' | 'desc'): Prisma.SortOrder | Prisma.SortOrderInput {
-  return field === 'serviceId' ? { sort: order, nulls: order === 'asc' ? 'first' : 'last' } : order
-}
-
-function changedFields(before: CredentialState, after: CredentialState): string[] {
-  return (Object.keys(FIELD_NAMES) as (keyof CredentialState)[])
+function changedFields(before: CredentialDraft, after: CredentialDraft): string[] {
+  return (Object.keys(AUDIT_FIELD_NAMES) as (keyof CredentialDraft)[])
     .filter((key) => JSON.stringify(before[key]) !== JSON.stringify(after[key]))
-    .map((key) => FIELD_NAMES[key])
+    .map((key) => AUDIT_FIELD_NAMES[key])
 }
 
-function columns(state: CredentialState) {
-  return {
-    name: state.name,
-    description: state.description,
-    grantType: state.grantType as GrantType,
-    serviceId: state.serviceId,
-    logoUri: state.logoUri,
-  }
+function secretColumns({ secretHash, previousSecretHash, previousSecretExpiresAt }: StoredCredential): SecretColumns {
+  return { secretHash, previousSecretHash, previousSecretExpiresAt }
 }
 
-function toState(record: CredentialRecord): CredentialState {
-  return {
-    name: record.name,
-    description: record.description,
-    grantType: record.grantType,
-    scopes: record.scopes,
-    serviceId: record.serviceId,
-    logoUri: record.logoUri,
-    redirectUris: record.redirectUris,
-  }
+/** A new secret that replaces every older one at once. */
+function freshSecret(secret: string): SecretColumns {
+  return { secretHash: hashSecret(secret), previousSecretHash: null, previousSecretExpiresAt: null }
 }
 
-function viewOfState(state: CredentialState) {
-  return { ...state, grantType: state.grantType as GrantType }
-}
-
-function toView(record: CredentialRecord): CredentialView {
-  return {
-    id: record.id,
-    clientIdentifier: record.clientIdentifier,
-    ...viewOfState(toState(record)),
-    version: record.version,
-    lastUsedAt: record.lastUsedAt,
-    previousSecretExpiresAt: record.previousSecretExpiresAt,
-    createdAt: record.createdAt,
-    updatedAt: record.updatedAt,
-  }
-}
-
-async function audit(tx: Tx, credentialId: number, action: string, fields: string[], actor: Actor) {
-  // createMany: the same INSERT without reading the row back (RETURNING).
-  await tx.auditEvent.createMany({
-    data: {
-      credentialId,
-      action,
-      changedFields: fields,
-      actor: actor.actor,
-      source: actor.source,
-      requestId: actor.requestId ?? null,
-    },
-  })
+function withoutSecrets(stored: StoredCredential): Credential {
+  const { secretHash, previousSecretHash, ...credential } = stored
+  return credential
 }

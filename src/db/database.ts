@@ -7,6 +7,7 @@ import { PrismaPGlite } from 'pglite-prisma-adapter'
 import { PrismaClient } from '../generated/prisma/client.js'
 import { applyMigrations, type MigrationSession } from './migrate.js'
 import { listen, type Watch } from './notifications.js'
+import { valuesOf, type Statement } from './sql.js'
 
 export type { PrismaClient, Watch }
 
@@ -24,10 +25,12 @@ export interface Database {
   exclusive<T>(work: () => Promise<T>): Promise<T>
   /**
    * One SQL statement with `$1…` parameters, sent straight to the driver Prisma's adapter
-   * uses. For the service's hot statements only: there Prisma's runtime cost more CPU per
-   * statement than the database did (README, Performance). Call it inside `exclusive`.
+   * uses: Prisma's runtime cost more CPU per statement than the database did
+   * (docs/performance.md). Call it inside `exclusive`.
    */
   query<R>(text: string, params: unknown[]): Promise<R[]>
+  /** A statement with named parameters (src/db/sql.ts), run alone on PGlite (`exclusive`). */
+  run<R, P extends object>(statement: Statement<R, P>, params: P): Promise<R[]>
   /**
    * Calls `onChange(payload)` for each notification on `channel` (PostgreSQL NOTIFY, sent by
    * other processes too), and `onChange(null)` whenever some may have been missed. Closed with
@@ -44,10 +47,15 @@ export async function openDatabase(target: DatabaseTarget): Promise<Database> {
   const database = 'url' in target ? await openPostgres(target.url) : await openPglite(target)
   // Closing twice (a readiness test closes it, then the app's onClose hook) is harmless.
   let closed: Promise<void> | undefined
-  return { ...database, close: () => (closed ??= database.close()) }
+  return {
+    ...database,
+    run: <R, P extends object>(statement: Statement<R, P>, params: P) =>
+      database.exclusive(() => database.query<R>(statement.text, valuesOf(statement, params))),
+    close: () => (closed ??= database.close()),
+  }
 }
 
-async function openPostgres(url: string): Promise<Database> {
+async function openPostgres(url: string): Promise<Omit<Database, 'run'>> {
   const pool = new pg.Pool({ connectionString: url, max: 10 })
   // A pool error (e.g. the server restarting) must not crash the process: the next query retries.
   pool.on('error', () => {})
@@ -93,8 +101,8 @@ async function openPostgres(url: string): Promise<Database> {
 }
 
 /**
- * Hot statements are named (prepared), so each pooled connection parses and plans them once.
- * Database.query is called with constant texts only, so this map stays small.
+ * Statements are named (prepared), so each pooled connection parses and plans them once.
+ * Database.query is called with texts built from constants only, so this map stays small.
  */
 const statementNames = new Map<string, string>()
 function statementName(text: string): string {
@@ -103,7 +111,7 @@ function statementName(text: string): string {
   return name
 }
 
-async function openPglite(target: { dataDir: string } | { memory: true }): Promise<Database> {
+async function openPglite(target: { dataDir: string } | { memory: true }): Promise<Omit<Database, 'run'>> {
   const unlock = 'dataDir' in target ? await lockDataDir(target.dataDir) : async () => {}
   const pglite = 'dataDir' in target ? new PGlite(path.join(target.dataDir, 'pglite')) : new PGlite()
   try {

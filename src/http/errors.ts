@@ -1,3 +1,12 @@
+/** What every edge answers when the database cannot be reached: retry after this many seconds. */
+export const UNAVAILABLE = {
+  message: 'The service is temporarily unavailable. Please try again.',
+  retryAfterSeconds: 5,
+} as const
+
+/** What every edge answers for a failure it did not expect; the details go to the log only. */
+export const INTERNAL_ERROR = 'An internal error occurred.'
+
 const UNAVAILABLE_PRISMA_CODES = new Set(['P1001', 'P1002', 'P1008', 'P1017', 'P2024', 'P2028'])
 const UNAVAILABLE_ADAPTER_KINDS = new Set([
   'DatabaseNotReachable',

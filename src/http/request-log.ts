@@ -6,7 +6,7 @@ const actors = new WeakMap<FastifyRequest, string>()
 /**
  * Records who made a request, for its closing log line (`actor`); other lines of the request
  * share its reqId. An endpoint calls it once the caller's secret has been checked. (A child
- * logger per request cost more than the rest of the line: README, Performance.)
+ * logger per request cost more than the rest of the line: docs/performance.md.)
  */
 export function setActor(request: FastifyRequest, identifier: string): void {
   actors.set(request, identifier)

@@ -1,13 +1,9 @@
 import { Type, type Static, type TObject, type TProperties } from '@sinclair/typebox'
-import type { Action } from '../api-clients/service.js'
+import type { Action } from '../api-clients/access.js'
+import type { Actor, Credential, CredentialChanges, CredentialReference } from '../credentials/credential.js'
 import { CredentialError, messages } from '../credentials/errors.js'
-import type {
-  Actor,
-  CredentialChanges,
-  CredentialReference,
-  CredentialService,
-  CredentialView,
-} from '../credentials/service.js'
+import { LIST_LIMIT, type CredentialService } from '../credentials/service.js'
+import type { SortField } from '../credentials/storage.js'
 import {
   ClientSecretSchema,
   DescriptionSchema,
@@ -17,6 +13,8 @@ import {
   RedirectUriListSchema,
   ScopeSchema,
   ServiceIdSchema,
+  joinScopes,
+  splitScopes,
 } from '../schemas/credential.js'
 import { RESPONSE_TYPES, type LegacyReply } from './format.js'
 import { flag, list, phpInt, text, type LegacyParams } from './params.js'
@@ -83,10 +81,10 @@ function changesFrom(params: LegacyParams): CredentialChanges {
     name: text(params, 'name'),
     description: text(params, 'description'),
     grantType: text(params, 'grantType'),
-    scope: list(params, 'scope'),
+    scopes: splitScopes(list(params, 'scope')),
     serviceId: serviceId === undefined ? undefined : serviceId || null,
     logoUri: logoUri === undefined ? undefined : logoUri || null,
-    redirectUri: list(params, 'redirectUri'),
+    redirectUris: list(params, 'redirectUri'),
   }
 }
 
@@ -96,6 +94,37 @@ function referenceFrom(params: LegacyParams): CredentialReference {
     // The real system reads clientIdentifier; its documentation says clientApiIdentifier.
     clientIdentifier: text(params, 'clientIdentifier') || text(params, 'clientApiIdentifier'),
   }
+}
+
+/** Sortable columns, by every spelling a legacy caller may use for them (lower case). */
+const SORT_SPELLINGS: ReadonlyMap<string, SortField> = new Map([
+  ['id', 'credentialId'],
+  ['credentialid', 'credentialId'],
+  ['name', 'name'],
+  ['description', 'description'],
+  ['granttype', 'grantType'],
+  ['grant_type', 'grantType'],
+  ['serviceid', 'serviceId'],
+  ['service_id', 'serviceId'],
+  ['clientidentifier', 'clientIdentifier'],
+  ['client_identifier', 'clientIdentifier'],
+  ['createdat', 'createdAt'],
+  ['created_at', 'createdAt'],
+  ['updatedat', 'updatedAt'],
+  ['updated_at', 'updatedAt'],
+])
+
+/** ListOAuthCredentials' `sortField` and `sortOrder`; credentialId ascending when left out. */
+function sortFrom(params: LegacyParams): { field: SortField; order: 'asc' | 'desc' } {
+  const sortField = text(params, 'sortField') || undefined
+  const sortOrder = text(params, 'sortOrder') || undefined
+  const field = sortField === undefined ? 'credentialId' : SORT_SPELLINGS.get(sortField.toLowerCase())
+  if (field === undefined) throw new CredentialError('invalid', messages.sortFieldInvalid(sortField as string), 'sortField')
+  const order = (sortOrder ?? 'asc').toLowerCase()
+  if (order !== 'asc' && order !== 'desc') {
+    throw new CredentialError('invalid', messages.sortOrderInvalid(sortOrder as string), 'sortOrder')
+  }
+  return { field, order }
 }
 
 /** `2026-11-27 21:07:13`, as the original writes timestamps (UTC here). */
@@ -117,13 +146,13 @@ const ListedCredential = Type.Object({
   updatedAt: Type.String({ examples: ['2026-11-27 21:07:13'] }),
 })
 
-function listed(credential: CredentialView): Static<typeof ListedCredential> {
+function listed(credential: Credential): Static<typeof ListedCredential> {
   return {
-    credentialId: credential.id,
+    credentialId: credential.credentialId,
     name: credential.name,
     description: credential.description,
     grantTypes: credential.grantType,
-    scope: credential.scopes.join(' '),
+    scope: joinScopes(credential.scopes),
     clientIdentifier: credential.clientIdentifier,
     serviceId: credential.serviceId ?? 0,
     logoUri: credential.logoUri ?? '',
@@ -151,7 +180,7 @@ export const LEGACY_ACTIONS: LegacyAction[] = [
       const { credential, clientSecret } = await credentials.create(changesFrom(params), actor)
       return {
         result: 'success',
-        credentialId: String(credential.id),
+        credentialId: String(credential.credentialId),
         clientIdentifier: credential.clientIdentifier,
         clientSecret,
       }
@@ -166,15 +195,14 @@ export const LEGACY_ACTIONS: LegacyAction[] = [
         Type.String({ description: 'credentialId, name, description, grantType, serviceId, clientIdentifier, createdAt or updatedAt.' }),
       ),
       sortOrder: Type.Optional(Type.Union([Type.Literal('ASC'), Type.Literal('DESC')])),
-      limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 100 })),
+      limit: Type.Optional(Type.Integer({ minimum: 1, maximum: LIST_LIMIT.max, default: LIST_LIMIT.default })),
     }),
     response: success('ListOAuthCredentials', { clients: Type.Array(ListedCredential) }),
     async run(params, { credentials }) {
       const limit = params.limit === undefined ? undefined : phpInt(params.limit)
       const found = await credentials.list({
         grantType: text(params, 'grantType') || undefined,
-        sortField: text(params, 'sortField') || undefined,
-        sortOrder: text(params, 'sortOrder') || undefined,
+        sort: sortFrom(params),
         limit: limit || undefined,
       })
       return { result: 'success', clients: found.map(listed) }
@@ -204,8 +232,8 @@ export const LEGACY_ACTIONS: LegacyAction[] = [
       const resetSecret = flag(params, 'resetSecret')
       const { credential, newClientSecret } = await credentials.update(reference, changes, actor, { resetSecret })
       return newClientSecret === undefined
-        ? { result: 'success', credentialId: String(credential.id) }
-        : { result: 'success', credentialId: String(credential.id), newClientSecret }
+        ? { result: 'success', credentialId: String(credential.credentialId) }
+        : { result: 'success', credentialId: String(credential.credentialId), newClientSecret }
     },
   },
   {
@@ -217,7 +245,7 @@ export const LEGACY_ACTIONS: LegacyAction[] = [
       const credentialId = phpInt(params.credentialId)
       if (credentialId <= 0) throw new CredentialError('invalid', messages.credentialIdInvalid, 'credentialId')
       const credential = await credentials.delete({ credentialId }, actor)
-      return { result: 'success', credentialId: String(credential.id) }
+      return { result: 'success', credentialId: String(credential.credentialId) }
     },
   },
 ]

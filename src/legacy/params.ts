@@ -35,7 +35,7 @@ const FALSE_WORDS = new Set(['', '0', 'false', 'off', 'no'])
 
 /**
  * `resetSecret` and other flags. PHP would treat the string "false" as true and reset the
- * secret; we read it as false (README, compatibility notes), and refuse words we do not know
+ * secret; we read it as false (docs/legacy.md, compatibility), and refuse words we do not know
  * rather than guess about a secret.
  */
 export function flag(params: LegacyParams, name: string): boolean {

@@ -1,12 +1,11 @@
 import { Type } from '@sinclair/typebox'
 import type { FastifyInstance } from 'fastify'
-import type { Database } from '../db/database.js'
+import { UNAVAILABLE } from '../http/errors.js'
+import { sql } from '../db/sql.js'
 
-export interface OpsOptions {
-  database: Database
-  /** How long /readyz waits for the database before calling it unavailable. */
-  readinessTimeoutMs?: number
-}
+/** How long /readyz waits for the database before calling it unavailable. */
+const READINESS_TIMEOUT_MS = 2_000
+const PING = sql<{ '?column?': number }>('SELECT 1')
 
 const Ok = Type.Object({ status: Type.Literal('ok') }, { examples: [{ status: 'ok' }] })
 const Unavailable = Type.Object(
@@ -18,7 +17,7 @@ const Unavailable = Type.Object(
  * Probes for orchestrators and load balancers. Both are public and cheap: /healthz says the
  * process is alive (restart it if not), /readyz says it can serve requests (send it traffic).
  */
-export default async function opsRoutes(app: FastifyInstance, { database, readinessTimeoutMs = 2000 }: OpsOptions) {
+export default async function opsRoutes(app: FastifyInstance) {
   const common = { tags: ['ops'], security: [] }
 
   app.get('/healthz', {
@@ -40,15 +39,12 @@ export default async function opsRoutes(app: FastifyInstance, { database, readin
     },
     handler: async (request, reply) => {
       try {
-        await withTimeout(
-          database.exclusive(() => database.prisma.$queryRaw`SELECT 1`),
-          readinessTimeoutMs,
-        )
+        await withTimeout(app.database.run(PING, {}), READINESS_TIMEOUT_MS)
         return { status: 'ok' as const }
       } catch (error) {
         request.log.warn({ err: error }, 'readiness check failed')
         const reason = error instanceof TimeoutError ? 'database timed out' : 'database unreachable'
-        return reply.code(503).header('retry-after', '5').send({ status: 'unavailable' as const, reason })
+        return reply.code(503).header('retry-after', String(UNAVAILABLE.retryAfterSeconds)).send({ status: 'unavailable' as const, reason })
       }
     },
   })

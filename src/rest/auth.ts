@@ -1,16 +1,6 @@
-import type { FastifyRequest } from 'fastify'
-import {
-  ipAllowed,
-  mayRun,
-  refusals,
-  secretAccepted,
-  type Action,
-  type ApiClient,
-  type ApiClientService,
-} from '../api-clients/service.js'
-import { setActor } from '../http/request-log.js'
-import type { RequestLimits } from '../limits/index.js'
-import { CHALLENGE, HttpProblem } from './problem.js'
+import type { FastifyInstance, FastifyRequest } from 'fastify'
+import type { Action, ApiClient } from '../api-clients/access.js'
+import { checkAccess } from '../http/authorization.js'
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -18,7 +8,6 @@ declare module 'fastify' {
     apiClient?: ApiClient
   }
 }
-
 
 /** `Authorization: Basic base64(identifier:secret)` (RFC 7617), or null when absent or malformed. */
 export function basicCredentials(header: string | undefined): { identifier: string; secret: string } | null {
@@ -31,27 +20,14 @@ export function basicCredentials(header: string | undefined): { identifier: stri
 }
 
 /**
- * Who may call a REST operation: an API credential sent with HTTP Basic, from an allowed
- * address, holding the permission named after the matching api.php action.
+ * A hook that lets a REST operation run only for an API credential sent with HTTP Basic,
+ * from an allowed address, holding the permission named after the matching api.php action.
  */
-export async function authorize(
-  apiClients: ApiClientService,
-  limits: RequestLimits,
-  request: FastifyRequest,
-  action: Action,
-) {
-  await limits.admitAddress(request)
-  const refuse = async (detail: string) => {
-    await limits.authenticationFailed(request)
-    return new HttpProblem(401, detail, undefined, CHALLENGE)
+export function guard(app: FastifyInstance, action: Action) {
+  const { access } = app
+  const checks = [access.admitAddress, access.authenticate, access.admitCaller, access.allowList, access.permission]
+  return async (request: FastifyRequest) => {
+    const given = basicCredentials(request.headers.authorization) ?? { identifier: '', secret: '' }
+    request.apiClient = await checkAccess({ request, ...given, action }, checks)
   }
-  const given = basicCredentials(request.headers.authorization)
-  if (!given) throw await refuse(refusals.missing)
-  const client = await apiClients.find(given.identifier)
-  if (!secretAccepted(client, given.secret)) throw await refuse(refusals.failed)
-  setActor(request, client.identifier)
-  await limits.admitCaller(request, client.identifier)
-  if (!ipAllowed(client, request.ip)) throw new HttpProblem(403, refusals.address(request.ip))
-  if (!mayRun(client, action)) throw new HttpProblem(403, refusals.permission(action))
-  request.apiClient = { identifier: client.identifier, permissions: client.permissions, allowedIps: client.allowedIps }
 }

@@ -1,7 +1,8 @@
 import { STATUS_CODES } from 'node:http'
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
 import { CredentialError, type CredentialErrorKind } from '../credentials/errors.js'
-import { isDatabaseUnavailable } from '../http/errors.js'
+import { AccessRefused } from '../http/authorization.js'
+import { INTERNAL_ERROR, isDatabaseUnavailable, UNAVAILABLE } from '../http/errors.js'
 import { RateLimited } from '../limits/index.js'
 import type { Problem } from './schemas.js'
 
@@ -86,6 +87,12 @@ export async function problemHandler(error: FastifyError, request: FastifyReques
     reply.header('retry-after', String(error.retryAfterSeconds))
     return sendProblem(reply, problem(429, error.message))
   }
+  if (error instanceof AccessRefused) {
+    // Who the caller is, unproven: 401 with the challenge. What it may do: 403.
+    const unauthenticated = error.reason === 'missing' || error.reason === 'failed'
+    if (unauthenticated) reply.headers(CHALLENGE)
+    return sendProblem(reply, problem(unauthenticated ? 401 : 403, error.message))
+  }
   if (error instanceof HttpProblem) {
     reply.headers(error.headers)
     return sendProblem(reply, problem(error.status, error.message, error.errors))
@@ -96,13 +103,13 @@ export async function problemHandler(error: FastifyError, request: FastifyReques
   }
   if (isDatabaseUnavailable(error)) {
     request.log.warn({ err: error }, 'database unavailable')
-    reply.header('retry-after', '5')
-    return sendProblem(reply, problem(503, 'The service is temporarily unavailable. Please try again.'))
+    reply.header('retry-after', String(UNAVAILABLE.retryAfterSeconds))
+    return sendProblem(reply, problem(503, UNAVAILABLE.message))
   }
   const status = error.statusCode ?? 500
   if (status >= 500) {
     request.log.error({ err: error }, 'REST request failed')
-    return sendProblem(reply, problem(500, 'An internal error occurred.'))
+    return sendProblem(reply, problem(500, INTERNAL_ERROR))
   }
   // Fastify's own refusals: malformed JSON, body too large (413), unsupported media type (415).
   return sendProblem(reply, problem(status, error.message))

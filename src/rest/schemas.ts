@@ -1,6 +1,6 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox'
 import { MAX_GRACE_SECONDS } from '../credentials/service.js'
-import { GRANT_TYPES } from '../credentials/rules.js'
+import { GRANT_TYPES } from '../credentials/credential.js'
 import {
   ClientSecretSchema,
   DescriptionSchema,

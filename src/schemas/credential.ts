@@ -1,5 +1,6 @@
 import { Type } from '@sinclair/typebox'
-import { GRANT_TYPES, LIMITS } from '../credentials/rules.js'
+import { GRANT_TYPES, MAX_ID } from '../credentials/credential.js'
+import { LIMITS } from '../credentials/rules.js'
 
 /** Field schemas shared by the legacy actions and the REST resource. */
 export const GrantTypeSchema = Type.Union(
@@ -15,7 +16,7 @@ export const ScopeSchema = Type.String({
 })
 export const ServiceIdSchema = Type.Integer({
   minimum: 1,
-  maximum: 2_147_483_647,
+  maximum: MAX_ID,
   description: 'The service the credential relates to; required for single_sign_on.',
 })
 export const LogoUriSchema = Type.String({ maxLength: LIMITS.logoUri, description: 'An absolute http(s) URL.' })
@@ -33,3 +34,16 @@ export const ClientSecretSchema = Type.String({
   minLength: 88,
   maxLength: 88,
 })
+
+/**
+ * Both edges carry scopes as one space-delimited string (the seed's `scope`); the service
+ * takes a list. A list of such strings (api.php's array forms) is split item by item.
+ */
+export function splitScopes<T extends string | string[] | undefined | null>(scope: T): T extends string | string[] ? string[] : T {
+  if (scope === undefined || scope === null) return scope as never
+  return [scope].flat().flatMap((item) => item.split(/\s+/)).filter((token) => token !== '') as never
+}
+
+export function joinScopes(scopes: readonly string[]): string {
+  return scopes.join(' ')
+}

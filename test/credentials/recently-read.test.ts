@@ -6,7 +6,7 @@ import { startTcpProxy } from '../helpers/tcp-proxy.js'
 // These tests fill that memory first, then change the credential, and expect the change at once.
 
 const actor = { actor: 'test', source: 'rest' as const }
-const newCredential = { name: 'App', grantType: 'authorization_code', scope: 'openid' }
+const newCredential = { name: 'App', grantType: 'authorization_code', scopes: ['openid'] }
 
 /** Milliseconds from `since` until `check` first holds, asked every 10 ms for up to 10 s; undefined if never. */
 async function msUntil(check: () => boolean | Promise<boolean>, since = Date.now()): Promise<number | undefined> {
@@ -29,7 +29,7 @@ async function authenticated(test: TestApp, clientIdentifier: string, secret: st
 t.test('a change made here is seen by the next authentication, remembered or not', async (t) => {
   const test = await buildTestApp(t)
   const { credential, clientSecret } = await test.app.credentials.create(newCredential, actor)
-  const id = { credentialId: credential.id }
+  const id = { credentialId: credential.credentialId }
   t.ok(await authenticated(test, credential.clientIdentifier, clientSecret), 'read, and remembered')
   t.ok(await authenticated(test, credential.clientIdentifier, clientSecret), 'from memory')
 
@@ -63,7 +63,7 @@ if (serverUrl) {
     t.ok(await authenticated(here, credential.clientIdentifier, clientSecret), 'read, and remembered')
 
     const rotatedAt = Date.now()
-    await there.app.credentials.rotateSecret({ credentialId: credential.id }, 0, actor)
+    await there.app.credentials.rotateSecret({ credentialId: credential.credentialId }, 0, actor)
     const refusedAfter = await msUntil(
       async () => (await authenticated(here, credential.clientIdentifier, clientSecret)) === null,
       rotatedAt,

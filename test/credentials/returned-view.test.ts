@@ -11,12 +11,12 @@ t.test('every write answers with the credential exactly as a later read sees it'
     {
       grantType: 'authorization_code',
       name: 'View',
-      scope: 'openid email',
-      redirectUri: ['https://a.example.com/cb', 'http://127.0.0.1:8080/cb'],
+      scopes: ['openid', 'email'],
+      redirectUris: ['https://a.example.com/cb', 'http://127.0.0.1:8080/cb'],
     },
     actor,
   )
-  const reference = { credentialId: created.id }
+  const reference = { credentialId: created.credentialId }
   t.same(created, await service.get(reference), 'create')
 
   const renamed = await service.update(reference, { name: 'Renamed', description: 'd' }, actor)
@@ -26,7 +26,7 @@ t.test('every write answers with the credential exactly as a later read sees it'
 
   const relisted = await service.update(
     { clientIdentifier: created.clientIdentifier },
-    { scope: 'profile openid', redirectUri: ['https://b.example.com/cb'], logoUri: 'https://a.example.com/logo.png' },
+    { scopes: ['profile', 'openid'], redirectUris: ['https://b.example.com/cb'], logoUri: 'https://a.example.com/logo.png' },
     actor,
   )
   t.same(relisted.credential, await service.get(reference), 'update of scopes and redirect URIs, by client identifier')

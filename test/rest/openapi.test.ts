@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises'
 import { Validator } from '@seriousme/openapi-schema-validator'
 import t from 'tap'
-import { renderOpenApi } from '../../src/rest/docs.js'
+import { renderOpenApi } from '../../src/http/docs.js'
 import { buildTestApp } from '../helpers/app.js'
 import { assertMatchesContract, openApiDocument, schemaMismatch } from '../helpers/contract.js'
 

@@ -1,0 +1,48 @@
+import { secretMatches } from '../secrets.js'
+
+/** Every action an API client can be allowed to run, on api.php and REST alike. */
+export const ACTIONS = [
+  'CreateOAuthCredential',
+  'ListOAuthCredentials',
+  'GetOAuthCredential',
+  'UpdateOAuthCredential',
+  'DeleteOAuthCredential',
+  'RotateOAuthCredentialSecret',
+  'AuthenticateOAuthCredential',
+  'ListOAuthCredentialEvents',
+] as const
+export type Action = (typeof ACTIONS)[number]
+export const ALL_ACTIONS = '*'
+
+/** A caller of this service, as the edges see it once its secret has been checked. */
+export interface ApiClient {
+  identifier: string
+  permissions: string[]
+  allowedIps: string[]
+}
+
+/** Why a caller is turned away, in the original api.php's words; REST uses the same ones. */
+export const refusals = {
+  missing: 'Invalid or missing credentials',
+  failed: 'Authentication Failed',
+  accessKey: 'Invalid Access Key',
+  address: (ip: string) => `Invalid IP ${ip}`,
+  permission: (action: string) => `Invalid Permissions: API action "${action}" is not allowed`,
+}
+
+export function mayRun(client: ApiClient, action: string): boolean {
+  return client.permissions.includes(ALL_ACTIONS) || client.permissions.includes(action)
+}
+
+/**
+ * Whether `secret` is this API credential's. It is compared even when there is no such
+ * credential, so "unknown identifier" and "wrong secret" take the same time on every endpoint.
+ */
+export function secretAccepted<C extends { secretHash: string }>(client: C | null | undefined, secret: string): client is C {
+  return secretMatches(secret, client?.secretHash)
+}
+
+/** An empty allow-list lets any address in. */
+export function ipAllowed(client: Pick<ApiClient, 'allowedIps'>, ip: string): boolean {
+  return client.allowedIps.length === 0 || client.allowedIps.includes(ip)
+}

@@ -1,0 +1,260 @@
+import type { Database } from '../db/database.js'
+import type { Watch } from '../db/notifications.js'
+import { sql } from '../db/sql.js'
+import type { Actor, AuditEvent, CredentialFields, StoredCredential } from './credential.js'
+
+/*
+ * The credentials domain's storage: the only code that talks to the database about
+ * credentials, their scopes and redirect URIs, and their audit trail. Tables and triggers are
+ * defined in prisma/schema.prisma and prisma/migrations; row types come from Prisma's
+ * generated client. Statements are plain SQL with named parameters, sent straight to the
+ * driver Prisma's adapter uses (docs/development.md says why not Prisma's query API or
+ * TypedSQL).
+ */
+
+/** A credential's row with its scopes and redirect URIs, in one statement, as StoredCredential. */
+const CREDENTIAL_COLUMNS = `
+  c.id AS "credentialId", c.client_identifier AS "clientIdentifier", c.secret_hash AS "secretHash",
+  c.previous_secret_hash AS "previousSecretHash", c.previous_secret_expires_at AS "previousSecretExpiresAt",
+  c.name, c.description, c.grant_type::text AS "grantType", c.service_id AS "serviceId", c.logo_uri AS "logoUri",
+  c.version, c.last_used_at AS "lastUsedAt", c.created_at AS "createdAt", c.updated_at AS "updatedAt",
+  ARRAY(SELECT s.scope_name FROM credential_scope s WHERE s.credential_id = c.id ORDER BY s.position)::text[] AS scopes,
+  ARRAY(SELECT r.uri FROM credential_redirect_uri r WHERE r.credential_id = c.id ORDER BY r.position)::text[] AS "redirectUris"`
+
+export const READ_BY_ID = sql<StoredCredential, { credentialId: number }>(
+  `SELECT ${CREDENTIAL_COLUMNS} FROM credential c WHERE c.id = :credentialId`,
+)
+export const READ_BY_CLIENT_IDENTIFIER = sql<StoredCredential, { clientIdentifier: string }>(
+  `SELECT ${CREDENTIAL_COLUMNS} FROM credential c WHERE c.client_identifier = :clientIdentifier`,
+)
+
+interface AuditParams {
+  actor: string
+  source: string
+  requestId: string | null
+  action: string
+  changedFields: string[]
+  /** The application's clock: every timestamp a change stores is this one. */
+  at: Date
+}
+
+type InsertParams = Omit<CredentialFields, 'grantType'> & { grantType: string } & AuditParams & {
+    clientIdentifier: string
+    secretHash: string
+  }
+
+/** A new credential, its scopes and redirect URIs, and its audit event: one atomic statement. */
+const INSERT = sql<{ credentialId: number }, InsertParams>(`
+  WITH created AS (
+    INSERT INTO credential (client_identifier, secret_hash, name, description, grant_type, service_id, logo_uri, created_at, updated_at)
+    VALUES (:clientIdentifier, :secretHash, :name, :description, CAST(:grantType AS "GrantType"),
+      CAST(:serviceId AS integer), :logoUri, :at, :at)
+    RETURNING id),
+  scopes AS (
+    INSERT INTO credential_scope (credential_id, scope_name, position)
+    SELECT created.id, s.name, s.n - 1 FROM created, unnest(CAST(:scopes AS text[])) WITH ORDINALITY AS s(name, n)),
+  uris AS (
+    INSERT INTO credential_redirect_uri (credential_id, position, uri)
+    SELECT created.id, u.n - 1, u.uri FROM created, unnest(CAST(:redirectUris AS text[])) WITH ORDINALITY AS u(uri, n)),
+  audit AS (
+    INSERT INTO audit_event (credential_id, actor, action, changed_fields, request_id, source, created_at)
+    SELECT created.id, :actor, :action, :changedFields, :requestId, :source, :at FROM created)
+  SELECT id AS "credentialId" FROM created`)
+
+/** The secret columns as a write leaves them. */
+export interface SecretColumns {
+  secretHash: string
+  previousSecretHash: string | null
+  previousSecretExpiresAt: Date | null
+}
+
+type WriteParams = Omit<CredentialFields, 'scopes' | 'redirectUris'> &
+  SecretColumns &
+  AuditParams & {
+    credentialId: number
+    readVersion: number
+    /** null keeps the stored list. */
+    scopes: string[] | null
+    redirectUris: string[] | null
+  }
+
+/**
+ * A change of an existing credential and its audit event, in one atomic statement, written
+ * only if the credential still has the version that was read: otherwise nothing is written
+ * and no row comes back. The lists are replaced only when given; each replacement deletes
+ * before it inserts (it reads the deletion's result), so a URI may move to another position.
+ */
+export const WRITE = sql<{ version: number }, WriteParams>(`
+  WITH updated AS (
+    UPDATE credential SET
+      name = :name, description = :description, grant_type = CAST(:grantType AS "GrantType"),
+      service_id = CAST(:serviceId AS integer), logo_uri = :logoUri,
+      secret_hash = :secretHash, previous_secret_hash = :previousSecretHash,
+      previous_secret_expires_at = CAST(:previousSecretExpiresAt AS timestamptz),
+      version = version + 1, updated_at = :at
+    WHERE id = :credentialId AND version = :readVersion
+    RETURNING id, version),
+  old_scopes AS (
+    DELETE FROM credential_scope WHERE credential_id IN (SELECT id FROM updated)
+      AND CAST(:scopes AS text[]) IS NOT NULL
+    RETURNING 1),
+  new_scopes AS (
+    INSERT INTO credential_scope (credential_id, scope_name, position)
+    SELECT updated.id, s.name, s.n - 1 FROM updated, unnest(CAST(:scopes AS text[])) WITH ORDINALITY AS s(name, n)
+    WHERE (SELECT count(*) FROM old_scopes) >= 0),
+  old_uris AS (
+    DELETE FROM credential_redirect_uri WHERE credential_id IN (SELECT id FROM updated)
+      AND CAST(:redirectUris AS text[]) IS NOT NULL
+    RETURNING 1),
+  new_uris AS (
+    INSERT INTO credential_redirect_uri (credential_id, position, uri)
+    SELECT updated.id, u.n - 1, u.uri FROM updated, unnest(CAST(:redirectUris AS text[])) WITH ORDINALITY AS u(uri, n)
+    WHERE (SELECT count(*) FROM old_uris) >= 0),
+  audit AS (
+    INSERT INTO audit_event (credential_id, actor, action, changed_fields, request_id, source, created_at)
+    SELECT updated.id, :actor, :action, :changedFields, :requestId, :source, :at FROM updated)
+  SELECT version FROM updated`)
+
+/** Deletes a credential (its scopes and URIs cascade) and records it, if the version read still holds. */
+const DELETE = sql<{ credential_id: number }, AuditParams & { credentialId: number; readVersion: number }>(`
+  WITH deleted AS (DELETE FROM credential WHERE id = :credentialId AND version = :readVersion RETURNING id)
+  INSERT INTO audit_event (credential_id, actor, action, changed_fields, request_id, source, created_at)
+    SELECT id, :actor, :action, :changedFields, :requestId, :source, :at FROM deleted
+  RETURNING credential_id`)
+
+/** Not a change of the credential: neither its version nor updatedAt moves, and no one is told. */
+const TOUCH_LAST_USED = sql<never, { credentialId: number; at: Date }>(
+  'UPDATE credential SET last_used_at = :at WHERE id = :credentialId',
+)
+
+const SCOPE_NAMES = sql<{ name: string }>('SELECT name FROM scope')
+
+const EVENTS = sql<AuditEvent & { id: string }, { credentialId: number; beforeId: number | null; limit: number }>(`
+  SELECT id::text AS id, credential_id AS "credentialId", actor, action, changed_fields AS "changedFields",
+    request_id AS "requestId", source, created_at AS "createdAt"
+  FROM audit_event
+  WHERE credential_id = :credentialId AND (CAST(:beforeId AS bigint) IS NULL OR id < :beforeId)
+  ORDER BY id DESC LIMIT :limit`)
+
+/** prisma/migrations/20261128000000_credential_write: notified with a client identifier at every change. */
+const CREDENTIAL_CHANGED = 'credential_changed'
+
+/** Columns a list may be sorted by; a missing service id sorts as the lowest value. */
+const SORT_COLUMNS = {
+  credentialId: 'c.id',
+  name: 'c.name',
+  description: 'c.description',
+  grantType: 'c.grant_type',
+  serviceId: 'c.service_id',
+  clientIdentifier: 'c.client_identifier',
+  createdAt: 'c.created_at',
+  updatedAt: 'c.updated_at',
+} as const
+export type SortField = keyof typeof SORT_COLUMNS
+export const SORT_FIELDS = Object.keys(SORT_COLUMNS) as SortField[]
+
+export interface ListFilter {
+  grantType?: string
+  clientIdentifier?: string
+  /** Only credentials with a greater id. */
+  afterId?: number
+  sort: { field: SortField; order: 'asc' | 'desc' }
+  limit: number
+}
+
+/**
+ * A list query for this filter and order. Only the given filters appear in the text, so each
+ * combination is planned for its indexes; the texts are few, built from the names above.
+ */
+function listStatement(filter: ListFilter) {
+  const where = [
+    filter.grantType === undefined ? '' : 'c.grant_type = CAST(:grantType AS "GrantType")',
+    filter.clientIdentifier === undefined ? '' : 'c.client_identifier = :clientIdentifier',
+    filter.afterId === undefined ? '' : 'c.id > :afterId',
+  ].filter((condition) => condition !== '')
+  const { field, order } = filter.sort
+  const direction = order === 'asc' ? 'ASC' : 'DESC'
+  // PostgreSQL puts NULLs last when ascending; the original's 0 for "no service" sorts first.
+  const nulls = field === 'serviceId' ? (order === 'asc' ? ' NULLS FIRST' : ' NULLS LAST') : ''
+  const orderBy = field === 'credentialId' ? `c.id ${direction}` : `${SORT_COLUMNS[field]} ${direction}${nulls}, c.id ${direction}`
+  return sql<StoredCredential, Omit<ListFilter, 'sort'>>(
+    `SELECT ${CREDENTIAL_COLUMNS} FROM credential c${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ` +
+      `ORDER BY ${orderBy} LIMIT :limit`,
+  )
+}
+
+type AuditOf = Pick<AuditParams, 'action' | 'changedFields' | 'at'> & { actor: Actor }
+
+function auditParams({ actor, action, changedFields, at }: AuditOf): AuditParams {
+  return { actor: actor.actor, source: actor.source, requestId: actor.requestId ?? null, action, changedFields, at }
+}
+
+export function credentialStorage(db: Database) {
+  const one = async <R>(rows: Promise<R[]>) => (await rows)[0] ?? null
+  return {
+    async scopeNames(): Promise<string[]> {
+      return (await db.run(SCOPE_NAMES, {})).map((row) => row.name)
+    },
+
+    findById(credentialId: number): Promise<StoredCredential | null> {
+      return one(db.run(READ_BY_ID, { credentialId }))
+    },
+
+    findByClientIdentifier(clientIdentifier: string): Promise<StoredCredential | null> {
+      return one(db.run(READ_BY_CLIENT_IDENTIFIER, { clientIdentifier }))
+    },
+
+    list(filter: ListFilter): Promise<StoredCredential[]> {
+      return db.run(listStatement(filter), filter)
+    },
+
+    /** Stores a new credential with its audit event; returns its id. */
+    async insert(
+      credential: CredentialFields & { clientIdentifier: string; secretHash: string },
+      audit: AuditOf,
+    ): Promise<number> {
+      const [row] = await db.run(INSERT, { ...credential, ...auditParams(audit) })
+      return (row as { credentialId: number }).credentialId
+    },
+
+    /**
+     * Writes the credential's new fields and secret columns, and its audit event, unless its
+     * version moved since `readVersion`. Returns the new version, or null when it moved.
+     */
+    async write(
+      change: { credentialId: number; readVersion: number } & Omit<CredentialFields, 'scopes' | 'redirectUris'> &
+        SecretColumns & { scopes: string[] | null; redirectUris: string[] | null },
+      audit: AuditOf,
+    ): Promise<number | null> {
+      const row = await one(db.run(WRITE, { ...change, ...auditParams(audit) }))
+      return row?.version ?? null
+    },
+
+    /** Deletes the credential and records it, unless its version moved since `readVersion`. */
+    async remove(change: { credentialId: number; readVersion: number }, audit: Omit<AuditOf, 'changedFields'>): Promise<boolean> {
+      const rows = await db.run(DELETE, { ...change, ...auditParams({ ...audit, changedFields: [] }) })
+      return rows.length > 0
+    },
+
+    async touchLastUsed(credentialId: number, at: Date): Promise<void> {
+      await db.run(TOUCH_LAST_USED, { credentialId, at })
+    },
+
+    async events(credentialId: number, page: { limit: number; beforeId?: number }): Promise<AuditEvent[]> {
+      const rows = await db.run(EVENTS, {
+        credentialId,
+        beforeId: page.beforeId ?? null,
+        limit: page.limit,
+      })
+      // The trail's ids are bigint; well within a JavaScript number for any real trail.
+      return rows.map((row) => ({ ...row, id: Number(row.id) }))
+    },
+
+    /** Calls `onChange(clientIdentifier)` when any process changes a credential; `null`: any may have. */
+    watchChanges(onChange: (clientIdentifier: string | null) => void): Watch {
+      return db.watch(CREDENTIAL_CHANGED, onChange)
+    },
+  }
+}
+
+export type CredentialStorage = ReturnType<typeof credentialStorage>

@@ -1,0 +1,108 @@
+import { createHash, timingSafeEqual } from 'node:crypto'
+import type { FastifyRequest } from 'fastify'
+import { ipAllowed, mayRun, refusals, secretAccepted, type ApiClient } from '../api-clients/access.js'
+import type { ApiClientService } from '../api-clients/service.js'
+import type { ApiCredentialAccess } from '../api-clients/storage.js'
+import type { RequestLimits } from '../limits/index.js'
+import { setActor } from './request-log.js'
+
+/** Why a caller was turned away; each edge answers it in its own shape. */
+export type RefusalReason = 'missing' | 'failed' | 'accessKey' | 'address' | 'permission'
+
+export class AccessRefused extends Error {
+  constructor(
+    readonly reason: RefusalReason,
+    message: string,
+  ) {
+    super(message)
+    this.name = 'AccessRefused'
+  }
+}
+
+/** What a caller presented, however its edge carries it, and what the checks found so far. */
+export interface AccessAttempt {
+  request: FastifyRequest
+  identifier: string
+  secret: string
+  /** api.php's `accesskey`: lets a caller past its IP allow-list when it matches API_ACCESS_KEY. */
+  accessKey?: string
+  /** The action whose permission is checked. */
+  action: string
+  /** The API credential named by `identifier`, once looked up (null: there is none). */
+  found?: ApiCredentialAccess | null
+  /** The caller, once its secret has been checked. */
+  client?: ApiClient
+}
+
+export type AccessCheck = (attempt: AccessAttempt) => Promise<void>
+
+/**
+ * The checks a caller passes before an action runs. Both edges run these same checks; each
+ * chooses their order (api.php keeps the original's) and answers a refusal in its own shape.
+ */
+export function accessChecks(apiClients: ApiClientService, limits: RequestLimits, configuredAccessKey?: string) {
+  const lookUp = async (attempt: AccessAttempt) => {
+    if (attempt.found === undefined) attempt.found = attempt.identifier === '' ? null : await apiClients.find(attempt.identifier)
+    return attempt.found
+  }
+  const authenticationFailed = async (attempt: AccessAttempt, reason: RefusalReason, message: string) => {
+    await limits.authenticationFailed(attempt.request)
+    return new AccessRefused(reason, message)
+  }
+  const caller = (attempt: AccessAttempt): ApiClient => {
+    if (attempt.client === undefined) throw new Error('access check ordered before authentication')
+    return attempt.client
+  }
+
+  return {
+    /** Counts the request against its address, and refuses an address over its budgets. */
+    admitAddress: (async (attempt) => limits.admitAddress(attempt.request)) satisfies AccessCheck,
+
+    /**
+     * The caller's IP allow-list. As in the original, an access key is consulted only for an
+     * address the list refuses: callers that always send one keep working from allowed ones.
+     */
+    allowList: (async (attempt) => {
+      const found = await lookUp(attempt)
+      const ip = attempt.request.ip
+      if (!found || ipAllowed(found, ip)) return
+      if (attempt.accessKey === undefined) throw new AccessRefused('address', refusals.address(ip))
+      if (!sameText(attempt.accessKey, configuredAccessKey)) {
+        throw await authenticationFailed(attempt, 'accessKey', refusals.accessKey)
+      }
+    }) satisfies AccessCheck,
+
+    /** Identifier and secret; a failure costs the address from its failure budget. */
+    authenticate: (async (attempt) => {
+      if (attempt.identifier === '' || attempt.secret === '') {
+        throw await authenticationFailed(attempt, 'missing', refusals.missing)
+      }
+      const found = await lookUp(attempt)
+      if (!secretAccepted(found, attempt.secret)) throw await authenticationFailed(attempt, 'failed', refusals.failed)
+      setActor(attempt.request, found.identifier)
+      attempt.client = { identifier: found.identifier, permissions: found.permissions, allowedIps: found.allowedIps }
+    }) satisfies AccessCheck,
+
+    /** Counts the request against the API credential that made it. */
+    admitCaller: (async (attempt) => limits.admitCaller(attempt.request, caller(attempt).identifier)) satisfies AccessCheck,
+
+    permission: (async (attempt) => {
+      if (!mayRun(caller(attempt), attempt.action)) throw new AccessRefused('permission', refusals.permission(attempt.action))
+    }) satisfies AccessCheck,
+  }
+}
+
+export type AccessChecks = ReturnType<typeof accessChecks>
+
+/** Runs the checks in order; answers with the authenticated caller. */
+export async function checkAccess(attempt: AccessAttempt, checks: readonly AccessCheck[]): Promise<ApiClient> {
+  for (const check of checks) await check(attempt)
+  if (attempt.client === undefined) throw new Error('access checks without authentication')
+  return attempt.client
+}
+
+/** Compares in constant time, whatever the lengths. */
+function sameText(given: string, expected: string | undefined): boolean {
+  const digest = (value: string) => createHash('sha256').update(value).digest()
+  return expected !== undefined && timingSafeEqual(digest(given), digest(expected))
+}

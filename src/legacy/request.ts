@@ -1,0 +1,44 @@
+import type { FastifyRequest } from 'fastify'
+import { RESPONSE_TYPES, type ResponseType } from './format.js'
+import { parseForm, type LegacyParams } from './params.js'
+
+/** The raw query string of a request, as PHP sees it before parsing. */
+export function queryString(request: FastifyRequest): string {
+  const url = request.raw.url ?? ''
+  const start = url.indexOf('?')
+  return start === -1 ? '' : url.slice(start + 1)
+}
+
+/** PHP's `$_REQUEST`: the query string, overridden by the body, whatever its encoding. */
+export async function readParams(request: FastifyRequest): Promise<LegacyParams> {
+  const query = parseForm(queryString(request))
+  if (request.isMultipart()) {
+    const fields = new URLSearchParams()
+    try {
+      for await (const part of request.parts()) {
+        if (part.type === 'field') fields.append(part.fieldname, String(part.value))
+      }
+    } catch (error) {
+      // The multipart plugin's limits carry their status (413); busboy's parse errors do not.
+      if ((error as { statusCode?: number }).statusCode) throw error
+      throw Object.assign(new Error('The multipart/form-data body is malformed.'), { statusCode: 400 })
+    }
+    return { ...query, ...parseForm(fields.toString()) }
+  }
+  const body = request.body
+  return body !== null && typeof body === 'object' && !Array.isArray(body) ? { ...query, ...body } : query
+}
+
+/** A parameter the checks read: anything but one plain string (e.g. `action[]=x`) counts as missing. */
+export function plain(value: unknown): string {
+  return typeof value === 'string' ? value : ''
+}
+
+/** The `responsetype` asked for; these actions answer in NVP when it is left out. */
+export function requestedType(value: unknown): string {
+  return typeof value === 'string' && value !== '' ? value.toLowerCase() : 'nvp'
+}
+
+export function isResponseType(type: string): type is ResponseType {
+  return (RESPONSE_TYPES as readonly string[]).includes(type)
+}

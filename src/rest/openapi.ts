@@ -1,0 +1,79 @@
+import { Type, type TSchema } from '@sinclair/typebox'
+import { refusals } from '../api-clients/access.js'
+import { messages } from '../credentials/errors.js'
+import { INTERNAL_ERROR, UNAVAILABLE } from '../http/errors.js'
+import { PROBLEM_TYPE, problem } from './problem.js'
+import { ProblemSchema } from './schemas.js'
+
+/*
+ * What the OpenAPI document says of the REST operations beyond their schemas: the answers,
+ * their headers, and an example of each problem.
+ */
+
+/** Each problem status: when it happens, and a typical `detail`. */
+const PROBLEMS: Record<number, [description: string, example: string]> = {
+  400: [
+    'The request breaks the schema, or the credential would be invalid (`detail` says why).',
+    messages.scopeInvalid('admin'),
+  ],
+  401: ['Missing or wrong API credential (HTTP Basic).', refusals.failed],
+  403: [
+    'The API credential may not run this operation, or not from this address.',
+    refusals.permission('UpdateOAuthCredential'),
+  ],
+  404: ['No credential with this id.', messages.credentialIdInvalid],
+  409: ['A rotation with a grace period is already running.', messages.rotationInProgress('2026-11-27T22:07:13.000Z')],
+  412: ['If-Match does not match the current ETag; nothing was written.', messages.versionMismatch],
+  413: ['The body is too large.', 'Request body is too large'],
+  415: ['Unsupported content type.', 'Unsupported Media Type: text/plain'],
+  429: ['Too many requests from this address or API credential; see Retry-After.', 'Rate limit exceeded, retry in 1 minute'],
+  500: ['Unexpected failure.', INTERNAL_ERROR],
+  503: ['The database is unavailable; retry later.', UNAVAILABLE.message],
+}
+
+const headerDoc = (description: string) => ({ type: 'string', description })
+
+export const HEADERS = {
+  etag: headerDoc('Strong entity tag of this version of the credential; send it back in If-Match.'),
+  location: headerDoc('URL of the new credential.'),
+  link: headerDoc('RFC 8288 link to the next page (rel="next"), when there is one.'),
+}
+
+const PROBLEM_HEADERS: Record<number, Record<string, { type: string; description: string }>> = {
+  401: { 'www-authenticate': headerDoc('Basic realm="oauth-credentials"') },
+  429: { 'retry-after': headerDoc('Seconds until the limit resets.') },
+  503: { 'retry-after': headerDoc('Seconds to wait before retrying.') },
+}
+
+/** The problems any operation with a body can answer besides its own. */
+export const BODY_PROBLEMS = [400, 413, 415]
+
+/** Every REST operation: HTTP Basic with an API credential, under the `credentials` tag. */
+export const OPERATION = { tags: ['credentials'], security: [{ basicAuth: [] }] }
+
+/** A success answer: its schema (by reference when named), its first example, its headers. */
+export function answer(description: string, schema: TSchema, headers: Partial<typeof HEADERS> = {}) {
+  const example = (schema.examples as unknown[] | undefined)?.[0]
+  // Named schemas are referenced, so the document and generated SDKs name them once.
+  const reference = schema.$id === undefined ? schema : Type.Ref(schema)
+  return { description, headers, content: { 'application/json': { schema: reference, example } } }
+}
+
+/** Problem answers: the statuses every operation can answer, plus the ones given. */
+export function problems(...statuses: number[]) {
+  const all = [...new Set([401, 403, ...statuses, 429, 500, 503])].sort((a, b) => a - b)
+  return Object.fromEntries(
+    all.map((status) => {
+      const [description, detail] = PROBLEMS[status] ?? ['', '']
+      const example = problem(status, detail, status === 400 ? [{ in: 'body', pointer: '/scope', detail }] : undefined)
+      return [
+        status,
+        {
+          description,
+          headers: PROBLEM_HEADERS[status] ?? {},
+          content: { [PROBLEM_TYPE]: { schema: Type.Ref(ProblemSchema), example } },
+        },
+      ]
+    }),
+  )
+}
