@@ -14,6 +14,7 @@ import { scratchDatabase, serviceEnv, Target } from './target.js'
  *   BENCH_PG_LOG           PostgreSQL's log file, read to see the SQL sent (default: newest in /var/log/postgresql)
  *   BENCH_CPU_PROF         a folder: the service runs the load phase with `node --cpu-prof` writing there
  *   BENCH_SERVICE_NODE_OPTIONS  extra node flags for the service, e.g. --max-old-space-size=64
+ *   BENCH_PATHS            only the paths whose name contains one of these comma-separated words, e.g. legacy,PATCH
  */
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10)
 const MEMORY_SECONDS = Number(process.env.BENCH_MEMORY_SECONDS ?? 60)
@@ -171,8 +172,13 @@ async function main() {
     const seeded = await seed(service)
     const openapi = (await fetch(service.base + '/openapi.json').then((r) => (r.ok ? r.json() : {}), () => ({})))
     const paths = (openapi as { paths?: Record<string, Record<string, unknown>> }).paths ?? {}
-    const enabled = PATHS.filter((path) => !path.requires || paths[path.requires.path]?.[path.requires.method])
-    for (const path of PATHS.filter((path) => !enabled.includes(path))) console.log(`${path.name}: skipped: route not present`)
+    const chosen = process.env.BENCH_PATHS?.split(',') ?? ['']
+    const enabled = PATHS.filter(
+      (path) =>
+        (!path.requires || paths[path.requires.path]?.[path.requires.method]) &&
+        chosen.some((word) => path.name.includes(word)),
+    )
+    for (const path of PATHS.filter((path) => !enabled.includes(path))) console.log(`${path.name}: skipped (not chosen, or route not present)`)
 
     const log = await StatementLog.open()
     const floorForCapture = await startFloor()
