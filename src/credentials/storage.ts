@@ -43,6 +43,24 @@ type InsertParams = Omit<CredentialFields, 'grantType'> & { grantType: string } 
     secretHash: string
   }
 
+/** The lists a credential has, each a table of its own with a position column. */
+const LISTS = [
+  { param: 'scopes', table: 'credential_scope', column: 'scope_name' },
+  { param: 'redirectUris', table: 'credential_redirect_uri', column: 'uri' },
+] as const
+
+/** Inserts the list given as `:param`, in order, for the credential that CTE `owner` returns. */
+function insertList(owner: string, { param, table, column }: (typeof LISTS)[number]): string {
+  return `INSERT INTO ${table} (credential_id, ${column}, position)
+    SELECT ${owner}.id, item.value, item.n - 1 FROM ${owner}, unnest(CAST(:${param} AS text[])) WITH ORDINALITY AS item(value, n)`
+}
+
+/** Records the change in the audit trail, for the credential that CTE `owner` returns. */
+function auditOf(owner: string): string {
+  return `INSERT INTO audit_event (credential_id, actor, action, changed_fields, request_id, source, created_at)
+    SELECT ${owner}.id, :actor, :action, :changedFields, :requestId, :source, :at FROM ${owner}`
+}
+
 /** A new credential, its scopes and redirect URIs, and its audit event: one atomic statement. */
 const INSERT = sql<{ credentialId: number }, InsertParams>(`
   WITH created AS (
@@ -50,15 +68,8 @@ const INSERT = sql<{ credentialId: number }, InsertParams>(`
     VALUES (:clientIdentifier, :secretHash, :name, :description, CAST(:grantType AS "GrantType"),
       CAST(:serviceId AS integer), :logoUri, :at, :at)
     RETURNING id),
-  scopes AS (
-    INSERT INTO credential_scope (credential_id, scope_name, position)
-    SELECT created.id, s.name, s.n - 1 FROM created, unnest(CAST(:scopes AS text[])) WITH ORDINALITY AS s(name, n)),
-  uris AS (
-    INSERT INTO credential_redirect_uri (credential_id, position, uri)
-    SELECT created.id, u.n - 1, u.uri FROM created, unnest(CAST(:redirectUris AS text[])) WITH ORDINALITY AS u(uri, n)),
-  audit AS (
-    INSERT INTO audit_event (credential_id, actor, action, changed_fields, request_id, source, created_at)
-    SELECT created.id, :actor, :action, :changedFields, :requestId, :source, :at FROM created)
+  ${LISTS.map((list) => `new_${list.param} AS (${insertList('created', list)})`).join(',\n  ')},
+  audit AS (${auditOf('created')})
   SELECT id AS "credentialId" FROM created`)
 
 /** The secret columns as a write leaves them. */
@@ -94,32 +105,21 @@ export const WRITE = sql<{ version: number }, WriteParams>(`
       version = version + 1, updated_at = :at
     WHERE id = :credentialId AND version = :readVersion
     RETURNING id, version),
-  old_scopes AS (
-    DELETE FROM credential_scope WHERE credential_id IN (SELECT id FROM updated)
-      AND CAST(:scopes AS text[]) IS NOT NULL
+  ${LISTS.map(
+    (list) => `old_${list.param} AS (
+    DELETE FROM ${list.table} WHERE credential_id IN (SELECT id FROM updated) AND CAST(:${list.param} AS text[]) IS NOT NULL
     RETURNING 1),
-  new_scopes AS (
-    INSERT INTO credential_scope (credential_id, scope_name, position)
-    SELECT updated.id, s.name, s.n - 1 FROM updated, unnest(CAST(:scopes AS text[])) WITH ORDINALITY AS s(name, n)
-    WHERE (SELECT count(*) FROM old_scopes) >= 0),
-  old_uris AS (
-    DELETE FROM credential_redirect_uri WHERE credential_id IN (SELECT id FROM updated)
-      AND CAST(:redirectUris AS text[]) IS NOT NULL
-    RETURNING 1),
-  new_uris AS (
-    INSERT INTO credential_redirect_uri (credential_id, position, uri)
-    SELECT updated.id, u.n - 1, u.uri FROM updated, unnest(CAST(:redirectUris AS text[])) WITH ORDINALITY AS u(uri, n)
-    WHERE (SELECT count(*) FROM old_uris) >= 0),
-  audit AS (
-    INSERT INTO audit_event (credential_id, actor, action, changed_fields, request_id, source, created_at)
-    SELECT updated.id, :actor, :action, :changedFields, :requestId, :source, :at FROM updated)
+  new_${list.param} AS (
+    ${insertList('updated', list)}
+    WHERE (SELECT count(*) FROM old_${list.param}) >= 0),`,
+  ).join('\n  ')}
+  audit AS (${auditOf('updated')})
   SELECT version FROM updated`)
 
 /** Deletes a credential (its scopes and URIs cascade) and records it, if the version read still holds. */
 const DELETE = sql<{ credential_id: number }, AuditParams & { credentialId: number; readVersion: number }>(`
   WITH deleted AS (DELETE FROM credential WHERE id = :credentialId AND version = :readVersion RETURNING id)
-  INSERT INTO audit_event (credential_id, actor, action, changed_fields, request_id, source, created_at)
-    SELECT id, :actor, :action, :changedFields, :requestId, :source, :at FROM deleted
+  ${auditOf('deleted')}
   RETURNING credential_id`)
 
 /** Not a change of the credential: neither its version nor updatedAt moves, and no one is told. */
