@@ -17,6 +17,7 @@ import {
   splitScopes,
 } from '../schemas/credential.js'
 import { RESPONSE_TYPES, type LegacyReply } from './format.js'
+import { legacyMessages } from './messages.js'
 import { flag, list, phpInt, text, type LegacyParams } from './params.js'
 
 export interface LegacyContext {
@@ -119,10 +120,10 @@ function sortFrom(params: LegacyParams): { field: SortField; order: 'asc' | 'des
   const sortField = text(params, 'sortField') || undefined
   const sortOrder = text(params, 'sortOrder') || undefined
   const field = sortField === undefined ? 'credentialId' : SORT_SPELLINGS.get(sortField.toLowerCase())
-  if (field === undefined) throw new CredentialError('invalid', messages.sortFieldInvalid(sortField as string), 'sortField')
+  if (field === undefined) throw new CredentialError('invalid', legacyMessages.sortFieldInvalid(sortField as string), 'sortField')
   const order = (sortOrder ?? 'asc').toLowerCase()
   if (order !== 'asc' && order !== 'desc') {
-    throw new CredentialError('invalid', messages.sortOrderInvalid(sortOrder as string), 'sortOrder')
+    throw new CredentialError('invalid', legacyMessages.sortOrderInvalid(sortOrder as string), 'sortOrder')
   }
   return { field, order }
 }

@@ -1,5 +1,6 @@
 import qs from 'qs'
 import { CredentialError } from '../credentials/errors.js'
+import { legacyMessages } from './messages.js'
 
 /** What a legacy request carries once its query and body are merged: PHP's `$_REQUEST`. */
 export type LegacyParams = Record<string, unknown>
@@ -44,7 +45,7 @@ export function flag(params: LegacyParams, name: string): boolean {
   const word = String(value).trim().toLowerCase()
   if (TRUE_WORDS.has(word)) return true
   if (FALSE_WORDS.has(word)) return false
-  throw new CredentialError('invalid', `The ${name} value "${String(value)}" is invalid: use 1 or 0.`, name)
+  throw new CredentialError('invalid', legacyMessages.flagInvalid(name, String(value)), name)
 }
 
 /** A parameter that must be one plain value, as PHP scripts send it; absent stays undefined. */
@@ -54,7 +55,7 @@ export function text(params: LegacyParams, name: string): string | undefined {
   if (typeof value === 'string') return value
   if (typeof value === 'number' || typeof value === 'boolean') return String(value)
   if (value === null) return ''
-  throw new CredentialError('invalid', `The ${name} parameter must be a single value.`, name)
+  throw new CredentialError('invalid', legacyMessages.singleValue(name), name)
 }
 
 /**
@@ -67,7 +68,7 @@ export function list(params: LegacyParams, name: string): string[] | undefined {
   if (typeof value === 'string') return value.split(/\s+/).filter((item) => item !== '')
   const items = Array.isArray(value) ? value : typeof value === 'object' && value ? Object.values(value) : [value]
   if (items.some((item) => typeof item !== 'string')) {
-    throw new CredentialError('invalid', `The ${name} parameter must be a list of strings.`, name)
+    throw new CredentialError('invalid', legacyMessages.listOfStrings(name), name)
   }
   return (items as string[]).filter((item) => item !== '')
 }
