@@ -92,8 +92,8 @@ export default async function legacyApi(app: FastifyInstance) {
     }
   }
 
-  // The schemas document the wire format; api.php itself answers bad input with the
-  // original's messages, from the credential service, so Ajv does not reject anything here.
+  // Ajv does not validate here: the access checks come first (SPEC §4), and then the action
+  // reads its parameters with these same schemas (actions.ts), in the original's words.
   const acceptAll = () => () => true
   app.post(LEGACY_PATH, { schema: LEGACY_POST_SCHEMA, validatorCompiler: acceptAll, handler: handle })
   app.get(LEGACY_PATH, { schema: LEGACY_GET_SCHEMA, validatorCompiler: acceptAll, handler: handle })
