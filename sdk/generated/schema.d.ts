@@ -175,6 +175,147 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /** @description The parameters of each action; `action` selects one. */
+        LegacyRequest: ({
+            /** @enum {string} */
+            action: "CreateOAuthCredential";
+            /** @description API credential identifier (or `username`). */
+            identifier?: string;
+            /** @description API credential secret (or `password`). */
+            secret?: string;
+            /** @description Alias of `identifier`. */
+            username?: string;
+            /** @description Alias of `secret`. */
+            password?: string;
+            /** @description Bypasses the IP allow-list when configured. */
+            accesskey?: string;
+            /** @description Defaults to nvp. */
+            responsetype?: "json" | "xml" | "nvp";
+            /** @description The service the credential relates to; required for single_sign_on. Read as PHP's (int); 0 or empty clears it. */
+            serviceId?: string | number | boolean | null;
+            /** @description An absolute http(s) URL. At most 255 characters. Empty clears it. */
+            logoUri?: string | number | boolean | null;
+            /** @description Required for authorization_code. At most 255 characters. */
+            name?: string | number | boolean | null;
+            /** @description At most 255 characters. */
+            description?: string | number | boolean | null;
+            /**
+             * @description authorization_code or single_sign_on.
+             * @example authorization_code
+             */
+            grantType?: string | number | boolean | null;
+            /**
+             * @description Space-delimited scope tokens from the scope catalogue. Also a list of such strings.
+             * @example clientarea:sso openid email
+             */
+            scope?: string | string[] | {
+                [key: string]: string;
+            };
+            /** @description Sent as `redirectUri[]=a&redirectUri[]=b`, `redirectUri[0]=a`, repeated keys, or one whitespace-separated string; at most 20, each at most 2000 characters. Authorized redirect URIs: absolute, no fragment, https (http only on 127.0.0.1 or [::1]) or a reverse-DNS private-use scheme; no wildcards, no duplicates. */
+            redirectUri?: string | string[] | {
+                [key: string]: string;
+            };
+        } & {
+            [key: string]: unknown;
+        }) | ({
+            /** @enum {string} */
+            action: "ListOAuthCredentials";
+            /** @description API credential identifier (or `username`). */
+            identifier?: string;
+            /** @description API credential secret (or `password`). */
+            secret?: string;
+            /** @description Alias of `identifier`. */
+            username?: string;
+            /** @description Alias of `secret`. */
+            password?: string;
+            /** @description Bypasses the IP allow-list when configured. */
+            accesskey?: string;
+            /** @description Defaults to nvp. */
+            responsetype?: "json" | "xml" | "nvp";
+            /** @description Only credentials of this grant type; empty: all. */
+            grantType?: ("" | "authorization_code" | "single_sign_on") | null;
+            /** @description In any case; empty: credentialId. */
+            sortField?: ("" | "id" | "credentialId" | "name" | "description" | "grantType" | "grant_type" | "serviceId" | "service_id" | "clientIdentifier" | "client_identifier" | "createdAt" | "created_at" | "updatedAt" | "updated_at") | null;
+            /** @description In any case; empty: ASC. */
+            sortOrder?: ("" | "ASC" | "DESC") | null;
+            /** @description Read as PHP's (int): 0 or empty means 100; at least 1, at most 1000. */
+            limit?: string | number | boolean | null;
+        } & {
+            [key: string]: unknown;
+        }) | ({
+            /** @enum {string} */
+            action: "UpdateOAuthCredential";
+            /** @description API credential identifier (or `username`). */
+            identifier?: string;
+            /** @description API credential secret (or `password`). */
+            secret?: string;
+            /** @description Alias of `identifier`. */
+            username?: string;
+            /** @description Alias of `secret`. */
+            password?: string;
+            /** @description Bypasses the IP allow-list when configured. */
+            accesskey?: string;
+            /** @description Defaults to nvp. */
+            responsetype?: "json" | "xml" | "nvp";
+            /**
+             * @description Read as PHP's (int); wins over clientIdentifier when > 0.
+             * @example 1
+             */
+            credentialId?: string | number | boolean | null;
+            clientIdentifier?: string | number | boolean | null;
+            /** @description Documented alias of clientIdentifier. */
+            clientApiIdentifier?: string | number | boolean | null;
+            /** @description The service the credential relates to; required for single_sign_on. Read as PHP's (int); 0 or empty clears it. */
+            serviceId?: string | number | boolean | null;
+            /** @description An absolute http(s) URL. At most 255 characters. Empty clears it. */
+            logoUri?: string | number | boolean | null;
+            /** @description Required for authorization_code. At most 255 characters. */
+            name?: string | number | boolean | null;
+            /** @description At most 255 characters. */
+            description?: string | number | boolean | null;
+            /**
+             * @description authorization_code or single_sign_on.
+             * @example authorization_code
+             */
+            grantType?: string | number | boolean | null;
+            /**
+             * @description Space-delimited scope tokens from the scope catalogue. Also a list of such strings.
+             * @example clientarea:sso openid email
+             */
+            scope?: string | string[] | {
+                [key: string]: string;
+            };
+            /** @description Sent as `redirectUri[]=a&redirectUri[]=b`, `redirectUri[0]=a`, repeated keys, or one whitespace-separated string; at most 20, each at most 2000 characters. Authorized redirect URIs: absolute, no fragment, https (http only on 127.0.0.1 or [::1]) or a reverse-DNS private-use scheme; no wildcards, no duplicates. */
+            redirectUri?: string | string[] | {
+                [key: string]: string;
+            };
+            /** @description True for 1, true, on, yes; false for 0, false, off, no or empty; in any case. */
+            resetSecret?: ("1" | "true" | "on" | "yes" | "" | "0" | "false" | "off" | "no") | boolean | 1 | 0 | null;
+        } & {
+            [key: string]: unknown;
+        }) | ({
+            /** @enum {string} */
+            action: "DeleteOAuthCredential";
+            /** @description API credential identifier (or `username`). */
+            identifier?: string;
+            /** @description API credential secret (or `password`). */
+            secret?: string;
+            /** @description Alias of `identifier`. */
+            username?: string;
+            /** @description Alias of `secret`. */
+            password?: string;
+            /** @description Bypasses the IP allow-list when configured. */
+            accesskey?: string;
+            /** @description Defaults to nvp. */
+            responsetype?: "json" | "xml" | "nvp";
+            /**
+             * @description A positive integer, or text that starts with one (read as PHP's (int)).
+             * @example 1
+             */
+            credentialId: number | string;
+        } & {
+            [key: string]: unknown;
+        });
         /**
          * Credential
          * @example {
@@ -534,330 +675,9 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/x-www-form-urlencoded": {
-                    /** @enum {string} */
-                    action: "CreateOAuthCredential";
-                    /** @description API credential identifier (or `username`). */
-                    identifier?: string;
-                    /** @description API credential secret (or `password`). */
-                    secret?: string;
-                    /** @description Alias of `identifier`. */
-                    username?: string;
-                    /** @description Alias of `secret`. */
-                    password?: string;
-                    /** @description Bypasses the IP allow-list when configured. */
-                    accesskey?: string;
-                    /** @description Defaults to nvp. */
-                    responsetype?: "json" | "xml" | "nvp";
-                    /** @description Required for authorization_code. */
-                    name?: string;
-                    description?: string;
-                    /** @description The grant type the credential is valid for. */
-                    grantType: "authorization_code" | "single_sign_on";
-                    /**
-                     * @description Space-delimited scope tokens from the scope catalogue.
-                     * @example clientarea:sso openid email
-                     */
-                    scope: string;
-                    /** @description The service the credential relates to; required for single_sign_on. */
-                    serviceId?: number;
-                    /** @description An absolute http(s) URL. */
-                    logoUri?: string;
-                    /** @description Sent as `redirectUri[]=a&redirectUri[]=b`, `redirectUri[0]=a`, repeated keys, or one whitespace-separated string. Authorized redirect URIs: absolute, no fragment, https (http only on 127.0.0.1 or [::1]) or a reverse-DNS private-use scheme; no wildcards, no duplicates. */
-                    redirectUri?: string[];
-                } | {
-                    /** @enum {string} */
-                    action: "ListOAuthCredentials";
-                    /** @description API credential identifier (or `username`). */
-                    identifier?: string;
-                    /** @description API credential secret (or `password`). */
-                    secret?: string;
-                    /** @description Alias of `identifier`. */
-                    username?: string;
-                    /** @description Alias of `secret`. */
-                    password?: string;
-                    /** @description Bypasses the IP allow-list when configured. */
-                    accesskey?: string;
-                    /** @description Defaults to nvp. */
-                    responsetype?: "json" | "xml" | "nvp";
-                    /** @description The grant type the credential is valid for. */
-                    grantType?: "authorization_code" | "single_sign_on";
-                    /** @description credentialId, name, description, grantType, serviceId, clientIdentifier, createdAt or updatedAt. */
-                    sortField?: string;
-                    sortOrder?: "ASC" | "DESC";
-                    /** @default 100 */
-                    limit?: number;
-                } | {
-                    /** @enum {string} */
-                    action: "UpdateOAuthCredential";
-                    /** @description API credential identifier (or `username`). */
-                    identifier?: string;
-                    /** @description API credential secret (or `password`). */
-                    secret?: string;
-                    /** @description Alias of `identifier`. */
-                    username?: string;
-                    /** @description Alias of `secret`. */
-                    password?: string;
-                    /** @description Bypasses the IP allow-list when configured. */
-                    accesskey?: string;
-                    /** @description Defaults to nvp. */
-                    responsetype?: "json" | "xml" | "nvp";
-                    /** @description Wins over clientIdentifier when > 0. */
-                    credentialId?: number;
-                    clientIdentifier?: string;
-                    /** @description Documented alias of clientIdentifier. */
-                    clientApiIdentifier?: string;
-                    /** @description Required for authorization_code. */
-                    name?: string;
-                    description?: string;
-                    /** @description The grant type the credential is valid for. */
-                    grantType?: "authorization_code" | "single_sign_on";
-                    /**
-                     * @description Space-delimited scope tokens from the scope catalogue.
-                     * @example clientarea:sso openid email
-                     */
-                    scope?: string;
-                    /** @description The service the credential relates to; required for single_sign_on. */
-                    serviceId?: number;
-                    /** @description An absolute http(s) URL. */
-                    logoUri?: string;
-                    /** @description Sent as `redirectUri[]=a&redirectUri[]=b`, `redirectUri[0]=a`, repeated keys, or one whitespace-separated string. Authorized redirect URIs: absolute, no fragment, https (http only on 127.0.0.1 or [::1]) or a reverse-DNS private-use scheme; no wildcards, no duplicates. */
-                    redirectUri?: string[];
-                    /** @description True for 1, true, on, yes; false for 0, false, off, no or empty. */
-                    resetSecret?: boolean | string;
-                } | {
-                    /** @enum {string} */
-                    action: "DeleteOAuthCredential";
-                    /** @description API credential identifier (or `username`). */
-                    identifier?: string;
-                    /** @description API credential secret (or `password`). */
-                    secret?: string;
-                    /** @description Alias of `identifier`. */
-                    username?: string;
-                    /** @description Alias of `secret`. */
-                    password?: string;
-                    /** @description Bypasses the IP allow-list when configured. */
-                    accesskey?: string;
-                    /** @description Defaults to nvp. */
-                    responsetype?: "json" | "xml" | "nvp";
-                    credentialId: number;
-                };
-                "multipart/form-data": {
-                    /** @enum {string} */
-                    action: "CreateOAuthCredential";
-                    /** @description API credential identifier (or `username`). */
-                    identifier?: string;
-                    /** @description API credential secret (or `password`). */
-                    secret?: string;
-                    /** @description Alias of `identifier`. */
-                    username?: string;
-                    /** @description Alias of `secret`. */
-                    password?: string;
-                    /** @description Bypasses the IP allow-list when configured. */
-                    accesskey?: string;
-                    /** @description Defaults to nvp. */
-                    responsetype?: "json" | "xml" | "nvp";
-                    /** @description Required for authorization_code. */
-                    name?: string;
-                    description?: string;
-                    /** @description The grant type the credential is valid for. */
-                    grantType: "authorization_code" | "single_sign_on";
-                    /**
-                     * @description Space-delimited scope tokens from the scope catalogue.
-                     * @example clientarea:sso openid email
-                     */
-                    scope: string;
-                    /** @description The service the credential relates to; required for single_sign_on. */
-                    serviceId?: number;
-                    /** @description An absolute http(s) URL. */
-                    logoUri?: string;
-                    /** @description Sent as `redirectUri[]=a&redirectUri[]=b`, `redirectUri[0]=a`, repeated keys, or one whitespace-separated string. Authorized redirect URIs: absolute, no fragment, https (http only on 127.0.0.1 or [::1]) or a reverse-DNS private-use scheme; no wildcards, no duplicates. */
-                    redirectUri?: string[];
-                } | {
-                    /** @enum {string} */
-                    action: "ListOAuthCredentials";
-                    /** @description API credential identifier (or `username`). */
-                    identifier?: string;
-                    /** @description API credential secret (or `password`). */
-                    secret?: string;
-                    /** @description Alias of `identifier`. */
-                    username?: string;
-                    /** @description Alias of `secret`. */
-                    password?: string;
-                    /** @description Bypasses the IP allow-list when configured. */
-                    accesskey?: string;
-                    /** @description Defaults to nvp. */
-                    responsetype?: "json" | "xml" | "nvp";
-                    /** @description The grant type the credential is valid for. */
-                    grantType?: "authorization_code" | "single_sign_on";
-                    /** @description credentialId, name, description, grantType, serviceId, clientIdentifier, createdAt or updatedAt. */
-                    sortField?: string;
-                    sortOrder?: "ASC" | "DESC";
-                    /** @default 100 */
-                    limit?: number;
-                } | {
-                    /** @enum {string} */
-                    action: "UpdateOAuthCredential";
-                    /** @description API credential identifier (or `username`). */
-                    identifier?: string;
-                    /** @description API credential secret (or `password`). */
-                    secret?: string;
-                    /** @description Alias of `identifier`. */
-                    username?: string;
-                    /** @description Alias of `secret`. */
-                    password?: string;
-                    /** @description Bypasses the IP allow-list when configured. */
-                    accesskey?: string;
-                    /** @description Defaults to nvp. */
-                    responsetype?: "json" | "xml" | "nvp";
-                    /** @description Wins over clientIdentifier when > 0. */
-                    credentialId?: number;
-                    clientIdentifier?: string;
-                    /** @description Documented alias of clientIdentifier. */
-                    clientApiIdentifier?: string;
-                    /** @description Required for authorization_code. */
-                    name?: string;
-                    description?: string;
-                    /** @description The grant type the credential is valid for. */
-                    grantType?: "authorization_code" | "single_sign_on";
-                    /**
-                     * @description Space-delimited scope tokens from the scope catalogue.
-                     * @example clientarea:sso openid email
-                     */
-                    scope?: string;
-                    /** @description The service the credential relates to; required for single_sign_on. */
-                    serviceId?: number;
-                    /** @description An absolute http(s) URL. */
-                    logoUri?: string;
-                    /** @description Sent as `redirectUri[]=a&redirectUri[]=b`, `redirectUri[0]=a`, repeated keys, or one whitespace-separated string. Authorized redirect URIs: absolute, no fragment, https (http only on 127.0.0.1 or [::1]) or a reverse-DNS private-use scheme; no wildcards, no duplicates. */
-                    redirectUri?: string[];
-                    /** @description True for 1, true, on, yes; false for 0, false, off, no or empty. */
-                    resetSecret?: boolean | string;
-                } | {
-                    /** @enum {string} */
-                    action: "DeleteOAuthCredential";
-                    /** @description API credential identifier (or `username`). */
-                    identifier?: string;
-                    /** @description API credential secret (or `password`). */
-                    secret?: string;
-                    /** @description Alias of `identifier`. */
-                    username?: string;
-                    /** @description Alias of `secret`. */
-                    password?: string;
-                    /** @description Bypasses the IP allow-list when configured. */
-                    accesskey?: string;
-                    /** @description Defaults to nvp. */
-                    responsetype?: "json" | "xml" | "nvp";
-                    credentialId: number;
-                };
-                "application/json": {
-                    /** @enum {string} */
-                    action: "CreateOAuthCredential";
-                    /** @description API credential identifier (or `username`). */
-                    identifier?: string;
-                    /** @description API credential secret (or `password`). */
-                    secret?: string;
-                    /** @description Alias of `identifier`. */
-                    username?: string;
-                    /** @description Alias of `secret`. */
-                    password?: string;
-                    /** @description Bypasses the IP allow-list when configured. */
-                    accesskey?: string;
-                    /** @description Defaults to nvp. */
-                    responsetype?: "json" | "xml" | "nvp";
-                    /** @description Required for authorization_code. */
-                    name?: string;
-                    description?: string;
-                    /** @description The grant type the credential is valid for. */
-                    grantType: "authorization_code" | "single_sign_on";
-                    /**
-                     * @description Space-delimited scope tokens from the scope catalogue.
-                     * @example clientarea:sso openid email
-                     */
-                    scope: string;
-                    /** @description The service the credential relates to; required for single_sign_on. */
-                    serviceId?: number;
-                    /** @description An absolute http(s) URL. */
-                    logoUri?: string;
-                    /** @description Sent as `redirectUri[]=a&redirectUri[]=b`, `redirectUri[0]=a`, repeated keys, or one whitespace-separated string. Authorized redirect URIs: absolute, no fragment, https (http only on 127.0.0.1 or [::1]) or a reverse-DNS private-use scheme; no wildcards, no duplicates. */
-                    redirectUri?: string[];
-                } | {
-                    /** @enum {string} */
-                    action: "ListOAuthCredentials";
-                    /** @description API credential identifier (or `username`). */
-                    identifier?: string;
-                    /** @description API credential secret (or `password`). */
-                    secret?: string;
-                    /** @description Alias of `identifier`. */
-                    username?: string;
-                    /** @description Alias of `secret`. */
-                    password?: string;
-                    /** @description Bypasses the IP allow-list when configured. */
-                    accesskey?: string;
-                    /** @description Defaults to nvp. */
-                    responsetype?: "json" | "xml" | "nvp";
-                    /** @description The grant type the credential is valid for. */
-                    grantType?: "authorization_code" | "single_sign_on";
-                    /** @description credentialId, name, description, grantType, serviceId, clientIdentifier, createdAt or updatedAt. */
-                    sortField?: string;
-                    sortOrder?: "ASC" | "DESC";
-                    /** @default 100 */
-                    limit?: number;
-                } | {
-                    /** @enum {string} */
-                    action: "UpdateOAuthCredential";
-                    /** @description API credential identifier (or `username`). */
-                    identifier?: string;
-                    /** @description API credential secret (or `password`). */
-                    secret?: string;
-                    /** @description Alias of `identifier`. */
-                    username?: string;
-                    /** @description Alias of `secret`. */
-                    password?: string;
-                    /** @description Bypasses the IP allow-list when configured. */
-                    accesskey?: string;
-                    /** @description Defaults to nvp. */
-                    responsetype?: "json" | "xml" | "nvp";
-                    /** @description Wins over clientIdentifier when > 0. */
-                    credentialId?: number;
-                    clientIdentifier?: string;
-                    /** @description Documented alias of clientIdentifier. */
-                    clientApiIdentifier?: string;
-                    /** @description Required for authorization_code. */
-                    name?: string;
-                    description?: string;
-                    /** @description The grant type the credential is valid for. */
-                    grantType?: "authorization_code" | "single_sign_on";
-                    /**
-                     * @description Space-delimited scope tokens from the scope catalogue.
-                     * @example clientarea:sso openid email
-                     */
-                    scope?: string;
-                    /** @description The service the credential relates to; required for single_sign_on. */
-                    serviceId?: number;
-                    /** @description An absolute http(s) URL. */
-                    logoUri?: string;
-                    /** @description Sent as `redirectUri[]=a&redirectUri[]=b`, `redirectUri[0]=a`, repeated keys, or one whitespace-separated string. Authorized redirect URIs: absolute, no fragment, https (http only on 127.0.0.1 or [::1]) or a reverse-DNS private-use scheme; no wildcards, no duplicates. */
-                    redirectUri?: string[];
-                    /** @description True for 1, true, on, yes; false for 0, false, off, no or empty. */
-                    resetSecret?: boolean | string;
-                } | {
-                    /** @enum {string} */
-                    action: "DeleteOAuthCredential";
-                    /** @description API credential identifier (or `username`). */
-                    identifier?: string;
-                    /** @description API credential secret (or `password`). */
-                    secret?: string;
-                    /** @description Alias of `identifier`. */
-                    username?: string;
-                    /** @description Alias of `secret`. */
-                    password?: string;
-                    /** @description Bypasses the IP allow-list when configured. */
-                    accesskey?: string;
-                    /** @description Defaults to nvp. */
-                    responsetype?: "json" | "xml" | "nvp";
-                    credentialId: number;
-                };
+                "application/x-www-form-urlencoded": components["schemas"]["LegacyRequest"];
+                "multipart/form-data": components["schemas"]["LegacyRequest"];
+                "application/json": components["schemas"]["LegacyRequest"];
             };
         };
         responses: {

@@ -31,8 +31,6 @@ export const messages = {
   tooLong: (field: string, max: number) => `The ${field} must be at most ${max} characters.`,
   controlCharacters: (field: string) => `The ${field} must be a single line without control characters.`,
   serviceIdInvalid: (value: string) => `The requested service ID "${value}" is invalid.`,
-  sortFieldInvalid: (value: string) => `The requested sort field "${value}" is invalid.`,
-  sortOrderInvalid: (value: string) => `The requested sort order "${value}" is invalid.`,
   graceSecondsInvalid: (max: number) => `The grace period must be a whole number of seconds from 0 to ${max}.`,
   versionMismatch: 'The credential has changed since it was read.',
   tooManyConcurrentChanges: 'The credential is being changed by too many requests at once; try again.',

@@ -1,12 +1,12 @@
 import { Type, type Static, type TObject, type TProperties } from '@sinclair/typebox'
 import type { Action } from '../api-clients/access.js'
-import type { Actor, Credential, CredentialChanges, CredentialReference } from '../credentials/credential.js'
-import { CredentialError, messages } from '../credentials/errors.js'
+import { GRANT_TYPES, type Actor, type Credential, type CredentialChanges, type GrantType } from '../credentials/credential.js'
+import { messages } from '../credentials/errors.js'
+import { LIMITS } from '../credentials/rules.js'
 import { LIST_LIMIT, type CredentialService } from '../credentials/service.js'
 import type { SortField } from '../credentials/storage.js'
 import {
   ClientSecretSchema,
-  DescriptionSchema,
   GrantTypeSchema,
   LogoUriSchema,
   NameSchema,
@@ -17,7 +17,20 @@ import {
   splitScopes,
 } from '../schemas/credential.js'
 import { RESPONSE_TYPES, type LegacyReply } from './format.js'
-import { flag, list, phpInt, text, type LegacyParams } from './params.js'
+import { legacyMessages } from './messages.js'
+import {
+  flag,
+  list,
+  mapped,
+  oneOf,
+  paramReader,
+  phpInteger,
+  positiveInteger,
+  text,
+  type DecodedParams,
+  type LegacyParam,
+  type LegacyParams,
+} from './params.js'
 
 export interface LegacyContext {
   credentials: CredentialService
@@ -28,12 +41,13 @@ export interface LegacyContext {
 export interface LegacyAction {
   name: Action
   summary: string
+  /** Every parameter of a call, as the document shows it: `action`, the common ones, the action's own. */
   request: TObject
   response: TObject
   run(params: LegacyParams, context: LegacyContext): Promise<LegacyReply>
 }
 
-/** Parameters every call carries (authentication and answer format). */
+/** Parameters every call carries (authentication and answer format), read by the route's checks. */
 export const CommonParams = {
   identifier: Type.Optional(Type.String({ description: 'API credential identifier (or `username`).' })),
   secret: Type.Optional(Type.String({ description: 'API credential secret (or `password`).' })),
@@ -45,87 +59,120 @@ export const CommonParams = {
   ),
 }
 
+const atMost = (max: number) => `At most ${max} characters.`
+
+/**
+ * The credential fields, in the order api.php has always read them (which is the order it
+ * reports parameters sent in the wrong shape). Empty `serviceId` and `logoUri` clear them.
+ */
 const EditableParams = {
-  name: Type.Optional(NameSchema),
-  description: Type.Optional(DescriptionSchema),
-  grantType: Type.Optional(GrantTypeSchema),
-  scope: Type.Optional(ScopeSchema),
-  serviceId: Type.Optional(ServiceIdSchema),
-  logoUri: Type.Optional(LogoUriSchema),
+  serviceId: Type.Optional(
+    mapped(
+      phpInteger({ description: `${ServiceIdSchema.description} Read as PHP's (int); 0 or empty clears it.` }),
+      (id) => id || null,
+      (id) => id ?? 0,
+    ),
+  ),
+  logoUri: Type.Optional(
+    mapped(
+      text({ description: `${LogoUriSchema.description} ${atMost(LIMITS.logoUri)} Empty clears it.` }),
+      (uri) => uri || null,
+      (uri) => uri ?? '',
+    ),
+  ),
+  name: Type.Optional(text({ description: `${NameSchema.description} ${atMost(LIMITS.name)}` })),
+  description: Type.Optional(text({ description: atMost(LIMITS.description) })),
+  grantType: Type.Optional(text({ description: `${GRANT_TYPES.join(' or ')}.`, examples: ['authorization_code'] })),
+  scope: Type.Optional(
+    mapped(
+      list({ description: `${ScopeSchema.description} Also a list of such strings.`, examples: ScopeSchema.examples }),
+      splitScopes,
+      (scopes) => scopes,
+    ),
+  ),
   redirectUri: Type.Optional(
-    Type.Array(Type.String(), {
-      ...RedirectUriListSchema,
+    list({
       description:
         'Sent as `redirectUri[]=a&redirectUri[]=b`, `redirectUri[0]=a`, repeated keys, or one ' +
-        'whitespace-separated string. ' +
-        RedirectUriListSchema.description,
+        `whitespace-separated string; at most ${LIMITS.redirectUris}, each at most ${LIMITS.redirectUri} ` +
+        `characters. ${RedirectUriListSchema.description}`,
     }),
   ),
 }
 
+/** The credential fields a legacy create or update sends, under the service's names. */
+function changesFrom(params: DecodedParams<typeof EditableParams>): CredentialChanges {
+  return {
+    name: params.name,
+    description: params.description,
+    grantType: params.grantType,
+    scopes: params.scope,
+    serviceId: params.serviceId,
+    logoUri: params.logoUri,
+    redirectUris: params.redirectUri,
+  }
+}
+
 const CredentialIdString = Type.String({ pattern: '^[0-9]+$', examples: ['1'] })
 
-function request(action: string, properties: TProperties) {
-  return Type.Object({ action: Type.Literal(action), ...CommonParams, ...properties }, { title: action })
+/**
+ * An action whose parameters are read by their schemas, compiled once, before `run` sees them.
+ * The document shows the same schemas, with `action` and the common parameters.
+ */
+function action<P extends Record<string, LegacyParam>>(definition: {
+  name: Action
+  summary: string
+  params: P
+  response: TObject
+  run(params: DecodedParams<P>, context: LegacyContext): Promise<LegacyReply>
+}): LegacyAction {
+  const { name, summary, params, response, run } = definition
+  const read = paramReader(params)
+  return {
+    name,
+    summary,
+    request: Type.Object(
+      { action: Type.Literal(name), ...CommonParams, ...params },
+      { title: name, additionalProperties: true },
+    ),
+    response,
+    run: async (sent, context) => run(read(sent), context),
+  }
 }
 
 function success(action: string, properties: TProperties) {
   return Type.Object({ result: Type.Literal('success'), ...properties }, { title: `${action}Response` })
 }
 
-/** The credential fields a legacy create or update sends, read the way PHP reads them. */
-function changesFrom(params: LegacyParams): CredentialChanges {
-  const serviceId = params.serviceId === undefined ? undefined : phpInt(params.serviceId)
-  const logoUri = text(params, 'logoUri')
-  return {
-    name: text(params, 'name'),
-    description: text(params, 'description'),
-    grantType: text(params, 'grantType'),
-    scopes: splitScopes(list(params, 'scope')),
-    serviceId: serviceId === undefined ? undefined : serviceId || null,
-    logoUri: logoUri === undefined ? undefined : logoUri || null,
-    redirectUris: list(params, 'redirectUri'),
-  }
-}
-
-function referenceFrom(params: LegacyParams): CredentialReference {
-  return {
-    credentialId: phpInt(params.credentialId),
-    // The real system reads clientIdentifier; its documentation says clientApiIdentifier.
-    clientIdentifier: text(params, 'clientIdentifier') || text(params, 'clientApiIdentifier'),
-  }
-}
-
-/** Sortable columns, by every spelling a legacy caller may use for them (lower case). */
-const SORT_SPELLINGS: ReadonlyMap<string, SortField> = new Map([
+/** Sortable columns, by every spelling a legacy caller may use for them (in any case). */
+const SORT_SPELLINGS = new Map<string, SortField | undefined>([
+  ['', undefined],
   ['id', 'credentialId'],
-  ['credentialid', 'credentialId'],
+  ['credentialId', 'credentialId'],
   ['name', 'name'],
   ['description', 'description'],
-  ['granttype', 'grantType'],
+  ['grantType', 'grantType'],
   ['grant_type', 'grantType'],
-  ['serviceid', 'serviceId'],
+  ['serviceId', 'serviceId'],
   ['service_id', 'serviceId'],
-  ['clientidentifier', 'clientIdentifier'],
+  ['clientIdentifier', 'clientIdentifier'],
   ['client_identifier', 'clientIdentifier'],
-  ['createdat', 'createdAt'],
+  ['createdAt', 'createdAt'],
   ['created_at', 'createdAt'],
-  ['updatedat', 'updatedAt'],
+  ['updatedAt', 'updatedAt'],
   ['updated_at', 'updatedAt'],
 ])
-
-/** ListOAuthCredentials' `sortField` and `sortOrder`; credentialId ascending when left out. */
-function sortFrom(params: LegacyParams): { field: SortField; order: 'asc' | 'desc' } {
-  const sortField = text(params, 'sortField') || undefined
-  const sortOrder = text(params, 'sortOrder') || undefined
-  const field = sortField === undefined ? 'credentialId' : SORT_SPELLINGS.get(sortField.toLowerCase())
-  if (field === undefined) throw new CredentialError('invalid', messages.sortFieldInvalid(sortField as string), 'sortField')
-  const order = (sortOrder ?? 'asc').toLowerCase()
-  if (order !== 'asc' && order !== 'desc') {
-    throw new CredentialError('invalid', messages.sortOrderInvalid(sortOrder as string), 'sortOrder')
-  }
-  return { field, order }
-}
+const SORT_ORDERS = new Map([
+  ['', undefined],
+  ['ASC', 'asc'],
+  ['DESC', 'desc'],
+] as const)
+const GRANT_TYPE_FILTERS = new Map<string, GrantType | undefined>([
+  ['', undefined],
+  ...GRANT_TYPES.map((type) => [type, type] as const),
+])
+const DEFAULT_SORT = { field: 'credentialId', order: 'asc' } as const
+const lowerCase = (text: string) => text.toLowerCase()
 
 /** `2026-11-27 21:07:13`, as the original writes timestamps (UTC here). */
 function legacyTimestamp(date: Date): string {
@@ -163,14 +210,10 @@ function listed(credential: Credential): Static<typeof ListedCredential> {
 }
 
 export const LEGACY_ACTIONS: LegacyAction[] = [
-  {
+  action({
     name: 'CreateOAuthCredential',
     summary: 'Creates an OAuth API client credential; its secret is shown once.',
-    request: request('CreateOAuthCredential', {
-      ...EditableParams,
-      grantType: GrantTypeSchema,
-      scope: ScopeSchema,
-    }),
+    params: EditableParams,
     response: success('CreateOAuthCredential', {
       credentialId: CredentialIdString,
       clientIdentifier: Type.String(),
@@ -185,69 +228,99 @@ export const LEGACY_ACTIONS: LegacyAction[] = [
         clientSecret,
       }
     },
-  },
-  {
+  }),
+  action({
     name: 'ListOAuthCredentials',
     summary: 'Lists OAuth API client credentials (never their secrets).',
-    request: request('ListOAuthCredentials', {
-      grantType: Type.Optional(GrantTypeSchema),
-      sortField: Type.Optional(
-        Type.String({ description: 'credentialId, name, description, grantType, serviceId, clientIdentifier, createdAt or updatedAt.' }),
+    // In the order api.php has always read them.
+    params: {
+      grantType: Type.Optional(
+        oneOf(GRANT_TYPE_FILTERS, {
+          fold: (text) => text,
+          outsideSet: messages.grantTypeInvalid,
+          description: 'Only credentials of this grant type; empty: all.',
+        }),
       ),
-      sortOrder: Type.Optional(Type.Union([Type.Literal('ASC'), Type.Literal('DESC')])),
-      limit: Type.Optional(Type.Integer({ minimum: 1, maximum: LIST_LIMIT.max, default: LIST_LIMIT.default })),
-    }),
+      sortField: Type.Optional(
+        oneOf(SORT_SPELLINGS, {
+          fold: lowerCase,
+          outsideSet: legacyMessages.sortFieldInvalid,
+          description: `In any case; empty: ${DEFAULT_SORT.field}.`,
+        }),
+      ),
+      sortOrder: Type.Optional(
+        oneOf(SORT_ORDERS, {
+          fold: lowerCase,
+          outsideSet: legacyMessages.sortOrderInvalid,
+          description: `In any case; empty: ${DEFAULT_SORT.order.toUpperCase()}.`,
+        }),
+      ),
+      limit: Type.Optional(
+        mapped(
+          phpInteger({
+            description: `Read as PHP's (int): 0 or empty means ${LIST_LIMIT.default}; at least 1, at most ${LIST_LIMIT.max}.`,
+          }),
+          (limit) => limit || undefined,
+          (limit) => limit ?? 0,
+        ),
+      ),
+    },
     response: success('ListOAuthCredentials', { clients: Type.Array(ListedCredential) }),
     async run(params, { credentials }) {
-      const limit = params.limit === undefined ? undefined : phpInt(params.limit)
       const found = await credentials.list({
-        grantType: text(params, 'grantType') || undefined,
-        sort: sortFrom(params),
-        limit: limit || undefined,
+        grantType: params.grantType,
+        sort: { field: params.sortField ?? DEFAULT_SORT.field, order: params.sortOrder ?? DEFAULT_SORT.order },
+        limit: params.limit,
       })
       return { result: 'success', clients: found.map(listed) }
     },
-  },
-  {
+  }),
+  action({
     name: 'UpdateOAuthCredential',
     summary: 'Updates an OAuth API client credential; fields left out keep their values.',
-    request: request('UpdateOAuthCredential', {
-      credentialId: Type.Optional(Type.Integer({ description: 'Wins over clientIdentifier when > 0.' })),
-      clientIdentifier: Type.Optional(Type.String()),
-      clientApiIdentifier: Type.Optional(Type.String({ description: 'Documented alias of clientIdentifier.' })),
+    params: {
+      credentialId: Type.Optional(
+        phpInteger({ description: "Read as PHP's (int); wins over clientIdentifier when > 0.", examples: ['1'] }),
+      ),
+      clientIdentifier: Type.Optional(text()),
+      clientApiIdentifier: Type.Optional(text({ description: 'Documented alias of clientIdentifier.' })),
       ...EditableParams,
       resetSecret: Type.Optional(
-        Type.Union([Type.Boolean(), Type.String()], {
-          description: 'True for 1, true, on, yes; false for 0, false, off, no or empty.',
-        }),
+        flag({ description: 'True for 1, true, on, yes; false for 0, false, off, no or empty; in any case.' }),
       ),
-    }),
+    },
     response: success('UpdateOAuthCredential', {
       credentialId: CredentialIdString,
       newClientSecret: Type.Optional(ClientSecretSchema),
     }),
     async run(params, { credentials, actor }) {
-      const reference = referenceFrom(params)
-      const changes = changesFrom(params)
-      const resetSecret = flag(params, 'resetSecret')
-      const { credential, newClientSecret } = await credentials.update(reference, changes, actor, { resetSecret })
+      const reference = {
+        credentialId: params.credentialId,
+        // The real system reads clientIdentifier; its documentation says clientApiIdentifier.
+        clientIdentifier: params.clientIdentifier || params.clientApiIdentifier,
+      }
+      const options = { resetSecret: params.resetSecret }
+      const { credential, newClientSecret } = await credentials.update(reference, changesFrom(params), actor, options)
       return newClientSecret === undefined
         ? { result: 'success', credentialId: String(credential.credentialId) }
         : { result: 'success', credentialId: String(credential.credentialId), newClientSecret }
     },
-  },
-  {
+  }),
+  action({
     name: 'DeleteOAuthCredential',
     summary: 'Deletes an OAuth API client credential.',
-    request: request('DeleteOAuthCredential', { credentialId: Type.Integer() }),
+    params: {
+      credentialId: positiveInteger(messages.credentialIdInvalid, {
+        description: "A positive integer, or text that starts with one (read as PHP's (int)).",
+        examples: ['1'],
+      }),
+    },
     response: success('DeleteOAuthCredential', { credentialId: CredentialIdString }),
-    async run(params, { credentials, actor }) {
-      const credentialId = phpInt(params.credentialId)
-      if (credentialId <= 0) throw new CredentialError('invalid', messages.credentialIdInvalid, 'credentialId')
+    async run({ credentialId }, { credentials, actor }) {
       const credential = await credentials.delete({ credentialId }, actor)
       return { result: 'success', credentialId: String(credential.credentialId) }
     },
-  },
+  }),
 ]
 
 export const LegacyErrorSchema = Type.Object(

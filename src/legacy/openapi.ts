@@ -4,9 +4,10 @@ import { UNAVAILABLE } from '../http/errors.js'
 import { CommonParams, LEGACY_ACTIONS, LegacyErrorSchema } from './actions.js'
 import { render, type LegacyReply } from './format.js'
 
-const LegacyRequest = Type.Union(
+/** Shared by the three body encodings, by reference: the document and SDKs name it once. */
+export const LegacyRequest = Type.Union(
   LEGACY_ACTIONS.map((action) => action.request),
-  { description: 'The parameters of each action; `action` selects one.' },
+  { $id: 'LegacyRequest', description: 'The parameters of each action; `action` selects one.' },
 )
 const LegacyResponse = Type.Union([...LEGACY_ACTIONS.map((action) => action.response), LegacyErrorSchema])
 
@@ -54,9 +55,9 @@ export const LEGACY_POST_SCHEMA = {
   operationId: 'legacyApiPost',
   body: {
     content: {
-      'application/x-www-form-urlencoded': { schema: LegacyRequest },
-      'multipart/form-data': { schema: LegacyRequest },
-      'application/json': { schema: LegacyRequest },
+      'application/x-www-form-urlencoded': { schema: Type.Ref(LegacyRequest) },
+      'multipart/form-data': { schema: Type.Ref(LegacyRequest) },
+      'application/json': { schema: Type.Ref(LegacyRequest) },
     },
   },
 }

@@ -7,7 +7,7 @@ import { INTERNAL_ERROR, isDatabaseUnavailable, UNAVAILABLE } from '../http/erro
 import { RateLimited } from '../limits/index.js'
 import { LEGACY_ACTIONS } from './actions.js'
 import { CONTENT_TYPES, render, type LegacyReply, type ResponseType } from './format.js'
-import { LEGACY_GET_SCHEMA, LEGACY_POST_SCHEMA } from './openapi.js'
+import { LEGACY_GET_SCHEMA, LEGACY_POST_SCHEMA, LegacyRequest } from './openapi.js'
 import { FORM_LIMITS, parseForm } from './params.js'
 import { isResponseType, plain, queryString, readParams, requestedType } from './request.js'
 
@@ -92,9 +92,10 @@ export default async function legacyApi(app: FastifyInstance) {
     }
   }
 
-  // The schemas document the wire format; api.php itself answers bad input with the
-  // original's messages, from the credential service, so Ajv does not reject anything here.
+  // Ajv does not validate here: the access checks come first (SPEC §4), and then the action
+  // reads its parameters with these same schemas (actions.ts), in the original's words.
   const acceptAll = () => () => true
+  app.addSchema(LegacyRequest)
   app.post(LEGACY_PATH, { schema: LEGACY_POST_SCHEMA, validatorCompiler: acceptAll, handler: handle })
   app.get(LEGACY_PATH, { schema: LEGACY_GET_SCHEMA, validatorCompiler: acceptAll, handler: handle })
 }
