@@ -1,6 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto'
 import type { FastifyRequest } from 'fastify'
-import { ipAllowed, mayRun, refusals, secretAccepted, type ApiClient } from '../api-clients/access.js'
+import { ipAllowed, mayRun, refusals, secretAccepted, type Action, type ApiClient } from '../api-clients/access.js'
 import type { ApiClientService } from '../api-clients/service.js'
 import type { ApiCredentialAccess } from '../api-clients/storage.js'
 import type { RequestLimits } from '../limits/index.js'
@@ -86,13 +86,24 @@ export function accessChecks(apiClients: ApiClientService, limits: RequestLimits
     /** Counts the request against the API credential that made it. */
     admitCaller: (async (attempt) => limits.admitCaller(attempt.request, caller(attempt).identifier)) satisfies AccessCheck,
 
-    permission: (async (attempt) => {
-      if (!mayRun(caller(attempt), attempt.action)) throw new AccessRefused('permission', refusals.permission(attempt.action))
-    }) satisfies AccessCheck,
+    permission: (async (attempt) => requirePermission(caller(attempt), attempt.action)) satisfies AccessCheck,
   }
 }
 
 export type AccessChecks = ReturnType<typeof accessChecks>
+
+/** Refuses a caller that may not run `action`. */
+export function requirePermission(client: ApiClient, action: string): void {
+  if (!mayRun(client, action)) throw new AccessRefused('permission', refusals.permission(action))
+}
+
+/**
+ * Issuing a new client secret is rotating it, whichever operation asks (PATCH's or api.php's
+ * resetSecret, POST …/secret): it needs the rotate permission everywhere.
+ */
+export function requireSecretIssuing(client: ApiClient): void {
+  requirePermission(client, 'RotateOAuthCredentialSecret' satisfies Action)
+}
 
 /** Runs the checks in order; answers with the authenticated caller. */
 export async function checkAccess(attempt: AccessAttempt, checks: readonly AccessCheck[]): Promise<ApiClient> {
