@@ -10,7 +10,7 @@ import {
   type CredentialReference,
   type StoredCredential,
 } from './credential.js'
-import { CredentialError, messages } from './errors.js'
+import { credentialNotFound, CredentialError, messages } from './errors.js'
 import { RecentlyRead } from './recently-read.js'
 import { assertValidCredential, hasNul, isGrantType, type CredentialDraft } from './rules.js'
 import type { CredentialStorage, SecretColumns, SortField } from './storage.js'
@@ -317,10 +317,6 @@ export class CredentialService {
 /** Whether `id` can name a row: ids are PostgreSQL integers from 1. */
 function isCredentialId(id: number): boolean {
   return Number.isInteger(id) && id > 0 && id <= MAX_ID
-}
-
-function credentialNotFound(): CredentialError {
-  return new CredentialError('not_found', messages.credentialIdInvalid, 'credentialId')
 }
 
 /** The fields after a change: left out keeps, `null` clears; scopes given twice count once. */

@@ -70,13 +70,17 @@ function phpText(value: PhpScalar): string {
   return value === null ? '' : String(value)
 }
 
+/** What PHP counts as whitespace (isspace in the C locale): ASCII only. */
+const PHP_SPACE = '[ \\t\\n\\r\\v\\f]'
+const PHP_WHITESPACE = new RegExp(`${PHP_SPACE}+`)
+
 /**
  * The leading numeric string PHP 8's `(int)` cast reads (Zend's `_zend_handle_numeric_str_ex`):
  * after PHP's whitespace, a sign, digits with an optional fraction (or a fraction alone), and
  * an exponent. Whatever follows is ignored; no digits at all read as 0. Hex, octal, binary,
  * `_` separators, `Infinity` and non-ASCII digits are not numbers to PHP.
  */
-const PHP_LEADING_NUMBER = /^[ \t\n\r\v\f]*([+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?)/
+const PHP_LEADING_NUMBER = new RegExp(`^${PHP_SPACE}*([+-]?(?:\\d+(?:\\.\\d*)?|\\.\\d+)(?:[eE][+-]?\\d+)?)`)
 
 /**
  * PHP 8's `(int)` cast (docs/legacy.md has the table): `"1e3"` is 1000, `" 12abc"` 12, `".5"`
@@ -118,13 +122,14 @@ export function positiveInteger(refusal: string, options: SchemaOptions = {}) {
 
 /**
  * A list parameter in any form legacy callers send: `x[]=a&x[]=b`, `x[0]=a`, repeated keys,
- * `x[key]=a`, a JSON array, or one string split on whitespace. Empty items are dropped, so
+ * `x[key]=a`, a JSON array, or one string split on PHP's (ASCII) whitespace: a zero-width
+ * no-break space or the like stays in its item, for the rules to judge. Empty items are dropped, so
  * `x[]=` clears the list.
  */
 export function list(options: SchemaOptions = {}) {
   const forms = Type.Union([Type.String(), Type.Array(Type.String()), Type.Record(Type.String(), Type.String())], options)
   const items = (value: StaticDecode<typeof forms>) =>
-    typeof value === 'string' ? value.split(/\s+/) : Array.isArray(value) ? value : Object.values(value)
+    typeof value === 'string' ? value.split(PHP_WHITESPACE) : Array.isArray(value) ? value : Object.values(value)
   const schema = Type.Transform(forms)
     .Decode((value) => items(value).filter((item) => item !== ''))
     .Encode((items) => items)

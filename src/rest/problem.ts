@@ -1,6 +1,6 @@
 import { STATUS_CODES } from 'node:http'
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
-import { CredentialError, messages, type CredentialErrorKind } from '../credentials/errors.js'
+import { credentialNotFound, CredentialError, type CredentialErrorKind } from '../credentials/errors.js'
 import { AccessRefused } from '../http/authorization.js'
 import { INTERNAL_ERROR, isDatabaseUnavailable, UNAVAILABLE } from '../http/errors.js'
 import { RateLimited } from '../limits/index.js'
@@ -77,9 +77,9 @@ function escapePointer(token: string): string {
  */
 export async function problemHandler(error: FastifyError, request: FastifyRequest, reply: FastifyReply) {
   if (error instanceof CredentialError) return sendCredentialProblem(reply, error)
-  // The only path parameter is the credential id: text that is not a canonical id names none.
+  // The only path parameter is the credential id: one out of its range names no credential.
   if (error.validation && error.validationContext === 'params') {
-    return sendCredentialProblem(reply, new CredentialError('not_found', messages.credentialIdInvalid, 'credentialId'))
+    return sendCredentialProblem(reply, credentialNotFound())
   }
   if (error instanceof RateLimited) {
     reply.header('retry-after', String(error.retryAfterSeconds))

@@ -2,6 +2,7 @@ import type { FastifyPluginAsyncTypebox, TypeBoxTypeProvider } from '@fastify/ty
 import type { Static } from '@sinclair/typebox'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import type { Actor } from '../credentials/credential.js'
+import { credentialNotFound } from '../credentials/errors.js'
 import { splitScopes } from '../schemas/credential.js'
 import { requireSecretIssuing } from '../http/authorization.js'
 import { callerOf, guard } from './auth.js'
@@ -11,6 +12,7 @@ import { decodeCursor, sendPage } from './paging.js'
 import { CHALLENGE, HttpProblem, problemHandler } from './problem.js'
 import {
   AuthenticateBody,
+  CANONICAL_ID,
   CreateCredentialBody,
   CreatedCredentialSchema,
   CredentialIdParams,
@@ -59,6 +61,11 @@ const resource: FastifyPluginAsyncTypebox = async (app) => {
     reply.header('cache-control', 'no-store')
   })
   app.setValidatorCompiler(restValidatorCompiler)
+  // Before the id is converted to a number: only canonical digits name a credential.
+  app.addHook('preValidation', async (request) => {
+    const { credentialId } = request.params as { credentialId?: string }
+    if (credentialId !== undefined && !CANONICAL_ID.test(credentialId)) throw credentialNotFound()
+  })
   // JSON only: a text body would pass unvalidated to routes that document JSON schemas.
   app.removeContentTypeParser('text/plain')
 
@@ -137,7 +144,7 @@ const resource: FastifyPluginAsyncTypebox = async (app) => {
     },
     onRequest: guard(app, 'GetOAuthCredential'),
     handler: async (request, reply) => {
-      const credential = await credentials.get({ credentialId: Number(request.params.credentialId) })
+      const credential = await credentials.get({ credentialId: request.params.credentialId })
       reply.header('etag', etagOf(credential))
       return credentialBody(credential)
     },
@@ -175,7 +182,7 @@ const resource: FastifyPluginAsyncTypebox = async (app) => {
       },
       onRequest: guard(app, 'UpdateOAuthCredential'),
       handler: async (request, reply) => {
-        const credentialId = Number(request.params.credentialId)
+        const credentialId = request.params.credentialId
         const { resetSecret, scope, redirectUri, ...fields } = request.body as Static<typeof CredentialPatchBody>
         if (resetSecret) requireSecretIssuing(callerOf(request))
         const changes = { ...fields, scopes: splitScopes(scope), redirectUris: redirectUri }
@@ -203,7 +210,7 @@ const resource: FastifyPluginAsyncTypebox = async (app) => {
     },
     onRequest: guard(app, 'DeleteOAuthCredential'),
     handler: async (request, reply) => {
-      const credentialId = Number(request.params.credentialId)
+      const credentialId = request.params.credentialId
       await credentials.delete({ credentialId }, actor(request), preconditionOf(request.headers['if-match'], credentialId))
       return reply.code(204).send()
     },
@@ -234,7 +241,7 @@ const resource: FastifyPluginAsyncTypebox = async (app) => {
     },
     onRequest: guard(app, 'RotateOAuthCredentialSecret'),
     handler: async (request, reply) => {
-      const credentialId = Number(request.params.credentialId)
+      const credentialId = request.params.credentialId
       const { credential, clientSecret } = await credentials.rotateSecret(
         { credentialId },
         request.body.graceSeconds ?? 0,
@@ -258,7 +265,7 @@ const resource: FastifyPluginAsyncTypebox = async (app) => {
     },
     onRequest: guard(app, 'ListOAuthCredentialEvents'),
     handler: async (request, reply) => {
-      const credentialId = Number(request.params.credentialId)
+      const credentialId = request.params.credentialId
       const { cursor, limit = PAGE_LIMIT.default } = request.query
       const beforeId = decodeCursor(cursor)
       const events = await credentials.events(credentialId, { limit: limit + 1, beforeId })

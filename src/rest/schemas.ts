@@ -50,19 +50,22 @@ const RequestGrantType = Type.String({
 })
 
 /**
- * A credential id in a path: canonical decimal digits only, so `0x1a`, `010`, `+10` or `1e1`
- * never name another credential. Anything else, and ids past MAX_ID, answer 404.
+ * A credential id in a path: at most MAX_ID, and written as canonical decimal digits
+ * (CANONICAL_ID, checked on the text before it is converted), so `0x1a`, `010`, `+10` or `1e1`
+ * never name another credential. Anything else answers 404.
  */
 export const CredentialIdParams = Type.Object(
   {
-    credentialId: Type.String({
-      pattern: '^[1-9][0-9]{0,9}$',
-      description: `The credential id: decimal digits without a leading zero, at most ${MAX_ID}.`,
-      examples: ['1'],
+    credentialId: Type.Integer({
+      minimum: 1,
+      maximum: MAX_ID,
+      description: 'The credential id, in decimal digits without a leading zero.',
+      examples: [1],
     }),
   },
   strict,
 )
+export const CANONICAL_ID = /^[1-9][0-9]*$/
 
 const credentialProperties = {
   credentialId: Type.Integer({ minimum: 1 }),
