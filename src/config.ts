@@ -44,6 +44,21 @@ const ConfigSchema = Type.Object({
     default: 30,
     description: 'failed authentications per window per client IP, at least 1',
   }),
+  RATE_LIMIT_FAILED_AUTH_PER_IDENTIFIER: Type.Integer({
+    minimum: 1,
+    default: 30,
+    description: 'failed authentications per window per API credential identifier, at least 1',
+  }),
+  RATE_LIMIT_FAILED_CLIENT_AUTH_PER_IP: Type.Integer({
+    minimum: 1,
+    default: 300,
+    description: 'failed client authentications per window per client IP, at least 1',
+  }),
+  RATE_LIMIT_FAILED_CLIENT_AUTH_PER_CLIENT: Type.Integer({
+    minimum: 1,
+    default: 10,
+    description: 'failed client authentications per window per client identifier, at least 1',
+  }),
 })
 
 export type Config = Static<typeof ConfigSchema>

@@ -97,7 +97,7 @@ export interface paths {
         put?: never;
         /**
          * Check a client secret
-         * @description What an authorization server calls to check client credentials (secrets are stored hashed). Honours the previous secret during a rotation grace period and records lastUsedAt.
+         * @description What an authorization server calls to check client credentials (secrets are stored hashed). Honours the previous secret during a rotation grace period and records lastUsedAt. Wrong secrets are counted per address and per client identifier; past either budget the answer is 429.
          */
         post: operations["authenticateClient"];
         delete?: never;

@@ -117,7 +117,8 @@ const resource: FastifyPluginAsyncTypebox = async (app) => {
       summary: 'Check a client secret',
       description:
         'What an authorization server calls to check client credentials (secrets are stored hashed). ' +
-        'Honours the previous secret during a rotation grace period and records lastUsedAt.',
+        'Honours the previous secret during a rotation grace period and records lastUsedAt. Wrong secrets ' +
+        'are counted per address and per client identifier; past either budget the answer is 429.',
       ...OPERATION,
       body: AuthenticateBody,
       response: {
@@ -128,8 +129,12 @@ const resource: FastifyPluginAsyncTypebox = async (app) => {
     onRequest: guard(app, 'AuthenticateOAuthCredential'),
     handler: async (request) => {
       const { clientIdentifier, clientSecret } = request.body
+      await app.limits.admitClient(request, clientIdentifier)
       const credential = await credentials.authenticate(clientIdentifier, clientSecret)
-      if (!credential) throw new HttpProblem(401, 'The client identifier or secret is wrong.', undefined, CHALLENGE)
+      if (!credential) {
+        await app.limits.clientAuthenticationFailed(request, clientIdentifier)
+        throw new HttpProblem(401, 'The client identifier or secret is wrong.', undefined, CHALLENGE)
+      }
       return credentialBody(credential)
     },
   })
