@@ -12,6 +12,9 @@ t.test('defaults: a laptop start needs no configuration', async (t) => {
     RATE_LIMIT_PER_CREDENTIAL: 30_000,
     RATE_LIMIT_PER_IP: 60_000,
     RATE_LIMIT_FAILED_AUTH_PER_IP: 30,
+    RATE_LIMIT_FAILED_AUTH_PER_IDENTIFIER: 30,
+    RATE_LIMIT_FAILED_CLIENT_AUTH_PER_IP: 300,
+    RATE_LIMIT_FAILED_CLIENT_AUTH_PER_CLIENT: 10,
   })
 })
 

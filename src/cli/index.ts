@@ -4,7 +4,7 @@ import { ApiClientError } from '../api-clients/service.js'
 import { ConfigError, loadConfig, type Config } from '../config.js'
 import { openDatabase, type DatabaseTarget } from '../db/database.js'
 import { apiCredentialCommands } from './api-credentials.js'
-import { CommandError, type CliIo, type Command } from './command.js'
+import { CommandError, UsageError, type CliIo, type Command } from './command.js'
 import { migrate } from './migrate.js'
 
 export type { CliIo }
@@ -90,6 +90,14 @@ export async function runCli(
         ? `Missing <${names[parsed.positionals.length]}>.`
         : `Unexpected argument "${parsed.positionals[names.length]}".`
     io.err(`${problem}\n\n${commandHelp(command)}`)
+    return 2
+  }
+
+  try {
+    command.checkOptions?.(parsed.values)
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error
+    io.err(`${error.message}\n`)
     return 2
   }
 
