@@ -50,6 +50,9 @@ async function app(fastify: FastifyInstance, { config, database }: AppOptions) {
     failedAuthPerIdentifier: config.RATE_LIMIT_FAILED_AUTH_PER_IDENTIFIER,
     failedClientAuthPerIp: config.RATE_LIMIT_FAILED_CLIENT_AUTH_PER_IP,
     failedClientAuthPerClient: config.RATE_LIMIT_FAILED_CLIENT_AUTH_PER_CLIENT,
+    redis: config.REDIS_URL
+      ? { url: config.REDIS_URL, keyPrefix: config.REDIS_KEY_PREFIX, timeoutMs: config.REDIS_TIMEOUT_MS }
+      : undefined,
   })
   fastify.decorate('access', accessChecks(fastify.apiClients, fastify.limits, config.API_ACCESS_KEY))
 

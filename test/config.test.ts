@@ -8,6 +8,8 @@ t.test('defaults: a laptop start needs no configuration', async (t) => {
     DATA_DIR: './.data',
     CLIENT_IDENTIFIER_PREFIX: 'OAUTH',
     LOG_LEVEL: 'info',
+    REDIS_KEY_PREFIX: 'oauth-credential-service:',
+    REDIS_TIMEOUT_MS: 250,
     RATE_LIMIT_WINDOW_SECONDS: 60,
     RATE_LIMIT_PER_CREDENTIAL: 30_000,
     RATE_LIMIT_PER_IP: 60_000,
@@ -53,6 +55,8 @@ t.test('a bad value stops with one line naming the variable', async (t) => {
     [{ API_BOOTSTRAP_IDENTIFIER: 'ops' }, /^Invalid configuration: API_BOOTSTRAP_IDENTIFIER and API_BOOTSTRAP_SECRET must be set together$/],
     [{ API_ACCESS_KEY: 'short' }, /^Invalid configuration: API_ACCESS_KEY="short"/],
     [{ TRUST_PROXY: 'everyone' }, /^Invalid configuration: TRUST_PROXY="everyone"/],
+    [{ REDIS_URL: 'localhost:6379' }, /^Invalid configuration: REDIS_URL="localhost:6379" \(a redis:\/\/ or rediss:\/\/ URL\)$/],
+    [{ REDIS_KEY_PREFIX: 'has space' }, /^Invalid configuration: REDIS_KEY_PREFIX="has space"/],
   ]
   for (const [env, message] of cases) {
     const error = t.throws(() => loadConfig(env)) as Error

@@ -25,17 +25,18 @@ interface CountingOptions {
  */
 export class SharedCounting {
   readonly redis: Redis
-  #shared = false
+  /** `starting` until Redis first answers or fails: either way the log says so once. */
+  #state: 'starting' | 'shared' | 'local' = 'starting'
   #probe: NodeJS.Timeout | undefined
 
   constructor(
     url: string,
     timeoutMs: number,
     private readonly log: FastifyBaseLogger,
-    private readonly onChange: (shared: boolean) => void = () => {},
   ) {
-    // No offline queue and one attempt: while Redis is away a command fails at once, and the
-    // request is counted here instead of waiting. Commands of one tick go out as one pipeline.
+    // No offline queue and no retry of a command: while Redis is away a command fails at once,
+    // and the request is counted here instead of waiting. Commands of one tick go out as one
+    // pipeline.
     this.redis = new Redis(url, {
       enableAutoPipelining: true,
       enableOfflineQueue: false,
@@ -49,15 +50,13 @@ export class SharedCounting {
 
   /** Whether the budgets are counted in Redis now. */
   get shared(): boolean {
-    return this.#shared
+    return this.#state === 'shared'
   }
 
   lost(error: Error): void {
-    if (!this.#shared && this.#probe) return
-    if (this.#shared) this.log.warn(`Redis is not answering (${error.message}): rate limits are counted in this process until it does`)
-    this.#shared = false
-    this.onChange(false)
-    clearInterval(this.#probe)
+    if (this.#state === 'local') return
+    this.#state = 'local'
+    this.log.warn(`Redis is not answering (${error.message}): rate limits are counted in this process until it does`)
     // A connection that stays open but stalls never emits `ready` again: ask it.
     this.#probe = setInterval(() => void this.redis.ping().then(() => this.#back(), () => {}), PROBE_MS).unref()
   }
@@ -65,9 +64,8 @@ export class SharedCounting {
   #back(): void {
     clearInterval(this.#probe)
     this.#probe = undefined
-    if (this.#shared) return
-    this.#shared = true
-    this.onChange(true)
+    if (this.#state === 'shared') return
+    this.#state = 'shared'
     this.log.info('Redis answers: rate limits are shared across replicas')
   }
 
