@@ -1,6 +1,6 @@
 import closeWithGrace from 'close-with-grace'
-import { buildServer } from './app.js'
-import { ConfigError, loadConfig, type Config } from './config.js'
+import { ConfigError, loadConfig, loadEnvFile, type Config } from './config.js'
+import { tracingRequested } from './observability/tracing.js'
 
 /** How long a stop may take: in-flight requests finish, then the database closes. */
 const SHUTDOWN_GRACE_MS = 10_000
@@ -12,7 +12,10 @@ const SHUTDOWN_GRACE_MS = 10_000
  * handler would be ignored, and a stop during startup waits for the migrations to finish.
  */
 async function main() {
+  loadEnvFile()
   const config = loadConfig()
+  // Tracing patches Fastify and pg as they load, so it starts first; when off, the SDK is never loaded.
+  const tracing = tracingRequested(process.env) ? await import('./observability/start-tracing.js') : undefined
   const starting = start(config)
   closeWithGrace({ delay: SHUTDOWN_GRACE_MS, logger: false }, async ({ signal, err }) => {
     const app = await starting.catch(() => undefined)
@@ -23,11 +26,13 @@ async function main() {
       app?.log.info({ signal }, 'shutting down')
     }
     await app?.close()
+    await tracing?.stopTracing()
   })
   await starting
 }
 
 async function start(config: Config) {
+  const { buildServer } = await import('./app.js')
   const { app, firstAdmin } = await buildServer(config)
   const address = await app.listen({ port: config.PORT, host: config.HOST })
   if (firstAdmin) {

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import { isIP } from 'node:net'
 import { hasNul } from '../credentials/rules.js'
+import { metrics } from '../observability/metrics.js'
 import { generateSecret, hashSecret } from '../secrets.js'
 import { TtlCache } from '../ttl-cache.js'
 import { ACTIONS, ALL_ACTIONS } from './access.js'
@@ -95,6 +96,7 @@ export class ApiClientService {
   find(identifier: string): Promise<ApiCredentialAccess | null> {
     if (hasNul(identifier)) return Promise.resolve(null)
     let found = this.#recent.get(identifier)
+    metrics.authCacheLookup('api_credential', found !== undefined)
     if (found === undefined) {
       found = this.storage.findActive(identifier)
       this.#recent.set(identifier, found)

@@ -1,7 +1,7 @@
 import { pathToFileURL } from 'node:url'
 import { parseArgs } from 'node:util'
 import { ApiClientError } from '../api-clients/service.js'
-import { ConfigError, loadConfig, type Config } from '../config.js'
+import { ConfigError, loadConfig, loadEnvFile, type Config } from '../config.js'
 import { openDatabase, type DatabaseTarget } from '../db/database.js'
 import { apiCredentialCommands } from './api-credentials.js'
 import { CommandError, type CliIo, type Command } from './command.js'
@@ -114,7 +114,11 @@ export async function runCli(
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   const io: CliIo = { out: (text) => process.stdout.write(text), err: (text) => process.stderr.write(text) }
-  runCli(process.argv.slice(2), io).then(
+  const main = async () => {
+    loadEnvFile()
+    return runCli(process.argv.slice(2), io)
+  }
+  main().then(
     (code) => process.exit(code),
     (error: unknown) => {
       io.err(error instanceof ConfigError ? `${error.message}\n` : `${String((error as Error).stack ?? error)}\n`)

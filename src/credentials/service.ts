@@ -1,3 +1,4 @@
+import { metrics } from '../observability/metrics.js'
 import { generateSecret, hashSecret, secretMatches } from '../secrets.js'
 import {
   AUDIT_FIELD_NAMES,
@@ -101,6 +102,7 @@ export class CredentialService {
       { ...fields, clientIdentifier, secretHash: hashSecret(clientSecret) },
       { actor, action: 'create', changedFields: changedFields(EMPTY, fields), at },
     )
+    metrics.credentialChanged('create', actor.source)
     const credential: Credential = {
       credentialId,
       clientIdentifier,
@@ -200,7 +202,9 @@ export class CredentialService {
     return this.change(reference, async (current) => {
       const audit = { actor, action: 'delete', at: new Date() }
       const deleted = await this.storage.remove({ credentialId: current.credentialId, readVersion: current.version }, audit)
-      return deleted ? withoutSecrets(current) : STALE
+      if (!deleted) return STALE
+      metrics.credentialChanged('delete', actor.source)
+      return withoutSecrets(current)
     })
   }
 
@@ -210,7 +214,12 @@ export class CredentialService {
    */
   async authenticate(clientIdentifier: string, clientSecret: string): Promise<Credential | null> {
     if (hasNul(clientIdentifier)) return null
-    const stored = await this.#recent.get(clientIdentifier, () => this.storage.findByClientIdentifier(clientIdentifier))
+    let read = false
+    const stored = await this.#recent.get(clientIdentifier, () => {
+      read = true
+      return this.storage.findByClientIdentifier(clientIdentifier)
+    })
+    metrics.authCacheLookup('client_credential', !read)
     const now = new Date()
     const current = secretMatches(clientSecret, stored?.secretHash)
     const previous =
@@ -252,6 +261,7 @@ export class CredentialService {
       }
       if (outcome !== STALE) return outcome
       if (tries === MAX_ATTEMPTS) throw new CredentialError('conflict', messages.tooManyConcurrentChanges)
+      metrics.writeRetried()
     }
   }
 
@@ -282,6 +292,7 @@ export class CredentialService {
       { actor, action, changedFields: changed, at },
     )
     if (version === null) return STALE
+    metrics.credentialChanged(action, actor.source)
     return withoutSecrets({ ...current, ...fields, ...secret, version, updatedAt: at })
   }
 
