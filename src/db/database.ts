@@ -4,6 +4,7 @@ import { PGlite } from '@electric-sql/pglite'
 import { PrismaPg } from '@prisma/adapter-pg'
 import pg from 'pg'
 import { PrismaPGlite } from 'pglite-prisma-adapter'
+import { ConfigError } from '../config.js'
 import { PrismaClient } from '../generated/prisma/client.js'
 import { metrics, type PoolStats } from '../observability/metrics.js'
 import { observeAvailability, observeStatement } from '../observability/statements.js'
@@ -170,12 +171,19 @@ async function openPglite(target: { dataDir: string } | { memory: true }): Promi
  * runs) would corrupt them. A lock file with the owner's pid refuses the second opener.
  */
 async function lockDataDir(dataDir: string): Promise<() => Promise<void>> {
-  await mkdir(dataDir, { recursive: true })
   const lockFile = path.join(dataDir, 'owner.pid')
   try {
+    await mkdir(dataDir, { recursive: true })
     await writeFile(lockFile, String(process.pid), { flag: 'wx' })
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error
+    const code = (error as NodeJS.ErrnoException).code
+    if (code === 'EACCES' || code === 'EPERM' || code === 'EROFS') {
+      throw new ConfigError(
+        `DATA_DIR ${dataDir} is not writable by this user (uid ${process.getuid?.() ?? '?'}): ` +
+          'give it a folder or volume it owns, or set DATABASE_URL to use PostgreSQL',
+      )
+    }
+    if (code !== 'EEXIST') throw error
     const owner = Number(await readFile(lockFile, 'utf8'))
     if (owner !== process.pid && isRunning(owner)) {
       throw new Error(
