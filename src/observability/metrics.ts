@@ -63,7 +63,7 @@ const statementDuration = new client.Histogram({
 
 const databaseUp = new client.Gauge({
   name: `${PREFIX}database_up`,
-  help: '1 when the last database statement reached the database, 0 when it found the database unavailable (answered 503).',
+  help: '1 when the last database work got an answer, 0 when it found the database unavailable (the edges answer 503 then).',
   registers: [registry],
 })
 
