@@ -154,12 +154,16 @@ podman run -d --name "$container" "${run_options[@]}" \
   "$APP_IMAGE" >/dev/null 2>"$work/podman-run.log" || { cat "$work/podman-run.log"; fail 'podman run'; }
 booted=$SECONDS
 base="http://127.0.0.1:$port"
-for _ in $(seq 1 60); do
-  curl -fsS "$base/readyz" >/dev/null 2>&1 && break
-  [[ "$(podman inspect --format '{{.State.Running}}' "$container")" == true ]] || { podman logs "$container"; fail 'the container stopped'; }
-  sleep 1
-done
-curl -fsS "$base/readyz" | jq -e '.status == "ok"' >/dev/null || { podman logs "$container"; fail 'never ready'; }
+# Waits up to $2 seconds for container $1 to answer /readyz with ok.
+wait_ready() {
+  for _ in $(seq 1 "$2"); do
+    curl -fsS "$base/readyz" >/dev/null 2>&1 && break
+    [[ "$(podman inspect --format '{{.State.Running}}' "$1")" == true ]] || { podman logs "$1"; fail 'the container stopped'; }
+    sleep 1
+  done
+  curl -fsS "$base/readyz" | jq -e '.status == "ok"' >/dev/null || { podman logs "$1"; fail 'never ready'; }
+}
+wait_ready "$container" 60
 echo "migrated and ready on $base, $((SECONDS - booted))s after start"
 [[ "$(podman exec "$container" sh -c 'id -u; tr "\0" " " </proc/1/cmdline')" == $'1000\nnode dist/src/server.js ' ]] ||
   fail 'expected uid 1000 with node itself as PID 1'
@@ -206,12 +210,7 @@ podman run -d --name "$embedded" "${run_options[@]}" -e PORT="$port" -e CLIENT_I
   -e API_BOOTSTRAP_IDENTIFIER="$admin" -e API_BOOTSTRAP_SECRET="$secret" \
   "$APP_IMAGE" >/dev/null 2>"$work/podman-run.log" || { cat "$work/podman-run.log"; fail 'podman run'; }
 booted=$SECONDS
-for _ in $(seq 1 90); do
-  curl -fsS "$base/readyz" >/dev/null 2>&1 && break
-  [[ "$(podman inspect --format '{{.State.Running}}' "$embedded")" == true ]] || { podman logs "$embedded"; fail 'the container stopped'; }
-  sleep 1
-done
-curl -fsS "$base/readyz" | jq -e '.status == "ok"' >/dev/null || { podman logs "$embedded"; fail 'never ready'; }
+wait_ready "$embedded" 90
 created=$(legacy --data-urlencode "username=$admin" --data-urlencode "password=$secret" -d action=CreateOAuthCredential \
   -d grantType=authorization_code -d name=Embedded --data-urlencode 'scope=openid' -d responsetype=json)
 jq -e '.result == "success"' <<<"$created" >/dev/null || fail "CreateOAuthCredential on the embedded database: $created"

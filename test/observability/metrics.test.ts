@@ -1,6 +1,6 @@
-import { createServer } from 'node:net'
 import parsePrometheus, { type MetricFamily, type Sample } from 'parse-prometheus-text-format'
 import t from 'tap'
+import { freePort } from '../../bench/target.js'
 import { metrics } from '../../src/observability/metrics.js'
 import { basic } from '../helpers/rest.js'
 import { buildTestApp, type TestApp } from '../helpers/app.js'
@@ -52,14 +52,6 @@ function legacy(base: string, form: Record<string, string>) {
     headers: { 'content-type': 'application/x-www-form-urlencoded' },
     body: new URLSearchParams({ responsetype: 'json', ...form }).toString(),
   })
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer().listen(0, '127.0.0.1')
-  await new Promise((resolve) => server.once('listening', resolve))
-  const { port } = server.address() as { port: number }
-  await new Promise((resolve) => server.close(resolve))
-  return port
 }
 
 t.test('after real traffic, /metrics shows each counter moved by what happened', async (t) => {
