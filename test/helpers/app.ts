@@ -7,7 +7,7 @@ import type { Test } from 'tap'
 import type { FastifyServerOptions } from 'fastify'
 import { buildServer, type BuiltServer } from '../../src/app.js'
 import { loadConfig, type Config } from '../../src/config.js'
-import { migratedPgliteImage, type DatabaseTarget } from '../../src/db/database.js'
+import { migratedPgliteImage, openDatabase, type DatabaseTarget } from '../../src/db/database.js'
 import { MIGRATIONS_DIR, PROJECT_ROOT } from '../../src/paths.js'
 
 export interface TestApp extends BuiltServer {
@@ -89,6 +89,19 @@ async function withServer(url: string, work: (client: pg.Client) => Promise<unkn
   } finally {
     await client.end()
   }
+}
+
+/**
+ * The settings that point a server process at a fresh database of its own: DATABASE_URL, or a
+ * DATA_DIR already seeded from the migrated image (the process then skips initdb).
+ */
+export async function freshDatabaseEnv(t: Test): Promise<Record<string, string>> {
+  const dataDir = t.testdir()
+  const { database, drop } = await freshDatabase({ dataDir })
+  t.teardown(drop)
+  if ('url' in database) return { DATABASE_URL: database.url }
+  await (await openDatabase(database)).close()
+  return { DATA_DIR: dataDir }
 }
 
 /**
