@@ -14,12 +14,14 @@ function capture() {
 }
 
 t.test('migrate, then create, list and revoke API credentials', async (t) => {
-  const { database, drop } = await freshDatabase({ dataDir: t.testdir() })
+  const { database, drop } = await freshDatabase()
   t.teardown(drop)
+  const open = await openDatabase(database)
+  t.teardown(() => open.close())
   const config = loadConfig({})
   const run = async (...argv: string[]) => {
     const io = capture()
-    const code = await runCli(argv, io, { config, database })
+    const code = await runCli(argv, io, { config, open })
     return { code, ...io }
   }
 

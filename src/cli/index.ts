@@ -52,11 +52,14 @@ function findCommand(argv: string[]): { command: Command; rest: string[] } | und
   return command && { command, rest: argv.slice(command.words.length) }
 }
 
-/** Runs one CLI command; returns the process exit code. */
+/**
+ * Runs one CLI command; returns the process exit code. `open`: a database already open (left
+ * open), instead of opening `database` or the configured one.
+ */
 export async function runCli(
   argv: string[],
   io: CliIo,
-  options: { config?: Config; database?: DatabaseTarget } = {},
+  options: { config?: Config; database?: DatabaseTarget; open?: Database } = {},
 ): Promise<number> {
   const found = findCommand(argv)
   if (!found) {
@@ -99,12 +102,14 @@ export async function runCli(
   let applied: string[]
   try {
     config = options.config ?? loadConfig()
-    database = await openDatabase(
-      options.database ?? (config.DATABASE_URL ? { url: config.DATABASE_URL } : { dataDir: config.DATA_DIR }),
-    )
+    database =
+      options.open ??
+      (await openDatabase(
+        options.database ?? (config.DATABASE_URL ? { url: config.DATABASE_URL } : { dataDir: config.DATA_DIR }),
+      ))
     applied = await database.migrate()
   } catch (error) {
-    await database?.close().catch(() => {})
+    if (!options.open) await database?.close().catch(() => {})
     io.err(`${describeStartFailure(error, config)}\n`)
     return 1
   }
@@ -118,7 +123,7 @@ export async function runCli(
     }
     throw error
   } finally {
-    await database.close()
+    if (!options.open) await database.close()
   }
 }
 
