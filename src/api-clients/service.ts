@@ -92,13 +92,12 @@ export class ApiClientService {
     return this.create({ identifier: 'admin', description: 'created at first start' })
   }
 
-  /** A new secret for the active API credential with this identifier; the old one stops working at once here. */
+  /** A new secret for the active API credential with this identifier; the old one stops working at once. */
   async rotate(identifier: string): Promise<string> {
     const secret = generateSecret(32)
-    this.#recent.delete(identifier)
-    if (!(await this.storage.replaceSecret(identifier, hashSecret(secret)))) {
-      throw new ApiClientError(`No active API credential "${identifier}"`)
-    }
+    const replaced = await this.storage.replaceSecret(identifier, hashSecret(secret))
+    this.#forgetChanged(identifier)
+    if (!replaced) throw new ApiClientError(`No active API credential "${identifier}"`)
     return secret
   }
 
