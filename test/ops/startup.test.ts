@@ -66,3 +66,23 @@ async function listeningBlocker(t: Test): Promise<number> {
   t.teardown(() => blocker.close())
   return (blocker.address() as net.AddressInfo).port
 }
+
+t.test('the rarer start-up failures: the same one-line form', async (t) => {
+  const config = loadConfig({ PORT: '80', HOST: 'api.internal', DATABASE_URL: 'postgres://app:secret@db.internal:6432/credentials' })
+  const errno = (fields: Record<string, string>) => Object.assign(new Error('system error'), fields)
+  t.equal(
+    describeStartFailure(errno({ code: 'EACCES', syscall: 'listen' }), config),
+    'Cannot listen on api.internal:80: not allowed (ports below 1024 need privileges). Set PORT above 1023.',
+  )
+  t.equal(
+    describeStartFailure(new Error('listen failed', { cause: errno({ code: 'ENOTFOUND', syscall: 'getaddrinfo', hostname: 'api.internal' }) }), config),
+    'Cannot listen on api.internal: no such host. Set HOST to an address of this machine, such as 127.0.0.1 or 0.0.0.0.',
+    'found in the cause chain',
+  )
+  t.equal(
+    describeStartFailure(new AggregateError([errno({ code: '28P01' })], 'login'), config),
+    'PostgreSQL on db.internal:6432 refused the login of DATABASE_URL (28P01): fix its user or password.',
+  )
+  t.equal(describeStartFailure(new Error('something odd\n    at frame'), config), 'Failed to start: something odd', 'no stack trace')
+  t.equal(describeStartFailure('a string'), 'Failed to start: a string')
+})
