@@ -14,7 +14,7 @@ t.test('a bad setting stops the server before it opens anything: one line naming
   t.match(server.stderr(), /^Invalid configuration: PORT="70000" \([^\n]+\)\n$/)
 })
 
-t.test('a port in use stops the server with one line saying what to do, exit 1, and no admin made', async (t) => {
+t.test('a port in use stops the server process with one line saying what to do, exit 1', async (t) => {
   const env = await freshDatabaseEnv(t)
   const blocker = await listeningBlocker(t)
   const server = startServerProcess(t, { ...env, PORT: String(blocker) })
