@@ -12,7 +12,7 @@ import {
   type StoredCredential,
 } from './credential.js'
 import { CredentialError, messages } from './errors.js'
-import { RecentlyRead } from './recently-read.js'
+import { RecentlyRead } from '../recently-read.js'
 import { assertValidCredential, hasNul, isGrantType, type CredentialDraft } from './rules.js'
 import type { CredentialStorage, SecretColumns, SortField } from './storage.js'
 
@@ -77,7 +77,7 @@ export class CredentialService {
     private readonly clientIdentifierPrefix: string,
   ) {
     const watch = storage.watchChanges((clientIdentifier) => this.#recent.forget(clientIdentifier))
-    this.#recent = new RecentlyRead(watch, RECENTLY_READ.ttlMs, RECENTLY_READ.maxEntries)
+    this.#recent = new RecentlyRead(watch, RECENTLY_READ.ttlMs, RECENTLY_READ.maxEntries, 'client_credential')
   }
 
   /** Whether authentication may answer from memory now (changes by other processes are heard). */
@@ -214,12 +214,7 @@ export class CredentialService {
    */
   async authenticate(clientIdentifier: string, clientSecret: string): Promise<Credential | null> {
     if (hasNul(clientIdentifier)) return null
-    let read = false
-    const stored = await this.#recent.get(clientIdentifier, () => {
-      read = true
-      return this.storage.findByClientIdentifier(clientIdentifier)
-    })
-    metrics.authCacheLookup('client_credential', !read)
+    const stored = await this.#recent.get(clientIdentifier, () => this.storage.findByClientIdentifier(clientIdentifier))
     const now = new Date()
     const current = secretMatches(clientSecret, stored?.secretHash)
     const previous =

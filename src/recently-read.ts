@@ -1,12 +1,13 @@
-import type { Watch } from '../db/notifications.js'
-import { TtlCache } from '../ttl-cache.js'
+import type { Watch } from './db/notifications.js'
+import { metrics, type AuthCache } from './observability/metrics.js'
+import { TtlCache } from './ttl-cache.js'
 
 /**
- * What authentication read lately, by client identifier, so that a client authenticating
- * often costs no database round trip. An entry goes when this process changes the credential,
- * when any process does (the database notifies every watcher at commit), and after `ttlMs` at
- * the latest. Nothing is kept or served while notifications may be missed, nor a read that a
- * change overtook.
+ * What authentication read lately (an OAuth client by its client identifier, a caller's API
+ * credential by its identifier), so that authenticating often costs no database round trip. An
+ * entry goes when this process changes the row, when any process does (the database notifies
+ * every watcher at commit), and after `ttlMs` at the latest. Nothing is kept or served while
+ * notifications may be missed, nor a read that a change overtook.
  */
 export class RecentlyRead<T> {
   readonly #entries: TtlCache<string, T>
@@ -17,6 +18,8 @@ export class RecentlyRead<T> {
     private readonly watch: Watch,
     ttlMs: number,
     maxEntries: number,
+    /** Which cache this is, in the hit and miss counts. */
+    private readonly cache: AuthCache,
   ) {
     this.#entries = new TtlCache(ttlMs, maxEntries)
   }
@@ -29,6 +32,7 @@ export class RecentlyRead<T> {
   /** What is kept for `key`; otherwise what `load` reads, kept unless something changed meanwhile. */
   async get(key: string, load: () => Promise<T | null>): Promise<T | null> {
     const kept = this.live ? this.#entries.get(key) : undefined
+    metrics.authCacheLookup(this.cache, kept !== undefined)
     if (kept !== undefined) return kept
     const generation = this.#generation
     const value = await load()
