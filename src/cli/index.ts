@@ -7,10 +7,11 @@ import { describeStartFailure } from '../start-failure.js'
 import { apiCredentialCommands } from './api-credentials.js'
 import { CommandError, type CliIo, type Command } from './command.js'
 import { migrate } from './migrate.js'
+import { transferCommands } from './transfer.js'
 
 export type { CliIo }
 
-const COMMANDS: readonly Command[] = [migrate, ...apiCredentialCommands]
+const COMMANDS: readonly Command[] = [migrate, ...apiCredentialCommands, ...transferCommands]
 
 const PROGRAM = 'npm run cli --'
 const DATABASE_NOTE =
@@ -128,7 +129,11 @@ export async function runCli(
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  const io: CliIo = { out: (text) => process.stdout.write(text), err: (text) => process.stderr.write(text) }
+  const io: CliIo = {
+    out: (text) => process.stdout.write(text),
+    err: (text) => process.stderr.write(text),
+    input: process.stdin,
+  }
   try {
     loadEnvFile()
   } catch (error) {

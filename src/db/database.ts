@@ -8,7 +8,7 @@ import { PrismaPGlite } from 'pglite-prisma-adapter'
 import { PrismaClient } from '../generated/prisma/client.js'
 import { metrics, type PoolStats } from '../observability/metrics.js'
 import { observeAvailability, observeStatement } from '../observability/statements.js'
-import { applyMigrations, type MigrationSession } from './migrate.js'
+import { applyMigrations, type MigrationTx } from './migrate.js'
 import { listen, type Watch } from './notifications.js'
 import { valuesOf, type Statement } from './sql.js'
 
@@ -41,6 +41,11 @@ export interface Database {
   /** A statement with named parameters (src/db/sql.ts), run alone on PGlite (`exclusive`). */
   run<R, P extends object>(statement: Statement<R, P>, params: P): Promise<R[]>
   /**
+   * Runs `work` in one transaction on one connection (alone, on PGlite): committed when it
+   * returns, rolled back when it throws.
+   */
+  transaction<T>(work: (tx: Transaction) => Promise<T>): Promise<T>
+  /**
    * Calls `onChange(payload)` for each notification on `channel` (PostgreSQL NOTIFY, sent by
    * other processes too), and `onChange(null)` whenever some may have been missed. Closed with
    * the database. PGlite belongs to this process alone: nobody else can change it, so its
@@ -54,6 +59,16 @@ export interface Database {
 
 /** What each kind of database provides; openDatabase adds the rest. */
 type Opened = Omit<Database, 'run'> & { poolStats(): PoolStats }
+
+/** Statements inside one transaction (Database.transaction). */
+export interface Transaction extends MigrationTx {
+  run<R, P extends object>(statement: Statement<R, P>, params: P): Promise<R[]>
+}
+
+/** The transaction's statements, given how the driver runs plain SQL in it. */
+function transactionOf(tx: MigrationTx): Transaction {
+  return { ...tx, run: (statement, params) => tx.query(statement.text, valuesOf(statement, params)) }
+}
 
 export async function openDatabase(target: DatabaseTarget): Promise<Database> {
   const { poolStats, ...database } = 'url' in target ? await openPostgres(target.url) : await openPglite(target)
@@ -78,24 +93,24 @@ async function openPostgres(url: string): Promise<Opened> {
   pool.on('error', () => {})
   const prisma = new PrismaClient({ adapter: new PrismaPg(pool) })
   const watches = new Set<Watch>()
-  const session: MigrationSession = {
-    async transaction(work) {
-      const client = await pool.connect()
-      try {
-        await client.query('BEGIN')
-        const result = await work({
+  async function transaction<T>(work: (tx: Transaction) => Promise<T>): Promise<T> {
+    const client = await pool.connect()
+    try {
+      await client.query('BEGIN')
+      const result = await work(
+        transactionOf({
           exec: async (sql) => void (await client.query(sql)),
           query: async (sql, params) => (await client.query(sql, params)).rows,
-        })
-        await client.query('COMMIT')
-        return result
-      } catch (error) {
-        await client.query('ROLLBACK').catch(() => {})
-        throw error
-      } finally {
-        client.release()
-      }
-    },
+        }),
+      )
+      await client.query('COMMIT')
+      return result
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => {})
+      throw error
+    } finally {
+      client.release()
+    }
   }
   return {
     prisma,
@@ -108,7 +123,8 @@ async function openPostgres(url: string): Promise<Opened> {
       watches.add(watch)
       return watch
     },
-    migrate: () => applyMigrations(session),
+    transaction,
+    migrate: () => applyMigrations({ transaction }),
     poolStats: () => ({ size: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount }),
     async close() {
       await Promise.all([...watches].map((watch) => watch.close()))
@@ -146,19 +162,22 @@ async function openPglite(target: PgliteTarget): Promise<Opened> {
   let queue: Promise<unknown> = Promise.resolve()
   /** Units of work queued or running on the one connection. */
   let pending = 0
+  function exclusive<T>(work: () => Promise<T>): Promise<T> {
+    pending++
+    const run = queue.then(work, work).finally(() => pending--)
+    queue = run.catch(() => {})
+    return run
+  }
+  const transaction = <T>(work: (tx: Transaction) => Promise<T>): Promise<T> => exclusive(() => session.transaction(work))
   return {
     prisma,
     kind: 'pglite',
-    exclusive<T>(work: () => Promise<T>): Promise<T> {
-      pending++
-      const run = queue.then(work, work).finally(() => pending--)
-      queue = run.catch(() => {})
-      return run
-    },
+    exclusive,
     poolStats: () => ({ size: 1, idle: pending === 0 ? 1 : 0, waiting: Math.max(0, pending - 1) }),
     query: async <R>(text: string, params: unknown[]) => (await pglite.query<R>(text, params)).rows,
     watch: () => ({ live: () => true, close: async () => {} }),
-    migrate: () => applyMigrations(session),
+    transaction,
+    migrate: () => applyMigrations({ transaction }),
     async close() {
       await prisma.$disconnect()
       await pglite.close()
@@ -167,14 +186,17 @@ async function openPglite(target: PgliteTarget): Promise<Opened> {
   }
 }
 
-function pgliteSession(pglite: PGlite): MigrationSession {
+/** PGlite's transactions, for migrations and Database.transaction. */
+function pgliteSession(pglite: PGlite) {
   return {
-    transaction: (work) =>
+    transaction: <T>(work: (tx: Transaction) => Promise<T>): Promise<T> =>
       pglite.transaction((tx) =>
-        work({
-          exec: async (sql) => void (await tx.exec(sql)),
-          query: async <R>(sql: string, params: unknown[]) => (await tx.query<R>(sql, params)).rows,
-        }),
+        work(
+          transactionOf({
+            exec: async (sql) => void (await tx.exec(sql)),
+            query: async <R>(sql: string, params: unknown[]) => (await tx.query<R>(sql, params)).rows,
+          }),
+        ),
       ),
   }
 }

@@ -145,8 +145,8 @@ export const metrics = {
   authenticationFailed(edge: Edge, reason: string): void {
     if (enabled) failedAuthentications.inc({ edge, reason })
   },
-  credentialChanged(action: string, source: ChangeSource): void {
-    if (enabled) credentialChanges.inc({ action, source })
+  credentialChanged(action: string, source: ChangeSource, count = 1): void {
+    if (enabled && count > 0) credentialChanges.inc({ action, source }, count)
   },
   writeRetried(): void {
     if (enabled) writeRetries.inc()
