@@ -9,7 +9,7 @@ import { callerOf, guard } from './auth.js'
 import { etagOf, preconditionOf } from './etag.js'
 import { answer, BODY_PROBLEMS, HEADERS, OPERATION, problems } from './openapi.js'
 import { decodeCursor, sendPage } from './paging.js'
-import { CHALLENGE, HttpProblem, problemHandler } from './problem.js'
+import { challengeFor, HttpProblem, problemHandler } from './problem.js'
 import {
   AuthenticateBody,
   CANONICAL_ID,
@@ -133,7 +133,7 @@ const resource: FastifyPluginAsyncTypebox = async (app) => {
       const credential = await credentials.authenticate(clientIdentifier, clientSecret)
       if (!credential) {
         await app.limits.clientAuthenticationFailed(request, clientIdentifier)
-        throw new HttpProblem(401, 'The client identifier or secret is wrong.', undefined, CHALLENGE)
+        throw new HttpProblem(401, 'The client identifier or secret is wrong.', undefined, challengeFor(request))
       }
       return credentialBody(credential)
     },
