@@ -49,6 +49,9 @@ async function app(fastify: FastifyInstance, { config, database }: AppOptions) {
     perCredential: config.RATE_LIMIT_PER_CREDENTIAL,
     perIp: config.RATE_LIMIT_PER_IP,
     failedAuthPerIp: config.RATE_LIMIT_FAILED_AUTH_PER_IP,
+    failedAuthPerIdentifier: config.RATE_LIMIT_FAILED_AUTH_PER_IDENTIFIER,
+    failedClientAuthPerIp: config.RATE_LIMIT_FAILED_CLIENT_AUTH_PER_IP,
+    failedClientAuthPerClient: config.RATE_LIMIT_FAILED_CLIENT_AUTH_PER_CLIENT,
   })
   fastify.decorate('access', accessChecks(fastify.apiClients, fastify.limits, config.API_ACCESS_KEY))
 

@@ -1,5 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox'
 import { Value } from '@sinclair/typebox/value'
+import { API_IDENTIFIER_RULE } from './api-clients/access.js'
 
 const LogLevel = Type.Union(
   ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((level) => Type.Literal(level)),
@@ -19,9 +20,7 @@ const ConfigSchema = Type.Object({
     description: 'upper case letters, digits and "-", at most 16 characters',
   }),
   LOG_LEVEL: Type.Union(LogLevel.anyOf, { default: 'info' }),
-  API_BOOTSTRAP_IDENTIFIER: Type.Optional(
-    Type.String({ pattern: '^[A-Za-z0-9._-]{3,128}$', description: '3 to 128 of A-Z a-z 0-9 . _ -' }),
-  ),
+  API_BOOTSTRAP_IDENTIFIER: Type.Optional(Type.String(API_IDENTIFIER_RULE)),
   API_BOOTSTRAP_SECRET: Type.Optional(
     Type.String({ minLength: 32, maxLength: 256, description: 'at least 32 characters' }),
   ),
@@ -43,6 +42,21 @@ const ConfigSchema = Type.Object({
     minimum: 1,
     default: 30,
     description: 'failed authentications per window per client IP, at least 1',
+  }),
+  RATE_LIMIT_FAILED_AUTH_PER_IDENTIFIER: Type.Integer({
+    minimum: 1,
+    default: 30,
+    description: 'failed authentications per window per API credential identifier, at least 1',
+  }),
+  RATE_LIMIT_FAILED_CLIENT_AUTH_PER_IP: Type.Integer({
+    minimum: 1,
+    default: 300,
+    description: 'failed client authentications per window per client IP, at least 1',
+  }),
+  RATE_LIMIT_FAILED_CLIENT_AUTH_PER_CLIENT: Type.Integer({
+    minimum: 1,
+    default: 10,
+    description: 'failed client authentications per window per client identifier, at least 1',
   }),
   METRICS_ENABLED: Type.Boolean({ default: true, description: 'true or false' }),
   METRICS_PORT: Type.Optional(

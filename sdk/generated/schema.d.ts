@@ -97,7 +97,7 @@ export interface paths {
         put?: never;
         /**
          * Check a client secret
-         * @description What an authorization server calls to check client credentials (secrets are stored hashed). Honours the previous secret during a rotation grace period and records lastUsedAt.
+         * @description What an authorization server calls to check client credentials (secrets are stored hashed). Honours the previous secret during a rotation grace period and records lastUsedAt. Wrong secrets are counted per address and per client identifier; past either budget the answer is 429.
          */
         post: operations["authenticateClient"];
         delete?: never;
@@ -119,7 +119,7 @@ export interface paths {
         post?: never;
         /**
          * Delete a credential
-         * @description Removes the credential; its audit trail stays.
+         * @description Removes the credential; its audit trail stays. With If-Match, only the version it names.
          */
         delete: operations["deleteCredential"];
         options?: never;
@@ -142,7 +142,7 @@ export interface paths {
         put?: never;
         /**
          * Rotate the client secret
-         * @description Issues a new client secret, shown once. With graceSeconds the previous secret keeps working until previousSecretExpiresAt, so clients can be redeployed without an outage.
+         * @description Issues a new client secret, shown once. With graceSeconds the previous secret keeps working until previousSecretExpiresAt, so clients can be redeployed without an outage. With If-Match, only the version it names.
          */
         post: operations["rotateCredentialSecret"];
         delete?: never;
@@ -312,7 +312,7 @@ export interface components {
              * @description A positive integer, or text that starts with one (read as PHP's (int)).
              * @example 1
              */
-            credentialId: number | string;
+            credentialId: string | number;
         } & {
             [key: string]: unknown;
         });
@@ -1054,7 +1054,7 @@ export interface operations {
                 headers: {
                     /** @description URL of the new credential. */
                     location?: string;
-                    /** @description Strong entity tag of this version of the credential; send it back in If-Match. */
+                    /** @description Strong entity tag of this version of the credential (every field but lastUsedAt); send it back in If-Match. */
                     etag?: string;
                     [name: string]: unknown;
                 };
@@ -1479,7 +1479,7 @@ export interface operations {
             header?: never;
             path: {
                 /**
-                 * @description The credential id.
+                 * @description The credential id, in decimal digits without a leading zero.
                  * @example 1
                  */
                 credentialId: number;
@@ -1491,7 +1491,7 @@ export interface operations {
             /** @description The credential. */
             200: {
                 headers: {
-                    /** @description Strong entity tag of this version of the credential; send it back in If-Match. */
+                    /** @description Strong entity tag of this version of the credential (every field but lastUsedAt); send it back in If-Match. */
                     etag?: string;
                     [name: string]: unknown;
                 };
@@ -1656,10 +1656,13 @@ export interface operations {
     deleteCredential: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description ETag of the version this change is based on; 412 when it is not current. */
+                "if-match"?: string;
+            };
             path: {
                 /**
-                 * @description The credential id.
+                 * @description The credential id, in decimal digits without a leading zero.
                  * @example 1
                  */
                 credentialId: number;
@@ -1752,6 +1755,23 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description If-Match does not match the current ETag; nothing was written. */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Precondition Failed",
+                     *       "status": 412,
+                     *       "detail": "The credential has changed since it was read."
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Too many requests from this address or API credential; see Retry-After. */
             429: {
                 headers: {
@@ -1816,12 +1836,12 @@ export interface operations {
                 dryRun?: boolean;
             };
             header?: {
-                /** @description ETag of the version this change is based on. */
+                /** @description ETag of the version this change is based on; 412 when it is not current. */
                 "if-match"?: string;
             };
             path: {
                 /**
-                 * @description The credential id.
+                 * @description The credential id, in decimal digits without a leading zero.
                  * @example 1
                  */
                 credentialId: number;
@@ -1856,7 +1876,7 @@ export interface operations {
                     logoUri?: string | null;
                     /** @description Authorized redirect URIs: absolute, no fragment, https (http only on 127.0.0.1 or [::1]) or a reverse-DNS private-use scheme; no wildcards, no duplicates. */
                     redirectUri?: string[] | null;
-                    /** @description Issue a new client secret now; the old one stops working at once. */
+                    /** @description Issue a new client secret now; the old one stops working at once. Needs the RotateOAuthCredentialSecret permission. */
                     resetSecret?: boolean;
                 };
                 /**
@@ -1885,7 +1905,7 @@ export interface operations {
                     logoUri?: string | null;
                     /** @description Authorized redirect URIs: absolute, no fragment, https (http only on 127.0.0.1 or [::1]) or a reverse-DNS private-use scheme; no wildcards, no duplicates. */
                     redirectUri?: string[] | null;
-                    /** @description Issue a new client secret now; the old one stops working at once. */
+                    /** @description Issue a new client secret now; the old one stops working at once. Needs the RotateOAuthCredentialSecret permission. */
                     resetSecret?: boolean;
                 };
             };
@@ -1894,7 +1914,7 @@ export interface operations {
             /** @description Updated (or, with dryRun, what it would be). newClientSecret only when resetSecret was true. */
             200: {
                 headers: {
-                    /** @description Strong entity tag of this version of the credential; send it back in If-Match. */
+                    /** @description Strong entity tag of this version of the credential (every field but lastUsedAt); send it back in If-Match. */
                     etag?: string;
                     [name: string]: unknown;
                 };
@@ -2147,10 +2167,13 @@ export interface operations {
     rotateCredentialSecret: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /** @description ETag of the version this change is based on; 412 when it is not current. */
+                "if-match"?: string;
+            };
             path: {
                 /**
-                 * @description The credential id.
+                 * @description The credential id, in decimal digits without a leading zero.
                  * @example 1
                  */
                 credentialId: number;
@@ -2177,7 +2200,7 @@ export interface operations {
             /** @description The new secret, and until when the previous one works. */
             200: {
                 headers: {
-                    /** @description Strong entity tag of this version of the credential; send it back in If-Match. */
+                    /** @description Strong entity tag of this version of the credential (every field but lastUsedAt); send it back in If-Match. */
                     etag?: string;
                     [name: string]: unknown;
                 };
@@ -2337,6 +2360,23 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description If-Match does not match the current ETag; nothing was written. */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Precondition Failed",
+                     *       "status": 412,
+                     *       "detail": "The credential has changed since it was read."
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description The body is too large. */
             413: {
                 headers: {
@@ -2439,7 +2479,7 @@ export interface operations {
             header?: never;
             path: {
                 /**
-                 * @description The credential id.
+                 * @description The credential id, in decimal digits without a leading zero.
                  * @example 1
                  */
                 credentialId: number;

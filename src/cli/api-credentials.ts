@@ -1,7 +1,7 @@
-import { ACTIONS, ALL_ACTIONS } from '../api-clients/access.js'
+import { ACTIONS, ALL_ACTIONS, API_IDENTIFIER_RULE, isApiIdentifier } from '../api-clients/access.js'
 import { ApiClientService } from '../api-clients/service.js'
 import { apiCredentialStorage } from '../api-clients/storage.js'
-import type { Command, CommandContext } from './command.js'
+import { UsageError, type Command, type CommandContext } from './command.js'
 
 const service = ({ database }: CommandContext) => new ApiClientService(apiCredentialStorage(database))
 
@@ -14,6 +14,11 @@ const create: Command = {
     description: { type: 'string', value: '<text>', description: 'what it is for' },
     permission: { type: 'string', multiple: true, value: '<action>', description: 'repeatable; default: * (every action)' },
     'allow-ip': { type: 'string', multiple: true, value: '<address>', description: 'repeatable; default: any address' },
+  },
+  checkOptions({ identifier }) {
+    if (typeof identifier === 'string' && !isApiIdentifier(identifier)) {
+      throw new UsageError(`Invalid --identifier ${JSON.stringify(identifier.slice(0, 40))}: ${API_IDENTIFIER_RULE.description}`)
+    }
   },
   async run(context) {
     const { options, io } = context

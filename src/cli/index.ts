@@ -5,7 +5,7 @@ import { loadConfig, loadEnvFile, type Config } from '../config.js'
 import { openDatabase, type Database, type DatabaseTarget } from '../db/database.js'
 import { describeStartFailure } from '../start-failure.js'
 import { apiCredentialCommands } from './api-credentials.js'
-import { CommandError, type CliIo, type Command } from './command.js'
+import { CommandError, UsageError, type CliIo, type Command } from './command.js'
 import { migrate } from './migrate.js'
 import { transferCommands } from './transfer.js'
 
@@ -95,6 +95,14 @@ export async function runCli(
         ? `Missing <${names[parsed.positionals.length]}>.`
         : `Unexpected argument "${parsed.positionals[names.length]}".`
     io.err(`${problem}\n\n${commandHelp(command)}`)
+    return 2
+  }
+
+  try {
+    command.checkOptions?.(parsed.values)
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error
+    io.err(`${error.message}\n`)
     return 2
   }
 

@@ -35,6 +35,11 @@ export default async function legacyApi(app: FastifyInstance) {
     limits: { fields: FORM_LIMITS.parameters, fieldSize: FORM_LIMITS.fieldBytes, files: 0, parts: FORM_LIMITS.parameters },
   })
 
+  // Answers carry client secrets or data about them: no cache may keep a copy, refusals included.
+  app.addHook('onSend', async (_request, reply) => {
+    reply.header('cache-control', 'no-store')
+  })
+
   const { access } = app
   const actionRequired: AccessCheck = async (attempt) => {
     if (attempt.action === '') throw new Refusal(400, 'Empty action request')
@@ -71,7 +76,7 @@ export default async function legacyApi(app: FastifyInstance) {
       const client = await checkAccess(attempt, checks)
       if (!definition) return send(reply, 200, { result: 'error', message: 'API Function Not Found' }, type, action)
       const actor = { actor: client.identifier, source: 'legacy' as const, requestId: request.id }
-      const answer = await definition.run(params, { credentials: app.credentials, actor })
+      const answer = await definition.run(params, { credentials: app.credentials, actor, caller: client })
       return send(reply, 200, answer, type, action)
     } catch (error) {
       const refused = (status: number, message: string) => send(reply, status, { result: 'error', message }, type, action)

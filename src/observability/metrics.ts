@@ -14,7 +14,13 @@ const PREFIX = 'oauth_'
 export type Edge = 'legacy' | 'rest'
 export type ChangeSource = Edge | 'cli' | 'import'
 /** Which rate limit refused a request (src/limits). */
-export type RateLimitKind = 'address' | 'failed_authentications' | 'api_credential'
+export type RateLimitKind =
+  | 'address'
+  | 'api_credential'
+  | 'failed_authentications'
+  | 'failed_authentications_by_identifier'
+  | 'failed_client_authentications'
+  | 'failed_client_authentications_by_client'
 /** The two authentication caches: API credentials of callers, OAuth clients' credentials. */
 export type AuthCache = 'api_credential' | 'client_credential'
 

@@ -34,7 +34,9 @@ const PROBLEMS: Record<number, [description: string, example: string]> = {
 const headerDoc = (description: string) => ({ type: 'string', description })
 
 export const HEADERS = {
-  etag: headerDoc('Strong entity tag of this version of the credential; send it back in If-Match.'),
+  etag: headerDoc(
+    'Strong entity tag of this version of the credential (every field but lastUsedAt); send it back in If-Match.',
+  ),
   location: headerDoc('URL of the new credential.'),
   link: headerDoc('RFC 8288 link to the next page (rel="next"), when there is one.'),
 }

@@ -1,6 +1,6 @@
 import { STATUS_CODES } from 'node:http'
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
-import { CredentialError, type CredentialErrorKind } from '../credentials/errors.js'
+import { credentialNotFound, CredentialError, type CredentialErrorKind } from '../credentials/errors.js'
 import { AccessRefused } from '../http/authorization.js'
 import { INTERNAL_ERROR, isDatabaseUnavailable, UNAVAILABLE } from '../http/errors.js'
 import { RateLimited } from '../limits/index.js'
@@ -85,12 +85,10 @@ function escapePointer(token: string): string {
  * at their fields, and only unexpected failures are logged.
  */
 export async function problemHandler(error: FastifyError, request: FastifyRequest, reply: FastifyReply) {
-  if (error instanceof CredentialError) {
-    const status = STATUS_OF_KIND[error.kind]
-    const errors = error.field
-      ? [{ in: FIELD_LOCATION[error.field] ?? 'body', pointer: `/${error.field}`, detail: error.message }]
-      : undefined
-    return sendProblem(reply, problem(status, error.message, errors))
+  if (error instanceof CredentialError) return sendCredentialProblem(reply, error)
+  // The only path parameter is the credential id: one out of its range names no credential.
+  if (error.validation && error.validationContext === 'params') {
+    return sendCredentialProblem(reply, credentialNotFound())
   }
   if (error instanceof RateLimited) {
     reply.header('retry-after', String(error.retryAfterSeconds))
@@ -122,6 +120,13 @@ export async function problemHandler(error: FastifyError, request: FastifyReques
   }
   // Fastify's own refusals: malformed JSON, body too large (413), unsupported media type (415).
   return sendProblem(reply, problem(status, error.message))
+}
+
+function sendCredentialProblem(reply: FastifyReply, error: CredentialError) {
+  const errors = error.field
+    ? [{ in: FIELD_LOCATION[error.field] ?? 'body', pointer: `/${error.field}`, detail: error.message }]
+    : undefined
+  return sendProblem(reply, problem(STATUS_OF_KIND[error.kind], error.message, errors))
 }
 
 export function sendProblem(reply: FastifyReply, body: Problem) {

@@ -1,6 +1,6 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox'
 import { MAX_GRACE_SECONDS } from '../credentials/service.js'
-import { GRANT_TYPES } from '../credentials/credential.js'
+import { GRANT_TYPES, MAX_ID } from '../credentials/credential.js'
 import {
   ClientSecretSchema,
   DescriptionSchema,
@@ -49,10 +49,23 @@ const RequestGrantType = Type.String({
   examples: ['authorization_code'],
 })
 
+/**
+ * A credential id in a path: at most MAX_ID, and written as canonical decimal digits
+ * (CANONICAL_ID, checked on the text before it is converted), so `0x1a`, `010`, `+10` or `1e1`
+ * never name another credential. Anything else answers 404.
+ */
 export const CredentialIdParams = Type.Object(
-  { credentialId: Type.Integer({ minimum: 1, description: 'The credential id.', examples: [1] }) },
+  {
+    credentialId: Type.Integer({
+      minimum: 1,
+      maximum: MAX_ID,
+      description: 'The credential id, in decimal digits without a leading zero.',
+      examples: [1],
+    }),
+  },
   strict,
 )
+export const CANONICAL_ID = /^[1-9][0-9]*$/
 
 const credentialProperties = {
   credentialId: Type.Integer({ minimum: 1 }),
@@ -146,7 +159,7 @@ export const CredentialPatchBody = Type.Object(
     logoUri: Type.Optional(Nullable(LogoUriSchema)),
     redirectUri: Type.Optional(Nullable(RedirectUriListSchema)),
     resetSecret: Type.Optional(
-      Type.Boolean({ description: 'Issue a new client secret now; the old one stops working at once.' }),
+      Type.Boolean({ description: 'Issue a new client secret now; the old one stops working at once. Needs the RotateOAuthCredentialSecret permission.' }),
     ),
   },
   {

@@ -93,8 +93,8 @@ t.test('schema violations: 400 with JSON pointers; unknown fields are refused, n
   t.equal(nested.body.errors?.[0]?.pointer, '/redirectUri/1')
 
   const badId = await callRest<Problem>(test, { method: 'GET', url: '/oauth/credentials/abc' })
-  t.equal(badId.status, 400)
-  t.match(badId.body.errors, [{ in: 'path', pointer: '/credentialId' }])
+  t.equal(badId.status, 404, 'an id that is not one names no credential')
+  t.match(badId.body.errors, [{ in: 'path', pointer: '/credentialId', detail: 'Invalid Credential ID provided.' }])
 
   const badLimit = await callRest<Problem>(test, { method: 'GET', url: '/oauth/credentials?limit=101' })
   t.equal(badLimit.status, 400)
