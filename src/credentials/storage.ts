@@ -130,12 +130,13 @@ const TOUCH_LAST_USED = sql<never, { credentialId: number; at: Date }>(
 const SCOPE_NAMES = sql<{ name: string }>('SELECT name FROM scope')
 
 /** The advisory lock key of audit retention: a fixed number no other code of this database uses. */
-const AUDIT_RETENTION_LOCK = 0x6175_6469
+export const AUDIT_RETENTION_LOCK = 0x6175_6469
 
 /**
  * A page of a credential's events, newest first. The first page and the pages after a cursor
  * are two statements: in one, `(:beforeId IS NULL OR id < :beforeId)` is only a filter in the
  * plan that prepared statements settle on, and a deep page would read every newer event first.
+ * The order names the column: a bare `id` would be the text alias, in text order (99 after 100).
  */
 function eventsStatement(after: boolean) {
   return sql<AuditEvent & { id: string }, { credentialId: number; beforeId?: number; limit: number }>(`
@@ -143,7 +144,7 @@ function eventsStatement(after: boolean) {
     request_id AS "requestId", source, created_at AS "createdAt"
   FROM audit_event
   WHERE credential_id = :credentialId${after ? ' AND id < :beforeId' : ''}
-  ORDER BY id DESC LIMIT :limit`)
+  ORDER BY audit_event.id DESC LIMIT :limit`)
 }
 export const EVENTS = { first: eventsStatement(false), after: eventsStatement(true) }
 
