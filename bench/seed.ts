@@ -31,7 +31,7 @@ export async function bulkSeed(run: Run, { credentials, busyEvents }: BulkSeed):
          CASE WHEN n % 50 = 0 THEN 'single_sign_on' ELSE 'authorization_code' END::"GrantType",
          CASE WHEN n % 50 = 0 THEN n % 1000 + 1 END,
          CASE WHEN n = $2 THEN $3 + 1 ELSE 1 + n % 5 END,
-         now() - make_interval(days => 730), now()
+         now() - make_interval(days => 731), now()
        FROM generate_series(1, $1 + 1) AS n`,
       [credentials, busy, busyEvents],
     )
@@ -49,22 +49,22 @@ export async function bulkSeed(run: Run, { credentials, busyEvents }: BulkSeed):
        FROM generate_series(1, $1 + 1) AS n, generate_series(0, 1) AS p`,
       [credentials],
     )
-    // Event k of credential n; the trail interleaves credentials as real traffic does.
+    // Event k of credential n, and the busy credential's events spread over the same two
+    // years, inserted in time order as real traffic writes them.
     await run(
       `INSERT INTO audit_event (credential_id, actor, action, changed_fields, source, created_at)
-       SELECT n, 'bench', CASE WHEN k = 0 THEN 'create' ELSE 'update' END,
-         CASE WHEN k = 0 THEN '{name,grantType,scopes,redirectUris}'::text[] ELSE '{name}'::text[] END,
-         'legacy', now() - make_interval(days => 730 - (k * 146 + n % 146))
-       FROM generate_series(0, 4) AS k CROSS JOIN LATERAL generate_series(1, $1) AS n
-       WHERE k <= n % 5`,
-      [credentials],
-    )
-    await run(
-      `INSERT INTO audit_event (credential_id, actor, action, changed_fields, source, created_at)
-       SELECT $1, 'bench', CASE WHEN k = 0 THEN 'create' ELSE 'update' END, '{name}', 'rest',
-         now() - make_interval(secs => $2 - k)
-       FROM generate_series(0, $2) AS k`,
-      [busy, busyEvents],
+       SELECT credential_id, 'bench', action, changed_fields, 'legacy', created_at FROM (
+         SELECT n AS credential_id, CASE WHEN k = 0 THEN 'create' ELSE 'update' END AS action,
+           CASE WHEN k = 0 THEN '{name,grantType,scopes,redirectUris}'::text[] ELSE '{name}'::text[] END AS changed_fields,
+           now() - make_interval(days => 730 - (k * 146 + n % 146)) AS created_at
+         FROM generate_series(0, 4) AS k CROSS JOIN LATERAL generate_series(1, $1) AS n
+         WHERE k <= n % 5
+         UNION ALL
+         SELECT $2, CASE WHEN k = 0 THEN 'create' ELSE 'update' END, '{name}',
+           now() - make_interval(secs => 63072000.0 * ($3 - k) / ($3 + 1))
+         FROM generate_series(0, $3) AS k) AS events
+       ORDER BY created_at`,
+      [credentials, busy, busyEvents],
     )
     await run('COMMIT')
     // Fresh statistics and visibility map, as autovacuum would leave them after a while.
