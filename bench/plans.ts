@@ -1,5 +1,6 @@
 import pg from 'pg'
 import { EVENTS, listStatement, PRUNE_EVENTS, READ_BY_CLIENT_IDENTIFIER, READ_BY_ID } from '../src/credentials/storage.js'
+import { openDatabase } from '../src/db/database.js'
 import { valuesOf, type Statement } from '../src/db/sql.js'
 import { bulkSeed, seededClientIdentifier } from './seed.js'
 import { scratchDatabase } from './target.js'
@@ -16,19 +17,9 @@ const BUSY_EVENTS = Number(process.env.BENCH_BUSY_EVENTS ?? 100_000)
 const scratch = await scratchDatabase('plans')
 const client = new pg.Client({ connectionString: scratch.url })
 try {
+  const database = await openDatabase({ url: scratch.url })
+  await database.migrate().finally(() => database.close())
   await client.connect()
-  const { applyMigrations } = await import('../src/db/migrate.js')
-  await applyMigrations({
-    async transaction(work) {
-      await client.query('BEGIN')
-      const result = await work({
-        exec: async (sql) => void (await client.query(sql)),
-        query: async (sql, params) => (await client.query(sql, params)).rows,
-      })
-      await client.query('COMMIT')
-      return result
-    },
-  })
   const run = (text: string, params?: unknown[]) => client.query(text, params)
   const started = performance.now()
   const busy = await bulkSeed(run, { credentials: CREDENTIALS, busyEvents: BUSY_EVENTS })
