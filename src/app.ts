@@ -5,6 +5,7 @@ import pino from 'pino'
 import { ApiClientService } from './api-clients/service.js'
 import { apiCredentialStorage } from './api-clients/storage.js'
 import { trustProxySetting, type Config } from './config.js'
+import { AuditRetention } from './credentials/retention.js'
 import { CredentialService } from './credentials/service.js'
 import { credentialStorage } from './credentials/storage.js'
 import { openDatabase, type Database, type DatabaseTarget } from './db/database.js'
@@ -23,6 +24,8 @@ declare module 'fastify' {
     config: Config
     database: Database
     credentials: CredentialService
+    /** Set when AUDIT_RETENTION_DAYS is. */
+    auditRetention: AuditRetention | null
     apiClients: ApiClientService
     access: AccessChecks
   }
@@ -42,7 +45,14 @@ async function app(fastify: FastifyInstance, { config, database }: AppOptions) {
   fastify.decorate('config', config)
   fastify.decorate('database', database)
   await fastify.register(metricsPlugin, { enabled: config.METRICS_ENABLED, port: config.METRICS_PORT, host: config.HOST })
-  fastify.decorate('credentials', new CredentialService(credentialStorage(database), config.CLIENT_IDENTIFIER_PREFIX))
+  const storage = credentialStorage(database)
+  fastify.decorate('credentials', new CredentialService(storage, config.CLIENT_IDENTIFIER_PREFIX))
+  const retention = config.AUDIT_RETENTION_DAYS ? new AuditRetention(storage, config.AUDIT_RETENTION_DAYS, fastify.log) : null
+  fastify.decorate('auditRetention', retention)
+  if (retention) {
+    fastify.addHook('onReady', async () => retention.start())
+    fastify.addHook('preClose', () => retention.stop())
+  }
   fastify.decorate('apiClients', new ApiClientService(apiCredentialStorage(database)))
   await fastify.register(limits, {
     windowSeconds: config.RATE_LIMIT_WINDOW_SECONDS,

@@ -38,6 +38,9 @@ const ConfigSchema = Type.Object({
     description: 'requests per window per API credential, at least 1',
   }),
   RATE_LIMIT_PER_IP: Type.Integer({ minimum: 1, default: 60_000, description: 'requests per window per client IP, at least 1' }),
+  AUDIT_RETENTION_DAYS: Type.Optional(
+    Type.Integer({ minimum: 1, maximum: 36_500, description: 'days, 1 to 36500; unset keeps every event' }),
+  ),
   RATE_LIMIT_FAILED_AUTH_PER_IP: Type.Integer({
     minimum: 1,
     default: 30,
