@@ -44,6 +44,15 @@ const ConfigSchema = Type.Object({
     default: 30,
     description: 'failed authentications per window per client IP, at least 1',
   }),
+  LEGACY_UPSTREAM_URL: Type.Optional(
+    Type.String({
+      pattern: '^https?://[^?#@\\s]+$',
+      description: "the original's http(s) …/includes/api.php URL, without query, fragment or user name",
+    }),
+  ),
+  LEGACY_UPSTREAM_TIMEOUT_MS: Type.Integer({ minimum: 1, maximum: 600_000, default: 30_000, description: '1 to 600000' }),
+  /** The API secret import-legacy sends to the upstream; read from the environment, never from the command line. */
+  LEGACY_UPSTREAM_SECRET: Type.Optional(Type.String({ minLength: 1, description: 'not empty' })),
 })
 
 export type Config = Static<typeof ConfigSchema>
