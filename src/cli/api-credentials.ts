@@ -1,7 +1,7 @@
 import { ACTIONS, ALL_ACTIONS } from '../api-clients/access.js'
 import { ApiClientService } from '../api-clients/service.js'
 import { apiCredentialStorage } from '../api-clients/storage.js'
-import type { Command, CommandContext } from './command.js'
+import { CommandError, type Command, type CommandContext } from './command.js'
 
 const service = ({ database }: CommandContext) => new ApiClientService(apiCredentialStorage(database))
 
@@ -14,21 +14,36 @@ const create: Command = {
     description: { type: 'string', value: '<text>', description: 'what it is for' },
     permission: { type: 'string', multiple: true, value: '<action>', description: 'repeatable; default: * (every action)' },
     'allow-ip': { type: 'string', multiple: true, value: '<address>', description: 'repeatable; default: any address' },
+    'secret-stdin': {
+      type: 'boolean',
+      description: "the secret is read from standard input (an existing one of the original's), not generated",
+    },
   },
   async run(context) {
     const { options, io } = context
+    const given = options['secret-stdin'] ? await secretFromInput(context) : undefined
     const created = await service(context).create({
       identifier: options.identifier as string | undefined,
       description: options.description as string | undefined,
       permissions: options.permission as string[] | undefined,
       allowedIps: options['allow-ip'] as string[] | undefined,
+      secret: given,
     })
     io.out(
-      `Created API credential "${created.identifier}".\n` +
-        `Secret (shown only now; only its hash is stored):\n${created.secret}\n`,
+      given === undefined
+        ? `Created API credential "${created.identifier}".\n` +
+            `Secret (shown only now; only its hash is stored):\n${created.secret}\n`
+        : `Created API credential "${created.identifier}" with the secret given (only its hash is stored).\n`,
     )
     return 0
   },
+}
+
+/** The secret piped in, without the line break `echo` or a here-string adds. */
+async function secretFromInput({ io }: CommandContext): Promise<string> {
+  const secret = (await io.input?.())?.replace(/\r?\n$/, '') ?? ''
+  if (secret === '') throw new CommandError('--secret-stdin: nothing was given on standard input.')
+  return secret
 }
 
 const list: Command = {

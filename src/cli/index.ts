@@ -4,7 +4,7 @@ import { ApiClientError } from '../api-clients/service.js'
 import { ConfigError, loadConfig, type Config } from '../config.js'
 import { openDatabase, type DatabaseTarget } from '../db/database.js'
 import { apiCredentialCommands } from './api-credentials.js'
-import { CommandError, type CliIo, type Command } from './command.js'
+import { CommandError, MAX_INPUT_BYTES, type CliIo, type Command } from './command.js'
 import { migrate } from './migrate.js'
 
 export type { CliIo }
@@ -113,7 +113,11 @@ export async function runCli(
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  const io: CliIo = { out: (text) => process.stdout.write(text), err: (text) => process.stderr.write(text) }
+  const io: CliIo = {
+    out: (text) => process.stdout.write(text),
+    err: (text) => process.stderr.write(text),
+    input: () => readStdin(MAX_INPUT_BYTES),
+  }
   runCli(process.argv.slice(2), io).then(
     (code) => process.exit(code),
     (error: unknown) => {
@@ -121,4 +125,15 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
       process.exit(1)
     },
   )
+}
+
+async function readStdin(limit: number): Promise<string> {
+  const chunks: Buffer[] = []
+  let size = 0
+  for await (const chunk of process.stdin as AsyncIterable<Buffer>) {
+    size += chunk.length
+    if (size > limit) throw new CommandError(`Standard input is larger than ${limit} bytes.`)
+    chunks.push(chunk)
+  }
+  return Buffer.concat(chunks).toString('utf8')
 }
