@@ -39,9 +39,17 @@ const create: Command = {
   },
 }
 
+/** Longer than any secret: a file piped in by mistake is refused, not read whole. */
+const MAX_SECRET_INPUT = 4096
+
 /** The secret piped in, without the line break `echo` or a here-string adds. */
 async function secretFromInput({ io }: CommandContext): Promise<string> {
-  const secret = (await io.input?.())?.replace(/\r?\n$/, '') ?? ''
+  let text = ''
+  for await (const chunk of io.input ?? []) {
+    text += String(chunk)
+    if (text.length > MAX_SECRET_INPUT) throw new CommandError('--secret-stdin: the input is too long for a secret.')
+  }
+  const secret = text.replace(/\r?\n$/, '')
   if (secret === '') throw new CommandError('--secret-stdin: nothing was given on standard input.')
   return secret
 }

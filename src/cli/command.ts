@@ -4,12 +4,9 @@ import type { Database } from '../db/database.js'
 export interface CliIo {
   out(text: string): void
   err(text: string): void
-  /** Everything piped to the command's standard input (secrets travel this way, never as arguments). */
-  input?(): Promise<string>
+  /** Standard input, for commands that read it (import); `isTTY` when a terminal, not a file. */
+  input?: AsyncIterable<Buffer | string> & { isTTY?: boolean }
 }
-
-/** Standard input is for a secret or a saved answer: more than this is a mistake. */
-export const MAX_INPUT_BYTES = 4 * 1024 * 1024
 
 export interface OptionSpec {
   type: 'string' | 'boolean'

@@ -4,7 +4,7 @@ import { ApiClientError } from '../api-clients/service.js'
 import { ConfigError, loadConfig, type Config } from '../config.js'
 import { openDatabase, type DatabaseTarget } from '../db/database.js'
 import { apiCredentialCommands } from './api-credentials.js'
-import { CommandError, MAX_INPUT_BYTES, type CliIo, type Command } from './command.js'
+import { CommandError, type CliIo, type Command } from './command.js'
 import { migrate } from './migrate.js'
 
 export type { CliIo }
@@ -116,7 +116,7 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
   const io: CliIo = {
     out: (text) => process.stdout.write(text),
     err: (text) => process.stderr.write(text),
-    input: () => readStdin(MAX_INPUT_BYTES),
+    input: process.stdin,
   }
   runCli(process.argv.slice(2), io).then(
     (code) => process.exit(code),
@@ -125,15 +125,4 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
       process.exit(1)
     },
   )
-}
-
-async function readStdin(limit: number): Promise<string> {
-  const chunks: Buffer[] = []
-  let size = 0
-  for await (const chunk of process.stdin as AsyncIterable<Buffer>) {
-    size += chunk.length
-    if (size > limit) throw new CommandError(`Standard input is larger than ${limit} bytes.`)
-    chunks.push(chunk)
-  }
-  return Buffer.concat(chunks).toString('utf8')
 }

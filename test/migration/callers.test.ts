@@ -1,3 +1,4 @@
+import { Readable } from 'node:stream'
 import t from 'tap'
 import { runCli } from '../../src/cli/index.js'
 import { loadConfig } from '../../src/config.js'
@@ -10,7 +11,7 @@ function capture(input?: string) {
     stderr: '',
     out: (text: string) => void (io.stdout += text),
     err: (text: string) => void (io.stderr += text),
-    input: async () => input ?? '',
+    input: Readable.from([input ?? '']),
   }
   return io
 }
