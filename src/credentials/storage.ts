@@ -13,7 +13,7 @@ import type { Actor, AuditEvent, CredentialFields, StoredCredential } from './cr
  */
 
 /** A credential's row with its scopes and redirect URIs, in one statement, as StoredCredential. */
-const CREDENTIAL_COLUMNS = `
+export const CREDENTIAL_COLUMNS = `
   c.id AS "credentialId", c.client_identifier AS "clientIdentifier", c.secret_hash AS "secretHash",
   c.previous_secret_hash AS "previousSecretHash", c.previous_secret_expires_at AS "previousSecretExpiresAt",
   c.name, c.description, c.grant_type::text AS "grantType", c.service_id AS "serviceId", c.logo_uri AS "logoUri",
@@ -44,13 +44,13 @@ type InsertParams = Omit<CredentialFields, 'grantType'> & { grantType: string } 
   }
 
 /** The lists a credential has, each a table of its own with a position column. */
-const LISTS = [
+export const LISTS = [
   { param: 'scopes', table: 'credential_scope', column: 'scope_name' },
   { param: 'redirectUris', table: 'credential_redirect_uri', column: 'uri' },
 ] as const
 
 /** Inserts the list given as `:param`, in order, for the credential that CTE `owner` returns. */
-function insertList(owner: string, { param, table, column }: (typeof LISTS)[number]): string {
+export function insertList(owner: string, { param, table, column }: (typeof LISTS)[number]): string {
   return `INSERT INTO ${table} (credential_id, ${column}, position)
     SELECT ${owner}.id, item.value, item.n - 1 FROM ${owner}, unnest(CAST(:${param} AS text[])) WITH ORDINALITY AS item(value, n)`
 }
@@ -127,11 +127,14 @@ const TOUCH_LAST_USED = sql<never, { credentialId: number; at: Date }>(
   'UPDATE credential SET last_used_at = :at WHERE id = :credentialId',
 )
 
-const SCOPE_NAMES = sql<{ name: string }>('SELECT name FROM scope')
+export const SCOPE_NAMES = sql<{ name: string }>('SELECT name FROM scope')
+
+/** An audit event's row as AuditEvent, but its bigint id as text (Number() it). */
+export const EVENT_COLUMNS = `id::text AS id, credential_id AS "credentialId", actor, action, changed_fields AS "changedFields",
+    request_id AS "requestId", source, created_at AS "createdAt"`
 
 const EVENTS = sql<AuditEvent & { id: string }, { credentialId: number; beforeId: number | null; limit: number }>(`
-  SELECT id::text AS id, credential_id AS "credentialId", actor, action, changed_fields AS "changedFields",
-    request_id AS "requestId", source, created_at AS "createdAt"
+  SELECT ${EVENT_COLUMNS}
   FROM audit_event
   WHERE credential_id = :credentialId AND (CAST(:beforeId AS bigint) IS NULL OR id < :beforeId)
   ORDER BY id DESC LIMIT :limit`)

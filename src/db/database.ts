@@ -5,7 +5,7 @@ import { PrismaPg } from '@prisma/adapter-pg'
 import pg from 'pg'
 import { PrismaPGlite } from 'pglite-prisma-adapter'
 import { PrismaClient } from '../generated/prisma/client.js'
-import { applyMigrations, type MigrationSession } from './migrate.js'
+import { applyMigrations, type MigrationTx } from './migrate.js'
 import { listen, type Watch } from './notifications.js'
 import { valuesOf, type Statement } from './sql.js'
 
@@ -32,6 +32,11 @@ export interface Database {
   /** A statement with named parameters (src/db/sql.ts), run alone on PGlite (`exclusive`). */
   run<R, P extends object>(statement: Statement<R, P>, params: P): Promise<R[]>
   /**
+   * Runs `work` in one transaction on one connection (alone, on PGlite): committed when it
+   * returns, rolled back when it throws.
+   */
+  transaction<T>(work: (tx: Transaction) => Promise<T>): Promise<T>
+  /**
    * Calls `onChange(payload)` for each notification on `channel` (PostgreSQL NOTIFY, sent by
    * other processes too), and `onChange(null)` whenever some may have been missed. Closed with
    * the database. PGlite belongs to this process alone: nobody else can change it, so its
@@ -41,6 +46,16 @@ export interface Database {
   /** Applies pending migrations; returns the names applied. */
   migrate(): Promise<string[]>
   close(): Promise<void>
+}
+
+/** Statements inside one transaction (Database.transaction). */
+export interface Transaction extends MigrationTx {
+  run<R, P extends object>(statement: Statement<R, P>, params: P): Promise<R[]>
+}
+
+/** The transaction's statements, given how the driver runs plain SQL in it. */
+function transactionOf(tx: MigrationTx): Transaction {
+  return { ...tx, run: (statement, params) => tx.query(statement.text, valuesOf(statement, params)) }
 }
 
 export async function openDatabase(target: DatabaseTarget): Promise<Database> {
@@ -61,24 +76,24 @@ async function openPostgres(url: string): Promise<Omit<Database, 'run'>> {
   pool.on('error', () => {})
   const prisma = new PrismaClient({ adapter: new PrismaPg(pool) })
   const watches = new Set<Watch>()
-  const session: MigrationSession = {
-    async transaction(work) {
-      const client = await pool.connect()
-      try {
-        await client.query('BEGIN')
-        const result = await work({
+  async function transaction<T>(work: (tx: Transaction) => Promise<T>): Promise<T> {
+    const client = await pool.connect()
+    try {
+      await client.query('BEGIN')
+      const result = await work(
+        transactionOf({
           exec: async (sql) => void (await client.query(sql)),
           query: async (sql, params) => (await client.query(sql, params)).rows,
-        })
-        await client.query('COMMIT')
-        return result
-      } catch (error) {
-        await client.query('ROLLBACK').catch(() => {})
-        throw error
-      } finally {
-        client.release()
-      }
-    },
+        }),
+      )
+      await client.query('COMMIT')
+      return result
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => {})
+      throw error
+    } finally {
+      client.release()
+    }
   }
   return {
     prisma,
@@ -91,7 +106,8 @@ async function openPostgres(url: string): Promise<Omit<Database, 'run'>> {
       watches.add(watch)
       return watch
     },
-    migrate: () => applyMigrations(session),
+    transaction,
+    migrate: () => applyMigrations({ transaction }),
     async close() {
       await Promise.all([...watches].map((watch) => watch.close()))
       await prisma.$disconnect()
@@ -121,27 +137,31 @@ async function openPglite(target: { dataDir: string } | { memory: true }): Promi
     throw error
   }
   const prisma = new PrismaClient({ adapter: new PrismaPGlite(pglite) })
-  const session: MigrationSession = {
-    transaction: (work) =>
-      pglite.transaction((tx) =>
-        work({
-          exec: async (sql) => void (await tx.exec(sql)),
-          query: async <R>(sql: string, params: unknown[]) => (await tx.query<R>(sql, params)).rows,
-        }),
-      ),
-  }
   let queue: Promise<unknown> = Promise.resolve()
+  function exclusive<T>(work: () => Promise<T>): Promise<T> {
+    const run = queue.then(work, work)
+    queue = run.catch(() => {})
+    return run
+  }
+  const transaction = <T>(work: (tx: Transaction) => Promise<T>): Promise<T> =>
+    exclusive(() =>
+      pglite.transaction((tx) =>
+        work(
+          transactionOf({
+            exec: async (sql) => void (await tx.exec(sql)),
+            query: async <R>(sql: string, params: unknown[]) => (await tx.query<R>(sql, params)).rows,
+          }),
+        ),
+      ),
+    )
   return {
     prisma,
     kind: 'pglite',
-    exclusive<T>(work: () => Promise<T>): Promise<T> {
-      const run = queue.then(work, work)
-      queue = run.catch(() => {})
-      return run
-    },
+    exclusive,
     query: async <R>(text: string, params: unknown[]) => (await pglite.query<R>(text, params)).rows,
     watch: () => ({ live: () => true, close: async () => {} }),
-    migrate: () => applyMigrations(session),
+    transaction,
+    migrate: () => applyMigrations({ transaction }),
     async close() {
       await prisma.$disconnect()
       await pglite.close()
