@@ -5,11 +5,12 @@ import { ConfigError, loadConfig, type Config } from '../config.js'
 import { openDatabase, type DatabaseTarget } from '../db/database.js'
 import { apiCredentialCommands } from './api-credentials.js'
 import { CommandError, type CliIo, type Command } from './command.js'
+import { importLegacy } from './import-legacy.js'
 import { migrate } from './migrate.js'
 
 export type { CliIo }
 
-const COMMANDS: readonly Command[] = [migrate, ...apiCredentialCommands]
+const COMMANDS: readonly Command[] = [migrate, ...apiCredentialCommands, importLegacy]
 
 const PROGRAM = 'npm run cli --'
 const DATABASE_NOTE =

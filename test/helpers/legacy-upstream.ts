@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { writeFile } from 'node:fs/promises'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
 import path from 'node:path'
 import type { Test } from 'tap'
 import { PROJECT_ROOT } from '../../src/paths.js'
@@ -28,7 +29,10 @@ export interface LegacyUpstream {
 export async function startLegacyUpstream(t: Test, clients: unknown[] = []): Promise<LegacyUpstream> {
   const identifier = 'upstream-api'
   const secret = randomBytes(24).toString('base64')
-  const clientsFile = path.join(t.testdir(), 'clients.json')
+  // Not t.testdir(): a test calling that again would empty it.
+  const dir = await mkdtemp(path.join(tmpdir(), 'legacy-upstream-'))
+  t.teardown(() => rm(dir, { recursive: true, force: true }))
+  const clientsFile = path.join(dir, 'clients.json')
   const setClients = (list: unknown[]) => writeFile(clientsFile, JSON.stringify(list))
   await setClients(clients)
 
