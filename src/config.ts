@@ -52,7 +52,7 @@ const ConfigSchema = Type.Object({
   ),
   LEGACY_UPSTREAM_TIMEOUT_MS: Type.Integer({ minimum: 1, maximum: 600_000, default: 30_000, description: '1 to 600000' }),
   /** The API secret import-legacy sends to the upstream; read from the environment, never from the command line. */
-  LEGACY_UPSTREAM_SECRET: Type.Optional(Type.String({ minLength: 1, description: 'not empty' })),
+  LEGACY_UPSTREAM_SECRET: Type.Optional(Type.String()),
 })
 
 export type Config = Static<typeof ConfigSchema>

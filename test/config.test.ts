@@ -12,6 +12,7 @@ t.test('defaults: a laptop start needs no configuration', async (t) => {
     RATE_LIMIT_PER_CREDENTIAL: 30_000,
     RATE_LIMIT_PER_IP: 60_000,
     RATE_LIMIT_FAILED_AUTH_PER_IP: 30,
+    LEGACY_UPSTREAM_TIMEOUT_MS: 30_000,
   })
 })
 
@@ -50,6 +51,10 @@ t.test('a bad value stops with one line naming the variable', async (t) => {
     [{ API_BOOTSTRAP_IDENTIFIER: 'ops' }, /^Invalid configuration: API_BOOTSTRAP_IDENTIFIER and API_BOOTSTRAP_SECRET must be set together$/],
     [{ API_ACCESS_KEY: 'short' }, /^Invalid configuration: API_ACCESS_KEY="short"/],
     [{ TRUST_PROXY: 'everyone' }, /^Invalid configuration: TRUST_PROXY="everyone"/],
+    [{ LEGACY_UPSTREAM_URL: 'billing.example.com/includes/api.php' }, /^Invalid configuration: LEGACY_UPSTREAM_URL=.* \(the original's http\(s\)/],
+    [{ LEGACY_UPSTREAM_URL: 'https://billing.example.com/includes/api.php?x=1' }, /^Invalid configuration: LEGACY_UPSTREAM_URL=/],
+    [{ LEGACY_UPSTREAM_URL: 'https://admin:pw@billing.example.com/includes/api.php' }, /^Invalid configuration: LEGACY_UPSTREAM_URL=/],
+    [{ LEGACY_UPSTREAM_TIMEOUT_MS: '0' }, /^Invalid configuration: LEGACY_UPSTREAM_TIMEOUT_MS="0" \(1 to 600000\)$/],
   ]
   for (const [env, message] of cases) {
     const error = t.throws(() => loadConfig(env)) as Error

@@ -1,25 +1,6 @@
 import { splitScopes } from '../schemas/credential.js'
 import { hashSecret } from '../secrets.js'
-
-/**
- * A credential as the original's ListOAuthCredentials answer gives it (SPEC §6), read into
- * this service's field names. The secret is already its digest: the plain one goes no further.
- * Nothing here is judged yet: unknown scopes or grant types are the import's to report.
- */
-export interface OriginalCredential {
-  credentialId: number
-  clientIdentifier: string
-  secretHash: string
-  name: string
-  description: string
-  grantType: string
-  scopes: string[]
-  serviceId: number | null
-  logoUri: string | null
-  redirectUris: string[]
-  createdAt: Date
-  updatedAt: Date
-}
+import type { CredentialRecord } from '../transfer/records.js'
 
 /** The original's answer could not be read; each problem names the client and field at fault. */
 export class OriginalListError extends Error {
@@ -83,10 +64,12 @@ export function parseUtcOffset(text: string): number | null {
 }
 
 /**
- * Reads the original's ListOAuthCredentials (json) answer. Every problem is collected, so one
- * run shows them all; any problem refuses the whole answer.
+ * Reads the original's ListOAuthCredentials (json) answer (SPEC §6) into the records an import
+ * takes, each secret already its digest: the plain one goes no further. Nothing is judged
+ * here (unknown scopes or grant types are the import's to report), but every problem of
+ * shape is collected, so one run shows them all; any of them refuses the whole answer.
  */
-export function readOriginalList(text: string, utcOffsetMinutes = 0): OriginalCredential[] {
+export function readOriginalList(text: string, utcOffsetMinutes = 0): CredentialRecord[] {
   let answer: unknown
   try {
     answer = JSON.parse(text)
@@ -104,7 +87,7 @@ export function readOriginalList(text: string, utcOffsetMinutes = 0): OriginalCr
   }
 
   const problems: string[] = []
-  const credentials: OriginalCredential[] = []
+  const credentials: CredentialRecord[] = []
   answer.clients.forEach((client: unknown, index: number) => {
     const where = `clients[${index}]${isRecord(client) && client.credentialId !== undefined ? ` (credentialId ${String(client.credentialId)})` : ''}`
     const field = new FieldReader(isRecord(client) ? client : {}, (problem) => problems.push(`${where}: ${problem}`))

@@ -158,20 +158,14 @@ t.test('api.php with LEGACY_UPSTREAM_URL set', async (t) => {
   })
 
   await t.test('X-Forwarded-For follows TRUST_PROXY', async (t) => {
-    const fromProxy = await viaService(test, {
-      body: echo(),
-      contentType: FORM,
-      remoteAddress: '10.0.0.2',
-      headers: { 'x-forwarded-for': '198.51.100.66, 10.0.0.1' },
-    })
-    t.equal(echoed(fromProxy.body).headers['x-forwarded-for'], '198.51.100.66, 10.0.0.1, 10.0.0.2', 'a trusted chain, with the peer appended')
-    const fromCaller = await viaService(test, {
-      body: echo(),
-      contentType: FORM,
-      remoteAddress: '203.0.113.7',
-      headers: { 'x-forwarded-for': '198.51.100.66' },
-    })
-    t.equal(echoed(fromCaller.body).headers['x-forwarded-for'], '203.0.113.7', 'an untrusted peer: its own chain is not believed')
+    const cases = [
+      ['10.0.0.2', '198.51.100.66, 10.0.0.1', '198.51.100.66, 10.0.0.1, 10.0.0.2', 'a trusted chain, with the peer appended'],
+      ['203.0.113.7', '198.51.100.66', '203.0.113.7', 'an untrusted peer: its own chain is not believed'],
+    ] as const
+    for (const [remoteAddress, sent, forwarded, why] of cases) {
+      const served = await viaService(test, { body: echo(), contentType: FORM, remoteAddress, headers: { 'x-forwarded-for': sent } })
+      t.equal(echoed(served.body).headers['x-forwarded-for'], forwarded, why)
+    }
   })
 
   await t.test('actions the service owns are still answered here', async (t) => {
