@@ -377,7 +377,7 @@ export interface components {
         AuditEvent: {
             id: number;
             credentialId: number;
-            /** @description The API credential that made the change. */
+            /** @description The API credential that made the change; for an import, who ran it. */
             actor: string;
             /**
              * @example create
@@ -389,7 +389,7 @@ export interface components {
             /** @description Names of the changed fields; never their values. */
             changedFields: string[];
             requestId: string | null;
-            /** @description rest, legacy or cli. */
+            /** @description rest, legacy, cli, or import (a backup or the original system, imported). */
             source: string;
             /**
              * Format: date-time

@@ -7,10 +7,11 @@ import { apiCredentialCommands } from './api-credentials.js'
 import { CommandError, type CliIo, type Command } from './command.js'
 import { importLegacy } from './import-legacy.js'
 import { migrate } from './migrate.js'
+import { transferCommands } from './transfer.js'
 
 export type { CliIo }
 
-const COMMANDS: readonly Command[] = [migrate, ...apiCredentialCommands, importLegacy]
+const COMMANDS: readonly Command[] = [migrate, ...apiCredentialCommands, ...transferCommands, importLegacy]
 
 const PROGRAM = 'npm run cli --'
 const DATABASE_NOTE =

@@ -220,11 +220,11 @@ export const AuditEventSchema = Type.Object(
   {
     id: Type.Integer(),
     credentialId: Type.Integer(),
-    actor: Type.String({ description: 'The API credential that made the change.' }),
+    actor: Type.String({ description: 'The API credential that made the change; for an import, who ran it.' }),
     action: Type.String({ examples: ['create', 'update', 'rotate_secret', 'delete'] }),
     changedFields: Type.Array(Type.String(), { description: 'Names of the changed fields; never their values.' }),
     requestId: Nullable(Type.String()),
-    source: Type.String({ description: 'rest, legacy or cli.' }),
+    source: Type.String({ description: 'rest, legacy, cli, or import (a backup or the original system, imported).' }),
     createdAt: DateTime('When it happened.'),
   },
   { ...strict, $id: 'AuditEvent', title: 'AuditEvent' },

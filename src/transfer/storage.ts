@@ -78,10 +78,14 @@ const INSERT_EVENT = sql<never, Omit<AuditEvent, 'id'> & { id: number | null }>(
      :credentialId, :actor, :action, :changedFields, :requestId, :source, :createdAt)`,
 )
 
-/** Moves each id sequence past the highest id in its table, never back. */
+/**
+ * Moves each id sequence past the highest id in its table, never back. Credential ids also
+ * pass every id the audit trail names, so a deleted credential's id (and trail) is not reused.
+ */
 const ADVANCE_SEQUENCES = sql<never>(`
   SELECT setval(CAST(seq AS regclass), top) FROM (VALUES
-    (pg_get_serial_sequence('credential', 'id'), (SELECT max(id) FROM credential)),
+    (pg_get_serial_sequence('credential', 'id'),
+      GREATEST((SELECT max(id) FROM credential), (SELECT max(credential_id) FROM audit_event))),
     (pg_get_serial_sequence('api_credential', 'id'), (SELECT max(id) FROM api_credential)),
     (pg_get_serial_sequence('audit_event', 'id'), (SELECT max(id) FROM audit_event))) AS s(seq, top)
   WHERE top > COALESCE(pg_sequence_last_value(CAST(seq AS regclass)), 0)`)
