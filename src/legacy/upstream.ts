@@ -1,5 +1,4 @@
 import { Readable } from 'node:stream'
-import type { ReadableStream as WebReadableStream } from 'node:stream/web'
 import type { FastifyReply, FastifyRequest, preParsingHookHandler } from 'fastify'
 import { legacyMessages } from './messages.js'
 
@@ -35,9 +34,10 @@ const HOP_BY_HOP = new Set([
 ])
 /**
  * Headers this hop writes itself: the upstream's host, the body's length, the client chain,
- * and the encoding, asked as identity so the answer streams back as the upstream wrote it.
+ * the encoding (identity, so the answer streams back as the upstream wrote it), and the
+ * request id (the caller's when it sent a sane one), so one call can be found in both logs.
  */
-const REWRITTEN = new Set(['host', 'content-length', 'expect', 'x-forwarded-for', 'accept-encoding'])
+const REWRITTEN = new Set(['host', 'content-length', 'expect', 'x-forwarded-for', 'accept-encoding', 'x-request-id'])
 
 /**
  * The strangler's pass-through: api.php actions this service does not own go to the original
@@ -79,6 +79,8 @@ export function legacyUpstream(settings: UpstreamSettings) {
     const url = request.raw.url ?? ''
     const query = url.includes('?') ? url.slice(url.indexOf('?')) : ''
     let answer: Response
+    let first: IteratorResult<Uint8Array> | undefined
+    let rest: AsyncIterator<Uint8Array> | undefined
     try {
       answer = await fetch(settings.url + query, {
         method: request.method,
@@ -87,10 +89,13 @@ export function legacyUpstream(settings: UpstreamSettings) {
         redirect: 'manual',
         signal,
       })
+      // The status is committed with the first bytes of the body: until they come, a timeout
+      // can still answer 504.
+      rest = (answer.body as AsyncIterable<Uint8Array> | null)?.[Symbol.asyncIterator]()
+      first = await rest?.next()
     } catch (error) {
-      const timedOut = signal.aborted
       request.log.warn({ forwarded: true, action, err: (error as Error).cause ?? error }, 'upstream api.php failed')
-      throw timedOut
+      throw signal.aborted
         ? new ForwardFailed(504, legacyMessages.upstreamTimeout(settings.timeoutMs))
         : new ForwardFailed(502, legacyMessages.upstreamUnreachable)
     }
@@ -98,14 +103,20 @@ export function legacyUpstream(settings: UpstreamSettings) {
     reply.code(answer.status)
     const type = answer.headers.get('content-type')
     if (type !== null) reply.header('content-type', type)
+    if (first === undefined || rest === undefined || first.done) return reply.send('')
     // Past the timeout while streaming, the body stream fails and the connection is cut.
-    return reply.send(answer.body ? Readable.fromWeb(answer.body as WebReadableStream) : '')
+    return reply.send(Readable.from(continued(first.value, rest), { objectMode: false }))
   }
 
   return { keepBody, forward }
 }
 
 export type LegacyUpstream = ReturnType<typeof legacyUpstream>
+
+async function* continued(first: Uint8Array, rest: AsyncIterator<Uint8Array>) {
+  yield first
+  for (let next = await rest.next(); !next.done; next = await rest.next()) yield next.value
+}
 
 /** The caller's end-to-end headers, with the client chain this service vouches for. */
 function forwardedHeaders(request: FastifyRequest): Headers {
@@ -121,5 +132,6 @@ function forwardedHeaders(request: FastifyRequest): Headers {
   // this hop's peer first); an untrusted chain is replaced by the peer's address.
   headers.set('x-forwarded-for', [...(request.ips ?? [request.ip])].reverse().join(', '))
   headers.set('accept-encoding', 'identity')
+  headers.set('x-request-id', request.id)
   return headers
 }

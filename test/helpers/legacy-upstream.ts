@@ -24,7 +24,7 @@ export interface LegacyUpstream {
 /**
  * The original's api.php, played by test/fixtures/legacy-upstream/api.php under PHP's built-in
  * server (Debian `php-cli`), on a port of its own, stopped at teardown. Several workers, so a
- * request that sleeps does not hold up the others.
+ * request that sleeps does not hold up the others; no output buffering, so what it flushes is sent.
  */
 export async function startLegacyUpstream(t: Test, clients: unknown[] = []): Promise<LegacyUpstream> {
   const identifier = 'upstream-api'
@@ -36,7 +36,7 @@ export async function startLegacyUpstream(t: Test, clients: unknown[] = []): Pro
   const setClients = (list: unknown[]) => writeFile(clientsFile, JSON.stringify(list))
   await setClients(clients)
 
-  const child = spawn('php', ['-d', 'enable_post_data_reading=0', '-S', '127.0.0.1:0', '-t', FIXTURE_DIR], {
+  const child = spawn('php', ['-d', 'enable_post_data_reading=0', '-d', 'output_buffering=0', '-S', '127.0.0.1:0', '-t', FIXTURE_DIR], {
     env: {
       PATH: process.env.PATH,
       PHP_CLI_SERVER_WORKERS: '4',

@@ -1,3 +1,4 @@
+import type { AddressInfo } from 'node:net'
 import t from 'tap'
 import { loggerOptions } from '../../src/logging.js'
 import { buildTestApp, type TestApp } from '../helpers/app.js'
@@ -155,6 +156,7 @@ t.test('api.php with LEGACY_UPSTREAM_URL set', async (t) => {
     for (const name of ['x-hop-secret', 'keep-alive', 'proxy-authorization', 'te']) t.notOk(name in got.headers, `${name} dropped`)
     t.equal(got.headers['x-caller-tag'], 'kept')
     t.equal(got.headers['user-agent'], 'billing-sync/1.0')
+    t.match(got.headers['x-request-id'], /^[\w.:-]+$/, "this service's request id, to find the call in both logs")
   })
 
   await t.test('X-Forwarded-For follows TRUST_PROXY', async (t) => {
@@ -196,6 +198,20 @@ t.test('api.php with LEGACY_UPSTREAM_URL set', async (t) => {
     t.ok(Date.now() - started < 7000, 'it did not wait for the upstream')
     t.equal(timedOut.contentType, 'application/xml; charset=utf-8', "in the caller's responsetype")
     t.match(timedOut.body.toString(), `<action>sleep</action><result>error</result><message>The upstream api.php did not answer within ${timeoutMs} ms.</message>`)
+  })
+
+  await t.test('past the timeout while the answer streams, the connection is cut', async (t) => {
+    await test.app.listen({ port: 0, host: '127.0.0.1' })
+    const { port } = test.app.server.address() as AddressInfo
+    const started = Date.now()
+    const response = await fetch(`http://127.0.0.1:${port}/includes/api.php`, {
+      method: 'POST',
+      headers: { 'content-type': FORM },
+      body: form(upstream, { action: 'SlowBody', ms: '8000' }),
+    })
+    t.equal(response.status, 200, 'the status was already on its way')
+    await t.rejects(response.text(), 'the body never completes')
+    t.ok(Date.now() - started < 7000, 'cut at the timeout, not when the upstream finished')
   })
 
   await t.test('forwarded calls are logged as such, without secrets', async (t) => {
