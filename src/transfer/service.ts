@@ -1,8 +1,8 @@
-import type { AuditEvent } from '../credentials/credential.js'
+import type { AuditEvent, StoredCredential } from '../credentials/credential.js'
 import type { Database } from '../db/database.js'
 import { planImport, type ImportPlan, type PlanOptions } from './plan.js'
 import type { ApiCredentialRecord, CredentialRecord, TransferRecords } from './records.js'
-import { transferStorage, type TransferStorage } from './storage.js'
+import { transferStorage, type CredentialRow, type TransferStorage } from './storage.js'
 
 /** The audit trail's source for every change an import makes. */
 export const IMPORT_SOURCE = 'import'
@@ -56,41 +56,40 @@ async function carryOut(storage: TransferStorage, plan: ImportPlan, actor: strin
     requestId: null,
     createdAt: new Date(),
   }
-  const changes: Omit<AuditEvent, 'id'>[] = []
-  for (const record of plan.credentials.create) {
-    await storage.putCredential(createdRow(record), record)
-    changes.push({ ...audit, credentialId: record.credentialId, action: 'create', changedFields: [] })
-  }
-  for (const { record, current, changedFields } of plan.credentials.update) {
-    const secretChanged = record.secretHash !== current.secretHash
-    await storage.putCredential(
-      {
-        ...record,
-        // Another system's record may not know the grace period: a new secret ends it, else it stays.
-        previousSecretHash: record.previousSecretHash !== undefined ? record.previousSecretHash : secretChanged ? null : current.previousSecretHash,
-        previousSecretExpiresAt:
-          record.previousSecretExpiresAt !== undefined ? record.previousSecretExpiresAt : secretChanged ? null : current.previousSecretExpiresAt,
-        version: current.version + 1,
-        lastUsedAt: current.lastUsedAt,
-      },
-      record,
-    )
-    changes.push({ ...audit, credentialId: record.credentialId, action: 'update', changedFields })
-  }
-  for (const record of plan.apiCredentials.create) await storage.insertApiCredential(record)
-  for (const event of plan.events.create) await storage.insertEvent(event)
+  const { create, update } = plan.credentials
+  await storage.insertCredentials(create.map(createdRow))
+  await storage.updateCredentials(update.map(({ record, current }) => updatedRow(record, current)))
+  await storage.insertApiCredentials(plan.apiCredentials.create)
+  await storage.insertEvents(plan.events.create)
   // Before the import's own events take their ids, so that those come after every imported one.
   await storage.advanceSequences()
-  for (const change of changes) await storage.insertEvent({ ...change, id: null })
+  await storage.insertEvents([
+    ...create.map((record) => ({ ...audit, credentialId: record.credentialId, action: 'create', changedFields: [] })),
+    ...update.map(({ record, changedFields }) => ({ ...audit, credentialId: record.credentialId, action: 'update', changedFields })),
+  ])
 }
 
-function createdRow(record: CredentialRecord) {
+function createdRow({ origin: _, ...record }: CredentialRecord): CredentialRow {
   return {
     ...record,
     previousSecretHash: record.previousSecretHash ?? null,
     previousSecretExpiresAt: record.previousSecretExpiresAt ?? null,
     version: record.version ?? 1,
     lastUsedAt: record.lastUsedAt ?? null,
+  }
+}
+
+/** The row that replaces `current`: a new version, and the grace period as another system's record leaves it. */
+function updatedRow({ origin: _, ...record }: CredentialRecord, current: StoredCredential): CredentialRow {
+  const secretChanged = record.secretHash !== current.secretHash
+  // Another system's record may not know the grace period: a new secret ends it, else it stays.
+  const kept = <T>(given: T | undefined, stored: T): T | null => (given !== undefined ? given : secretChanged ? null : stored)
+  return {
+    ...record,
+    previousSecretHash: kept(record.previousSecretHash, current.previousSecretHash),
+    previousSecretExpiresAt: kept(record.previousSecretExpiresAt, current.previousSecretExpiresAt),
+    version: current.version + 1,
+    lastUsedAt: current.lastUsedAt,
   }
 }
 

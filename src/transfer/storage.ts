@@ -1,5 +1,5 @@
 import type { AuditEvent, StoredCredential } from '../credentials/credential.js'
-import { CREDENTIAL_COLUMNS, EVENT_COLUMNS, LISTS, SCOPE_NAMES, insertList } from '../credentials/storage.js'
+import { CREDENTIAL_COLUMNS, EVENT_COLUMNS, LISTS, SCOPE_NAMES } from '../credentials/storage.js'
 import type { Transaction } from '../db/database.js'
 import { sql } from '../db/sql.js'
 import type { ApiCredentialRecord, CredentialRecord } from './records.js'
@@ -41,29 +41,38 @@ const EVENTS_PAGE = sql<EventRow, { afterId: number; limit: number }>(
   `SELECT ${EVENT_COLUMNS} FROM audit_event WHERE id > :afterId ORDER BY id LIMIT :limit`,
 )
 
-/** Every column of a credential's row, as the record has it (`version` and `lastUsedAt` filled in). */
-type CredentialRow = Omit<CredentialRecord, 'origin' | 'scopes' | 'redirectUris'> &
+/** Every column of a credential's row and its lists, as the record has them (`version` and `lastUsedAt` filled in). */
+export type CredentialRow = Omit<CredentialRecord, 'origin'> &
   Required<Pick<CredentialRecord, 'previousSecretHash' | 'previousSecretExpiresAt' | 'version' | 'lastUsedAt'>>
 
-const ROW_VALUES = `secret_hash = :secretHash, previous_secret_hash = :previousSecretHash,
-  previous_secret_expires_at = CAST(:previousSecretExpiresAt AS timestamptz), name = :name, description = :description,
-  grant_type = CAST(:grantType AS "GrantType"), service_id = CAST(:serviceId AS integer), logo_uri = :logoUri,
-  version = :version, last_used_at = CAST(:lastUsedAt AS timestamptz), created_at = :createdAt, updated_at = :updatedAt`
+/** Rows written per statement: each batch travels as one JSON parameter. */
+const BATCH = 500
 
-/** A new credential row with the record's id; its columns are set by the same assignments as an update. */
-const INSERT_CREDENTIAL = sql<never, CredentialRow>(
-  `INSERT INTO credential (id, client_identifier, secret_hash, grant_type)
-   VALUES (:credentialId, :clientIdentifier, :secretHash, CAST(:grantType AS "GrantType"))
-   ON CONFLICT (id) DO NOTHING`,
-)
-const UPDATE_CREDENTIAL = sql<never, CredentialRow>(`UPDATE credential SET ${ROW_VALUES} WHERE id = :credentialId`)
+/** New credential rows with the records' ids, a batch (`:rows`, JSON) at a time. */
+const INSERT_CREDENTIALS = sql<never, { rows: string }>(`
+  INSERT INTO credential (id, client_identifier, secret_hash, previous_secret_hash, previous_secret_expires_at, name,
+    description, grant_type, service_id, logo_uri, version, last_used_at, created_at, updated_at)
+  SELECT r."credentialId", r."clientIdentifier", r."secretHash", r."previousSecretHash", r."previousSecretExpiresAt", r.name,
+    r.description, CAST(r."grantType" AS "GrantType"), r."serviceId", r."logoUri", r.version, r."lastUsedAt", r."createdAt", r."updatedAt"
+  FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS r("credentialId" integer, "clientIdentifier" text, "secretHash" text,
+    "previousSecretHash" text, "previousSecretExpiresAt" timestamptz, name text, description text, "grantType" text,
+    "serviceId" integer, "logoUri" text, version integer, "lastUsedAt" timestamptz, "createdAt" timestamptz, "updatedAt" timestamptz)`)
 
-type ListParams = { credentialId: number } & Partial<Record<(typeof LISTS)[number]['param'], string[]>>
-/** Per list (scopes, redirect URIs): clear a credential's, then fill it in order. */
-const LIST_STATEMENTS = LISTS.map((list) => ({
-  param: list.param,
-  clear: sql<never, ListParams>(`DELETE FROM ${list.table} WHERE credential_id = :credentialId`),
-  fill: sql<never, ListParams>(`WITH owner AS (SELECT CAST(:credentialId AS integer) AS id) ${insertList('owner', list)}`),
+const UPDATE_CREDENTIAL = sql<never, CredentialRow>(`
+  UPDATE credential SET secret_hash = :secretHash, previous_secret_hash = :previousSecretHash,
+    previous_secret_expires_at = CAST(:previousSecretExpiresAt AS timestamptz), name = :name, description = :description,
+    grant_type = CAST(:grantType AS "GrantType"), service_id = CAST(:serviceId AS integer), logo_uri = :logoUri,
+    version = :version, last_used_at = CAST(:lastUsedAt AS timestamptz), created_at = :createdAt, updated_at = :updatedAt
+  WHERE id = :credentialId`)
+
+/** Per list (scopes, redirect URIs): clear those of some credentials, and fill a batch's in order. */
+const LIST_STATEMENTS = LISTS.map(({ param, table, column }) => ({
+  clear: sql<never, { ids: number[] }>(`DELETE FROM ${table} WHERE credential_id = ANY(CAST(:ids AS integer[]))`),
+  fill: sql<never, { rows: string }>(`
+    INSERT INTO ${table} (credential_id, ${column}, position)
+    SELECT r."credentialId", item.value, item.n - 1
+    FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS r("credentialId" integer, "${param}" jsonb),
+      jsonb_array_elements_text(r."${param}") WITH ORDINALITY AS item(value, n)`),
 }))
 
 const INSERT_API_CREDENTIAL = sql<never, ApiCredentialRecord>(
@@ -71,12 +80,13 @@ const INSERT_API_CREDENTIAL = sql<never, ApiCredentialRecord>(
    VALUES (:identifier, :secretHash, :description, :permissions, :allowedIps, CAST(:revokedAt AS timestamptz), :createdAt)`,
 )
 
-/** An audit event: with the record's id, or (id null) the next one. */
-const INSERT_EVENT = sql<never, Omit<AuditEvent, 'id'> & { id: number | null }>(
-  `INSERT INTO audit_event (id, credential_id, actor, action, changed_fields, request_id, source, created_at)
-   VALUES (COALESCE(CAST(:id AS bigint), nextval(pg_get_serial_sequence('audit_event', 'id'))),
-     :credentialId, :actor, :action, :changedFields, :requestId, :source, :createdAt)`,
-)
+/** Audit events, a batch at a time: each with its record's id, or (id null) the next one. */
+const INSERT_EVENTS = sql<never, { rows: string }>(`
+  INSERT INTO audit_event (id, credential_id, actor, action, changed_fields, request_id, source, created_at)
+  SELECT COALESCE(r.id, nextval(pg_get_serial_sequence('audit_event', 'id'))), r."credentialId", r.actor, r.action,
+    ARRAY(SELECT jsonb_array_elements_text(r."changedFields")), r."requestId", r.source, r."createdAt"
+  FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS r(id bigint, "credentialId" integer, actor text,
+    action text, "changedFields" jsonb, "requestId" text, source text, "createdAt" timestamptz)`)
 
 /**
  * Moves each id sequence past the highest id in its table, never back. Credential ids also
@@ -89,6 +99,10 @@ const ADVANCE_SEQUENCES = sql<never>(`
     (pg_get_serial_sequence('api_credential', 'id'), (SELECT max(id) FROM api_credential)),
     (pg_get_serial_sequence('audit_event', 'id'), (SELECT max(id) FROM audit_event))) AS s(seq, top)
   WHERE top > COALESCE(pg_sequence_last_value(CAST(seq AS regclass)), 0)`)
+
+function* batches<T>(items: T[]): Generator<T[]> {
+  for (let start = 0; start < items.length; start += BATCH) yield items.slice(start, start + BATCH)
+}
 
 export function transferStorage(tx: Transaction) {
   return {
@@ -122,23 +136,32 @@ export function transferStorage(tx: Transaction) {
       return (await tx.run(EVENTS_BY_IDS, { ids })).map(eventOf)
     },
 
-    /** Stores a credential with the record's id, or overwrites the one with that id. */
-    async putCredential(row: CredentialRow, lists: Pick<CredentialRecord, 'scopes' | 'redirectUris'>): Promise<void> {
-      await tx.run(INSERT_CREDENTIAL, row)
-      await tx.run(UPDATE_CREDENTIAL, row)
-      for (const { param, clear, fill } of LIST_STATEMENTS) {
-        await tx.run(clear, row)
-        await tx.run(fill, { credentialId: row.credentialId, [param]: lists[param] })
+    /** Stores new credentials, with the records' ids. */
+    async insertCredentials(rows: CredentialRow[]): Promise<void> {
+      for (const batch of batches(rows)) {
+        await tx.run(INSERT_CREDENTIALS, { rows: JSON.stringify(batch) })
+        for (const { fill } of LIST_STATEMENTS) await tx.run(fill, { rows: JSON.stringify(batch) })
       }
     },
 
-    async insertApiCredential(record: ApiCredentialRecord): Promise<void> {
-      await tx.run(INSERT_API_CREDENTIAL, record)
+    /** Overwrites stored credentials (the ones with the rows' ids), their lists too. */
+    async updateCredentials(rows: CredentialRow[]): Promise<void> {
+      for (const row of rows) await tx.run(UPDATE_CREDENTIAL, row)
+      for (const batch of batches(rows)) {
+        for (const { clear, fill } of LIST_STATEMENTS) {
+          await tx.run(clear, { ids: batch.map((row) => row.credentialId) })
+          await tx.run(fill, { rows: JSON.stringify(batch) })
+        }
+      }
     },
 
-    /** Stores an audit event; with `id: null` it takes the next id. */
-    async insertEvent(event: Omit<AuditEvent, 'id'> & { id: number | null }): Promise<void> {
-      await tx.run(INSERT_EVENT, event)
+    async insertApiCredentials(records: ApiCredentialRecord[]): Promise<void> {
+      for (const record of records) await tx.run(INSERT_API_CREDENTIAL, record)
+    },
+
+    /** Stores audit events in their order; those with `id: null` take the next ids. */
+    async insertEvents(events: (Omit<AuditEvent, 'id'> & { id: number | null })[]): Promise<void> {
+      for (const batch of batches(events)) await tx.run(INSERT_EVENTS, { rows: JSON.stringify(batch) })
     },
 
     async advanceSequences(): Promise<void> {

@@ -112,9 +112,20 @@ t.test('conflicts are reported, each on its own line, and nothing is written', a
   const created = await callRest(test, { method: 'POST', url: '/oauth/credentials', body: { grantType: 'single_sign_on', serviceId: 7, scope: 'openid' } })
   const taken = created.body as { credentialId: number; clientIdentifier: string }
   const before = await everything(test)
+  const apiCredential = {
+    identifier: 'sync',
+    secretHash: hashSecret('api secret'),
+    description: '',
+    permissions: ['*'],
+    allowedIps: [],
+    revokedAt: null,
+    createdAt: new Date(),
+  }
+  const event = { id: 1, credentialId: 9, actor: 'someone', action: 'create', changedFields: [], requestId: null, source: 'rest', createdAt: new Date() }
   const outcome = await importRecords(
     test.app.database,
-    only([
+    {
+      credentials: [
       record({ credentialId: taken.credentialId, clientIdentifier: 'LEGACY.other', origin: 'line 2' }),
       record({ credentialId: 50, clientIdentifier: taken.clientIdentifier }),
       record({ credentialId: 51, clientIdentifier: 'LEGACY.s', scopes: ['clientarea:everything'] }),
@@ -123,7 +134,16 @@ t.test('conflicts are reported, each on its own line, and nothing is written', a
       record({ credentialId: 54, clientIdentifier: 'LEGACY.d' }),
       record({ credentialId: 54, clientIdentifier: 'LEGACY.e' }),
       record({ credentialId: 55, clientIdentifier: 'LEGACY.fine' }),
-    ]),
+      ],
+      apiCredentials: [
+        { ...apiCredential, permissions: ['DropEverything'] },
+        { ...apiCredential, identifier: 'sync-2', allowedIps: ['localhost'] },
+        { ...apiCredential, identifier: 'sync-3' },
+        { ...apiCredential, identifier: 'sync-3' },
+        { ...apiCredential, identifier: 'test-admin' },
+      ],
+      events: [event, { ...event, id: 2 }, { ...event, id: 2 }],
+    },
     { whenChanged: 'update', actor: 'tester' },
   )
   t.equal(outcome.written, false)
@@ -134,7 +154,13 @@ t.test('conflicts are reported, each on its own line, and nothing is written', a
     'credential 52: The requested grant type "password" is invalid.',
     'credential 53: a secret hash must be 64 lowercase hexadecimal digits (SHA-256)',
     'credential 54: its id or client identifier LEGACY.e comes twice in the import',
+    'API credential sync: unknown permission "DropEverything"',
+    'API credential sync-2: "localhost" is not an IP address',
+    'API credential sync-3: its identifier comes twice in the import',
+    'API credential test-admin: stored with other secretHash, description, createdAt',
+    'event 1: another event has this id here',
+    'event 2: the id must be a whole number from 1, once in the import',
   ])
   t.same(await everything(test), before, 'nothing written, not even the records without a conflict')
-  t.match(describePlan(outcome.plan, 'refused'), /\nConflicts \(6\):\n {2}credential [^]*\nRefused: nothing was written\.\n$/)
+  t.match(describePlan(outcome.plan, 'refused'), /\nConflicts \(12\):\n {2}credential [^]*\nRefused: nothing was written\.\n$/)
 })
