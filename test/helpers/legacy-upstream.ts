@@ -39,7 +39,7 @@ export async function startLegacyUpstream(t: Test, clients: unknown[] = []): Pro
   const child = spawn('php', ['-d', 'enable_post_data_reading=0', '-d', 'output_buffering=0', '-S', '127.0.0.1:0', '-t', FIXTURE_DIR], {
     env: {
       PATH: process.env.PATH,
-      PHP_CLI_SERVER_WORKERS: '4',
+      PHP_CLI_SERVER_WORKERS: '8',
       UPSTREAM_IDENTIFIER: identifier,
       UPSTREAM_SECRET: secret,
       UPSTREAM_CLIENTS: clientsFile,
