@@ -65,6 +65,15 @@ const ConfigSchema = Type.Object({
   METRICS_PORT: Type.Optional(
     Type.Integer({ minimum: 0, maximum: 65535, description: 'a port for /metrics alone, 0 to 65535' }),
   ),
+  LEGACY_UPSTREAM_URL: Type.Optional(
+    Type.String({
+      pattern: '^https?://[^?#@\\s]+$',
+      description: "the original's http(s) …/includes/api.php URL, without query, fragment or user name",
+    }),
+  ),
+  LEGACY_UPSTREAM_TIMEOUT_MS: Type.Integer({ minimum: 1, maximum: 600_000, default: 30_000, description: '1 to 600000' }),
+  /** The API secret import-legacy sends to the upstream; read from the environment, never from the command line. */
+  LEGACY_UPSTREAM_SECRET: Type.Optional(Type.String()),
 })
 
 export type Config = Static<typeof ConfigSchema>

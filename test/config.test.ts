@@ -19,6 +19,7 @@ t.test('defaults: a laptop start needs no configuration', async (t) => {
     RATE_LIMIT_FAILED_CLIENT_AUTH_PER_IP: 300,
     RATE_LIMIT_FAILED_CLIENT_AUTH_PER_CLIENT: 10,
     METRICS_ENABLED: true,
+    LEGACY_UPSTREAM_TIMEOUT_MS: 30_000,
   })
 })
 
@@ -60,6 +61,10 @@ t.test('a bad value stops with one line naming the variable', async (t) => {
     [{ METRICS_ENABLED: 'maybe' }, /^Invalid configuration: METRICS_ENABLED="maybe" \(true or false\)$/],
     [{ METRICS_PORT: '9100.5' }, /^Invalid configuration: METRICS_PORT="9100.5" \(a port for \/metrics alone, 0 to 65535\)$/],
     [{ METRICS_PORT: '70000' }, /^Invalid configuration: METRICS_PORT="70000" \(a port for \/metrics alone/],
+    [{ LEGACY_UPSTREAM_URL: 'billing.example.com/includes/api.php' }, /^Invalid configuration: LEGACY_UPSTREAM_URL=.* \(the original's http\(s\)/],
+    [{ LEGACY_UPSTREAM_URL: 'https://billing.example.com/includes/api.php?x=1' }, /^Invalid configuration: LEGACY_UPSTREAM_URL=/],
+    [{ LEGACY_UPSTREAM_URL: 'https://admin:pw@billing.example.com/includes/api.php' }, /^Invalid configuration: LEGACY_UPSTREAM_URL=/],
+    [{ LEGACY_UPSTREAM_TIMEOUT_MS: '0' }, /^Invalid configuration: LEGACY_UPSTREAM_TIMEOUT_MS="0" \(1 to 600000\)$/],
   ]
   for (const [env, message] of cases) {
     const error = t.throws(() => loadConfig(env)) as Error

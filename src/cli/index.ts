@@ -6,12 +6,13 @@ import { openDatabase, type Database, type DatabaseTarget } from '../db/database
 import { describeStartFailure } from '../start-failure.js'
 import { apiCredentialCommands } from './api-credentials.js'
 import { CommandError, UsageError, type CliIo, type Command } from './command.js'
+import { importLegacy } from './import-legacy.js'
 import { migrate } from './migrate.js'
 import { transferCommands } from './transfer.js'
 
 export type { CliIo }
 
-const COMMANDS: readonly Command[] = [migrate, ...apiCredentialCommands, ...transferCommands]
+const COMMANDS: readonly Command[] = [migrate, ...apiCredentialCommands, ...transferCommands, importLegacy]
 
 const PROGRAM = 'npm run cli --'
 const DATABASE_NOTE =
