@@ -1,5 +1,5 @@
 import type { FastifyPluginAsyncTypebox, TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
-import type { Static } from '@sinclair/typebox'
+import { Type } from '@sinclair/typebox'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import type { Actor } from '../credentials/credential.js'
 import { splitScopes } from '../schemas/credential.js'
@@ -19,6 +19,7 @@ import {
   DryRunQuery,
   EventPageSchema,
   EventsQuery,
+  IfMatchHeaders,
   ListQuery,
   NAMED_SCHEMAS,
   PAGE_LIMIT,
@@ -60,7 +61,7 @@ const resource: FastifyPluginAsyncTypebox = async (app) => {
       summary: 'Create a credential',
       description: 'Creates an OAuth client credential. The client secret is in this answer only.',
       ...OPERATION,
-      body: CreateCredentialBody,
+      body: Type.Ref(CreateCredentialBody),
       response: {
         201: answer('Created; the client secret is shown this once.', CreatedCredentialSchema, {
           location: HEADERS.location,
@@ -104,7 +105,7 @@ const resource: FastifyPluginAsyncTypebox = async (app) => {
         'What an authorization server calls to check client credentials (secrets are stored hashed). ' +
         'Honours the previous secret during a rotation grace period and records lastUsedAt.',
       ...OPERATION,
-      body: AuthenticateBody,
+      body: Type.Ref(AuthenticateBody),
       response: {
         200: answer('The client credentials are valid: the credential, without any secret.', CredentialSchema),
         ...problems(...BODY_PROBLEMS),
@@ -123,6 +124,7 @@ const resource: FastifyPluginAsyncTypebox = async (app) => {
     schema: {
       operationId: 'getCredential',
       summary: 'Get a credential',
+      description: 'The credential, never its secret. Its ETag (header and `etag`) is what If-Match takes.',
       ...OPERATION,
       params: CredentialIdParams,
       response: { 200: answer('The credential.', CredentialSchema, { etag: HEADERS.etag }), ...problems(400, 404) },
@@ -145,20 +147,15 @@ const resource: FastifyPluginAsyncTypebox = async (app) => {
         description:
           'The seed\'s UpdateOAuthCredential as RFC 7396 JSON Merge Patch: fields left out keep their ' +
           'values, null clears an optional field. The result is validated as a whole; nothing is ' +
-          'written unless all of it passes. Send If-Match with the ETag you read to avoid lost updates.',
+          'written unless all of it passes. Send If-Match with the ETag you read to avoid lost updates. ' +
+          `The body is \`${MERGE_PATCH_TYPE}\`; \`application/json\` is accepted too, with the same meaning.`,
         ...OPERATION,
         params: CredentialIdParams,
         querystring: DryRunQuery,
-        headers: {
-          type: 'object',
-          properties: { 'if-match': { type: 'string', description: 'ETag of the version this change is based on.' } },
-        },
-        body: {
-          content: {
-            [MERGE_PATCH_TYPE]: { schema: CredentialPatchBody },
-            'application/json': { schema: CredentialPatchBody },
-          },
-        },
+        headers: IfMatchHeaders,
+        // One documented type, so generated clients send it; the schema validates both.
+        consumes: [MERGE_PATCH_TYPE],
+        body: Type.Ref(CredentialPatchBody),
         response: {
           200: answer(
             'Updated (or, with dryRun, what it would be). newClientSecret only when resetSecret was true.',
@@ -171,7 +168,7 @@ const resource: FastifyPluginAsyncTypebox = async (app) => {
       preHandler: guard(app, 'UpdateOAuthCredential'),
       handler: async (request, reply) => {
         const { credentialId } = request.params
-        const { resetSecret, scope, redirectUri, ...fields } = request.body as Static<typeof CredentialPatchBody>
+        const { resetSecret, scope, redirectUri, ...fields } = request.body
         const changes = { ...fields, scopes: splitScopes(scope), redirectUris: redirectUri }
         const ifMatch = request.headers['if-match']
         const dryRun = request.query.dryRun === true
@@ -193,6 +190,7 @@ const resource: FastifyPluginAsyncTypebox = async (app) => {
       description: 'Removes the credential; its audit trail stays.',
       ...OPERATION,
       params: CredentialIdParams,
+      headers: IfMatchHeaders,
       response: { 204: { description: 'Deleted.', type: 'null' }, ...problems(400, 404) },
     },
     preHandler: guard(app, 'DeleteOAuthCredential'),
@@ -211,7 +209,8 @@ const resource: FastifyPluginAsyncTypebox = async (app) => {
         'until previousSecretExpiresAt, so clients can be redeployed without an outage.',
       ...OPERATION,
       params: CredentialIdParams,
-      body: RotateSecretBody,
+      headers: IfMatchHeaders,
+      body: Type.Ref(RotateSecretBody),
       response: {
         200: answer('The new secret, and until when the previous one works.', RotatedCredentialSchema, {
           etag: HEADERS.etag,
