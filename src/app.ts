@@ -4,11 +4,12 @@ import fp from 'fastify-plugin'
 import pino from 'pino'
 import { ApiClientService } from './api-clients/service.js'
 import { apiCredentialStorage } from './api-clients/storage.js'
-import { trustProxySetting, type Config } from './config.js'
+import { corsOrigins, trustProxySetting, type Config } from './config.js'
 import { CredentialService } from './credentials/service.js'
 import { credentialStorage } from './credentials/storage.js'
 import { openDatabase, type Database, type DatabaseTarget } from './db/database.js'
 import { accessChecks, type AccessChecks } from './http/authorization.js'
+import crossOrigin from './http/cors.js'
 import apiDocs from './http/docs.js'
 import { RequestLogController } from './http/request-log.js'
 import legacyApi from './legacy/route.js'
@@ -42,6 +43,8 @@ async function app(fastify: FastifyInstance, { config, database }: AppOptions) {
   fastify.decorate('database', database)
   fastify.decorate('credentials', new CredentialService(credentialStorage(database), config.CLIENT_IDENTIFIER_PREFIX))
   fastify.decorate('apiClients', new ApiClientService(apiCredentialStorage(database)))
+  const origins = corsOrigins(config.CORS_ORIGINS)
+  if (origins.length > 0) await fastify.register(crossOrigin, { origins })
   await fastify.register(limits, {
     windowSeconds: config.RATE_LIMIT_WINDOW_SECONDS,
     perCredential: config.RATE_LIMIT_PER_CREDENTIAL,

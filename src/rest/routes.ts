@@ -6,6 +6,7 @@ import { splitScopes } from '../schemas/credential.js'
 import { guard } from './auth.js'
 import { etagOf, versionsMatching } from './etag.js'
 import { answer, BODY_PROBLEMS, HEADERS, OPERATION, problems } from './openapi.js'
+import { answerUnknownRoutes } from './not-found.js'
 import { decodeCursor, sendPage } from './paging.js'
 import { CHALLENGE, HttpProblem, problemHandler } from './problem.js'
 import {
@@ -46,6 +47,7 @@ function actor(request: FastifyRequest): Actor {
 const resource: FastifyPluginAsyncTypebox = async (app) => {
   const { credentials } = app
   app.setErrorHandler(problemHandler)
+  answerUnknownRoutes(app)
   for (const schema of NAMED_SCHEMAS) app.addSchema(schema)
   // Answers carry client secrets or data about them: no cache may keep a copy.
   app.addHook('onSend', async (_request, reply) => {
