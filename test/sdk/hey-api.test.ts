@@ -10,6 +10,7 @@ import {
   rotateCredentialSecret,
   updateCredential,
   type CredentialPatch,
+  type GrantType,
   type NewCredential,
 } from '../../sdk/hey-api/index.js'
 import { buildTestApp } from '../helpers/app.js'
@@ -22,6 +23,12 @@ const answer = ({ data, error, response }: Result): Answer => ({
   body: (data ?? error) as Answer['body'],
   etag: response?.headers.get('etag'),
 })
+
+// The generated types say what the server demands: create's required fields, the grant types.
+// @ts-expect-error grantType and scope are required
+export const incomplete: NewCredential = { name: 'No grant type' }
+// @ts-expect-error only the grant types the server knows
+export const unknownGrant: GrantType = 'implicit'
 
 t.test('@hey-api/openapi-ts (fetch client, defaults) runs the SDK scenario against the listening app', async (t) => {
   const test = await buildTestApp(t)

@@ -9,6 +9,7 @@ import {
   rotateCredentialSecret,
   updateCredential,
   type CredentialPatch,
+  type GrantType,
   type NewCredential,
 } from '../../sdk/orval/credentials.js'
 import { buildTestApp } from '../helpers/app.js'
@@ -21,6 +22,12 @@ const answer = ({ status, data, headers }: { status: number; data: unknown; head
   body: data as Answer['body'],
   etag: headers.get('etag'),
 })
+
+// The generated types say what the server demands: create's required fields, the grant types.
+// @ts-expect-error grantType and scope are required
+export const incomplete: NewCredential = { name: 'No grant type' }
+// @ts-expect-error only the grant types the server knows
+export const unknownGrant: GrantType = 'implicit'
 
 t.test('orval (fetch client, defaults) runs the SDK scenario against the listening app', async (t) => {
   const test = await buildTestApp(t)
