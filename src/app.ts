@@ -71,6 +71,11 @@ function requestId(request: { headers: Record<string, string | string[] | undefi
 
 export interface BuiltServer {
   app: FastifyInstance
+}
+
+export interface StartedServer extends BuiltServer {
+  /** Where it listens, e.g. http://127.0.0.1:3000. */
+  address: string
   /** The admin API credential made on a first start with an empty database, shown once. */
   firstAdmin: { identifier: string; secret: string } | null
 }
@@ -107,16 +112,33 @@ export async function buildServer(
     fastify.addHook('onClose', () => database.close())
     await fastify.register(appPlugin, { config, database })
     await fastify.ready()
-
-    let firstAdmin: BuiltServer['firstAdmin'] = null
     if (config.API_BOOTSTRAP_IDENTIFIER && config.API_BOOTSTRAP_SECRET) {
       await fastify.apiClients.ensureBootstrap(config.API_BOOTSTRAP_IDENTIFIER, config.API_BOOTSTRAP_SECRET)
-    } else {
-      firstAdmin = await fastify.apiClients.createFirstAdminIfNone()
     }
-    return { app: fastify, firstAdmin }
+    return { app: fastify }
   } catch (error) {
     await database.close().catch(() => {})
     throw error
   }
+}
+
+/**
+ * Builds the server and listens on HOST:PORT. Only once it listens, and only on a database
+ * with no API credential (and no bootstrap variables), is the first admin created: a start
+ * that fails earlier (port taken, bad HOST) leaves no admin whose secret nobody saw.
+ */
+export async function startServer(
+  config: Config,
+  overrides: Parameters<typeof buildServer>[1] = {},
+): Promise<StartedServer> {
+  const { app } = await buildServer(config, overrides)
+  let address: string
+  try {
+    address = await app.listen({ port: config.PORT, host: config.HOST })
+  } catch (error) {
+    await app.close()
+    throw error
+  }
+  const firstAdmin = config.API_BOOTSTRAP_IDENTIFIER ? null : await app.apiClients.createFirstAdminIfNone()
+  return { app, address, firstAdmin }
 }
