@@ -6,6 +6,8 @@ import { PrismaPg } from '@prisma/adapter-pg'
 import pg from 'pg'
 import { PrismaPGlite } from 'pglite-prisma-adapter'
 import { PrismaClient } from '../generated/prisma/client.js'
+import { metrics, type PoolStats } from '../observability/metrics.js'
+import { observeAvailability, observeStatement } from '../observability/statements.js'
 import { applyMigrations, type MigrationSession } from './migrate.js'
 import { listen, type Watch } from './notifications.js'
 import { valuesOf, type Statement } from './sql.js'
@@ -50,19 +52,27 @@ export interface Database {
   close(): Promise<void>
 }
 
+/** What each kind of database provides; openDatabase adds the rest. */
+type Opened = Omit<Database, 'run'> & { poolStats(): PoolStats }
+
 export async function openDatabase(target: DatabaseTarget): Promise<Database> {
-  const database = 'url' in target ? await openPostgres(target.url) : await openPglite(target)
+  const { poolStats, ...database } = 'url' in target ? await openPostgres(target.url) : await openPglite(target)
+  const unwatchPool = metrics.watchPool(poolStats)
   // Closing twice (a readiness test closes it, then the app's onClose hook) is harmless.
   let closed: Promise<void> | undefined
+  const exclusive = <T>(work: () => Promise<T>) => observeAvailability(database.exclusive(work))
   return {
     ...database,
+    exclusive,
     run: <R, P extends object>(statement: Statement<R, P>, params: P) =>
-      database.exclusive(() => database.query<R>(statement.text, valuesOf(statement, params))),
-    close: () => (closed ??= database.close()),
+      exclusive(() =>
+        observeStatement(statement.name, database.kind, () => database.query<R>(statement.text, valuesOf(statement, params))),
+      ),
+    close: () => (closed ??= database.close().finally(unwatchPool)),
   }
 }
 
-async function openPostgres(url: string): Promise<Omit<Database, 'run'>> {
+async function openPostgres(url: string): Promise<Opened> {
   const pool = new pg.Pool({ connectionString: url, max: 10 })
   // A pool error (e.g. the server restarting) must not crash the process: the next query retries.
   pool.on('error', () => {})
@@ -99,6 +109,7 @@ async function openPostgres(url: string): Promise<Omit<Database, 'run'>> {
       return watch
     },
     migrate: () => applyMigrations(session),
+    poolStats: () => ({ size: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount }),
     async close() {
       await Promise.all([...watches].map((watch) => watch.close()))
       await prisma.$disconnect()
@@ -118,7 +129,7 @@ function statementName(text: string): string {
   return name
 }
 
-async function openPglite(target: PgliteTarget): Promise<Omit<Database, 'run'>> {
+async function openPglite(target: PgliteTarget): Promise<Opened> {
   const unlock = 'dataDir' in target ? await lockDataDir(target.dataDir) : async () => {}
   const folder = 'dataDir' in target ? path.join(target.dataDir, 'pglite') : undefined
   // The image seeds a new database only: PGlite refuses to load one over an existing cluster.
@@ -133,14 +144,18 @@ async function openPglite(target: PgliteTarget): Promise<Omit<Database, 'run'>> 
   const prisma = new PrismaClient({ adapter: new PrismaPGlite(pglite) })
   const session = pgliteSession(pglite)
   let queue: Promise<unknown> = Promise.resolve()
+  /** Units of work queued or running on the one connection. */
+  let pending = 0
   return {
     prisma,
     kind: 'pglite',
     exclusive<T>(work: () => Promise<T>): Promise<T> {
-      const run = queue.then(work, work)
+      pending++
+      const run = queue.then(work, work).finally(() => pending--)
       queue = run.catch(() => {})
       return run
     },
+    poolStats: () => ({ size: 1, idle: pending === 0 ? 1 : 0, waiting: Math.max(0, pending - 1) }),
     query: async <R>(text: string, params: unknown[]) => (await pglite.query<R>(text, params)).rows,
     watch: () => ({ live: () => true, close: async () => {} }),
     migrate: () => applyMigrations(session),
