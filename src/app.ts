@@ -4,12 +4,13 @@ import fp from 'fastify-plugin'
 import pino from 'pino'
 import { ApiClientService } from './api-clients/service.js'
 import { apiCredentialStorage } from './api-clients/storage.js'
-import { trustProxySetting, type Config } from './config.js'
+import { corsOrigins, trustProxySetting, type Config } from './config.js'
 import { AuditRetention } from './credentials/retention.js'
 import { CredentialService } from './credentials/service.js'
 import { credentialStorage } from './credentials/storage.js'
 import { openDatabase, type Database, type DatabaseTarget } from './db/database.js'
 import { accessChecks, type AccessChecks } from './http/authorization.js'
+import crossOrigin from './http/cors.js'
 import apiDocs from './http/docs.js'
 import { RequestLogController } from './http/request-log.js'
 import legacyApi from './legacy/route.js'
@@ -54,6 +55,8 @@ async function app(fastify: FastifyInstance, { config, database }: AppOptions) {
     fastify.addHook('preClose', () => retention.stop())
   }
   fastify.decorate('apiClients', new ApiClientService(apiCredentialStorage(database)))
+  const origins = corsOrigins(config.CORS_ORIGINS)
+  if (origins.length > 0) await fastify.register(crossOrigin, { origins })
   await fastify.register(limits, {
     windowSeconds: config.RATE_LIMIT_WINDOW_SECONDS,
     perCredential: config.RATE_LIMIT_PER_CREDENTIAL,

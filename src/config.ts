@@ -31,6 +31,12 @@ const ConfigSchema = Type.Object({
       description: 'true, false, or a comma-separated list of proxy addresses or CIDR ranges',
     }),
   ),
+  CORS_ORIGINS: Type.Optional(
+    Type.String({
+      pattern: '^https?://[^/,\\s]+(\\s*,\\s*https?://[^/,\\s]+)*$',
+      description: 'comma-separated origins such as https://app.example.com (scheme, host and port only)',
+    }),
+  ),
   RATE_LIMIT_WINDOW_SECONDS: Type.Integer({ minimum: 1, maximum: 86_400, default: 60, description: '1 to 86400' }),
   RATE_LIMIT_PER_CREDENTIAL: Type.Integer({
     minimum: 1,
@@ -129,4 +135,9 @@ export function loadEnvFile(file = '.env'): boolean {
 /** Fastify's `trustProxy` from TRUST_PROXY: whose X-Forwarded-For to believe for client IPs. */
 export function trustProxySetting(value: string | undefined): boolean | string {
   return value === undefined || value === 'false' ? false : value === 'true' ? true : value
+}
+
+/** The browser origins CORS_ORIGINS allows; none when it is unset. */
+export function corsOrigins(value: string | undefined): string[] {
+  return value === undefined ? [] : value.split(',').map((origin) => origin.trim())
 }
