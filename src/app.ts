@@ -4,16 +4,19 @@ import fp from 'fastify-plugin'
 import pino from 'pino'
 import { ApiClientService } from './api-clients/service.js'
 import { apiCredentialStorage } from './api-clients/storage.js'
-import { trustProxySetting, type Config } from './config.js'
+import { corsOrigins, trustProxySetting, type Config } from './config.js'
+import { AuditRetention } from './credentials/retention.js'
 import { CredentialService } from './credentials/service.js'
 import { credentialStorage } from './credentials/storage.js'
 import { openDatabase, type Database, type DatabaseTarget } from './db/database.js'
 import { accessChecks, type AccessChecks } from './http/authorization.js'
+import crossOrigin from './http/cors.js'
 import apiDocs from './http/docs.js'
 import { RequestLogController } from './http/request-log.js'
 import legacyApi from './legacy/route.js'
 import limits from './limits/index.js'
 import { loggerOptions } from './logging.js'
+import metricsPlugin from './observability/http.js'
 import opsRoutes from './ops/routes.js'
 import restApi from './rest/routes.js'
 
@@ -22,6 +25,8 @@ declare module 'fastify' {
     config: Config
     database: Database
     credentials: CredentialService
+    /** Set when AUDIT_RETENTION_DAYS is. */
+    auditRetention: AuditRetention | null
     apiClients: ApiClientService
     access: AccessChecks
   }
@@ -40,8 +45,18 @@ export interface AppOptions {
 async function app(fastify: FastifyInstance, { config, database }: AppOptions) {
   fastify.decorate('config', config)
   fastify.decorate('database', database)
-  fastify.decorate('credentials', new CredentialService(credentialStorage(database), config.CLIENT_IDENTIFIER_PREFIX))
+  await fastify.register(metricsPlugin, { enabled: config.METRICS_ENABLED, port: config.METRICS_PORT, host: config.HOST })
+  const storage = credentialStorage(database)
+  fastify.decorate('credentials', new CredentialService(storage, config.CLIENT_IDENTIFIER_PREFIX))
+  const retention = config.AUDIT_RETENTION_DAYS ? new AuditRetention(storage, config.AUDIT_RETENTION_DAYS, fastify.log) : null
+  fastify.decorate('auditRetention', retention)
+  if (retention) {
+    fastify.addHook('onReady', async () => retention.start())
+    fastify.addHook('preClose', () => retention.stop())
+  }
   fastify.decorate('apiClients', new ApiClientService(apiCredentialStorage(database)))
+  const origins = corsOrigins(config.CORS_ORIGINS)
+  if (origins.length > 0) await fastify.register(crossOrigin, { origins })
   await fastify.register(limits, {
     windowSeconds: config.RATE_LIMIT_WINDOW_SECONDS,
     perCredential: config.RATE_LIMIT_PER_CREDENTIAL,
@@ -74,6 +89,11 @@ function requestId(request: { headers: Record<string, string | string[] | undefi
 
 export interface BuiltServer {
   app: FastifyInstance
+}
+
+export interface StartedServer extends BuiltServer {
+  /** Where it listens, e.g. http://127.0.0.1:3000. */
+  address: string
   /** The admin API credential made on a first start with an empty database, shown once. */
   firstAdmin: { identifier: string; secret: string } | null
 }
@@ -110,16 +130,33 @@ export async function buildServer(
     fastify.addHook('onClose', () => database.close())
     await fastify.register(appPlugin, { config, database })
     await fastify.ready()
-
-    let firstAdmin: BuiltServer['firstAdmin'] = null
     if (config.API_BOOTSTRAP_IDENTIFIER && config.API_BOOTSTRAP_SECRET) {
       await fastify.apiClients.ensureBootstrap(config.API_BOOTSTRAP_IDENTIFIER, config.API_BOOTSTRAP_SECRET)
-    } else {
-      firstAdmin = await fastify.apiClients.createFirstAdminIfNone()
     }
-    return { app: fastify, firstAdmin }
+    return { app: fastify }
   } catch (error) {
     await database.close().catch(() => {})
     throw error
   }
+}
+
+/**
+ * Builds the server and listens on HOST:PORT. Only once it listens, and only on a database
+ * with no API credential (and no bootstrap variables), is the first admin created: a start
+ * that fails earlier (port taken, bad HOST) leaves no admin whose secret nobody saw.
+ */
+export async function startServer(
+  config: Config,
+  overrides: Parameters<typeof buildServer>[1] = {},
+): Promise<StartedServer> {
+  const { app } = await buildServer(config, overrides)
+  let address: string
+  try {
+    address = await app.listen({ port: config.PORT, host: config.HOST })
+  } catch (error) {
+    await app.close()
+    throw error
+  }
+  const firstAdmin = config.API_BOOTSTRAP_IDENTIFIER ? null : await app.apiClients.createFirstAdminIfNone()
+  return { app, address, firstAdmin }
 }

@@ -1,6 +1,6 @@
 import closeWithGrace from 'close-with-grace'
-import { buildServer } from './app.js'
-import { ConfigError, loadConfig, type Config } from './config.js'
+import { loadConfig, loadEnvFile, type Config } from './config.js'
+import { tracingRequested } from './observability/tracing.js'
 
 /** How long a stop may take: in-flight requests finish, then the database closes. */
 const SHUTDOWN_GRACE_MS = 10_000
@@ -12,24 +12,37 @@ const SHUTDOWN_GRACE_MS = 10_000
  * handler would be ignored, and a stop during startup waits for the migrations to finish.
  */
 async function main() {
-  const config = loadConfig()
-  const starting = start(config)
-  closeWithGrace({ delay: SHUTDOWN_GRACE_MS, logger: false }, async ({ signal, err }) => {
-    const app = await starting.catch(() => undefined)
-    if (err) {
-      if (app) app.log.error({ err }, 'uncaught error, shutting down')
-      else process.stderr.write(`Uncaught error: ${describe(err)}\n`)
-    } else {
-      app?.log.info({ signal }, 'shutting down')
-    }
-    await app?.close()
-  })
-  await starting
+  let config: Config | undefined
+  try {
+    loadEnvFile()
+    config = loadConfig()
+    // Tracing patches Fastify and pg as they load, so it starts before the app is imported;
+    // when off, the SDK is never loaded.
+    const tracing = tracingRequested(process.env) ? await import('./observability/start-tracing.js') : undefined
+    const starting = start(config)
+    closeWithGrace({ delay: SHUTDOWN_GRACE_MS, logger: false }, async ({ signal, err }) => {
+      const app = await starting.catch(() => undefined)
+      if (err) {
+        if (app) app.log.error({ err }, 'uncaught error, shutting down')
+        else process.stderr.write(`Uncaught error: ${err.stack ?? err.message}\n`)
+      } else {
+        app?.log.info({ signal }, 'shutting down')
+      }
+      await app?.close()
+      await tracing?.stopTracing()
+    })
+    await starting
+  } catch (error) {
+    // Imported here, as the app is: it reaches the database module, and so pg.
+    const { describeStartFailure } = await import('./start-failure.js')
+    process.stderr.write(`${describeStartFailure(error, config)}\n`)
+    process.exit(1)
+  }
 }
 
 async function start(config: Config) {
-  const { app, firstAdmin } = await buildServer(config)
-  const address = await app.listen({ port: config.PORT, host: config.HOST })
+  const { startServer } = await import('./app.js')
+  const { app, address, firstAdmin } = await startServer(config)
   if (firstAdmin) {
     const base = address.replace('0.0.0.0', '127.0.0.1')
     // Printed once, to the console only: the database keeps just a hash of the secret.
@@ -37,17 +50,11 @@ async function start(config: Config) {
       `\nFirst start: created the API credential "${firstAdmin.identifier}" with every permission.\n` +
         `Its secret is shown only now:\n\n  ${firstAdmin.secret}\n\n` +
         `Try it:\n  curl -s ${base}/includes/api.php -d action=ListOAuthCredentials ` +
-        `-d identifier=${firstAdmin.identifier} --data-urlencode secret='${firstAdmin.secret}' -d responsetype=json\n\n`,
+        `-d identifier=${firstAdmin.identifier} --data-urlencode secret='${firstAdmin.secret}' -d responsetype=json\n` +
+        `Lost it? Stop the server and run: npm run cli -- api-credentials rotate ${firstAdmin.identifier}\n\n`,
     )
   }
   return app
 }
 
-function describe(error: unknown): string {
-  return error instanceof Error ? (error.stack ?? error.message) : String(error)
-}
-
-main().catch((error: unknown) => {
-  process.stderr.write(error instanceof ConfigError ? `${error.message}\n` : `Failed to start: ${describe(error)}\n`)
-  process.exit(1)
-})
+await main()

@@ -4,6 +4,8 @@ import type { Database } from '../db/database.js'
 export interface CliIo {
   out(text: string): void
   err(text: string): void
+  /** Standard input, for commands that read it (import); `isTTY` when a terminal, not a file. */
+  input?: AsyncIterable<Buffer | string> & { isTTY?: boolean }
 }
 
 export interface OptionSpec {

@@ -1,3 +1,4 @@
+import { metrics } from '../observability/metrics.js'
 import { generateSecret, hashSecret, secretMatches } from '../secrets.js'
 import {
   AUDIT_FIELD_NAMES,
@@ -79,7 +80,7 @@ export class CredentialService {
     private readonly clientIdentifierPrefix: string,
   ) {
     const watch = storage.watchChanges((clientIdentifier) => this.#recent.forget(clientIdentifier))
-    this.#recent = new RecentlyRead(watch, RECENTLY_READ.ttlMs, RECENTLY_READ.maxEntries)
+    this.#recent = new RecentlyRead(watch, RECENTLY_READ.ttlMs, RECENTLY_READ.maxEntries, 'client_credential')
   }
 
   /** Whether authentication may answer from memory now (changes by other processes are heard). */
@@ -104,6 +105,7 @@ export class CredentialService {
       { ...fields, clientIdentifier, secretHash: hashSecret(clientSecret) },
       { actor, action: 'create', changedFields: changedFields(EMPTY, fields), at },
     )
+    metrics.credentialChanged('create', actor.source)
     const credential: Credential = {
       credentialId,
       clientIdentifier,
@@ -201,7 +203,9 @@ export class CredentialService {
     return this.change(reference, precondition, async (current) => {
       const audit = { actor, action: 'delete', at: new Date() }
       const deleted = await this.storage.remove({ credentialId: current.credentialId, readVersion: current.version }, audit)
-      return deleted ? withoutSecrets(current) : STALE
+      if (!deleted) return STALE
+      metrics.credentialChanged('delete', actor.source)
+      return withoutSecrets(current)
     })
   }
 
@@ -259,6 +263,7 @@ export class CredentialService {
       }
       if (outcome !== STALE) return outcome
       if (tries === MAX_ATTEMPTS) throw new CredentialError('conflict', messages.tooManyConcurrentChanges)
+      metrics.writeRetried()
     }
   }
 
@@ -289,6 +294,7 @@ export class CredentialService {
       { actor, action, changedFields: changed, at },
     )
     if (version === null) return STALE
+    metrics.credentialChanged(action, actor.source)
     return withoutSecrets({ ...current, ...fields, ...secret, version, updatedAt: at })
   }
 

@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs'
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { PGlite } from '@electric-sql/pglite'
@@ -5,14 +6,22 @@ import { PrismaPg } from '@prisma/adapter-pg'
 import pg from 'pg'
 import { PrismaPGlite } from 'pglite-prisma-adapter'
 import { PrismaClient } from '../generated/prisma/client.js'
-import { applyMigrations, type MigrationSession } from './migrate.js'
+import { metrics, type PoolStats } from '../observability/metrics.js'
+import { observeAvailability, observeStatement } from '../observability/statements.js'
+import { applyMigrations, type MigrationTx } from './migrate.js'
 import { listen, type Watch } from './notifications.js'
 import { valuesOf, type Statement } from './sql.js'
 
 export type { PrismaClient, Watch }
 
 /** Where the data lives: a PostgreSQL URL, a PGlite data folder, or PGlite in memory (tests). */
-export type DatabaseTarget = { url: string } | { dataDir: string } | { memory: true }
+export type DatabaseTarget = { url: string } | PgliteTarget
+
+/**
+ * An embedded database in a folder or in memory. `image`, a data-folder tarball (see
+ * migratedPgliteImage), is what a new one starts from instead of an empty cluster.
+ */
+export type PgliteTarget = ({ dataDir: string } | { memory: true }) & { image?: Blob }
 
 export interface Database {
   readonly prisma: PrismaClient
@@ -32,6 +41,11 @@ export interface Database {
   /** A statement with named parameters (src/db/sql.ts), run alone on PGlite (`exclusive`). */
   run<R, P extends object>(statement: Statement<R, P>, params: P): Promise<R[]>
   /**
+   * Runs `work` in one transaction on one connection (alone, on PGlite): committed when it
+   * returns, rolled back when it throws.
+   */
+  transaction<T>(work: (tx: Transaction) => Promise<T>): Promise<T>
+  /**
    * Calls `onChange(payload)` for each notification on `channel` (PostgreSQL NOTIFY, sent by
    * other processes too), and `onChange(null)` whenever some may have been missed. Closed with
    * the database. PGlite belongs to this process alone: nobody else can change it, so its
@@ -43,42 +57,60 @@ export interface Database {
   close(): Promise<void>
 }
 
+/** What each kind of database provides; openDatabase adds the rest. */
+type Opened = Omit<Database, 'run'> & { poolStats(): PoolStats }
+
+/** Statements inside one transaction (Database.transaction). */
+export interface Transaction extends MigrationTx {
+  run<R, P extends object>(statement: Statement<R, P>, params: P): Promise<R[]>
+}
+
+/** The transaction's statements, given how the driver runs plain SQL in it. */
+function transactionOf(tx: MigrationTx): Transaction {
+  return { ...tx, run: (statement, params) => tx.query(statement.text, valuesOf(statement, params)) }
+}
+
 export async function openDatabase(target: DatabaseTarget): Promise<Database> {
-  const database = 'url' in target ? await openPostgres(target.url) : await openPglite(target)
+  const { poolStats, ...database } = 'url' in target ? await openPostgres(target.url) : await openPglite(target)
+  const unwatchPool = metrics.watchPool(poolStats)
   // Closing twice (a readiness test closes it, then the app's onClose hook) is harmless.
   let closed: Promise<void> | undefined
+  const exclusive = <T>(work: () => Promise<T>) => observeAvailability(database.exclusive(work))
   return {
     ...database,
+    exclusive,
     run: <R, P extends object>(statement: Statement<R, P>, params: P) =>
-      database.exclusive(() => database.query<R>(statement.text, valuesOf(statement, params))),
-    close: () => (closed ??= database.close()),
+      exclusive(() =>
+        observeStatement(statement.name, database.kind, () => database.query<R>(statement.text, valuesOf(statement, params))),
+      ),
+    close: () => (closed ??= database.close().finally(unwatchPool)),
   }
 }
 
-async function openPostgres(url: string): Promise<Omit<Database, 'run'>> {
+async function openPostgres(url: string): Promise<Opened> {
   const pool = new pg.Pool({ connectionString: url, max: 10 })
   // A pool error (e.g. the server restarting) must not crash the process: the next query retries.
   pool.on('error', () => {})
   const prisma = new PrismaClient({ adapter: new PrismaPg(pool) })
   const watches = new Set<Watch>()
-  const session: MigrationSession = {
-    async transaction(work) {
-      const client = await pool.connect()
-      try {
-        await client.query('BEGIN')
-        const result = await work({
+  async function transaction<T>(work: (tx: Transaction) => Promise<T>): Promise<T> {
+    const client = await pool.connect()
+    try {
+      await client.query('BEGIN')
+      const result = await work(
+        transactionOf({
           exec: async (sql) => void (await client.query(sql)),
           query: async (sql, params) => (await client.query(sql, params)).rows,
-        })
-        await client.query('COMMIT')
-        return result
-      } catch (error) {
-        await client.query('ROLLBACK').catch(() => {})
-        throw error
-      } finally {
-        client.release()
-      }
-    },
+        }),
+      )
+      await client.query('COMMIT')
+      return result
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => {})
+      throw error
+    } finally {
+      client.release()
+    }
   }
   return {
     prisma,
@@ -91,7 +123,9 @@ async function openPostgres(url: string): Promise<Omit<Database, 'run'>> {
       watches.add(watch)
       return watch
     },
-    migrate: () => applyMigrations(session),
+    transaction,
+    migrate: () => applyMigrations({ transaction }),
+    poolStats: () => ({ size: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount }),
     async close() {
       await Promise.all([...watches].map((watch) => watch.close()))
       await prisma.$disconnect()
@@ -111,9 +145,12 @@ function statementName(text: string): string {
   return name
 }
 
-async function openPglite(target: { dataDir: string } | { memory: true }): Promise<Omit<Database, 'run'>> {
+async function openPglite(target: PgliteTarget): Promise<Opened> {
   const unlock = 'dataDir' in target ? await lockDataDir(target.dataDir) : async () => {}
-  const pglite = 'dataDir' in target ? new PGlite(path.join(target.dataDir, 'pglite')) : new PGlite()
+  const folder = 'dataDir' in target ? path.join(target.dataDir, 'pglite') : undefined
+  // The image seeds a new database only: PGlite refuses to load one over an existing cluster.
+  const seeded = target.image && !(folder && existsSync(path.join(folder, 'PG_VERSION')))
+  const pglite = new PGlite({ dataDir: folder, loadDataDir: seeded ? target.image : undefined })
   try {
     await pglite.waitReady
   } catch (error) {
@@ -121,27 +158,26 @@ async function openPglite(target: { dataDir: string } | { memory: true }): Promi
     throw error
   }
   const prisma = new PrismaClient({ adapter: new PrismaPGlite(pglite) })
-  const session: MigrationSession = {
-    transaction: (work) =>
-      pglite.transaction((tx) =>
-        work({
-          exec: async (sql) => void (await tx.exec(sql)),
-          query: async <R>(sql: string, params: unknown[]) => (await tx.query<R>(sql, params)).rows,
-        }),
-      ),
-  }
+  const session = pgliteSession(pglite)
   let queue: Promise<unknown> = Promise.resolve()
+  /** Units of work queued or running on the one connection. */
+  let pending = 0
+  function exclusive<T>(work: () => Promise<T>): Promise<T> {
+    pending++
+    const run = queue.then(work, work).finally(() => pending--)
+    queue = run.catch(() => {})
+    return run
+  }
+  const transaction = <T>(work: (tx: Transaction) => Promise<T>): Promise<T> => exclusive(() => session.transaction(work))
   return {
     prisma,
     kind: 'pglite',
-    exclusive<T>(work: () => Promise<T>): Promise<T> {
-      const run = queue.then(work, work)
-      queue = run.catch(() => {})
-      return run
-    },
+    exclusive,
+    poolStats: () => ({ size: 1, idle: pending === 0 ? 1 : 0, waiting: Math.max(0, pending - 1) }),
     query: async <R>(text: string, params: unknown[]) => (await pglite.query<R>(text, params)).rows,
     watch: () => ({ live: () => true, close: async () => {} }),
-    migrate: () => applyMigrations(session),
+    transaction,
+    migrate: () => applyMigrations({ transaction }),
     async close() {
       await prisma.$disconnect()
       await pglite.close()
@@ -150,36 +186,92 @@ async function openPglite(target: { dataDir: string } | { memory: true }): Promi
   }
 }
 
+/** PGlite's transactions, for migrations and Database.transaction. */
+function pgliteSession(pglite: PGlite) {
+  return {
+    transaction: <T>(work: (tx: Transaction) => Promise<T>): Promise<T> =>
+      pglite.transaction((tx) =>
+        work(
+          transactionOf({
+            exec: async (sql) => void (await tx.exec(sql)),
+            query: async <R>(sql: string, params: unknown[]) => (await tx.query<R>(sql, params)).rows,
+          }),
+        ),
+      ),
+  }
+}
+
+/**
+ * An empty embedded database with every migration applied, as a data-folder tarball. A new
+ * PGlite runs initdb, seconds of CPU; one loaded from this image starts in a tenth of that
+ * (the tests start each of their databases from one).
+ */
+export async function migratedPgliteImage(): Promise<Blob> {
+  const pglite = new PGlite()
+  try {
+    await applyMigrations(pgliteSession(pglite))
+    return await pglite.dumpDataDir('none')
+  } finally {
+    await pglite.close()
+  }
+}
+
+/** The embedded database's folder cannot be used: in use by a live server, or not writable. One line for the operator. */
+export class DataDirError extends Error {}
+
 /**
  * PGlite's files must have one process at a time: a second one (say, the CLI while the server
- * runs) would corrupt them. A lock file with the owner's pid refuses the second opener.
+ * runs) would corrupt them. A lock file names the owner by pid and by the time that process
+ * started, so a pid reused by some unrelated process (after a crash or a reboot) is told
+ * apart from the owner still running: its start time differs, and the lock is taken over.
  */
 async function lockDataDir(dataDir: string): Promise<() => Promise<void>> {
-  await mkdir(dataDir, { recursive: true })
   const lockFile = path.join(dataDir, 'owner.pid')
+  const mine = `${process.pid} ${await startTimeOf(process.pid)}`
   try {
-    await writeFile(lockFile, String(process.pid), { flag: 'wx' })
+    await mkdir(dataDir, { recursive: true })
+    await writeFile(lockFile, mine, { flag: 'wx' }).catch(async (error: NodeJS.ErrnoException) => {
+      if (error.code !== 'EEXIST') throw error
+      const [pid, started] = (await readFile(lockFile, 'utf8')).trim().split(' ')
+      const owner = Number(pid)
+      if (owner !== process.pid && (await isOwnerRunning(owner, started))) {
+        throw new DataDirError(
+          `The embedded database in ${dataDir} is in use by process ${owner}. ` +
+            'Stop that process first, or set DATABASE_URL to use PostgreSQL.',
+        )
+      }
+      await writeFile(lockFile, mine)
+    })
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error
-    const owner = Number(await readFile(lockFile, 'utf8'))
-    if (owner !== process.pid && isRunning(owner)) {
-      throw new Error(
-        `The embedded database in ${dataDir} is in use by process ${owner}. ` +
-          'Stop that process first, or set DATABASE_URL to use PostgreSQL.',
-        { cause: error },
-      )
-    }
-    await writeFile(lockFile, String(process.pid))
+    if (error instanceof DataDirError) throw error
+    const code = (error as NodeJS.ErrnoException).code ?? String(error)
+    throw new DataDirError(
+      `DATA_DIR "${dataDir}" cannot be used (${code}): make it a folder this user can write, or set DATA_DIR to one.`,
+      { cause: error },
+    )
   }
   return () => rm(lockFile, { force: true })
 }
 
-function isRunning(pid: number): boolean {
+/** Whether the process that wrote the lock still runs: same pid, and, where known, same start time. */
+async function isOwnerRunning(pid: number, started: string | undefined): Promise<boolean> {
   if (!Number.isInteger(pid) || pid <= 0) return false
   try {
     process.kill(pid, 0)
-    return true
   } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM'
+    if ((error as NodeJS.ErrnoException).code !== 'EPERM') return false
+  }
+  const now = await startTimeOf(pid)
+  return started === undefined || now === 'unknown' || started === 'unknown' || started === now
+}
+
+/** A process's start time in clock ticks since boot (Linux /proc), or "unknown" elsewhere. */
+async function startTimeOf(pid: number): Promise<string> {
+  try {
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8')
+    // Fields after the command name, which may itself hold spaces and parentheses.
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] ?? 'unknown'
+  } catch {
+    return 'unknown'
   }
 }

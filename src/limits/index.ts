@@ -1,6 +1,7 @@
 import rateLimit from '@fastify/rate-limit'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
+import { metrics, type RateLimitKind } from '../observability/metrics.js'
 import { SharedCounting, sharedStore } from './shared-counting.js'
 
 /** How many requests, and how many failed authentications, a window allows per key. */
@@ -88,16 +89,19 @@ async function limits(app: FastifyInstance, settings: LimitSettings) {
   await app.register(rateLimit, { global: false, timeWindow, ...(shared && { store: sharedStore(shared) }) })
   const keyPrefix = settings.redis?.keyPrefix ?? ''
 
-  const budget = (name: string, max: number, message: string): Budget => {
+  const budget = (kind: RateLimitKind, max: number, message: string): Budget => {
     // The limiter asks the request for its key; each budget keeps the key it was given. Budgets
-    // share one Redis: the budget's name keeps their counts apart.
+    // share one Redis: the budget's kind keeps their counts apart.
     const keys = new WeakMap<FastifyRequest, string>()
     const limiter = app.createRateLimit({ max, timeWindow, keyGenerator: (request) => keys.get(request) ?? '' })
     const count = async (request: FastifyRequest, key: string, increment: boolean) => {
-      keys.set(request, `${keyPrefix}${name}:${key.slice(0, KEY_LENGTH)}`)
+      keys.set(request, `${keyPrefix}${kind}:${key.slice(0, KEY_LENGTH)}`)
       return limiter(request, { increment })
     }
-    const refused = (ttlInSeconds: number) => new RateLimited(Math.max(1, ttlInSeconds), message)
+    const refused = (ttlInSeconds: number) => {
+      metrics.rateLimited(kind)
+      return new RateLimited(Math.max(1, ttlInSeconds), message)
+    }
     return {
       async take(request, key) {
         const state = await count(request, key, true)
@@ -114,11 +118,11 @@ async function limits(app: FastifyInstance, settings: LimitSettings) {
   }
 
   const byAddress = budget('address', settings.perIp, 'Too many requests. Please try again later.')
-  const byCaller = budget('caller', settings.perCredential, 'Too many requests for this API credential. Please try again later.')
-  const failuresByAddress = budget('failures-by-address', settings.failedAuthPerIp, FAILURES)
-  const failuresByIdentifier = budget('failures-by-identifier', settings.failedAuthPerIdentifier, FAILURES)
-  const clientFailuresByAddress = budget('client-failures-by-address', settings.failedClientAuthPerIp, FAILURES)
-  const clientFailuresByClient = budget('client-failures-by-client', settings.failedClientAuthPerClient, FAILURES)
+  const byCaller = budget('api_credential', settings.perCredential, 'Too many requests for this API credential. Please try again later.')
+  const failuresByAddress = budget('failed_authentications', settings.failedAuthPerIp, FAILURES)
+  const failuresByIdentifier = budget('failed_authentications_by_identifier', settings.failedAuthPerIdentifier, FAILURES)
+  const clientFailuresByAddress = budget('failed_client_authentications', settings.failedClientAuthPerIp, FAILURES)
+  const clientFailuresByClient = budget('failed_client_authentications_by_client', settings.failedClientAuthPerClient, FAILURES)
 
   // Counts asked together go to Redis in one pipeline (one round trip), so each step asks at once.
   app.decorate('limits', {

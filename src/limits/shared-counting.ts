@@ -3,6 +3,7 @@ import RedisStore from '@fastify/rate-limit/store/RedisStore.js'
 import type { FastifyRateLimitStore, FastifyRateLimitStoreCtor } from '@fastify/rate-limit'
 import type { FastifyBaseLogger } from 'fastify'
 import { Redis } from 'ioredis'
+import { metrics } from '../observability/metrics.js'
 
 /** Keys of the in-process fallback per budget: the plugin's own default, so memory stays bounded. */
 const LOCAL_KEYS = 5_000
@@ -56,6 +57,7 @@ export class SharedCounting {
   lost(error: Error): void {
     if (this.#state === 'local') return
     this.#state = 'local'
+    metrics.rateLimitsShared(false)
     this.log.warn(`Redis is not answering (${error.message}): rate limits are counted in this process until it does`)
     // A connection that stays open but stalls never emits `ready` again: ask it.
     this.#probe = setInterval(() => void this.redis.ping().then(() => this.#back(), () => {}), PROBE_MS).unref()
@@ -66,6 +68,7 @@ export class SharedCounting {
     this.#probe = undefined
     if (this.#state === 'shared') return
     this.#state = 'shared'
+    metrics.rateLimitsShared(true)
     this.log.info('Redis answers: rate limits are shared across replicas')
   }
 

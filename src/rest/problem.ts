@@ -1,14 +1,23 @@
 import { STATUS_CODES } from 'node:http'
-import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
-import { credentialNotFound, CredentialError, type CredentialErrorKind } from '../credentials/errors.js'
+import type { FastifyError, FastifyReply, FastifyRequest, FastifySchemaValidationError } from 'fastify'
+import { credentialNotFound, CredentialError, messages, type CredentialErrorKind } from '../credentials/errors.js'
 import { AccessRefused } from '../http/authorization.js'
 import { INTERNAL_ERROR, isDatabaseUnavailable, UNAVAILABLE } from '../http/errors.js'
 import { RateLimited } from '../limits/index.js'
 import type { Problem } from './schemas.js'
 
 export const PROBLEM_TYPE = 'application/problem+json'
-/** Sent with every 401, as RFC 9110 requires: how to authenticate (HTTP Basic). */
+/** Sent with a 401, as RFC 9110 requires: how to authenticate (HTTP Basic). */
 export const CHALLENGE = { 'www-authenticate': 'Basic realm="oauth-credentials", charset="UTF-8"' }
+
+/**
+ * The challenge for this 401: none to a script that says it is one (`X-Requested-With:
+ * XMLHttpRequest`, as Swagger UI sends), because a browser answers a Basic challenge with its own
+ * password dialog and the page never sees the problem. Every other client gets the challenge.
+ */
+export function challengeFor(request: FastifyRequest): Record<string, string> {
+  return request.headers['x-requested-with']?.toString().toLowerCase() === 'xmlhttprequest' ? {} : CHALLENGE
+}
 
 type ProblemError = NonNullable<Problem['errors']>[number]
 
@@ -51,6 +60,20 @@ export function problem(status: number, detail: string, errors?: ProblemError[])
   }
 }
 
+/**
+ * The schema refuses a missing grant type or scope and an unknown grant type before the
+ * credential service sees them; the answer keeps the service's words (api.php's) for them.
+ */
+const SERVICE_WORDING: Record<string, (issue: FastifySchemaValidationError & { data?: unknown }) => string | undefined> = {
+  '/grantType': (issue) =>
+    issue.keyword === 'required'
+      ? messages.grantTypeRequired
+      : issue.keyword === 'enum'
+        ? messages.grantTypeInvalid(String(issue.data))
+        : undefined,
+  '/scope': (issue) => (issue.keyword === 'required' ? messages.scopeRequired : undefined),
+}
+
 /** Ajv's errors as JSON pointers to the offending input. */
 function validationErrors(error: FastifyError): ProblemError[] {
   const location = VALIDATION_LOCATION[error.validationContext ?? 'body'] ?? 'body'
@@ -59,9 +82,10 @@ function validationErrors(error: FastifyError): ProblemError[] {
     const child = params.missingProperty ?? params.additionalProperty
     const pointer = child === undefined ? issue.instancePath : `${issue.instancePath}/${escapePointer(child)}`
     const detail =
-      params.additionalProperty !== undefined
+      SERVICE_WORDING[pointer]?.(issue) ??
+      (params.additionalProperty !== undefined
         ? `Unknown field "${params.additionalProperty}".`
-        : `${pointer || 'The ' + location} ${issue.message ?? 'is invalid'}.`
+        : `${pointer || 'The ' + location} ${issue.message ?? 'is invalid'}.`)
     return { in: location, pointer, detail }
   })
 }
@@ -88,7 +112,7 @@ export async function problemHandler(error: FastifyError, request: FastifyReques
   if (error instanceof AccessRefused) {
     // Who the caller is, unproven: 401 with the challenge. What it may do: 403.
     const unauthenticated = error.reason === 'missing' || error.reason === 'failed'
-    if (unauthenticated) reply.headers(CHALLENGE)
+    if (unauthenticated) reply.headers(challengeFor(request))
     return sendProblem(reply, problem(unauthenticated ? 401 : 403, error.message))
   }
   if (error instanceof HttpProblem) {

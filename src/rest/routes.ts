@@ -1,5 +1,5 @@
 import type { FastifyPluginAsyncTypebox, TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
-import type { Static } from '@sinclair/typebox'
+import { Type } from '@sinclair/typebox'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import type { Actor } from '../credentials/credential.js'
 import { credentialNotFound } from '../credentials/errors.js'
@@ -8,8 +8,9 @@ import { requireSecretIssuing } from '../http/authorization.js'
 import { callerOf, guard } from './auth.js'
 import { etagOf, preconditionOf } from './etag.js'
 import { answer, BODY_PROBLEMS, HEADERS, OPERATION, problems } from './openapi.js'
+import { answerUnknownRoutes } from './not-found.js'
 import { decodeCursor, sendPage } from './paging.js'
-import { CHALLENGE, HttpProblem, problemHandler } from './problem.js'
+import { challengeFor, HttpProblem, problemHandler } from './problem.js'
 import {
   AuthenticateBody,
   CANONICAL_ID,
@@ -22,6 +23,7 @@ import {
   DryRunQuery,
   EventPageSchema,
   EventsQuery,
+  IfMatchHeaders,
   ListQuery,
   NAMED_SCHEMAS,
   PAGE_LIMIT,
@@ -33,13 +35,6 @@ import { restValidatorCompiler } from './validation.js'
 import { credentialBody, eventBody } from './wire.js'
 
 const REST_PREFIX = '/oauth/credentials'
-/** Changes of one credential take `If-Match`: only the version it names is changed. */
-const IF_MATCH = {
-  type: 'object',
-  properties: {
-    'if-match': { type: 'string', description: 'ETag of the version this change is based on; 412 when it is not current.' },
-  },
-} as const
 const MERGE_PATCH_TYPE = 'application/merge-patch+json'
 
 /** Who made a change, for the audit trail: the API credential that authenticated. */
@@ -55,6 +50,7 @@ function actor(request: FastifyRequest): Actor {
 const resource: FastifyPluginAsyncTypebox = async (app) => {
   const { credentials } = app
   app.setErrorHandler(problemHandler)
+  answerUnknownRoutes(app)
   for (const schema of NAMED_SCHEMAS) app.addSchema(schema)
   // Answers carry client secrets or data about them: no cache may keep a copy.
   app.addHook('onSend', async (_request, reply) => {
@@ -75,7 +71,7 @@ const resource: FastifyPluginAsyncTypebox = async (app) => {
       summary: 'Create a credential',
       description: 'Creates an OAuth client credential. The client secret is in this answer only.',
       ...OPERATION,
-      body: CreateCredentialBody,
+      body: Type.Ref(CreateCredentialBody),
       response: {
         201: answer('Created; the client secret is shown this once.', CreatedCredentialSchema, {
           location: HEADERS.location,
@@ -120,7 +116,7 @@ const resource: FastifyPluginAsyncTypebox = async (app) => {
         'Honours the previous secret during a rotation grace period and records lastUsedAt. Wrong secrets ' +
         'are counted per address and per client identifier; past either budget the answer is 429.',
       ...OPERATION,
-      body: AuthenticateBody,
+      body: Type.Ref(AuthenticateBody),
       response: {
         200: answer('The client credentials are valid: the credential, without any secret.', CredentialSchema),
         ...problems(...BODY_PROBLEMS),
@@ -133,7 +129,7 @@ const resource: FastifyPluginAsyncTypebox = async (app) => {
       const credential = await credentials.authenticate(clientIdentifier, clientSecret)
       if (!credential) {
         await app.limits.clientAuthenticationFailed(request, clientIdentifier)
-        throw new HttpProblem(401, 'The client identifier or secret is wrong.', undefined, CHALLENGE)
+        throw new HttpProblem(401, 'The client identifier or secret is wrong.', undefined, challengeFor(request))
       }
       return credentialBody(credential)
     },
@@ -143,6 +139,7 @@ const resource: FastifyPluginAsyncTypebox = async (app) => {
     schema: {
       operationId: 'getCredential',
       summary: 'Get a credential',
+      description: 'The credential, never its secret. Its ETag (header and `etag`) is what If-Match takes.',
       ...OPERATION,
       params: CredentialIdParams,
       response: { 200: answer('The credential.', CredentialSchema, { etag: HEADERS.etag }), ...problems(400, 404) },
@@ -165,17 +162,15 @@ const resource: FastifyPluginAsyncTypebox = async (app) => {
         description:
           'The seed\'s UpdateOAuthCredential as RFC 7396 JSON Merge Patch: fields left out keep their ' +
           'values, null clears an optional field. The result is validated as a whole; nothing is ' +
-          'written unless all of it passes. Send If-Match with the ETag you read to avoid lost updates.',
+          'written unless all of it passes. Send If-Match with the ETag you read to avoid lost updates. ' +
+          `The body is \`${MERGE_PATCH_TYPE}\`; \`application/json\` is accepted too, with the same meaning.`,
         ...OPERATION,
         params: CredentialIdParams,
         querystring: DryRunQuery,
-        headers: IF_MATCH,
-        body: {
-          content: {
-            [MERGE_PATCH_TYPE]: { schema: CredentialPatchBody },
-            'application/json': { schema: CredentialPatchBody },
-          },
-        },
+        headers: IfMatchHeaders,
+        // One documented type, so generated clients send it; the schema validates both.
+        consumes: [MERGE_PATCH_TYPE],
+        body: Type.Ref(CredentialPatchBody),
         response: {
           200: answer(
             'Updated (or, with dryRun, what it would be). newClientSecret only when resetSecret was true.',
@@ -187,8 +182,8 @@ const resource: FastifyPluginAsyncTypebox = async (app) => {
       },
       onRequest: guard(app, 'UpdateOAuthCredential'),
       handler: async (request, reply) => {
-        const credentialId = request.params.credentialId
-        const { resetSecret, scope, redirectUri, ...fields } = request.body as Static<typeof CredentialPatchBody>
+        const { credentialId } = request.params
+        const { resetSecret, scope, redirectUri, ...fields } = request.body
         if (resetSecret) requireSecretIssuing(callerOf(request))
         const changes = { ...fields, scopes: splitScopes(scope), redirectUris: redirectUri }
         const dryRun = request.query.dryRun === true
@@ -210,7 +205,7 @@ const resource: FastifyPluginAsyncTypebox = async (app) => {
       description: 'Removes the credential; its audit trail stays. With If-Match, only the version it names.',
       ...OPERATION,
       params: CredentialIdParams,
-      headers: IF_MATCH,
+      headers: IfMatchHeaders,
       response: { 204: { description: 'Deleted.', type: 'null' }, ...problems(400, 404, 412) },
     },
     onRequest: guard(app, 'DeleteOAuthCredential'),
@@ -231,8 +226,8 @@ const resource: FastifyPluginAsyncTypebox = async (app) => {
         'only the version it names.',
       ...OPERATION,
       params: CredentialIdParams,
-      headers: IF_MATCH,
-      body: RotateSecretBody,
+      headers: IfMatchHeaders,
+      body: Type.Ref(RotateSecretBody),
       response: {
         200: answer('The new secret, and until when the previous one works.', RotatedCredentialSchema, {
           etag: HEADERS.etag,

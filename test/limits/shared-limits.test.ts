@@ -20,6 +20,12 @@ async function wrongSecret(test: TestApp, identifier: string, remoteAddress: str
   return (await callRest(test, { method: 'GET', url: '/oauth/credentials', auth: { identifier, secret: 'wrong' }, remoteAddress })).status
 }
 
+/** The app's oauth_rate_limits_shared gauge, as scraped. */
+async function sharedGauge(test: TestApp): Promise<string | undefined> {
+  const scraped = await test.app.inject({ method: 'GET', url: '/metrics' })
+  return /^oauth_rate_limits_shared (\d)$/m.exec(scraped.body)?.[1]
+}
+
 /** Until the app's limits count in Redis (its connection is ready). */
 async function sharing(test: TestApp): Promise<boolean> {
   for (const deadline = Date.now() + 10_000; Date.now() < deadline; await new Promise((resolve) => setTimeout(resolve, 20))) {
@@ -75,6 +81,7 @@ t.test('Redis failing: limits fall back to this process, one line each way, neve
     t.same(redisLines().length, 1, `Redis ${fault}: one line`)
     t.match(redisLines()[0], /^Redis is not answering .*: rate limits are counted in this process until it does$/)
     t.notOk(test.app.limits.sharing(), 'counting here')
+    t.equal(await sharedGauge(test), '0', 'the gauge says so')
     // The budget still holds while counted here.
     for (let n = 0; n < 3; n++) await wrongSecret(test, `local-${fault}`, `10.9.5.${n}`)
     t.equal(await wrongSecret(test, `local-${fault}`, '10.9.6.1'), 429, `Redis ${fault}: the budget holds in this process`)
@@ -83,5 +90,6 @@ t.test('Redis failing: limits fall back to this process, one line each way, neve
     await proxy.restore()
     t.ok(await sharing(test), `Redis ${fault}: counting in Redis again`)
     t.same(redisLines(), ['Redis answers: rate limits are shared across replicas'])
+    t.equal(await sharedGauge(test), '1', 'the gauge says so')
   }
 })
