@@ -120,6 +120,9 @@ export async function buildServer(
       logController: new RequestLogController(),
       requestIdHeader: false,
       bodyLimit: 64 * 1024,
+      // A request that reaches a stopping server (its connection was accepted before the listener
+      // closed) is served, not answered 503: a rolling restart must fail nothing it received.
+      return503OnClosing: false,
       trustProxy: trustProxySetting(config.TRUST_PROXY),
       ajv: { customOptions: { removeAdditional: false } },
     })
