@@ -65,6 +65,9 @@ async function app(fastify: FastifyInstance, { config, database }: AppOptions) {
     failedAuthPerIdentifier: config.RATE_LIMIT_FAILED_AUTH_PER_IDENTIFIER,
     failedClientAuthPerIp: config.RATE_LIMIT_FAILED_CLIENT_AUTH_PER_IP,
     failedClientAuthPerClient: config.RATE_LIMIT_FAILED_CLIENT_AUTH_PER_CLIENT,
+    redis: config.REDIS_URL
+      ? { url: config.REDIS_URL, keyPrefix: config.REDIS_KEY_PREFIX, timeoutMs: config.REDIS_TIMEOUT_MS }
+      : undefined,
   })
   fastify.decorate('access', accessChecks(fastify.apiClients, fastify.limits, config.API_ACCESS_KEY))
 
@@ -117,6 +120,9 @@ export async function buildServer(
       logController: new RequestLogController(),
       requestIdHeader: false,
       bodyLimit: 64 * 1024,
+      // A request that reaches a stopping server (its connection was accepted before the listener
+      // closed) is served, not answered 503: a rolling restart must fail nothing it received.
+      return503OnClosing: false,
       trustProxy: trustProxySetting(config.TRUST_PROXY),
       ajv: { customOptions: { removeAdditional: false } },
     })

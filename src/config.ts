@@ -31,6 +31,15 @@ const ConfigSchema = Type.Object({
       description: 'true, false, or a comma-separated list of proxy addresses or CIDR ranges',
     }),
   ),
+  REDIS_URL: Type.Optional(
+    Type.String({ pattern: '^rediss?://', description: 'a redis:// or rediss:// URL' }),
+  ),
+  REDIS_KEY_PREFIX: Type.String({
+    pattern: '^[\\w.:-]{1,64}$',
+    default: 'oauth-credential-service:',
+    description: 'letters, digits and _.:-, at most 64 characters',
+  }),
+  REDIS_TIMEOUT_MS: Type.Integer({ minimum: 10, maximum: 10_000, default: 250, description: '10 to 10000' }),
   CORS_ORIGINS: Type.Optional(
     Type.String({
       pattern: '^https?://[^/,\\s]+(\\s*,\\s*https?://[^/,\\s]+)*$',

@@ -2,6 +2,7 @@ import rateLimit from '@fastify/rate-limit'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { metrics, type RateLimitKind } from '../observability/metrics.js'
+import { SharedCounting, sharedStore } from './shared-counting.js'
 
 /** How many requests, and how many failed authentications, a window allows per key. */
 export interface LimitSettings {
@@ -16,6 +17,8 @@ export interface LimitSettings {
   failedClientAuthPerIp: number
   /** Failed client authentications per client identifier, from any address. */
   failedClientAuthPerClient: number
+  /** Count in Redis, shared by every replica (REDIS_URL); in this process when absent. */
+  redis?: { url: string; keyPrefix: string; timeoutMs: number }
 }
 
 /** A request over one of the limits. Each endpoint answers it in its own shape, with Retry-After. */
@@ -49,6 +52,8 @@ export interface RequestLimits {
   admitClient(request: FastifyRequest, clientIdentifier: string): Promise<void>
   /** A wrong client secret: it costs the address and the client identifier. */
   clientAuthenticationFailed(request: FastifyRequest, clientIdentifier: string): Promise<void>
+  /** Whether the counts are shared with other replicas now: REDIS_URL is set and Redis answers. */
+  sharing(): boolean
 }
 
 declare module 'fastify' {
@@ -59,9 +64,9 @@ declare module 'fastify' {
 
 /**
  * A count per key in fixed windows, with a maximum: the one counter interface every limit
- * uses. The counts live in @fastify/rate-limit's store, one per budget: in process an LRU of
- * 5,000 keys, the plugin's default (memory stays bounded; the least recently counted key goes
- * first); that plugin's `redis` option would move every budget to Redis unchanged.
+ * uses. The counts live in @fastify/rate-limit's store: in process an LRU of 5,000 keys per
+ * budget, the plugin's default (memory stays bounded; the least recently counted key goes
+ * first), or in Redis with REDIS_URL (src/limits/shared-counting.ts).
  */
 interface Budget {
   /** Counts one; refuses once the count is past the maximum. */
@@ -79,14 +84,18 @@ const FAILURES = 'Too many failed authentication attempts. Please try again late
 
 async function limits(app: FastifyInstance, settings: LimitSettings) {
   const timeWindow = settings.windowSeconds * 1000
-  await app.register(rateLimit, { global: false, timeWindow })
+  const shared = settings.redis && new SharedCounting(settings.redis.url, settings.redis.timeoutMs, app.log)
+  if (shared) app.addHook('onClose', () => shared.close())
+  await app.register(rateLimit, { global: false, timeWindow, ...(shared && { store: sharedStore(shared) }) })
+  const keyPrefix = settings.redis?.keyPrefix ?? ''
 
   const budget = (kind: RateLimitKind, max: number, message: string): Budget => {
-    // The limiter asks the request for its key; each budget keeps the key it was given.
+    // The limiter asks the request for its key; each budget keeps the key it was given. Budgets
+    // share one Redis: the budget's kind keeps their counts apart.
     const keys = new WeakMap<FastifyRequest, string>()
     const limiter = app.createRateLimit({ max, timeWindow, keyGenerator: (request) => keys.get(request) ?? '' })
     const count = async (request: FastifyRequest, key: string, increment: boolean) => {
-      keys.set(request, key.slice(0, KEY_LENGTH))
+      keys.set(request, `${keyPrefix}${kind}:${key.slice(0, KEY_LENGTH)}`)
       return limiter(request, { increment })
     }
     const refused = (ttlInSeconds: number) => {
@@ -115,29 +124,36 @@ async function limits(app: FastifyInstance, settings: LimitSettings) {
   const clientFailuresByAddress = budget('failed_client_authentications', settings.failedClientAuthPerIp, FAILURES)
   const clientFailuresByClient = budget('failed_client_authentications_by_client', settings.failedClientAuthPerClient, FAILURES)
 
+  // Counts asked together go to Redis in one pipeline (one round trip), so each step asks at once.
   app.decorate('limits', {
     async admitAddress(request) {
-      await failuresByAddress.check(request, request.ip)
-      await byAddress.take(request, request.ip)
+      await Promise.all([failuresByAddress.check(request, request.ip), byAddress.take(request, request.ip)])
     },
     async admitIdentifier(request, identifier) {
       await failuresByIdentifier.check(request, identifier)
     },
     async authenticationFailed(request, identifier) {
-      await failuresByAddress.spend(request, request.ip)
-      if (identifier) await failuresByIdentifier.spend(request, identifier)
+      await Promise.all([
+        failuresByAddress.spend(request, request.ip),
+        identifier ? failuresByIdentifier.spend(request, identifier) : undefined,
+      ])
     },
     async admitCaller(request, identifier) {
       await byCaller.take(request, identifier)
     },
     async admitClient(request, clientIdentifier) {
-      await clientFailuresByAddress.check(request, request.ip)
-      await clientFailuresByClient.check(request, clientIdentifier)
+      await Promise.all([
+        clientFailuresByAddress.check(request, request.ip),
+        clientFailuresByClient.check(request, clientIdentifier),
+      ])
     },
     async clientAuthenticationFailed(request, clientIdentifier) {
-      await clientFailuresByAddress.spend(request, request.ip)
-      await clientFailuresByClient.spend(request, clientIdentifier)
+      await Promise.all([
+        clientFailuresByAddress.spend(request, request.ip),
+        clientFailuresByClient.spend(request, clientIdentifier),
+      ])
     },
+    sharing: () => shared?.shared ?? false,
   } satisfies RequestLimits)
 }
 

@@ -67,6 +67,12 @@ const statementDuration = new client.Histogram({
   registers: [registry],
 })
 
+const rateLimitsShared = new client.Gauge({
+  name: `${PREFIX}rate_limits_shared`,
+  help: '1 while the rate limits are counted in Redis for every replica (REDIS_URL), 0 while this process counts alone.',
+  registers: [registry],
+})
+
 const databaseUp = new client.Gauge({
   name: `${PREFIX}database_up`,
   help: '1 when the last database work got an answer, 0 when it found the database unavailable (the edges answer 503 then).',
@@ -140,6 +146,10 @@ export const metrics = {
   },
   databaseAvailable(up: boolean): void {
     if (enabled) databaseUp.set(up ? 1 : 0)
+  },
+
+  rateLimitsShared(shared: boolean): void {
+    if (enabled) rateLimitsShared.set(shared ? 1 : 0)
   },
 
   authCacheLookup(cache: AuthCache, hit: boolean): void {

@@ -1,0 +1,95 @@
+import { randomBytes } from 'node:crypto'
+import { Writable } from 'node:stream'
+import t from 'tap'
+import { buildTestApp, type TestApp } from '../helpers/app.js'
+import { callRest } from '../helpers/rest.js'
+import { startTcpProxy } from '../helpers/tcp-proxy.js'
+
+// With REDIS_URL every replica counts the budgets in one place: two apps here stand for two
+// replicas. Each test gets a key prefix of its own, so runs in parallel never share a count.
+
+const REDIS = { host: '127.0.0.1', port: 6379 }
+const redisUrl = `redis://${REDIS.host}:${REDIS.port}`
+
+function sharedEnv(extra: Record<string, string> = {}) {
+  return { REDIS_URL: redisUrl, REDIS_KEY_PREFIX: `test-${randomBytes(6).toString('hex')}:`, ...extra }
+}
+
+/** A REST call with the wrong secret for `identifier`, from `remoteAddress`. */
+async function wrongSecret(test: TestApp, identifier: string, remoteAddress: string) {
+  return (await callRest(test, { method: 'GET', url: '/oauth/credentials', auth: { identifier, secret: 'wrong' }, remoteAddress })).status
+}
+
+/** The app's oauth_rate_limits_shared gauge, as scraped. */
+async function sharedGauge(test: TestApp): Promise<string | undefined> {
+  const scraped = await test.app.inject({ method: 'GET', url: '/metrics' })
+  return /^oauth_rate_limits_shared (\d)$/m.exec(scraped.body)?.[1]
+}
+
+/** Until the app's limits count in Redis (its connection is ready). */
+async function sharing(test: TestApp): Promise<boolean> {
+  for (const deadline = Date.now() + 10_000; Date.now() < deadline; await new Promise((resolve) => setTimeout(resolve, 20))) {
+    if (test.app.limits.sharing()) return true
+  }
+  return false
+}
+
+t.test('two replicas share one failure budget per identifier', async (t) => {
+  const env = sharedEnv({ RATE_LIMIT_FAILED_AUTH_PER_IDENTIFIER: '6' })
+  const replicas = [await buildTestApp(t, env), await buildTestApp(t, env)]
+  for (const replica of replicas) t.ok(await sharing(replica), 'counting in Redis')
+  // Six failures in total, from six addresses, spread over both replicas.
+  for (let n = 0; n < 6; n++) t.equal(await wrongSecret(replicas[n % 2]!, 'shared-victim', `10.9.0.${n}`), 401)
+  for (const [n, replica] of replicas.entries()) {
+    t.equal(await wrongSecret(replica, 'shared-victim', '10.9.1.1'), 429, `replica ${n + 1} refuses the seventh`)
+  }
+})
+
+t.test('without REDIS_URL each process counts on its own', async (t) => {
+  const env = { RATE_LIMIT_FAILED_AUTH_PER_IDENTIFIER: '6' }
+  const replicas = [await buildTestApp(t, env), await buildTestApp(t, env)]
+  for (let n = 0; n < 6; n++) t.equal(await wrongSecret(replicas[n % 2]!, 'local-victim', `10.9.2.${n}`), 401)
+  t.equal(await wrongSecret(replicas[0]!, 'local-victim', '10.9.3.1'), 401, 'three failures here are not six')
+})
+
+t.test('Redis failing: limits fall back to this process, one line each way, never a 5xx', async (t) => {
+  const proxy = await startTcpProxy(REDIS)
+  t.teardown(() => proxy.close())
+  const lines: { level: number; msg: string }[] = []
+  const logger = {
+    level: 'info',
+    stream: new Writable({
+      write(chunk, _encoding, done) {
+        lines.push(JSON.parse(String(chunk)))
+        done()
+      },
+    }),
+  }
+  const test = await buildTestApp(t, sharedEnv({ REDIS_URL: proxy.via(redisUrl), RATE_LIMIT_FAILED_AUTH_PER_IDENTIFIER: '3' }), undefined, { logger })
+  const redisLines = () => lines.filter((line) => /Redis/.test(line.msg)).map((line) => line.msg)
+  t.ok(await sharing(test), 'counting in Redis')
+  t.equal(await wrongSecret(test, 'while-redis-fails', '10.9.4.1'), 401)
+
+  for (const [fault, breakRedis] of [['cut', () => proxy.cut()], ['stalled', () => proxy.stall()]] as const) {
+    lines.length = 0
+    await breakRedis()
+    const started = Date.now()
+    const statuses = []
+    for (let n = 0; n < 20; n++) statuses.push((await callRest(test, { method: 'GET', url: '/oauth/credentials' })).status)
+    t.same([...new Set(statuses)], [200], `Redis ${fault}: every request is answered`)
+    t.ok(Date.now() - started < 5_000, `Redis ${fault}: 20 requests took ${Date.now() - started} ms`)
+    t.same(redisLines().length, 1, `Redis ${fault}: one line`)
+    t.match(redisLines()[0], /^Redis is not answering .*: rate limits are counted in this process until it does$/)
+    t.notOk(test.app.limits.sharing(), 'counting here')
+    t.equal(await sharedGauge(test), '0', 'the gauge says so')
+    // The budget still holds while counted here.
+    for (let n = 0; n < 3; n++) await wrongSecret(test, `local-${fault}`, `10.9.5.${n}`)
+    t.equal(await wrongSecret(test, `local-${fault}`, '10.9.6.1'), 429, `Redis ${fault}: the budget holds in this process`)
+
+    lines.length = 0
+    await proxy.restore()
+    t.ok(await sharing(test), `Redis ${fault}: counting in Redis again`)
+    t.same(redisLines(), ['Redis answers: rate limits are shared across replicas'])
+    t.equal(await sharedGauge(test), '1', 'the gauge says so')
+  }
+})
