@@ -1,13 +1,10 @@
 import { existsSync } from 'node:fs'
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises'
 import path from 'node:path'
-import { PGlite } from '@electric-sql/pglite'
-import { PrismaPg } from '@prisma/adapter-pg'
-import pg from 'pg'
-import { PrismaPGlite } from 'pglite-prisma-adapter'
-import { PrismaClient } from '../generated/prisma/client.js'
+import type { PGlite } from '@electric-sql/pglite'
+import type { PrismaClient } from '../generated/prisma/client.js'
 import { applyMigrations, type MigrationSession } from './migrate.js'
-import { listen, type Watch } from './notifications.js'
+import type { Watch } from './notifications.js'
 import { valuesOf, type Statement } from './sql.js'
 
 export type { PrismaClient, Watch }
@@ -22,6 +19,7 @@ export type DatabaseTarget = { url: string } | PgliteTarget
 export type PgliteTarget = ({ dataDir: string } | { memory: true }) & { image?: Blob }
 
 export interface Database {
+  /** Made on first use: nothing in src queries through Prisma, whose query engine costs start-up CPU. */
   readonly prisma: PrismaClient
   readonly kind: 'postgresql' | 'pglite'
   /**
@@ -55,18 +53,34 @@ export async function openDatabase(target: DatabaseTarget): Promise<Database> {
   // Closing twice (a readiness test closes it, then the app's onClose hook) is harmless.
   let closed: Promise<void> | undefined
   return {
-    ...database,
+    get prisma() {
+      return database.prisma
+    },
+    kind: database.kind,
+    exclusive: database.exclusive,
+    query: database.query,
+    watch: database.watch,
+    migrate: database.migrate,
     run: <R, P extends object>(statement: Statement<R, P>, params: P) =>
       database.exclusive(() => database.query<R>(statement.text, valuesOf(statement, params))),
     close: () => (closed ??= database.close()),
   }
 }
 
+// Each kind imports its own drivers when opened: a process uses one kind, and loading the
+// other's modules (PGlite's, or pg's) costs start-up CPU for nothing (a CLI call, `npm start`).
+
 async function openPostgres(url: string): Promise<Omit<Database, 'run'>> {
+  const [{ default: pg }, { PrismaPg }, { PrismaClient }, { listen }] = await Promise.all([
+    import('pg'),
+    import('@prisma/adapter-pg'),
+    import('../generated/prisma/client.js'),
+    import('./notifications.js'),
+  ])
   const pool = new pg.Pool({ connectionString: url, max: 10 })
   // A pool error (e.g. the server restarting) must not crash the process: the next query retries.
   pool.on('error', () => {})
-  const prisma = new PrismaClient({ adapter: new PrismaPg(pool) })
+  let prisma: PrismaClient | undefined
   const watches = new Set<Watch>()
   const session: MigrationSession = {
     async transaction(work) {
@@ -88,7 +102,9 @@ async function openPostgres(url: string): Promise<Omit<Database, 'run'>> {
     },
   }
   return {
-    prisma,
+    get prisma() {
+      return (prisma ??= new PrismaClient({ adapter: new PrismaPg(pool) }))
+    },
     kind: 'postgresql',
     exclusive: (work) => work(),
     query: async <R>(text: string, params: unknown[]) =>
@@ -101,7 +117,7 @@ async function openPostgres(url: string): Promise<Omit<Database, 'run'>> {
     migrate: () => applyMigrations(session),
     async close() {
       await Promise.all([...watches].map((watch) => watch.close()))
-      await prisma.$disconnect()
+      await prisma?.$disconnect()
       await pool.end().catch(() => {})
     },
   }
@@ -123,18 +139,26 @@ async function openPglite(target: PgliteTarget): Promise<Omit<Database, 'run'>> 
   const folder = 'dataDir' in target ? path.join(target.dataDir, 'pglite') : undefined
   // The image seeds a new database only: PGlite refuses to load one over an existing cluster.
   const seeded = target.image && !(folder && existsSync(path.join(folder, 'PG_VERSION')))
-  const pglite = new PGlite({ dataDir: folder, loadDataDir: seeded ? target.image : undefined })
+  let pglite: PGlite
   try {
+    const { PGlite } = await import('@electric-sql/pglite')
+    pglite = new PGlite({ dataDir: folder, loadDataDir: seeded ? target.image : undefined })
     await pglite.waitReady
   } catch (error) {
     await unlock()
     throw error
   }
-  const prisma = new PrismaClient({ adapter: new PrismaPGlite(pglite) })
+  const [{ PrismaPGlite }, { PrismaClient }] = await Promise.all([
+    import('pglite-prisma-adapter'),
+    import('../generated/prisma/client.js'),
+  ])
+  let prisma: PrismaClient | undefined
   const session = pgliteSession(pglite)
   let queue: Promise<unknown> = Promise.resolve()
   return {
-    prisma,
+    get prisma() {
+      return (prisma ??= new PrismaClient({ adapter: new PrismaPGlite(pglite) }))
+    },
     kind: 'pglite',
     exclusive<T>(work: () => Promise<T>): Promise<T> {
       const run = queue.then(work, work)
@@ -145,7 +169,7 @@ async function openPglite(target: PgliteTarget): Promise<Omit<Database, 'run'>> 
     watch: () => ({ live: () => true, close: async () => {} }),
     migrate: () => applyMigrations(session),
     async close() {
-      await prisma.$disconnect()
+      await prisma?.$disconnect()
       await pglite.close()
       await unlock()
     },
@@ -170,6 +194,7 @@ function pgliteSession(pglite: PGlite): MigrationSession {
  * (the tests start each of their databases from one).
  */
 export async function migratedPgliteImage(): Promise<Blob> {
+  const { PGlite } = await import('@electric-sql/pglite')
   const pglite = new PGlite()
   try {
     await applyMigrations(pgliteSession(pglite))
