@@ -21,25 +21,25 @@ const SET_NEW_VALUES = `secret_hash = EXCLUDED.secret_hash, description = EXCLUD
   permissions = EXCLUDED.permissions, allowed_ips = EXCLUDED.allowed_ips, revoked_at = NULL`
 
 /** A revoked credential's identifier may be used again: the new one replaces it, none of its old settings carry over. */
-const INSERT = sql<{ identifier: string }, NewApiCredential>(`
+const INSERT = sql<{ identifier: string }, NewApiCredential>('api_credential.insert', `
   INSERT INTO api_credential (identifier, secret_hash, description, permissions, allowed_ips) VALUES ${NEW_VALUES}
   ON CONFLICT (identifier) DO UPDATE SET ${SET_NEW_VALUES}, created_at = CURRENT_TIMESTAMP
   WHERE api_credential.revoked_at IS NOT NULL
   RETURNING identifier`)
-const UPSERT = sql<unknown, NewApiCredential>(`
+const UPSERT = sql<unknown, NewApiCredential>('api_credential.upsert', `
   INSERT INTO api_credential (identifier, secret_hash, description, permissions, allowed_ips) VALUES ${NEW_VALUES}
   ON CONFLICT (identifier) DO UPDATE SET ${SET_NEW_VALUES}`)
-const REPLACE_SECRET = sql<{ identifier: string }, { identifier: string; secretHash: string }>(
+const REPLACE_SECRET = sql<{ identifier: string }, { identifier: string; secretHash: string }>('api_credential.replace_secret',
   `UPDATE api_credential SET secret_hash = :secretHash WHERE identifier = :identifier AND revoked_at IS NULL RETURNING identifier`,
 )
-const REVOKE = sql<{ identifier: string }, { identifier: string; at: Date }>(
+const REVOKE = sql<{ identifier: string }, { identifier: string; at: Date }>('api_credential.revoke',
   `UPDATE api_credential SET revoked_at = :at WHERE identifier = :identifier AND revoked_at IS NULL RETURNING identifier`,
 )
-const COUNT = sql<{ count: number }>(`SELECT count(*)::int AS count FROM api_credential`)
-const LIST = sql<ApiCredentialSummary>(`
+const COUNT = sql<{ count: number }>('api_credential.count', `SELECT count(*)::int AS count FROM api_credential`)
+const LIST = sql<ApiCredentialSummary>('api_credential.list', `
   SELECT identifier, description, permissions, allowed_ips AS "allowedIps", created_at AS "createdAt", revoked_at AS "revokedAt"
   FROM api_credential ORDER BY id`)
-const FIND_ACTIVE = sql<ApiCredentialAccess, { identifier: string }>(
+const FIND_ACTIVE = sql<ApiCredentialAccess, { identifier: string }>('api_credential.find_active',
   `SELECT ${ACCESS_COLUMNS} FROM api_credential WHERE identifier = :identifier AND revoked_at IS NULL`,
 )
 

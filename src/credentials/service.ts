@@ -1,3 +1,4 @@
+import { metrics } from '../observability/metrics.js'
 import { generateSecret, hashSecret, secretMatches } from '../secrets.js'
 import {
   AUDIT_FIELD_NAMES,
@@ -10,17 +11,20 @@ import {
   type CredentialReference,
   type StoredCredential,
 } from './credential.js'
-import { CredentialError, messages } from './errors.js'
+import { credentialNotFound, CredentialError, messages } from './errors.js'
 import { RecentlyRead } from '../recently-read.js'
 import { assertValidCredential, hasNul, isGrantType, type CredentialDraft } from './rules.js'
 import type { CredentialStorage, SecretColumns, SortField } from './storage.js'
 
-export interface UpdateOptions {
+export interface Precondition {
+  /** Refuse the change unless the stored version is one of these (REST If-Match). */
+  expectedVersions?: readonly number[]
+}
+
+export interface UpdateOptions extends Precondition {
   resetSecret?: boolean
   /** Validate and return the would-be credential, writing nothing. */
   dryRun?: boolean
-  /** Refuse the update unless the stored version is one of these (REST If-Match). */
-  expectedVersions?: readonly number[]
 }
 
 export interface ListQuery {
@@ -76,7 +80,7 @@ export class CredentialService {
     private readonly clientIdentifierPrefix: string,
   ) {
     const watch = storage.watchChanges((clientIdentifier) => this.#recent.forget(clientIdentifier))
-    this.#recent = new RecentlyRead(watch, RECENTLY_READ.ttlMs, RECENTLY_READ.maxEntries)
+    this.#recent = new RecentlyRead(watch, RECENTLY_READ.ttlMs, RECENTLY_READ.maxEntries, 'client_credential')
   }
 
   /** Whether authentication may answer from memory now (changes by other processes are heard). */
@@ -101,6 +105,7 @@ export class CredentialService {
       { ...fields, clientIdentifier, secretHash: hashSecret(clientSecret) },
       { actor, action: 'create', changedFields: changedFields(EMPTY, fields), at },
     )
+    metrics.credentialChanged('create', actor.source)
     const credential: Credential = {
       credentialId,
       clientIdentifier,
@@ -145,10 +150,7 @@ export class CredentialService {
     options: UpdateOptions = {},
   ): Promise<{ credential: Credential; newClientSecret?: string }> {
     const catalogue = await this.scopeCatalogue()
-    return this.change(reference, async (current) => {
-      if (options.expectedVersions !== undefined && !options.expectedVersions.includes(current.version)) {
-        throw new CredentialError('precondition_failed', messages.versionMismatch)
-      }
+    return this.change(reference, options, async (current) => {
       const after = applyChanges(current, changes)
       assertValidCredential(after, catalogue)
       const fields = changedFields(current, after)
@@ -173,11 +175,12 @@ export class CredentialService {
     reference: CredentialReference,
     graceSeconds: number,
     actor: Actor,
+    precondition: Precondition = {},
   ): Promise<{ credential: Credential; clientSecret: string }> {
     if (!Number.isInteger(graceSeconds) || graceSeconds < 0 || graceSeconds > MAX_GRACE_SECONDS) {
       throw new CredentialError('invalid', messages.graceSecondsInvalid(MAX_GRACE_SECONDS), 'graceSeconds')
     }
-    return this.change(reference, async (current) => {
+    return this.change(reference, precondition, async (current) => {
       const graceEnds = current.previousSecretExpiresAt
       if (graceSeconds > 0 && graceEnds !== null && graceEnds > new Date()) {
         throw new CredentialError('conflict', messages.rotationInProgress(graceEnds.toISOString()), 'graceSeconds')
@@ -196,11 +199,13 @@ export class CredentialService {
     })
   }
 
-  async delete(reference: CredentialReference, actor: Actor): Promise<Credential> {
-    return this.change(reference, async (current) => {
+  async delete(reference: CredentialReference, actor: Actor, precondition: Precondition = {}): Promise<Credential> {
+    return this.change(reference, precondition, async (current) => {
       const audit = { actor, action: 'delete', at: new Date() }
       const deleted = await this.storage.remove({ credentialId: current.credentialId, readVersion: current.version }, audit)
-      return deleted ? withoutSecrets(current) : STALE
+      if (!deleted) return STALE
+      metrics.credentialChanged('delete', actor.source)
+      return withoutSecrets(current)
     })
   }
 
@@ -226,7 +231,8 @@ export class CredentialService {
   }
 
   /** The audit trail of one credential, newest first; it outlives the credential. */
-  events(credentialId: number, page: { limit: number; beforeId?: number }): Promise<AuditEvent[]> {
+  async events(credentialId: number, page: { limit: number; beforeId?: number }): Promise<AuditEvent[]> {
+    if (!isCredentialId(credentialId)) throw credentialNotFound()
     return this.storage.events(credentialId, page)
   }
 
@@ -234,14 +240,19 @@ export class CredentialService {
    * Optimistic concurrency: reads the credential, lets `attempt` decide and write, and when
    * the write finds the credential changed since the read (STALE), reads and decides again.
    * Each attempt is one read and one write statement; no transaction stays open while the
-   * service decides, and every decision is made on the state it overwrites.
+   * service decides, and every decision is made on the state it overwrites, the precondition
+   * included.
    */
   private async change<T>(
     reference: CredentialReference,
+    { expectedVersions }: Precondition,
     attempt: (current: StoredCredential) => Promise<T | typeof STALE>,
   ): Promise<T> {
     for (let tries = 1; ; tries++) {
       const current = await this.find(reference)
+      if (expectedVersions !== undefined && !expectedVersions.includes(current.version)) {
+        throw new CredentialError('precondition_failed', messages.versionMismatch)
+      }
       let outcome: T | typeof STALE
       try {
         outcome = await attempt(current)
@@ -252,6 +263,7 @@ export class CredentialService {
       }
       if (outcome !== STALE) return outcome
       if (tries === MAX_ATTEMPTS) throw new CredentialError('conflict', messages.tooManyConcurrentChanges)
+      metrics.writeRetried()
     }
   }
 
@@ -282,6 +294,7 @@ export class CredentialService {
       { actor, action, changedFields: changed, at },
     )
     if (version === null) return STALE
+    metrics.credentialChanged(action, actor.source)
     return withoutSecrets({ ...current, ...fields, ...secret, version, updatedAt: at })
   }
 
@@ -291,8 +304,8 @@ export class CredentialService {
     let notFound: () => CredentialError
     let found: Promise<StoredCredential | null>
     if (credentialId !== undefined && credentialId > 0) {
-      notFound = () => new CredentialError('not_found', messages.credentialIdInvalid, 'credentialId')
-      if (!Number.isInteger(credentialId) || credentialId > MAX_ID) throw notFound()
+      notFound = credentialNotFound
+      if (!isCredentialId(credentialId)) throw notFound()
       found = this.storage.findById(credentialId)
     } else if (clientIdentifier) {
       notFound = () => new CredentialError('not_found', messages.clientIdentifierInvalid, 'clientIdentifier')
@@ -305,6 +318,11 @@ export class CredentialService {
     if (!stored) throw notFound()
     return stored
   }
+}
+
+/** Whether `id` can name a row: ids are PostgreSQL integers from 1. */
+function isCredentialId(id: number): boolean {
+  return Number.isInteger(id) && id > 0 && id <= MAX_ID
 }
 
 /** The fields after a change: left out keeps, `null` clears; scopes given twice count once. */

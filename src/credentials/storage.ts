@@ -13,7 +13,7 @@ import type { Actor, AuditEvent, CredentialFields, StoredCredential } from './cr
  */
 
 /** A credential's row with its scopes and redirect URIs, in one statement, as StoredCredential. */
-const CREDENTIAL_COLUMNS = `
+export const CREDENTIAL_COLUMNS = `
   c.id AS "credentialId", c.client_identifier AS "clientIdentifier", c.secret_hash AS "secretHash",
   c.previous_secret_hash AS "previousSecretHash", c.previous_secret_expires_at AS "previousSecretExpiresAt",
   c.name, c.description, c.grant_type::text AS "grantType", c.service_id AS "serviceId", c.logo_uri AS "logoUri",
@@ -22,9 +22,11 @@ const CREDENTIAL_COLUMNS = `
   ARRAY(SELECT r.uri FROM credential_redirect_uri r WHERE r.credential_id = c.id ORDER BY r.position)::text[] AS "redirectUris"`
 
 export const READ_BY_ID = sql<StoredCredential, { credentialId: number }>(
+  'credential.read_by_id',
   `SELECT ${CREDENTIAL_COLUMNS} FROM credential c WHERE c.id = :credentialId`,
 )
 export const READ_BY_CLIENT_IDENTIFIER = sql<StoredCredential, { clientIdentifier: string }>(
+  'credential.read_by_client_identifier',
   `SELECT ${CREDENTIAL_COLUMNS} FROM credential c WHERE c.client_identifier = :clientIdentifier`,
 )
 
@@ -44,13 +46,13 @@ type InsertParams = Omit<CredentialFields, 'grantType'> & { grantType: string } 
   }
 
 /** The lists a credential has, each a table of its own with a position column. */
-const LISTS = [
+export const LISTS = [
   { param: 'scopes', table: 'credential_scope', column: 'scope_name' },
   { param: 'redirectUris', table: 'credential_redirect_uri', column: 'uri' },
 ] as const
 
 /** Inserts the list given as `:param`, in order, for the credential that CTE `owner` returns. */
-function insertList(owner: string, { param, table, column }: (typeof LISTS)[number]): string {
+export function insertList(owner: string, { param, table, column }: (typeof LISTS)[number]): string {
   return `INSERT INTO ${table} (credential_id, ${column}, position)
     SELECT ${owner}.id, item.value, item.n - 1 FROM ${owner}, unnest(CAST(:${param} AS text[])) WITH ORDINALITY AS item(value, n)`
 }
@@ -62,7 +64,7 @@ function auditOf(owner: string): string {
 }
 
 /** A new credential, its scopes and redirect URIs, and its audit event: one atomic statement. */
-const INSERT = sql<{ credentialId: number }, InsertParams>(`
+const INSERT = sql<{ credentialId: number }, InsertParams>('credential.insert', `
   WITH created AS (
     INSERT INTO credential (client_identifier, secret_hash, name, description, grant_type, service_id, logo_uri, created_at, updated_at)
     VALUES (:clientIdentifier, :secretHash, :name, :description, CAST(:grantType AS "GrantType"),
@@ -95,7 +97,7 @@ type WriteParams = Omit<CredentialFields, 'scopes' | 'redirectUris'> &
  * and no row comes back. The lists are replaced only when given; each replacement deletes
  * before it inserts (it reads the deletion's result), so a URI may move to another position.
  */
-export const WRITE = sql<{ version: number }, WriteParams>(`
+export const WRITE = sql<{ version: number }, WriteParams>('credential.write', `
   WITH updated AS (
     UPDATE credential SET
       name = :name, description = :description, grant_type = CAST(:grantType AS "GrantType"),
@@ -117,24 +119,56 @@ export const WRITE = sql<{ version: number }, WriteParams>(`
   SELECT version FROM updated`)
 
 /** Deletes a credential (its scopes and URIs cascade) and records it, if the version read still holds. */
-const DELETE = sql<{ credential_id: number }, AuditParams & { credentialId: number; readVersion: number }>(`
+const DELETE = sql<{ credential_id: number }, AuditParams & { credentialId: number; readVersion: number }>('credential.delete', `
   WITH deleted AS (DELETE FROM credential WHERE id = :credentialId AND version = :readVersion RETURNING id)
   ${auditOf('deleted')}
   RETURNING credential_id`)
 
 /** Not a change of the credential: neither its version nor updatedAt moves, and no one is told. */
 const TOUCH_LAST_USED = sql<never, { credentialId: number; at: Date }>(
+  'credential.touch_last_used',
   'UPDATE credential SET last_used_at = :at WHERE id = :credentialId',
 )
 
-const SCOPE_NAMES = sql<{ name: string }>('SELECT name FROM scope')
+export const SCOPE_NAMES = sql<{ name: string }>('scope.names', 'SELECT name FROM scope')
 
-const EVENTS = sql<AuditEvent & { id: string }, { credentialId: number; beforeId: number | null; limit: number }>(`
-  SELECT id::text AS id, credential_id AS "credentialId", actor, action, changed_fields AS "changedFields",
-    request_id AS "requestId", source, created_at AS "createdAt"
+/** An audit event's row as AuditEvent, but its bigint id as text (Number() it). */
+export const EVENT_COLUMNS = `id::text AS id, credential_id AS "credentialId", actor, action, changed_fields AS "changedFields",
+    request_id AS "requestId", source, created_at AS "createdAt"`
+
+/** The advisory lock key of audit retention: a fixed number no other code of this database uses. */
+export const AUDIT_RETENTION_LOCK = 0x6175_6469
+
+/**
+ * A page of a credential's events, newest first. The first page and the pages after a cursor
+ * are two statements: in one, `(:beforeId IS NULL OR id < :beforeId)` is only a filter in the
+ * plan that prepared statements settle on, and a deep page would read every newer event first.
+ * The order names the column: a bare `id` would be the text alias, in text order (99 after 100).
+ */
+function eventsStatement(after: boolean) {
+  return sql<AuditEvent & { id: string }, { credentialId: number; beforeId?: number; limit: number }>(
+    after ? 'audit_event.list_after' : 'audit_event.list',
+    `
+  SELECT ${EVENT_COLUMNS}
   FROM audit_event
-  WHERE credential_id = :credentialId AND (CAST(:beforeId AS bigint) IS NULL OR id < :beforeId)
-  ORDER BY id DESC LIMIT :limit`)
+  WHERE credential_id = :credentialId${after ? ' AND id < :beforeId' : ''}
+  ORDER BY audit_event.id DESC LIMIT :limit`)
+}
+export const EVENTS = { first: eventsStatement(false), after: eventsStatement(true) }
+
+/**
+ * Deletes up to `:batch` events older than `:before`, oldest first, if no other process is
+ * pruning at this moment: the transaction-scoped advisory lock lasts as long as this one
+ * statement, so each batch is short and only one replica deletes at a time.
+ */
+export const PRUNE_EVENTS = sql<{ held: boolean; deleted: number }, { before: Date; batch: number }>('audit_event.prune', `
+  WITH lock AS (SELECT pg_try_advisory_xact_lock(${AUDIT_RETENTION_LOCK}) AS held),
+  deleted AS (
+    DELETE FROM audit_event WHERE id = ANY (ARRAY(
+      SELECT id FROM audit_event WHERE created_at < :before AND (SELECT held FROM lock)
+      ORDER BY created_at LIMIT :batch))
+    RETURNING 1)
+  SELECT (SELECT held FROM lock) AS held, (SELECT count(*) FROM deleted)::int AS deleted`)
 
 /** prisma/migrations/20261128000000_credential_write: notified with a client identifier at every change. */
 const CREDENTIAL_CHANGED = 'credential_changed'
@@ -166,7 +200,7 @@ export interface ListFilter {
  * A list query for this filter and order. Only the given filters appear in the text, so each
  * combination is planned for its indexes; the texts are few, built from the names above.
  */
-function listStatement(filter: ListFilter) {
+export function listStatement(filter: ListFilter) {
   const where = [
     filter.grantType === undefined ? '' : 'c.grant_type = CAST(:grantType AS "GrantType")',
     filter.clientIdentifier === undefined ? '' : 'c.client_identifier = :clientIdentifier',
@@ -178,6 +212,7 @@ function listStatement(filter: ListFilter) {
   const nulls = field === 'serviceId' ? (order === 'asc' ? ' NULLS FIRST' : ' NULLS LAST') : ''
   const orderBy = field === 'credentialId' ? `c.id ${direction}` : `${SORT_COLUMNS[field]} ${direction}${nulls}, c.id ${direction}`
   return sql<StoredCredential, Omit<ListFilter, 'sort'>>(
+    'credential.list',
     `SELECT ${CREDENTIAL_COLUMNS} FROM credential c${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ` +
       `ORDER BY ${orderBy} LIMIT :limit`,
   )
@@ -241,13 +276,19 @@ export function credentialStorage(db: Database) {
     },
 
     async events(credentialId: number, page: { limit: number; beforeId?: number }): Promise<AuditEvent[]> {
-      const rows = await db.run(EVENTS, {
-        credentialId,
-        beforeId: page.beforeId ?? null,
-        limit: page.limit,
-      })
+      const { beforeId, limit } = page
+      const rows = await db.run(beforeId === undefined ? EVENTS.first : EVENTS.after, { credentialId, beforeId, limit })
       // The trail's ids are bigint; well within a JavaScript number for any real trail.
       return rows.map((row) => ({ ...row, id: Number(row.id) }))
+    },
+
+    /**
+     * Deletes one batch of events older than `before`. Returns how many, or null when another
+     * process holds the pruning lock.
+     */
+    async pruneEvents(before: Date, batch: number): Promise<number | null> {
+      const [row] = await db.run(PRUNE_EVENTS, { before, batch })
+      return row?.held ? row.deleted : null
     },
 
     /** Calls `onChange(clientIdentifier)` when any process changes a credential; `null`: any may have. */

@@ -3,7 +3,9 @@ import { mkdir, readFile, rm, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import type { PGlite } from '@electric-sql/pglite'
 import type { PrismaClient } from '../generated/prisma/client.js'
-import { applyMigrations, type MigrationSession } from './migrate.js'
+import { metrics, type PoolStats } from '../observability/metrics.js'
+import { observeAvailability, observeStatement } from '../observability/statements.js'
+import { applyMigrations, type MigrationTx } from './migrate.js'
 import type { Watch } from './notifications.js'
 import { valuesOf, type Statement } from './sql.js'
 
@@ -37,6 +39,11 @@ export interface Database {
   /** A statement with named parameters (src/db/sql.ts), run alone on PGlite (`exclusive`). */
   run<R, P extends object>(statement: Statement<R, P>, params: P): Promise<R[]>
   /**
+   * Runs `work` in one transaction on one connection (alone, on PGlite): committed when it
+   * returns, rolled back when it throws.
+   */
+  transaction<T>(work: (tx: Transaction) => Promise<T>): Promise<T>
+  /**
    * Calls `onChange(payload)` for each notification on `channel` (PostgreSQL NOTIFY, sent by
    * other processes too), and `onChange(null)` whenever some may have been missed. Closed with
    * the database. PGlite belongs to this process alone: nobody else can change it, so its
@@ -48,29 +55,47 @@ export interface Database {
   close(): Promise<void>
 }
 
+/** What each kind of database provides; openDatabase adds the rest. */
+type Opened = Omit<Database, 'run'> & { poolStats(): PoolStats }
+
+/** Statements inside one transaction (Database.transaction). */
+export interface Transaction extends MigrationTx {
+  run<R, P extends object>(statement: Statement<R, P>, params: P): Promise<R[]>
+}
+
+/** The transaction's statements, given how the driver runs plain SQL in it. */
+function transactionOf(tx: MigrationTx): Transaction {
+  return { ...tx, run: (statement, params) => tx.query(statement.text, valuesOf(statement, params)) }
+}
+
 export async function openDatabase(target: DatabaseTarget): Promise<Database> {
-  const database = 'url' in target ? await openPostgres(target.url) : await openPglite(target)
+  const { poolStats, ...database } = 'url' in target ? await openPostgres(target.url) : await openPglite(target)
+  const unwatchPool = metrics.watchPool(poolStats)
   // Closing twice (a readiness test closes it, then the app's onClose hook) is harmless.
   let closed: Promise<void> | undefined
+  const exclusive = <T>(work: () => Promise<T>) => observeAvailability(database.exclusive(work))
   return {
     get prisma() {
       return database.prisma
     },
     kind: database.kind,
-    exclusive: database.exclusive,
     query: database.query,
     watch: database.watch,
+    transaction: database.transaction,
     migrate: database.migrate,
+    exclusive,
     run: <R, P extends object>(statement: Statement<R, P>, params: P) =>
-      database.exclusive(() => database.query<R>(statement.text, valuesOf(statement, params))),
-    close: () => (closed ??= database.close()),
+      exclusive(() =>
+        observeStatement(statement.name, database.kind, () => database.query<R>(statement.text, valuesOf(statement, params))),
+      ),
+    close: () => (closed ??= database.close().finally(unwatchPool)),
   }
 }
 
 // Each kind imports its own drivers when opened: a process uses one kind, and loading the
 // other's modules (PGlite's, or pg's) costs start-up CPU for nothing (a CLI call, `npm start`).
 
-async function openPostgres(url: string): Promise<Omit<Database, 'run'>> {
+async function openPostgres(url: string): Promise<Opened> {
   const [{ default: pg }, { PrismaPg }, { PrismaClient }, { listen }] = await Promise.all([
     import('pg'),
     import('@prisma/adapter-pg'),
@@ -82,24 +107,24 @@ async function openPostgres(url: string): Promise<Omit<Database, 'run'>> {
   pool.on('error', () => {})
   let prisma: PrismaClient | undefined
   const watches = new Set<Watch>()
-  const session: MigrationSession = {
-    async transaction(work) {
-      const client = await pool.connect()
-      try {
-        await client.query('BEGIN')
-        const result = await work({
+  async function transaction<T>(work: (tx: Transaction) => Promise<T>): Promise<T> {
+    const client = await pool.connect()
+    try {
+      await client.query('BEGIN')
+      const result = await work(
+        transactionOf({
           exec: async (sql) => void (await client.query(sql)),
           query: async (sql, params) => (await client.query(sql, params)).rows,
-        })
-        await client.query('COMMIT')
-        return result
-      } catch (error) {
-        await client.query('ROLLBACK').catch(() => {})
-        throw error
-      } finally {
-        client.release()
-      }
-    },
+        }),
+      )
+      await client.query('COMMIT')
+      return result
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => {})
+      throw error
+    } finally {
+      client.release()
+    }
   }
   return {
     get prisma() {
@@ -114,7 +139,9 @@ async function openPostgres(url: string): Promise<Omit<Database, 'run'>> {
       watches.add(watch)
       return watch
     },
-    migrate: () => applyMigrations(session),
+    transaction,
+    migrate: () => applyMigrations({ transaction }),
+    poolStats: () => ({ size: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount }),
     async close() {
       await Promise.all([...watches].map((watch) => watch.close()))
       await prisma?.$disconnect()
@@ -134,15 +161,14 @@ function statementName(text: string): string {
   return name
 }
 
-async function openPglite(target: PgliteTarget): Promise<Omit<Database, 'run'>> {
+async function openPglite(target: PgliteTarget): Promise<Opened> {
   const unlock = 'dataDir' in target ? await lockDataDir(target.dataDir) : async () => {}
   const folder = 'dataDir' in target ? path.join(target.dataDir, 'pglite') : undefined
   // The image seeds a new database only: PGlite refuses to load one over an existing cluster.
   const seeded = target.image && !(folder && existsSync(path.join(folder, 'PG_VERSION')))
-  let pglite: PGlite
+  const { PGlite } = await import('@electric-sql/pglite')
+  const pglite = new PGlite({ dataDir: folder, loadDataDir: seeded ? target.image : undefined })
   try {
-    const { PGlite } = await import('@electric-sql/pglite')
-    pglite = new PGlite({ dataDir: folder, loadDataDir: seeded ? target.image : undefined })
     await pglite.waitReady
   } catch (error) {
     await unlock()
@@ -155,19 +181,26 @@ async function openPglite(target: PgliteTarget): Promise<Omit<Database, 'run'>> 
   let prisma: PrismaClient | undefined
   const session = pgliteSession(pglite)
   let queue: Promise<unknown> = Promise.resolve()
+  /** Units of work queued or running on the one connection. */
+  let pending = 0
+  function exclusive<T>(work: () => Promise<T>): Promise<T> {
+    pending++
+    const run = queue.then(work, work).finally(() => pending--)
+    queue = run.catch(() => {})
+    return run
+  }
+  const transaction = <T>(work: (tx: Transaction) => Promise<T>): Promise<T> => exclusive(() => session.transaction(work))
   return {
     get prisma() {
       return (prisma ??= new PrismaClient({ adapter: new PrismaPGlite(pglite) }))
     },
     kind: 'pglite',
-    exclusive<T>(work: () => Promise<T>): Promise<T> {
-      const run = queue.then(work, work)
-      queue = run.catch(() => {})
-      return run
-    },
+    exclusive,
+    poolStats: () => ({ size: 1, idle: pending === 0 ? 1 : 0, waiting: Math.max(0, pending - 1) }),
     query: async <R>(text: string, params: unknown[]) => (await pglite.query<R>(text, params)).rows,
     watch: () => ({ live: () => true, close: async () => {} }),
-    migrate: () => applyMigrations(session),
+    transaction,
+    migrate: () => applyMigrations({ transaction }),
     async close() {
       await prisma?.$disconnect()
       await pglite.close()
@@ -176,14 +209,17 @@ async function openPglite(target: PgliteTarget): Promise<Omit<Database, 'run'>> 
   }
 }
 
-function pgliteSession(pglite: PGlite): MigrationSession {
+/** PGlite's transactions, for migrations and Database.transaction. */
+function pgliteSession(pglite: PGlite) {
   return {
-    transaction: (work) =>
+    transaction: <T>(work: (tx: Transaction) => Promise<T>): Promise<T> =>
       pglite.transaction((tx) =>
-        work({
-          exec: async (sql) => void (await tx.exec(sql)),
-          query: async <R>(sql: string, params: unknown[]) => (await tx.query<R>(sql, params)).rows,
-        }),
+        work(
+          transactionOf({
+            exec: async (sql) => void (await tx.exec(sql)),
+            query: async <R>(sql: string, params: unknown[]) => (await tx.query<R>(sql, params)).rows,
+          }),
+        ),
       ),
   }
 }
