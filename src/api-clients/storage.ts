@@ -1,5 +1,6 @@
 import type { Database, Watch } from '../db/database.js'
 import type { ApiCredential } from '../generated/prisma/client.js'
+import { sql } from '../db/sql.js'
 
 /** What checking a caller needs of its API credential. */
 export type ApiCredentialAccess = Pick<ApiCredential, 'identifier' | 'permissions' | 'allowedIps' | 'secretHash'>
@@ -14,77 +15,73 @@ const API_CREDENTIAL_CHANGED = 'api_credential_changed'
 
 export type NewApiCredential = Pick<ApiCredential, 'identifier' | 'secretHash' | 'description' | 'permissions' | 'allowedIps'>
 
+const ACCESS_COLUMNS = `identifier, permissions, allowed_ips AS "allowedIps", secret_hash AS "secretHash"`
+const NEW_VALUES = `(:identifier, :secretHash, :description, CAST(:permissions AS text[]), CAST(:allowedIps AS text[]))`
+const SET_NEW_VALUES = `secret_hash = EXCLUDED.secret_hash, description = EXCLUDED.description,
+  permissions = EXCLUDED.permissions, allowed_ips = EXCLUDED.allowed_ips, revoked_at = NULL`
+
+/** A revoked credential's identifier may be used again: the new one replaces it, none of its old settings carry over. */
+const INSERT = sql<{ identifier: string }, NewApiCredential>('api_credential.insert', `
+  INSERT INTO api_credential (identifier, secret_hash, description, permissions, allowed_ips) VALUES ${NEW_VALUES}
+  ON CONFLICT (identifier) DO UPDATE SET ${SET_NEW_VALUES}, created_at = CURRENT_TIMESTAMP
+  WHERE api_credential.revoked_at IS NOT NULL
+  RETURNING identifier`)
+const UPSERT = sql<unknown, NewApiCredential>('api_credential.upsert', `
+  INSERT INTO api_credential (identifier, secret_hash, description, permissions, allowed_ips) VALUES ${NEW_VALUES}
+  ON CONFLICT (identifier) DO UPDATE SET ${SET_NEW_VALUES}`)
+const REPLACE_SECRET = sql<{ identifier: string }, { identifier: string; secretHash: string }>('api_credential.replace_secret',
+  `UPDATE api_credential SET secret_hash = :secretHash WHERE identifier = :identifier AND revoked_at IS NULL RETURNING identifier`,
+)
+const REVOKE = sql<{ identifier: string }, { identifier: string; at: Date }>('api_credential.revoke',
+  `UPDATE api_credential SET revoked_at = :at WHERE identifier = :identifier AND revoked_at IS NULL RETURNING identifier`,
+)
+const COUNT = sql<{ count: number }>('api_credential.count', `SELECT count(*)::int AS count FROM api_credential`)
+const LIST = sql<ApiCredentialSummary>('api_credential.list', `
+  SELECT identifier, description, permissions, allowed_ips AS "allowedIps", created_at AS "createdAt", revoked_at AS "revokedAt"
+  FROM api_credential ORDER BY id`)
+const FIND_ACTIVE = sql<ApiCredentialAccess, { identifier: string }>('api_credential.find_active',
+  `SELECT ${ACCESS_COLUMNS} FROM api_credential WHERE identifier = :identifier AND revoked_at IS NULL`,
+)
+
 /**
  * The API-credentials domain's storage: the only code that talks to the database about who
- * may call this service. Prisma Client throughout: none of this is on a request's hot path
- * (a caller's credential is looked up once per few seconds, see ApiClientService.find).
+ * may call this service. Plain SQL like the credentials' storage: a CLI call or a start then
+ * never loads Prisma's query engine, most of their CPU otherwise.
  */
 export function apiCredentialStorage(db: Database) {
-  const { prisma } = db
   return {
-    /**
-     * Stores a new API credential; false when an active one has the identifier. A revoked one
-     * is replaced: its identifier may be used again, and none of its old settings carry over.
-     */
-    insert(credential: NewApiCredential): Promise<boolean> {
-      return db.exclusive(async () => {
-        const existing = await prisma.apiCredential.findUnique({ where: { identifier: credential.identifier } })
-        if (!existing) {
-          await prisma.apiCredential.create({ data: credential })
-          return true
-        }
-        const { count } = await prisma.apiCredential.updateMany({
-          where: { identifier: credential.identifier, revokedAt: { not: null } },
-          data: { ...credential, revokedAt: null, createdAt: new Date() },
-        })
-        return count > 0
-      })
+    /** Stores a new API credential; false when an active one has the identifier. */
+    async insert(credential: NewApiCredential): Promise<boolean> {
+      return (await db.run(INSERT, credential)).length > 0
     },
 
     /** Replaces the secret digest of the active credential with this identifier; false when there is none. */
     async replaceSecret(identifier: string, secretHash: string): Promise<boolean> {
-      const { count } = await db.exclusive(() =>
-        prisma.apiCredential.updateMany({ where: { identifier, revokedAt: null }, data: { secretHash } }),
-      )
-      return count > 0
+      return (await db.run(REPLACE_SECRET, { identifier, secretHash })).length > 0
     },
 
     /** Creates or replaces the credential with this identifier, active again if it was revoked. */
     async upsert(credential: NewApiCredential): Promise<void> {
-      const data = { ...credential, revokedAt: null }
-      await db.exclusive(() =>
-        prisma.apiCredential.upsert({ where: { identifier: credential.identifier }, create: data, update: data }),
-      )
+      await db.run(UPSERT, credential)
     },
 
-    count(): Promise<number> {
-      return db.exclusive(() => prisma.apiCredential.count())
+    async count(): Promise<number> {
+      const [row] = await db.run(COUNT, {})
+      return row?.count ?? 0
     },
 
     list(): Promise<ApiCredentialSummary[]> {
-      return db.exclusive(() =>
-        prisma.apiCredential.findMany({
-          orderBy: { id: 'asc' },
-          select: { identifier: true, description: true, permissions: true, allowedIps: true, createdAt: true, revokedAt: true },
-        }),
-      )
+      return db.run(LIST, {})
     },
 
     /** Marks the active credential with this identifier revoked; false when there is none. */
     async revoke(identifier: string, at: Date): Promise<boolean> {
-      const { count } = await db.exclusive(() =>
-        prisma.apiCredential.updateMany({ where: { identifier, revokedAt: null }, data: { revokedAt: at } }),
-      )
-      return count > 0
+      return (await db.run(REVOKE, { identifier, at })).length > 0
     },
 
-    findActive(identifier: string): Promise<ApiCredentialAccess | null> {
-      return db.exclusive(() =>
-        prisma.apiCredential.findFirst({
-          where: { identifier, revokedAt: null },
-          select: { identifier: true, permissions: true, allowedIps: true, secretHash: true },
-        }),
-      )
+    async findActive(identifier: string): Promise<ApiCredentialAccess | null> {
+      const [row] = await db.run(FIND_ACTIVE, { identifier })
+      return row ?? null
     },
 
     /** Calls `onChange(identifier)` when any process changes an API credential; `null`: any may have. */

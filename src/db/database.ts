@@ -1,15 +1,12 @@
 import { existsSync } from 'node:fs'
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises'
 import path from 'node:path'
-import { PGlite } from '@electric-sql/pglite'
-import { PrismaPg } from '@prisma/adapter-pg'
-import pg from 'pg'
-import { PrismaPGlite } from 'pglite-prisma-adapter'
-import { PrismaClient } from '../generated/prisma/client.js'
+import type { PGlite } from '@electric-sql/pglite'
+import type { PrismaClient } from '../generated/prisma/client.js'
 import { metrics, type PoolStats } from '../observability/metrics.js'
 import { observeAvailability, observeStatement } from '../observability/statements.js'
 import { applyMigrations, type MigrationTx } from './migrate.js'
-import { listen, type Watch } from './notifications.js'
+import type { Watch } from './notifications.js'
 import { valuesOf, type Statement } from './sql.js'
 
 export type { PrismaClient, Watch }
@@ -24,6 +21,7 @@ export type DatabaseTarget = { url: string } | PgliteTarget
 export type PgliteTarget = ({ dataDir: string } | { memory: true }) & { image?: Blob }
 
 export interface Database {
+  /** Made on first use: nothing in src queries through Prisma, whose query engine costs start-up CPU. */
   readonly prisma: PrismaClient
   readonly kind: 'postgresql' | 'pglite'
   /**
@@ -77,7 +75,14 @@ export async function openDatabase(target: DatabaseTarget): Promise<Database> {
   let closed: Promise<void> | undefined
   const exclusive = <T>(work: () => Promise<T>) => observeAvailability(database.exclusive(work))
   return {
-    ...database,
+    get prisma() {
+      return database.prisma
+    },
+    kind: database.kind,
+    query: database.query,
+    watch: database.watch,
+    transaction: database.transaction,
+    migrate: database.migrate,
     exclusive,
     run: <R, P extends object>(statement: Statement<R, P>, params: P) =>
       exclusive(() =>
@@ -87,11 +92,20 @@ export async function openDatabase(target: DatabaseTarget): Promise<Database> {
   }
 }
 
+// Each kind imports its own drivers when opened: a process uses one kind, and loading the
+// other's modules (PGlite's, or pg's) costs start-up CPU for nothing (a CLI call, `npm start`).
+
 async function openPostgres(url: string): Promise<Opened> {
+  const [{ default: pg }, { PrismaPg }, { PrismaClient }, { listen }] = await Promise.all([
+    import('pg'),
+    import('@prisma/adapter-pg'),
+    import('../generated/prisma/client.js'),
+    import('./notifications.js'),
+  ])
   const pool = new pg.Pool({ connectionString: url, max: 10 })
   // A pool error (e.g. the server restarting) must not crash the process: the next query retries.
   pool.on('error', () => {})
-  const prisma = new PrismaClient({ adapter: new PrismaPg(pool) })
+  let prisma: PrismaClient | undefined
   const watches = new Set<Watch>()
   async function transaction<T>(work: (tx: Transaction) => Promise<T>): Promise<T> {
     const client = await pool.connect()
@@ -113,7 +127,9 @@ async function openPostgres(url: string): Promise<Opened> {
     }
   }
   return {
-    prisma,
+    get prisma() {
+      return (prisma ??= new PrismaClient({ adapter: new PrismaPg(pool) }))
+    },
     kind: 'postgresql',
     exclusive: (work) => work(),
     query: async <R>(text: string, params: unknown[]) =>
@@ -128,7 +144,7 @@ async function openPostgres(url: string): Promise<Opened> {
     poolStats: () => ({ size: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount }),
     async close() {
       await Promise.all([...watches].map((watch) => watch.close()))
-      await prisma.$disconnect()
+      await prisma?.$disconnect()
       await pool.end().catch(() => {})
     },
   }
@@ -150,6 +166,7 @@ async function openPglite(target: PgliteTarget): Promise<Opened> {
   const folder = 'dataDir' in target ? path.join(target.dataDir, 'pglite') : undefined
   // The image seeds a new database only: PGlite refuses to load one over an existing cluster.
   const seeded = target.image && !(folder && existsSync(path.join(folder, 'PG_VERSION')))
+  const { PGlite } = await import('@electric-sql/pglite')
   const pglite = new PGlite({ dataDir: folder, loadDataDir: seeded ? target.image : undefined })
   try {
     await pglite.waitReady
@@ -157,7 +174,11 @@ async function openPglite(target: PgliteTarget): Promise<Opened> {
     await unlock()
     throw error
   }
-  const prisma = new PrismaClient({ adapter: new PrismaPGlite(pglite) })
+  const [{ PrismaPGlite }, { PrismaClient }] = await Promise.all([
+    import('pglite-prisma-adapter'),
+    import('../generated/prisma/client.js'),
+  ])
+  let prisma: PrismaClient | undefined
   const session = pgliteSession(pglite)
   let queue: Promise<unknown> = Promise.resolve()
   /** Units of work queued or running on the one connection. */
@@ -170,7 +191,9 @@ async function openPglite(target: PgliteTarget): Promise<Opened> {
   }
   const transaction = <T>(work: (tx: Transaction) => Promise<T>): Promise<T> => exclusive(() => session.transaction(work))
   return {
-    prisma,
+    get prisma() {
+      return (prisma ??= new PrismaClient({ adapter: new PrismaPGlite(pglite) }))
+    },
     kind: 'pglite',
     exclusive,
     poolStats: () => ({ size: 1, idle: pending === 0 ? 1 : 0, waiting: Math.max(0, pending - 1) }),
@@ -179,7 +202,7 @@ async function openPglite(target: PgliteTarget): Promise<Opened> {
     transaction,
     migrate: () => applyMigrations({ transaction }),
     async close() {
-      await prisma.$disconnect()
+      await prisma?.$disconnect()
       await pglite.close()
       await unlock()
     },
@@ -207,6 +230,7 @@ function pgliteSession(pglite: PGlite) {
  * (the tests start each of their databases from one).
  */
 export async function migratedPgliteImage(): Promise<Blob> {
+  const { PGlite } = await import('@electric-sql/pglite')
   const pglite = new PGlite()
   try {
     await applyMigrations(pgliteSession(pglite))
