@@ -66,6 +66,9 @@ function requestId(request: { headers: Record<string, string | string[] | undefi
   return typeof given === 'string' && /^[\w.:-]{1,128}$/.test(given) ? given : randomUUID()
 }
 
+/** How long a client may take to send a whole request (a slow sender holds a connection). */
+const REQUEST_TIMEOUT_MS = 30_000
+
 export interface BuiltServer {
   app: FastifyInstance
   /** The admin API credential made on a first start with an empty database, shown once. */
@@ -83,7 +86,7 @@ export async function buildServer(
 ): Promise<BuiltServer> {
   const target =
     overrides.database ?? (config.DATABASE_URL ? { url: config.DATABASE_URL } : { dataDir: config.DATA_DIR })
-  const database = await openDatabase(target)
+  const database = await openDatabase(target, { timeoutMs: config.DATABASE_TIMEOUT_MS })
   try {
     await database.migrate()
     const fastify = Fastify({
@@ -94,6 +97,7 @@ export async function buildServer(
       logController: new RequestLogController(),
       requestIdHeader: false,
       bodyLimit: 64 * 1024,
+      requestTimeout: REQUEST_TIMEOUT_MS,
       trustProxy: trustProxySetting(config.TRUST_PROXY),
       ajv: { customOptions: { removeAdditional: false } },
     })
@@ -102,6 +106,7 @@ export async function buildServer(
       done()
     })
     fastify.addHook('onClose', () => database.close())
+    database.availability.reportTo(fastify.log)
     await fastify.register(appPlugin, { config, database })
     await fastify.ready()
 

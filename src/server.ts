@@ -1,6 +1,7 @@
 import closeWithGrace from 'close-with-grace'
 import { buildServer } from './app.js'
 import { ConfigError, loadConfig, type Config } from './config.js'
+import { unavailableReason } from './http/errors.js'
 
 /** How long a stop may take: in-flight requests finish, then the database closes. */
 const SHUTDOWN_GRACE_MS = 10_000
@@ -47,7 +48,19 @@ function describe(error: unknown): string {
   return error instanceof Error ? (error.stack ?? error.message) : String(error)
 }
 
+/** One line for the failures an operator fixes outside the code; a stack for the rest. */
+function startFailure(error: unknown): string {
+  if (error instanceof ConfigError) return error.message
+  const unavailable = unavailableReason(error)
+  if (unavailable !== null) {
+    // The configuration was read without error before the start began.
+    const { DATABASE_TIMEOUT_MS } = loadConfig()
+    return `Failed to start: the database is unavailable (${unavailable}); each wait for it is bounded by DATABASE_TIMEOUT_MS=${DATABASE_TIMEOUT_MS}.`
+  }
+  return `Failed to start: ${describe(error)}`
+}
+
 main().catch((error: unknown) => {
-  process.stderr.write(error instanceof ConfigError ? `${error.message}\n` : `Failed to start: ${describe(error)}\n`)
+  process.stderr.write(`${startFailure(error)}\n`)
   process.exit(1)
 })

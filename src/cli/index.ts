@@ -96,6 +96,7 @@ export async function runCli(
   const config = options.config ?? loadConfig()
   const database = await openDatabase(
     options.database ?? (config.DATABASE_URL ? { url: config.DATABASE_URL } : { dataDir: config.DATA_DIR }),
+    { timeoutMs: config.DATABASE_TIMEOUT_MS },
   )
   try {
     const applied = await database.migrate()

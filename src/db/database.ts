@@ -5,6 +5,7 @@ import { PrismaPg } from '@prisma/adapter-pg'
 import pg from 'pg'
 import { PrismaPGlite } from 'pglite-prisma-adapter'
 import { PrismaClient } from '../generated/prisma/client.js'
+import { DatabaseAvailability } from './availability.js'
 import { applyMigrations, type MigrationSession } from './migrate.js'
 import { listen, type Watch } from './notifications.js'
 import { valuesOf, type Statement } from './sql.js'
@@ -14,9 +15,22 @@ export type { PrismaClient, Watch }
 /** Where the data lives: a PostgreSQL URL, a PGlite data folder, or PGlite in memory (tests). */
 export type DatabaseTarget = { url: string } | { dataDir: string } | { memory: true }
 
+export interface DatabaseOptions {
+  /**
+   * The longest any wait on the database may last, in ms (DATABASE_TIMEOUT_MS): on PostgreSQL,
+   * half of it for a connection (connect, or a turn in the pool) and half for a statement's
+   * answer, so a statement that starts is answered or refused within it.
+   */
+  timeoutMs: number
+}
+
+export const DEFAULT_DATABASE_OPTIONS: DatabaseOptions = { timeoutMs: 5_000 }
+
 export interface Database {
   readonly prisma: PrismaClient
   readonly kind: 'postgresql' | 'pglite'
+  /** Whether the database answers; the edges report their 503s to it (src/db/availability.ts). */
+  readonly availability: DatabaseAvailability
   /**
    * Runs database work that must not interleave with other work. PGlite is one connection:
    * a query issued while another request's interactive transaction is open queues behind it
@@ -43,20 +57,41 @@ export interface Database {
   close(): Promise<void>
 }
 
-export async function openDatabase(target: DatabaseTarget): Promise<Database> {
-  const database = 'url' in target ? await openPostgres(target.url) : await openPglite(target)
+export async function openDatabase(
+  target: DatabaseTarget,
+  options: DatabaseOptions = DEFAULT_DATABASE_OPTIONS,
+): Promise<Database> {
+  const database = 'url' in target ? await openPostgres(target.url, options) : await openPglite(target)
+  const availability = new DatabaseAvailability(() => database.exclusive(() => database.query('SELECT 1', [])))
   // Closing twice (a readiness test closes it, then the app's onClose hook) is harmless.
   let closed: Promise<void> | undefined
   return {
     ...database,
+    availability,
     run: <R, P extends object>(statement: Statement<R, P>, params: P) =>
       database.exclusive(() => database.query<R>(statement.text, valuesOf(statement, params))),
-    close: () => (closed ??= database.close()),
+    close: () => {
+      availability.stop()
+      return (closed ??= database.close())
+    },
   }
 }
 
-async function openPostgres(url: string): Promise<Omit<Database, 'run'>> {
-  const pool = new pg.Pool({ connectionString: url, max: 10 })
+type Opened = Omit<Database, 'run' | 'availability'>
+
+async function openPostgres(url: string, { timeoutMs }: DatabaseOptions): Promise<Opened> {
+  const half = Math.ceil(timeoutMs / 2)
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: 10,
+    // A database that accepts connections but never answers must not hold requests for ever.
+    connectionTimeoutMillis: half,
+    // Client side: a timed-out connection is dropped from the pool. Server side: a statement
+    // stuck on a lock is cancelled, and its locks released.
+    query_timeout: half,
+    statement_timeout: half,
+    keepAlive: true,
+  })
   // A pool error (e.g. the server restarting) must not crash the process: the next query retries.
   pool.on('error', () => {})
   const prisma = new PrismaClient({ adapter: new PrismaPg(pool) })
@@ -111,7 +146,7 @@ function statementName(text: string): string {
   return name
 }
 
-async function openPglite(target: { dataDir: string } | { memory: true }): Promise<Omit<Database, 'run'>> {
+async function openPglite(target: { dataDir: string } | { memory: true }): Promise<Opened> {
   const unlock = 'dataDir' in target ? await lockDataDir(target.dataDir) : async () => {}
   const pglite = 'dataDir' in target ? new PGlite(path.join(target.dataDir, 'pglite')) : new PGlite()
   try {

@@ -37,13 +37,14 @@ export default async function opsRoutes(app: FastifyInstance) {
       summary: 'Readiness: the database answers',
       response: { 200: Ok, 503: Unavailable },
     },
-    handler: async (request, reply) => {
+    handler: async (_request, reply) => {
       try {
         await withTimeout(app.database.run(PING, {}), READINESS_TIMEOUT_MS)
         return { status: 'ok' as const }
       } catch (error) {
-        request.log.warn({ err: error }, 'readiness check failed')
         const reason = error instanceof TimeoutError ? 'database timed out' : 'database unreachable'
+        // Logged once per outage, not once per probe.
+        app.database.availability.lost(reason)
         return reply.code(503).header('retry-after', String(UNAVAILABLE.retryAfterSeconds)).send({ status: 'unavailable' as const, reason })
       }
     },

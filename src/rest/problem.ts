@@ -2,7 +2,7 @@ import { STATUS_CODES } from 'node:http'
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
 import { CredentialError, type CredentialErrorKind } from '../credentials/errors.js'
 import { AccessRefused } from '../http/authorization.js'
-import { INTERNAL_ERROR, isDatabaseUnavailable, UNAVAILABLE } from '../http/errors.js'
+import { INTERNAL_ERROR, refuseUnavailable, UNAVAILABLE, unavailableReason } from '../http/errors.js'
 import { RateLimited } from '../limits/index.js'
 import type { Problem } from './schemas.js'
 
@@ -101,9 +101,9 @@ export async function problemHandler(error: FastifyError, request: FastifyReques
     const errors = validationErrors(error)
     return sendProblem(reply, problem(400, errors[0]?.detail ?? error.message, errors))
   }
-  if (isDatabaseUnavailable(error)) {
-    request.log.warn({ err: error }, 'database unavailable')
-    reply.header('retry-after', String(UNAVAILABLE.retryAfterSeconds))
+  const unavailable = unavailableReason(error)
+  if (unavailable !== null) {
+    refuseUnavailable(request, reply, unavailable)
     return sendProblem(reply, problem(503, UNAVAILABLE.message))
   }
   const status = error.statusCode ?? 500

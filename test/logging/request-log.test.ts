@@ -1,21 +1,9 @@
-import { Writable } from 'node:stream'
 import t from 'tap'
 import { loggerOptions } from '../../src/logging.js'
 import { buildTestApp } from '../helpers/app.js'
 import { callLegacy } from '../helpers/legacy.js'
+import { captureLogs } from '../helpers/logs.js'
 import { callRest, createCredential } from '../helpers/rest.js'
-
-/** A stream for the logger that keeps each line it is given. */
-function captureLogs() {
-  const lines: string[] = []
-  const stream = new Writable({
-    write(chunk, _encoding, done) {
-      lines.push(...String(chunk).split('\n').filter((line) => line !== ''))
-      done()
-    },
-  })
-  return { lines, stream }
-}
 
 t.test('one log line per request, and no secret in any log line', async (t) => {
   const { lines, stream } = captureLogs()
