@@ -40,7 +40,10 @@ export interface AppOptions {
 async function app(fastify: FastifyInstance, { config, database }: AppOptions) {
   fastify.decorate('config', config)
   fastify.decorate('database', database)
-  fastify.decorate('credentials', new CredentialService(credentialStorage(database), config.CLIENT_IDENTIFIER_PREFIX))
+  fastify.decorate(
+    'credentials',
+    new CredentialService(credentialStorage(database), config.CLIENT_IDENTIFIER_PREFIX, config.DATABASE_TIMEOUT_MS),
+  )
   fastify.decorate('apiClients', new ApiClientService(apiCredentialStorage(database)))
   await fastify.register(limits, {
     windowSeconds: config.RATE_LIMIT_WINDOW_SECONDS,

@@ -13,7 +13,7 @@ import {
 import { CredentialError, messages } from './errors.js'
 import { RecentlyRead } from './recently-read.js'
 import { assertValidCredential, hasNul, isGrantType, type CredentialDraft } from './rules.js'
-import type { CredentialStorage, SecretColumns, SortField } from './storage.js'
+import type { CredentialChangeStorage, CredentialStorage, SecretColumns, SortField } from './storage.js'
 
 export interface UpdateOptions {
   resetSecret?: boolean
@@ -42,8 +42,13 @@ export const MAX_GRACE_SECONDS = 7 * 24 * 3600
  * identifiers.
  */
 const RECENTLY_READ = { ttlMs: 5_000, maxEntries: 10_000 }
-/** Enough for every writer of a credential that many requests change at once to get its turn. */
-const MAX_ATTEMPTS = 64
+/**
+ * Optimistic writes before a writer waits for its turn (the credential's row lock) instead:
+ * the cheap path for the usual case, no writer turned away when many change one credential.
+ */
+const OPTIMISTIC_ATTEMPTS = 3
+/** What a writer that could not write is told (rare: see `change`). */
+const RETRY_AFTER_SECONDS = 1
 /** lastUsedAt is kept to the minute, so a busy client does not write on every authentication. */
 const LAST_USED_RESOLUTION_MS = 60_000
 
@@ -74,6 +79,8 @@ export class CredentialService {
   constructor(
     private readonly storage: CredentialStorage,
     private readonly clientIdentifierPrefix: string,
+    /** How long a writer waits for its turn (DATABASE_TIMEOUT_MS). */
+    private readonly turnWaitMs: number,
   ) {
     const watch = storage.watchChanges((clientIdentifier) => this.#recent.forget(clientIdentifier))
     this.#recent = new RecentlyRead(watch, RECENTLY_READ.ttlMs, RECENTLY_READ.maxEntries)
@@ -145,7 +152,7 @@ export class CredentialService {
     options: UpdateOptions = {},
   ): Promise<{ credential: Credential; newClientSecret?: string }> {
     const catalogue = await this.scopeCatalogue()
-    return this.change(reference, async (current) => {
+    return this.change(reference, async (current, storage) => {
       if (options.expectedVersions !== undefined && !options.expectedVersions.includes(current.version)) {
         throw new CredentialError('precondition_failed', messages.versionMismatch)
       }
@@ -157,7 +164,7 @@ export class CredentialService {
       if (fields.length === 0) return { credential: withoutSecrets(current) }
       const newClientSecret = options.resetSecret ? generateSecret() : undefined
       const secret = newClientSecret === undefined ? secretColumns(current) : freshSecret(newClientSecret)
-      const credential = await this.write(current, after, secret, 'update', fields, actor)
+      const credential = await this.write(storage, current, after, secret, 'update', fields, actor)
       if (credential === STALE) return STALE
       return newClientSecret === undefined ? { credential } : { credential, newClientSecret }
     })
@@ -177,10 +184,11 @@ export class CredentialService {
     if (!Number.isInteger(graceSeconds) || graceSeconds < 0 || graceSeconds > MAX_GRACE_SECONDS) {
       throw new CredentialError('invalid', messages.graceSecondsInvalid(MAX_GRACE_SECONDS), 'graceSeconds')
     }
-    return this.change(reference, async (current) => {
+    return this.change(reference, async (current, storage) => {
       const graceEnds = current.previousSecretExpiresAt
       if (graceSeconds > 0 && graceEnds !== null && graceEnds > new Date()) {
-        throw new CredentialError('conflict', messages.rotationInProgress(graceEnds.toISOString()), 'graceSeconds')
+        const retryAfter = Math.ceil((graceEnds.getTime() - Date.now()) / 1000)
+        throw new CredentialError('conflict', messages.rotationInProgress(graceEnds.toISOString()), 'graceSeconds', retryAfter)
       }
       const clientSecret = generateSecret()
       const secret: SecretColumns =
@@ -191,15 +199,15 @@ export class CredentialService {
               previousSecretExpiresAt: new Date(Date.now() + graceSeconds * 1000),
             }
           : freshSecret(clientSecret)
-      const credential = await this.write(current, current, secret, 'rotate_secret', ['clientSecret'], actor)
+      const credential = await this.write(storage, current, current, secret, 'rotate_secret', ['clientSecret'], actor)
       return credential === STALE ? STALE : { credential, clientSecret }
     })
   }
 
   async delete(reference: CredentialReference, actor: Actor): Promise<Credential> {
-    return this.change(reference, async (current) => {
+    return this.change(reference, async (current, storage) => {
       const audit = { actor, action: 'delete', at: new Date() }
-      const deleted = await this.storage.remove({ credentialId: current.credentialId, readVersion: current.version }, audit)
+      const deleted = await storage.remove({ credentialId: current.credentialId, readVersion: current.version }, audit)
       return deleted ? withoutSecrets(current) : STALE
     })
   }
@@ -234,24 +242,42 @@ export class CredentialService {
    * Optimistic concurrency: reads the credential, lets `attempt` decide and write, and when
    * the write finds the credential changed since the read (STALE), reads and decides again.
    * Each attempt is one read and one write statement; no transaction stays open while the
-   * service decides, and every decision is made on the state it overwrites.
+   * service decides, and every decision is made on the state it overwrites. After a few
+   * misses the writer waits for its turn instead (storage.inTurn: the row lock), where its
+   * write cannot miss, so many writers of one credential all get through.
    */
   private async change<T>(
     reference: CredentialReference,
-    attempt: (current: StoredCredential) => Promise<T | typeof STALE>,
+    attempt: (current: StoredCredential, storage: CredentialChangeStorage) => Promise<T | typeof STALE>,
   ): Promise<T> {
-    for (let tries = 1; ; tries++) {
-      const current = await this.find(reference)
-      let outcome: T | typeof STALE
-      try {
-        outcome = await attempt(current)
-      } finally {
-        // Forgotten here as well as on the database's notification (even when the write's
-        // answer was lost): this process's next authentication must see any change at once.
-        this.#recent.forget(current.clientIdentifier)
-      }
-      if (outcome !== STALE) return outcome
-      if (tries === MAX_ATTEMPTS) throw new CredentialError('conflict', messages.tooManyConcurrentChanges)
+    let credentialId = 0
+    for (let tries = 0; tries < OPTIMISTIC_ATTEMPTS; tries++) {
+      const outcome = await this.attemptOn(this.storage, reference, attempt)
+      if (outcome.result !== STALE) return outcome.result
+      credentialId = outcome.credentialId
+    }
+    const turn = await this.storage.inTurn(credentialId, this.turnWaitMs, (locked) =>
+      this.attemptOn(locked, { credentialId }, attempt),
+    )
+    // No turn in time, or a write that missed even under the lock (only a trigger could do that).
+    if (turn === null || turn.result === STALE) {
+      throw new CredentialError('conflict', messages.tooManyConcurrentChanges, undefined, RETRY_AFTER_SECONDS)
+    }
+    return turn.result
+  }
+
+  private async attemptOn<T>(
+    storage: CredentialChangeStorage,
+    reference: CredentialReference,
+    attempt: (current: StoredCredential, storage: CredentialChangeStorage) => Promise<T | typeof STALE>,
+  ): Promise<{ result: T | typeof STALE; credentialId: number }> {
+    const current = await this.find(reference, storage)
+    try {
+      return { result: await attempt(current, storage), credentialId: current.credentialId }
+    } finally {
+      // Forgotten here as well as on the database's notification (even when the write's
+      // answer was lost): this process's next authentication must see any change at once.
+      this.#recent.forget(current.clientIdentifier)
     }
   }
 
@@ -260,6 +286,7 @@ export class CredentialService {
    * changed since it was read. Answers with the credential as stored, without reading it back.
    */
   private async write(
+    storage: CredentialChangeStorage,
     current: StoredCredential,
     fields: CredentialFields,
     secret: SecretColumns,
@@ -270,7 +297,7 @@ export class CredentialService {
     const at = new Date()
     // Lists are rewritten only when they changed.
     const listChanged = (key: 'scopes' | 'redirectUris') => changed.includes(AUDIT_FIELD_NAMES[key])
-    const version = await this.storage.write(
+    const version = await storage.write(
       {
         credentialId: current.credentialId,
         readVersion: current.version,
@@ -285,7 +312,7 @@ export class CredentialService {
     return withoutSecrets({ ...current, ...fields, ...secret, version, updatedAt: at })
   }
 
-  private async find(reference: CredentialReference): Promise<StoredCredential> {
+  private async find(reference: CredentialReference, storage: CredentialChangeStorage = this.storage): Promise<StoredCredential> {
     const { credentialId, clientIdentifier } = reference
     // Made only when needed: an Error captures a stack trace, which costs on every request.
     let notFound: () => CredentialError
@@ -293,11 +320,11 @@ export class CredentialService {
     if (credentialId !== undefined && credentialId > 0) {
       notFound = () => new CredentialError('not_found', messages.credentialIdInvalid, 'credentialId')
       if (!Number.isInteger(credentialId) || credentialId > MAX_ID) throw notFound()
-      found = this.storage.findById(credentialId)
+      found = storage.findById(credentialId)
     } else if (clientIdentifier) {
       notFound = () => new CredentialError('not_found', messages.clientIdentifierInvalid, 'clientIdentifier')
       if (hasNul(clientIdentifier)) throw notFound()
-      found = this.storage.findByClientIdentifier(clientIdentifier)
+      found = storage.findByClientIdentifier(clientIdentifier)
     } else {
       throw new CredentialError('invalid', messages.referenceRequired, 'credentialId')
     }

@@ -26,6 +26,9 @@ export interface DatabaseOptions {
 
 export const DEFAULT_DATABASE_OPTIONS: DatabaseOptions = { timeoutMs: 5_000 }
 
+/** What runs statements: the database itself, or one of its transactions. */
+export type StatementRunner = Pick<Database, 'run'>
+
 export interface Database {
   readonly prisma: PrismaClient
   readonly kind: 'postgresql' | 'pglite'
@@ -45,6 +48,11 @@ export interface Database {
   query<R>(text: string, params: unknown[]): Promise<R[]>
   /** A statement with named parameters (src/db/sql.ts), run alone on PGlite (`exclusive`). */
   run<R, P extends object>(statement: Statement<R, P>, params: P): Promise<R[]>
+  /**
+   * Runs `work` in one transaction on one connection (alone, on PGlite): everything it runs
+   * through the given runner commits together, or not at all.
+   */
+  transaction<T>(work: (tx: StatementRunner) => Promise<T>): Promise<T>
   /**
    * Calls `onChange(payload)` for each notification on `channel` (PostgreSQL NOTIFY, sent by
    * other processes too), and `onChange(null)` whenever some may have been missed. Closed with
@@ -70,6 +78,13 @@ export async function openDatabase(
     availability,
     run: <R, P extends object>(statement: Statement<R, P>, params: P) =>
       database.exclusive(() => database.query<R>(statement.text, valuesOf(statement, params))),
+    transaction: (work) =>
+      database.exclusive(() =>
+        database.session.transaction((tx) =>
+          work({ run: (statement, params) => tx.query(statement.text, valuesOf(statement, params)) }),
+        ),
+      ),
+    migrate: () => applyMigrations(database.session),
     close: () => {
       availability.stop()
       return (closed ??= database.close())
@@ -77,7 +92,10 @@ export async function openDatabase(
   }
 }
 
-type Opened = Omit<Database, 'run' | 'availability'>
+type Opened = Omit<Database, 'run' | 'transaction' | 'migrate' | 'availability'> & {
+  /** One transaction on one connection, for migrations and `transaction`. */
+  session: MigrationSession
+}
 
 async function openPostgres(url: string, { timeoutMs }: DatabaseOptions): Promise<Opened> {
   const half = Math.ceil(timeoutMs / 2)
@@ -99,6 +117,7 @@ async function openPostgres(url: string, { timeoutMs }: DatabaseOptions): Promis
   const session: MigrationSession = {
     async transaction(work) {
       const client = await pool.connect()
+      let broken: Error | undefined
       try {
         await client.query('BEGIN')
         const result = await work({
@@ -108,16 +127,21 @@ async function openPostgres(url: string, { timeoutMs }: DatabaseOptions): Promis
         await client.query('COMMIT')
         return result
       } catch (error) {
-        await client.query('ROLLBACK').catch(() => {})
+        // A connection that cannot even roll back (timed out, cut) leaves the pool.
+        broken = await client.query('ROLLBACK').then(
+          () => undefined,
+          (rollbackError: Error) => rollbackError,
+        )
         throw error
       } finally {
-        client.release()
+        client.release(broken)
       }
     },
   }
   return {
     prisma,
     kind: 'postgresql',
+    session,
     exclusive: (work) => work(),
     query: async <R>(text: string, params: unknown[]) =>
       (await pool.query({ name: statementName(text), text, values: params })).rows as R[],
@@ -126,7 +150,6 @@ async function openPostgres(url: string, { timeoutMs }: DatabaseOptions): Promis
       watches.add(watch)
       return watch
     },
-    migrate: () => applyMigrations(session),
     async close() {
       await Promise.all([...watches].map((watch) => watch.close()))
       await prisma.$disconnect()
@@ -169,6 +192,7 @@ async function openPglite(target: { dataDir: string } | { memory: true }): Promi
   return {
     prisma,
     kind: 'pglite',
+    session,
     exclusive<T>(work: () => Promise<T>): Promise<T> {
       const run = queue.then(work, work)
       queue = run.catch(() => {})
@@ -176,7 +200,6 @@ async function openPglite(target: { dataDir: string } | { memory: true }): Promi
     },
     query: async <R>(text: string, params: unknown[]) => (await pglite.query<R>(text, params)).rows,
     watch: () => ({ live: () => true, close: async () => {} }),
-    migrate: () => applyMigrations(session),
     async close() {
       await prisma.$disconnect()
       await pglite.close()

@@ -81,7 +81,10 @@ export default async function legacyApi(app: FastifyInstance) {
         reply.header('retry-after', String(error.retryAfterSeconds))
         return refused(429, error.message)
       }
-      if (error instanceof CredentialError) return refused(200, error.message)
+      if (error instanceof CredentialError) {
+        if (error.retryAfterSeconds !== undefined) reply.header('retry-after', String(error.retryAfterSeconds))
+        return refused(200, error.message)
+      }
       const unavailable = unavailableReason(error)
       if (unavailable !== null) {
         refuseUnavailable(request, reply, unavailable)

@@ -81,6 +81,7 @@ export async function problemHandler(error: FastifyError, request: FastifyReques
     const errors = error.field
       ? [{ in: FIELD_LOCATION[error.field] ?? 'body', pointer: `/${error.field}`, detail: error.message }]
       : undefined
+    if (error.retryAfterSeconds !== undefined) reply.header('retry-after', String(error.retryAfterSeconds))
     return sendProblem(reply, problem(status, error.message, errors))
   }
   if (error instanceof RateLimited) {

@@ -165,7 +165,7 @@ const resource: FastifyPluginAsyncTypebox = async (app) => {
             UpdatedCredentialSchema,
             { etag: HEADERS.etag },
           ),
-          ...problems(...BODY_PROBLEMS, 404, 412),
+          ...problems(...BODY_PROBLEMS, 404, 409, 412),
         },
       },
       preHandler: guard(app, 'UpdateOAuthCredential'),
@@ -193,7 +193,7 @@ const resource: FastifyPluginAsyncTypebox = async (app) => {
       description: 'Removes the credential; its audit trail stays.',
       ...OPERATION,
       params: CredentialIdParams,
-      response: { 204: { description: 'Deleted.', type: 'null' }, ...problems(400, 404) },
+      response: { 204: { description: 'Deleted.', type: 'null' }, ...problems(400, 404, 409) },
     },
     preHandler: guard(app, 'DeleteOAuthCredential'),
     handler: async (request, reply) => {
