@@ -15,6 +15,7 @@ import legacyApi from './legacy/route.js'
 import limits from './limits/index.js'
 import { loggerOptions } from './logging.js'
 import opsRoutes from './ops/routes.js'
+import { routerProblem } from './rest/problem.js'
 import restApi from './rest/routes.js'
 
 declare module 'fastify' {
@@ -103,6 +104,7 @@ export async function buildServer(
       requestTimeout: REQUEST_TIMEOUT_MS,
       trustProxy: trustProxySetting(config.TRUST_PROXY),
       ajv: { customOptions: { removeAdditional: false } },
+      frameworkErrors: routerProblem,
     })
     fastify.addHook('onRequest', (request, reply, done) => {
       reply.header('x-request-id', request.id)

@@ -1,6 +1,6 @@
 import { STATUS_CODES } from 'node:http'
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
-import { CredentialError, type CredentialErrorKind } from '../credentials/errors.js'
+import { CredentialError, messages, type CredentialErrorKind } from '../credentials/errors.js'
 import { AccessRefused } from '../http/authorization.js'
 import { INTERNAL_ERROR, refuseUnavailable, UNAVAILABLE, unavailableReason } from '../http/errors.js'
 import { RateLimited } from '../limits/index.js'
@@ -114,6 +114,16 @@ export async function problemHandler(error: FastifyError, request: FastifyReques
   }
   // Fastify's own refusals: malformed JSON, body too large (413), unsupported media type (415).
   return sendProblem(reply, problem(status, error.message))
+}
+
+/**
+ * The router's own refusals, made before any route runs, answered as problems too: a path
+ * whose percent-encoding is not UTF-8 (400), and a path segment longer than any id (404: no
+ * credential has it).
+ */
+export function routerProblem(error: FastifyError, _request: FastifyRequest, reply: FastifyReply) {
+  if (error.code === 'FST_ERR_MAX_PARAM_LENGTH') return sendProblem(reply, problem(404, messages.credentialIdInvalid))
+  return sendProblem(reply, problem(400, 'The URL is not valid: its percent-encoding is not UTF-8.'))
 }
 
 export function sendProblem(reply: FastifyReply, body: Problem) {
