@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto'
 import { isIP } from 'node:net'
 import { hasNul } from '../credentials/rules.js'
 import { generateSecret, hashSecret } from '../secrets.js'
-import { TtlCache } from '../ttl-cache.js'
+import { RecentlyRead } from '../recently-read.js'
 import { ACTIONS, ALL_ACTIONS } from './access.js'
 import type { ApiCredentialAccess, ApiCredentialStorage, ApiCredentialSummary } from './storage.js'
 
@@ -17,9 +17,9 @@ export interface NewApiClient {
 export class ApiClientError extends Error {}
 
 /**
- * How long a looked-up API credential is reused. Every request authenticates, so this saves a
- * round trip on each; a change made in this process applies at once, one made by another
- * process (the CLI revoking a credential) within this time.
+ * How long a looked-up API credential is reused at most. Every request authenticates, so this
+ * saves a round trip on each. Any change (here, by another replica, or by the CLI) drops the
+ * entry at once through the database's notification; the time bounds a silently lost one.
  */
 export const API_CLIENT_CACHE_MS = 5_000
 const API_CLIENT_CACHE_ENTRIES = 10_000
@@ -30,9 +30,23 @@ const API_CLIENT_CACHE_ENTRIES = 10_000
  * creation, and stored only as a digest.
  */
 export class ApiClientService {
-  readonly #recent = new TtlCache<string, Promise<ApiCredentialAccess | null>>(API_CLIENT_CACHE_MS, API_CLIENT_CACHE_ENTRIES)
+  /** Made on the first look-up, so a CLI call that never authenticates opens no LISTEN connection. */
+  #recentlyRead: RecentlyRead<ApiCredentialAccess> | undefined
 
   constructor(private readonly storage: ApiCredentialStorage) {}
+
+  get #recent(): RecentlyRead<ApiCredentialAccess> {
+    if (this.#recentlyRead === undefined) {
+      const watch = this.storage.watchChanges((identifier) => this.#recent.forget(identifier))
+      this.#recentlyRead = new RecentlyRead(watch, API_CLIENT_CACHE_MS, API_CLIENT_CACHE_ENTRIES)
+    }
+    return this.#recentlyRead
+  }
+
+  /** Whether look-ups may be answered from memory now (changes by other processes are heard). */
+  get remembering(): boolean {
+    return this.#recent.live
+  }
 
   async create(input: NewApiClient): Promise<{ identifier: string; secret: string }> {
     const identifier = input.identifier ?? `api-${randomBytes(9).toString('base64url')}`
@@ -46,7 +60,6 @@ export class ApiClientService {
       if (isIP(ip) === 0) throw new ApiClientError(`"${ip}" is not an IP address`)
     }
     const secret = generateSecret(32)
-    this.#recent.delete(identifier)
     const created = await this.storage.insert({
       identifier,
       secretHash: hashSecret(secret),
@@ -63,7 +76,6 @@ export class ApiClientService {
    * configured secret (API_BOOTSTRAP_IDENTIFIER / API_BOOTSTRAP_SECRET).
    */
   async ensureBootstrap(identifier: string, secret: string): Promise<void> {
-    this.#recent.delete(identifier)
     await this.storage.upsert({
       identifier,
       secretHash: hashSecret(secret),
@@ -71,6 +83,7 @@ export class ApiClientService {
       allowedIps: [],
       description: 'bootstrap (API_BOOTSTRAP_IDENTIFIER)',
     })
+    this.#forgetChanged(identifier)
   }
 
   /** On a database with no API credential at all, creates one admin credential. */
@@ -84,22 +97,26 @@ export class ApiClientService {
   }
 
   async revoke(identifier: string): Promise<boolean> {
-    this.#recent.delete(identifier)
-    return this.storage.revoke(identifier, new Date())
+    const revoked = await this.storage.revoke(identifier, new Date())
+    this.#forgetChanged(identifier)
+    return revoked
+  }
+
+  /**
+   * After this process changed an API credential. The database also notifies, but PGlite has no
+   * other process to notify; and a look-up that began before the change is not kept either.
+   */
+  #forgetChanged(identifier: string): void {
+    this.#recentlyRead?.forget(identifier)
   }
 
   /**
    * The active API client with this identifier, before its secret is checked (IP checks come
-   * first). Looked up at most once per API_CLIENT_CACHE_MS; failed look-ups are not kept.
+   * first). Answered from memory while changes are heard (see RecentlyRead); unknown and
+   * revoked identifiers are not kept.
    */
   find(identifier: string): Promise<ApiCredentialAccess | null> {
     if (hasNul(identifier)) return Promise.resolve(null)
-    let found = this.#recent.get(identifier)
-    if (found === undefined) {
-      found = this.storage.findActive(identifier)
-      this.#recent.set(identifier, found)
-      found.catch(() => this.#recent.delete(identifier))
-    }
-    return found
+    return this.#recent.get(identifier, () => this.storage.findActive(identifier))
   }
 }

@@ -1,4 +1,4 @@
-import type { Database } from '../db/database.js'
+import type { Database, Watch } from '../db/database.js'
 import type { ApiCredential } from '../generated/prisma/client.js'
 
 /** What checking a caller needs of its API credential. */
@@ -8,6 +8,9 @@ export type ApiCredentialSummary = Pick<
   ApiCredential,
   'identifier' | 'description' | 'permissions' | 'allowedIps' | 'createdAt' | 'revokedAt'
 >
+
+/** The channel a database trigger notifies, with the identifier, when an API credential changes. */
+const API_CREDENTIAL_CHANGED = 'api_credential_changed'
 
 export type NewApiCredential = Pick<ApiCredential, 'identifier' | 'secretHash' | 'description' | 'permissions' | 'allowedIps'>
 
@@ -65,6 +68,11 @@ export function apiCredentialStorage(db: Database) {
           select: { identifier: true, permissions: true, allowedIps: true, secretHash: true },
         }),
       )
+    },
+
+    /** Calls `onChange(identifier)` when any process changes an API credential; `null`: any may have. */
+    watchChanges(onChange: (identifier: string | null) => void): Watch {
+      return db.watch(API_CREDENTIAL_CHANGED, onChange)
     },
   }
 }

@@ -11,7 +11,7 @@ import {
   type StoredCredential,
 } from './credential.js'
 import { CredentialError, messages } from './errors.js'
-import { RecentlyRead } from './recently-read.js'
+import { RecentlyRead } from '../recently-read.js'
 import { assertValidCredential, hasNul, isGrantType, type CredentialDraft } from './rules.js'
 import type { CredentialChangeStorage, CredentialStorage, SecretColumns, SortField } from './storage.js'
 

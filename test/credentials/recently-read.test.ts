@@ -2,7 +2,7 @@ import t from 'tap'
 import { buildTestApp, freshDatabase, type TestApp } from '../helpers/app.js'
 import { startTcpProxy } from '../helpers/tcp-proxy.js'
 
-// Authentication answers from memory once it has read a credential (src/credentials/recently-read.ts).
+// Authentication answers from memory once it has read a credential (src/recently-read.ts).
 // These tests fill that memory first, then change the credential, and expect the change at once.
 
 const actor = { actor: 'test', source: 'rest' as const }

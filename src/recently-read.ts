@@ -1,12 +1,12 @@
-import type { Watch } from '../db/notifications.js'
-import { TtlCache } from '../ttl-cache.js'
+import type { Watch } from './db/notifications.js'
+import { TtlCache } from './ttl-cache.js'
 
 /**
- * What authentication read lately, by client identifier, so that a client authenticating
- * often costs no database round trip. An entry goes when this process changes the credential,
- * when any process does (the database notifies every watcher at commit), and after `ttlMs` at
- * the latest. Nothing is kept or served while notifications may be missed, nor a read that a
- * change overtook.
+ * What authentication read lately (an OAuth client by its client identifier, a caller's API
+ * credential by its identifier), so that authenticating often costs no database round trip. An
+ * entry goes when this process changes the row, when any process does (the database notifies
+ * every watcher at commit), and after `ttlMs` at the latest. Nothing is kept or served while
+ * notifications may be missed, nor a read that a change overtook.
  */
 export class RecentlyRead<T> {
   readonly #entries: TtlCache<string, T>
