@@ -69,7 +69,7 @@ export async function openDatabase(
   target: DatabaseTarget,
   options: DatabaseOptions = DEFAULT_DATABASE_OPTIONS,
 ): Promise<Database> {
-  const database = 'url' in target ? await openPostgres(target.url, options) : await openPglite(target)
+  const { session, ...database } = 'url' in target ? await openPostgres(target.url, options) : await openPglite(target)
   const availability = new DatabaseAvailability(() => database.exclusive(() => database.query('SELECT 1', [])))
   // Closing twice (a readiness test closes it, then the app's onClose hook) is harmless.
   let closed: Promise<void> | undefined
@@ -80,11 +80,11 @@ export async function openDatabase(
       database.exclusive(() => database.query<R>(statement.text, valuesOf(statement, params))),
     transaction: (work) =>
       database.exclusive(() =>
-        database.session.transaction((tx) =>
+        session.transaction((tx) =>
           work({ run: (statement, params) => tx.query(statement.text, valuesOf(statement, params)) }),
         ),
       ),
-    migrate: () => applyMigrations(database.session),
+    migrate: () => applyMigrations(session),
     close: () => {
       availability.stop()
       return (closed ??= database.close())
