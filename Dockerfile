@@ -11,7 +11,7 @@ COPY package.json package-lock.json ./
 # postinstall `prisma generate` needs the schema: it runs in `npm run build` below.
 RUN --mount=type=cache,target=/root/.npm npm ci --ignore-scripts --no-audit --no-fund
 COPY prisma.config.ts tsconfig.json tsconfig.build.json ./
-COPY scripts/no-schema-engine.sh ./scripts/
+COPY scripts/build.mjs scripts/no-schema-engine.sh ./scripts/
 COPY prisma ./prisma
 COPY src ./src
 # prisma generate (offline: prisma.config.ts points it at scripts/no-schema-engine.sh) + tsc;

@@ -75,6 +75,11 @@ const REQUEST_TIMEOUT_MS = 30_000
 
 export interface BuiltServer {
   app: FastifyInstance
+}
+
+export interface StartedServer extends BuiltServer {
+  /** Where it listens, e.g. http://127.0.0.1:3000. */
+  address: string
   /** The admin API credential made on a first start with an empty database, shown once. */
   firstAdmin: { identifier: string; secret: string } | null
 }
@@ -114,16 +119,33 @@ export async function buildServer(
     database.availability.reportTo(fastify.log)
     await fastify.register(appPlugin, { config, database })
     await fastify.ready()
-
-    let firstAdmin: BuiltServer['firstAdmin'] = null
     if (config.API_BOOTSTRAP_IDENTIFIER && config.API_BOOTSTRAP_SECRET) {
       await fastify.apiClients.ensureBootstrap(config.API_BOOTSTRAP_IDENTIFIER, config.API_BOOTSTRAP_SECRET)
-    } else {
-      firstAdmin = await fastify.apiClients.createFirstAdminIfNone()
     }
-    return { app: fastify, firstAdmin }
+    return { app: fastify }
   } catch (error) {
     await database.close().catch(() => {})
     throw error
   }
+}
+
+/**
+ * Builds the server and listens on HOST:PORT. Only once it listens, and only on a database
+ * with no API credential (and no bootstrap variables), is the first admin created: a start
+ * that fails earlier (port taken, bad HOST) leaves no admin whose secret nobody saw.
+ */
+export async function startServer(
+  config: Config,
+  overrides: Parameters<typeof buildServer>[1] = {},
+): Promise<StartedServer> {
+  const { app } = await buildServer(config, overrides)
+  let address: string
+  try {
+    address = await app.listen({ port: config.PORT, host: config.HOST })
+  } catch (error) {
+    await app.close()
+    throw error
+  }
+  const firstAdmin = config.API_BOOTSTRAP_IDENTIFIER ? null : await app.apiClients.createFirstAdminIfNone()
+  return { app, address, firstAdmin }
 }

@@ -1,4 +1,4 @@
-import { writeFileSync } from 'node:fs'
+import { readFileSync, writeFileSync } from 'node:fs'
 import t from 'tap'
 import { runCli } from '../src/cli/index.js'
 import { loadConfig } from '../src/config.js'
@@ -6,18 +6,22 @@ import { openDatabase } from '../src/db/database.js'
 import { buildTestApp, freshDatabase } from './helpers/app.js'
 import { callLegacy } from './helpers/legacy.js'
 
+const secretOf = (stdout: string) => /Secret \(shown only now; only its hash is stored\):\n(\S+)\n$/.exec(stdout)?.[1] ?? ''
+
 function capture() {
   const io = { stdout: '', stderr: '', out: (text: string) => void (io.stdout += text), err: (text: string) => void (io.stderr += text) }
   return io
 }
 
 t.test('migrate, then create, list and revoke API credentials', async (t) => {
-  const { database, drop } = await freshDatabase({ dataDir: t.testdir() })
+  const { database, drop } = await freshDatabase()
   t.teardown(drop)
+  const open = await openDatabase(database)
+  t.teardown(() => open.close())
   const config = loadConfig({})
   const run = async (...argv: string[]) => {
     const io = capture()
-    const code = await runCli(argv, io, { config, database })
+    const code = await runCli(argv, io, { config, open })
     return { code, ...io }
   }
 
@@ -29,11 +33,15 @@ t.test('migrate, then create, list and revoke API credentials', async (t) => {
   const created = await run('api-credentials', 'create', '--identifier', 'billing-sync', '--description', 'nightly sync',
     '--permission', 'ListOAuthCredentials', '--allow-ip', '127.0.0.1')
   t.equal(created.code, 0)
-  const secret = /Secret \(shown only now; only its hash is stored\):\n(\S+)\n$/.exec(created.stdout)?.[1]
-  t.ok(secret && secret.length >= 40, 'prints the new secret once')
+  const secret = secretOf(created.stdout)
+  t.ok(secret.length >= 40, 'prints the new secret once')
 
   const listed = await run('api-credentials', 'list')
-  t.match(listed.stdout, /^billing-sync\tactive\tpermissions=ListOAuthCredentials\tips=127\.0\.0\.1\tnightly sync\n$/)
+  t.equal(
+    listed.stdout,
+    'identifier\tstatus\tpermissions\tallowed-ips\tdescription\nbilling-sync\tactive\tListOAuthCredentials\t127.0.0.1\tnightly sync\n',
+    'a header, then one line per credential',
+  )
   t.notMatch(listed.stdout, secret as string, 'the list never shows a secret')
 
   const duplicate = await run('api-credentials', 'create', '--identifier', 'billing-sync')
@@ -49,7 +57,14 @@ t.test('migrate, then create, list and revoke API credentials', async (t) => {
   const again = await run('api-credentials', 'revoke', 'billing-sync')
   t.equal(again.code, 1)
   t.equal(again.stderr, 'No active API credential "billing-sync".\n')
-  t.match((await run('api-credentials', 'list')).stdout, /^billing-sync\trevoked \d{4}-/)
+  t.match((await run('api-credentials', 'list')).stdout, /\nbilling-sync\trevoked \d{4}-/)
+  const rotateRevoked = await run('api-credentials', 'rotate', 'billing-sync')
+  t.equal(rotateRevoked.code, 1, 'a revoked credential gets no new secret')
+  t.equal(rotateRevoked.stderr, 'No active API credential "billing-sync"\n')
+
+  const reused = await run('api-credentials', 'create', '--identifier', 'billing-sync')
+  t.equal(reused.code, 0, 'a revoked identifier can be created again')
+  t.match((await run('api-credentials', 'list')).stdout, /\nbilling-sync\tactive\t\*\tany\t\n$/, 'with the new settings only')
 })
 
 t.test('an API credential made with the CLI calls api.php within its permissions', async (t) => {
@@ -60,8 +75,19 @@ t.test('an API credential made with the CLI calls api.php within its permissions
     database: fresh.database,
   })
   t.equal(code, 0)
-  const [, identifier, secret] = /"(.+)"\.\n.*\n(\S+)\n$/.exec(io.stdout) ?? []
+  const [, identifier, oldSecret] = /"(.+)"\.\n.*\n(\S+)\n$/.exec(io.stdout) ?? []
+  const rotated = capture()
+  t.equal(await runCli(['api-credentials', 'rotate', identifier as string], rotated, { config: loadConfig({}), database: fresh.database }), 0)
+  t.match(rotated.stdout, /^New secret for API credential ".+"\.\nSecret \(shown only now; only its hash is stored\):\n\S{40,}\n$/)
+  const secret = secretOf(rotated.stdout)
+  t.not(secret, oldSecret, 'rotate prints a new secret')
+  const unknown = capture()
+  t.equal(await runCli(['api-credentials', 'rotate', 'nobody'], unknown, { config: loadConfig({}), database: fresh.database }), 1)
+  t.equal(unknown.stderr, 'No active API credential "nobody"\n')
+
   const test = await buildTestApp(t, {}, fresh)
+  const stale = { action: 'ListOAuthCredentials', username: identifier, password: oldSecret, responsetype: 'json' }
+  t.equal((await callLegacy(test, stale, { auth: false })).status, 403, 'the secret before rotate is refused')
   const auth = { username: identifier, password: secret, responsetype: 'json' }
   const list = await callLegacy(test, { action: 'ListOAuthCredentials', ...auth }, { auth: false })
   t.same(list.data, { result: 'success', clients: [] })
@@ -107,7 +133,21 @@ t.test('the embedded database refuses a second process while one has it open', a
   const dataDir = t.testdir()
   const first = await openDatabase({ dataDir })
   t.teardown(() => first.close())
-  // Make the lock name another live process (this test's parent) as the owner.
-  writeFileSync(`${dataDir}/owner.pid`, String(process.ppid))
-  await t.rejects(openDatabase({ dataDir }), /is in use by process \d+\. Stop that process first, or set DATABASE_URL/)
+  const started = (pid: number) => {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]
+  }
+  // The lock names another live process (this test's parent) as the owner, with its start time.
+  writeFileSync(`${dataDir}/owner.pid`, `${process.ppid} ${started(process.ppid)}`)
+  await t.rejects(openDatabase({ dataDir }), /^The embedded database in .+ is in use by process \d+\. Stop that process first, or set DATABASE_URL/)
+  const io = capture()
+  t.equal(await runCli(['api-credentials', 'list'], io, { config: loadConfig({ DATA_DIR: dataDir }) }), 1, 'the CLI exits 1')
+  t.match(io.stderr, /^The embedded database in .+ is in use by process \d+\. [^\n]+\n$/, 'with one line')
+
+  // The same live pid, but a start time that is not its own: a pid reused after a crash.
+  await first.close()
+  writeFileSync(`${dataDir}/owner.pid`, `${process.ppid} 1`)
+  const second = await openDatabase({ dataDir })
+  t.equal(readFileSync(`${dataDir}/owner.pid`, 'utf8'), `${process.pid} ${started(process.pid)}`, 'a stale lock is taken over')
+  await second.close()
 })

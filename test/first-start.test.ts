@@ -1,15 +1,26 @@
+import net from 'node:net'
 import t from 'tap'
-import { buildServer } from '../src/app.js'
+import { buildServer, startServer } from '../src/app.js'
 import { loadConfig } from '../src/config.js'
 import { freshDatabase } from './helpers/app.js'
 import { callLegacy } from './helpers/legacy.js'
 
-t.test('the first start on an empty database creates one admin API credential, once', async (t) => {
+t.test('the first start on an empty database creates one admin API credential, once it listens', async (t) => {
   const fresh = await freshDatabase({ dataDir: t.testdir() })
   t.teardown(fresh.drop)
-  const config = loadConfig({ LOG_LEVEL: 'silent' })
+  const blocker = net.createServer()
+  await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => blocker.close())
+  const port = (blocker.address() as net.AddressInfo).port
 
-  const first = await buildServer(config, { database: fresh.database, logger: false })
+  const busy = loadConfig({ LOG_LEVEL: 'silent', PORT: String(port) })
+  await t.rejects(startServer(busy, { database: fresh.database, logger: false }), { code: 'EADDRINUSE' })
+  const afterFailure = await buildServer(busy, { database: fresh.database, logger: false })
+  t.equal(await afterFailure.app.apiClients.list().then((all) => all.length), 0, 'a start that could not listen made no admin')
+  await afterFailure.app.close()
+
+  const config = loadConfig({ LOG_LEVEL: 'silent', PORT: '0' })
+  const first = await startServer(config, { database: fresh.database, logger: false })
   const admin = first.firstAdmin
   t.equal(admin?.identifier, 'admin')
   t.match(admin?.secret, /^[A-Za-z0-9+/]{43}=$/)
@@ -18,7 +29,7 @@ t.test('the first start on an empty database creates one admin API credential, o
   t.same(list.data, { result: 'success', clients: [] }, 'the printed credential works')
   await first.app.close()
 
-  const second = await buildServer(config, { database: fresh.database, logger: false })
+  const second = await startServer(config, { database: fresh.database, logger: false })
   t.equal(second.firstAdmin, null, 'a later start creates nothing')
   await second.app.close()
 })
@@ -28,7 +39,7 @@ t.test('with bootstrap variables, no admin is made and the bootstrap credential 
   t.teardown(fresh.drop)
   const secret = 'b'.repeat(40)
   const config = loadConfig({ LOG_LEVEL: 'silent', API_BOOTSTRAP_IDENTIFIER: 'deployer', API_BOOTSTRAP_SECRET: secret })
-  const built = await buildServer(config, { database: fresh.database, logger: false })
+  const built = await startServer({ ...config, PORT: 0 }, { database: fresh.database, logger: false })
   t.teardown(() => built.app.close())
   t.equal(built.firstAdmin, null)
   const test = { app: built.app, admin: { identifier: 'deployer', secret } }

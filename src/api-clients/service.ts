@@ -92,6 +92,15 @@ export class ApiClientService {
     return this.create({ identifier: 'admin', description: 'created at first start' })
   }
 
+  /** A new secret for the active API credential with this identifier; the old one stops working at once. */
+  async rotate(identifier: string): Promise<string> {
+    const secret = generateSecret(32)
+    const replaced = await this.storage.replaceSecret(identifier, hashSecret(secret))
+    this.#forgetChanged(identifier)
+    if (!replaced) throw new ApiClientError(`No active API credential "${identifier}"`)
+    return secret
+  }
+
   list(): Promise<ApiCredentialSummary[]> {
     return this.storage.list()
   }

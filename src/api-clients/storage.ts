@@ -22,14 +22,31 @@ export type NewApiCredential = Pick<ApiCredential, 'identifier' | 'secretHash' |
 export function apiCredentialStorage(db: Database) {
   const { prisma } = db
   return {
-    /** Stores a new API credential; false when the identifier is taken. */
+    /**
+     * Stores a new API credential; false when an active one has the identifier. A revoked one
+     * is replaced: its identifier may be used again, and none of its old settings carry over.
+     */
     insert(credential: NewApiCredential): Promise<boolean> {
       return db.exclusive(async () => {
         const existing = await prisma.apiCredential.findUnique({ where: { identifier: credential.identifier } })
-        if (existing) return false
-        await prisma.apiCredential.create({ data: credential })
-        return true
+        if (!existing) {
+          await prisma.apiCredential.create({ data: credential })
+          return true
+        }
+        const { count } = await prisma.apiCredential.updateMany({
+          where: { identifier: credential.identifier, revokedAt: { not: null } },
+          data: { ...credential, revokedAt: null, createdAt: new Date() },
+        })
+        return count > 0
       })
+    },
+
+    /** Replaces the secret digest of the active credential with this identifier; false when there is none. */
+    async replaceSecret(identifier: string, secretHash: string): Promise<boolean> {
+      const { count } = await db.exclusive(() =>
+        prisma.apiCredential.updateMany({ where: { identifier, revokedAt: null }, data: { secretHash } }),
+      )
+      return count > 0
     },
 
     /** Creates or replaces the credential with this identifier, active again if it was revoked. */

@@ -23,25 +23,39 @@ const create: Command = {
       permissions: options.permission as string[] | undefined,
       allowedIps: options['allow-ip'] as string[] | undefined,
     })
-    io.out(
-      `Created API credential "${created.identifier}".\n` +
-        `Secret (shown only now; only its hash is stored):\n${created.secret}\n`,
-    )
+    io.out(`Created API credential "${created.identifier}".\n${secretOnce(created.secret)}`)
     return 0
   },
 }
 
+/** The lines that show a secret, the one time it is shown. */
+const secretOnce = (secret: string) => `Secret (shown only now; only its hash is stored):\n${secret}\n`
+
 const list: Command = {
   words: ['api-credentials', 'list'],
   summary: 'list API credentials (never their secrets)',
+  details: 'Tab-separated, one line per credential after a header line.',
   async run(context) {
+    const rows = [['identifier', 'status', 'permissions', 'allowed-ips', 'description']]
     for (const client of await service(context).list()) {
       const status = client.revokedAt ? `revoked ${client.revokedAt.toISOString()}` : 'active'
       const ips = client.allowedIps.length ? client.allowedIps.join(',') : 'any'
-      context.io.out(
-        `${client.identifier}\t${status}\tpermissions=${client.permissions.join(',')}\tips=${ips}\t${client.description}\n`,
-      )
+      rows.push([client.identifier, status, client.permissions.join(','), ips, client.description])
     }
+    context.io.out(rows.map((row) => `${row.join('\t')}\n`).join(''))
+    return 0
+  },
+}
+
+const rotate: Command = {
+  words: ['api-credentials', 'rotate'],
+  args: ['identifier'],
+  summary: 'give an API credential a new secret, printed once; the old one stops working',
+  details: 'This is also how to recover the first start\'s "admin" credential when its secret is lost.',
+  async run(context) {
+    const identifier = context.args.identifier as string
+    const secret = await service(context).rotate(identifier)
+    context.io.out(`New secret for API credential "${identifier}".\n${secretOnce(secret)}`)
     return 0
   },
 }
@@ -61,4 +75,4 @@ const revoke: Command = {
   },
 }
 
-export const apiCredentialCommands = [create, list, revoke]
+export const apiCredentialCommands = [create, list, rotate, revoke]

@@ -1,8 +1,9 @@
 import { pathToFileURL } from 'node:url'
 import { parseArgs } from 'node:util'
 import { ApiClientError } from '../api-clients/service.js'
-import { ConfigError, loadConfig, type Config } from '../config.js'
-import { openDatabase, type DatabaseTarget } from '../db/database.js'
+import { loadConfig, type Config } from '../config.js'
+import { openDatabase, type Database, type DatabaseTarget } from '../db/database.js'
+import { describeStartFailure } from '../start-failure.js'
 import { apiCredentialCommands } from './api-credentials.js'
 import { CommandError, type CliIo, type Command } from './command.js'
 import { migrate } from './migrate.js'
@@ -51,11 +52,14 @@ function findCommand(argv: string[]): { command: Command; rest: string[] } | und
   return command && { command, rest: argv.slice(command.words.length) }
 }
 
-/** Runs one CLI command; returns the process exit code. */
+/**
+ * Runs one CLI command; returns the process exit code. `open`: a database already open (left
+ * open), instead of opening `database` or the configured one.
+ */
 export async function runCli(
   argv: string[],
   io: CliIo,
-  options: { config?: Config; database?: DatabaseTarget } = {},
+  options: { config?: Config; database?: DatabaseTarget; open?: Database } = {},
 ): Promise<number> {
   const found = findCommand(argv)
   if (!found) {
@@ -93,13 +97,24 @@ export async function runCli(
     return 2
   }
 
-  const config = options.config ?? loadConfig()
-  const database = await openDatabase(
-    options.database ?? (config.DATABASE_URL ? { url: config.DATABASE_URL } : { dataDir: config.DATA_DIR }),
-    { timeoutMs: config.DATABASE_TIMEOUT_MS },
-  )
+  let config: Config | undefined
+  let database: Database | undefined
+  let applied: string[]
   try {
-    const applied = await database.migrate()
+    config = options.config ?? loadConfig()
+    database =
+      options.open ??
+      (await openDatabase(
+        options.database ?? (config.DATABASE_URL ? { url: config.DATABASE_URL } : { dataDir: config.DATA_DIR }),
+        { timeoutMs: config.DATABASE_TIMEOUT_MS },
+      ))
+    applied = await database.migrate()
+  } catch (error) {
+    if (!options.open) await database?.close().catch(() => {})
+    io.err(`${describeStartFailure(error, config)}\n`)
+    return 1
+  }
+  try {
     const args = Object.fromEntries(names.map((name, index) => [name, parsed.positionals[index] as string]))
     return await command.run({ io, config, args, options: parsed.values, database, applied })
   } catch (error) {
@@ -109,7 +124,7 @@ export async function runCli(
     }
     throw error
   } finally {
-    await database.close()
+    if (!options.open) await database.close()
   }
 }
 
@@ -118,7 +133,7 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
   runCli(process.argv.slice(2), io).then(
     (code) => process.exit(code),
     (error: unknown) => {
-      io.err(error instanceof ConfigError ? `${error.message}\n` : `${String((error as Error).stack ?? error)}\n`)
+      io.err(`${String((error as Error).stack ?? error)}\n`)
       process.exit(1)
     },
   )

@@ -2,6 +2,10 @@ import swagger from '@fastify/swagger'
 import swaggerUi from '@fastify/swagger-ui'
 import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
+import { SWAGGER_UI_SETUP } from './swagger-ui-setup.js'
+
+/** CSP hash of the inline style Swagger UI injects (the browser names it when it is refused). */
+const SWAGGER_UI_STYLE_HASH = 'sha256-RL3ie0nH+Lzz2YNqQN83mnU0J1ot4QL7b99vMdIX99w='
 
 /**
  * The OpenAPI document, made from the schemas of every route registered after this plugin
@@ -36,8 +40,11 @@ async function apiDocs(app: FastifyInstance) {
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger())
   await app.register(swaggerUi, {
     routePrefix: '/docs',
-    uiConfig: { deepLinking: true, tryItOutEnabled: false, persistAuthorization: false },
+    uiConfig: { deepLinking: true, tryItOutEnabled: false },
+    theme: { js: [{ filename: 'setup.js', content: SWAGGER_UI_SETUP }] },
     staticCSP: true,
+    // Swagger UI 5 adds one <style> element of its own, which the plugin's policy omits.
+    transformStaticCSP: (policy) => policy.replace("style-src 'self' https:", `style-src 'self' https: '${SWAGGER_UI_STYLE_HASH}'`),
   })
 }
 

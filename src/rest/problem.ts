@@ -7,8 +7,17 @@ import { RateLimited } from '../limits/index.js'
 import type { Problem } from './schemas.js'
 
 export const PROBLEM_TYPE = 'application/problem+json'
-/** Sent with every 401, as RFC 9110 requires: how to authenticate (HTTP Basic). */
+/** Sent with a 401, as RFC 9110 requires: how to authenticate (HTTP Basic). */
 export const CHALLENGE = { 'www-authenticate': 'Basic realm="oauth-credentials", charset="UTF-8"' }
+
+/**
+ * The challenge for this 401: none to a script that says it is one (`X-Requested-With:
+ * XMLHttpRequest`, as Swagger UI sends), because a browser answers a Basic challenge with its own
+ * password dialog and the page never sees the problem. Every other client gets the challenge.
+ */
+export function challengeFor(request: FastifyRequest): Record<string, string> {
+  return request.headers['x-requested-with']?.toString().toLowerCase() === 'xmlhttprequest' ? {} : CHALLENGE
+}
 
 type ProblemError = NonNullable<Problem['errors']>[number]
 
@@ -91,7 +100,7 @@ export async function problemHandler(error: FastifyError, request: FastifyReques
   if (error instanceof AccessRefused) {
     // Who the caller is, unproven: 401 with the challenge. What it may do: 403.
     const unauthenticated = error.reason === 'missing' || error.reason === 'failed'
-    if (unauthenticated) reply.headers(CHALLENGE)
+    if (unauthenticated) reply.headers(challengeFor(request))
     return sendProblem(reply, problem(unauthenticated ? 401 : 403, error.message))
   }
   if (error instanceof HttpProblem) {

@@ -7,7 +7,7 @@ import { guard } from './auth.js'
 import { etagOf, versionsMatching } from './etag.js'
 import { answer, BODY_PROBLEMS, HEADERS, OPERATION, problems } from './openapi.js'
 import { decodeCursor, sendPage } from './paging.js'
-import { CHALLENGE, HttpProblem, problemHandler } from './problem.js'
+import { challengeFor, HttpProblem, problemHandler } from './problem.js'
 import {
   AuthenticateBody,
   CreateCredentialBody,
@@ -114,7 +114,7 @@ const resource: FastifyPluginAsyncTypebox = async (app) => {
     handler: async (request) => {
       const { clientIdentifier, clientSecret } = request.body
       const credential = await credentials.authenticate(clientIdentifier, clientSecret)
-      if (!credential) throw new HttpProblem(401, 'The client identifier or secret is wrong.', undefined, CHALLENGE)
+      if (!credential) throw new HttpProblem(401, 'The client identifier or secret is wrong.', undefined, challengeFor(request))
       return credentialBody(credential)
     },
   })

@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process'
 import { writeFileSync } from 'node:fs'
 import path from 'node:path'
 import t from 'tap'
-import { buildServer } from '../../src/app.js'
+import { buildServer, startServer } from '../../src/app.js'
 import { loadConfig } from '../../src/config.js'
 import { openDatabase } from '../../src/db/database.js'
 import { unavailableReason } from '../../src/http/errors.js'
@@ -13,7 +13,7 @@ t.test('credentials and their secrets survive a restart', async (t) => {
   const fresh = await freshDatabase({ dataDir: t.testdir() })
   t.teardown(fresh.drop)
   const config = loadConfig({ LOG_LEVEL: 'silent', CLIENT_IDENTIFIER_PREFIX: 'DISK' })
-  const first = await buildServer(config, { database: fresh.database, logger: false })
+  const first = await startServer({ ...config, PORT: 0 }, { database: fresh.database, logger: false })
   const admin = first.firstAdmin as { identifier: string; secret: string }
   const created = await callLegacy(
     { app: first.app, admin },

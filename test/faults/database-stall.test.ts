@@ -178,7 +178,7 @@ if (serverUrl) {
     t.equal(code, 1, 'the server exits 1')
     t.match(
       server.stderr(),
-      /^Failed to start: the database is unavailable \([^)]+\); each wait for it is bounded by DATABASE_TIMEOUT_MS=1000\.\n$/,
+      /^Cannot reach PostgreSQL at 127\.0\.0\.1:\d+ \(DATABASE_URL\): start it, or fix DATABASE_URL\.\n$/,
       'with one clear line',
     )
   })

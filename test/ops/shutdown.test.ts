@@ -3,13 +3,11 @@ import http from 'node:http'
 import net from 'node:net'
 import t from 'tap'
 import { openDatabase } from '../../src/db/database.js'
-import { freshDatabase } from '../helpers/app.js'
+import { freshDatabaseEnv } from '../helpers/app.js'
 import { startServerProcess } from '../helpers/server-process.js'
 
 // The real server process is stopped with SIGTERM while a client is still uploading a body.
 t.test('SIGTERM: the in-flight request completes, new connections are refused, exit 0 within 10 s', async (t) => {
-  const { database, drop } = await freshDatabase()
-  t.teardown(drop)
   const admin = { identifier: 'shutdown-admin', secret: 'a-bootstrap-secret-of-at-least-32-characters' }
   const env: Record<string, string> = {
     CLIENT_IDENTIFIER_PREFIX: 'TEST',
@@ -17,9 +15,8 @@ t.test('SIGTERM: the in-flight request completes, new connections are refused, e
     LOG_LEVEL: 'debug',
     API_BOOTSTRAP_IDENTIFIER: admin.identifier,
     API_BOOTSTRAP_SECRET: admin.secret,
+    ...(await freshDatabaseEnv(t)),
   }
-  if ('url' in database) env.DATABASE_URL = database.url
-  else env.DATA_DIR = t.testdir()
   const server = startServerProcess(t, env)
   const waitForLog = server.waitFor
 
@@ -62,7 +59,7 @@ t.test('SIGTERM: the in-flight request completes, new connections are refused, e
   t.same({ code, signal }, { code: 0, signal: null }, 'a clean exit')
   t.ok(Date.now() - signalled < 10_000, 'within 10 s of SIGTERM')
 
-  const check = await openDatabase('url' in database ? database : { dataDir: env.DATA_DIR as string })
+  const check = await openDatabase(env.DATABASE_URL ? { url: env.DATABASE_URL } : { dataDir: env.DATA_DIR as string })
   t.teardown(() => check.close())
   const rows = await check.prisma.$queryRaw<{ name: string }[]>`SELECT name FROM credential`
   t.same(rows, [{ name: 'Created during shutdown' }], 'its write was committed before the database closed')

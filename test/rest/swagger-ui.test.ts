@@ -1,25 +1,54 @@
 import { mkdir } from 'node:fs/promises'
-import { chromium } from 'playwright-core'
+import type { Locator, Page } from 'playwright-core'
 import t from 'tap'
 import { buildTestApp } from '../helpers/app.js'
+import { launchChromium } from '../helpers/browser.js'
 import { createCredential } from '../helpers/rest.js'
 
-// Debian's chromium, headless, with nothing that reaches out to the network.
-const CHROMIUM = {
-  executablePath: '/usr/bin/chromium',
-  args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-}
 const ARTIFACTS = new URL('../../test-artifacts/', import.meta.url)
+const STATUS = '.live-responses-table tbody .response-col_status'
 
-t.test('Swagger UI: authorize, try out PATCH against the live app, see 200', async (t) => {
+async function screenshot(target: Page | Locator, name: string) {
+  await mkdir(ARTIFACTS, { recursive: true })
+  await target.screenshot({ path: new URL(`swagger-ui-${name}.png`, ARTIFACTS).pathname })
+}
+
+/** Opens an operation, presses "Try it out", lets `fill` fill it in, presses "Execute"; the status shown. */
+async function execute(page: Page, id: string, fill: (operation: Locator) => Promise<void> = async () => {}) {
+  const operation = page.locator(`#operations-${id}`)
+  if (!(await operation.locator('.try-out__btn').isVisible())) await operation.locator('.opblock-summary').click()
+  await operation.locator('.try-out__btn').click()
+  await fill(operation)
+  await operation.locator('button.execute').click()
+  const status = operation.locator(STATUS).first()
+  await status.waitFor({ timeout: 30_000 })
+  return { operation, status: (await status.innerText()).trim(), body: await operation.locator('.live-responses-table tbody .response-col_description').first().innerText() }
+}
+
+t.test('Swagger UI against the live app: document, 401 in the page, authorize, reload, REST and api.php', async (t) => {
   const test = await buildTestApp(t)
   const { body: credential } = await createCredential(test)
   const address = await test.app.listen({ port: 0, host: '127.0.0.1' })
 
-  const browser = await chromium.launch(CHROMIUM)
-  t.teardown(() => browser.close())
+  const browser = await launchChromium(t)
   const page = await browser.newPage({ viewport: { width: 1280, height: 2000 } })
+  const consoleErrors: string[] = []
+  page.on('console', (message) => void (message.type() === 'error' && consoleErrors.push(message.text())))
+  page.on('pageerror', (error) => consoleErrors.push(error.message))
+  // A Basic challenge would open the browser's dialog, and the request would wait on it.
+  page.on('dialog', (dialog) => void consoleErrors.push(`dialog: ${dialog.message()}`))
   await page.goto(`${address}/docs/`)
+
+  await page.locator('#operations-credentials-listCredentials').waitFor()
+  t.equal(await page.locator('.topbar input.download-url-input').inputValue(), '/openapi.json', 'the top bar shows /openapi.json')
+  await screenshot(page.locator('.topbar'), 'document-url')
+
+  const unauthorized = await execute(page, 'credentials-listCredentials')
+  t.equal(unauthorized.status, '401', 'Execute before Authorize shows 401 in the page, no hang')
+  t.match(unauthorized.body, /"status": 401/, 'with the problem')
+  await screenshot(unauthorized.operation, 'unauthorized')
+  const plain = await test.app.inject({ url: '/oauth/credentials' })
+  t.match(plain.headers['www-authenticate'], /^Basic realm=/, 'a plain HTTP client still gets the Basic challenge')
 
   await page.locator('.auth-wrapper .authorize').click()
   const dialog = page.locator('.dialog-ux')
@@ -28,21 +57,16 @@ t.test('Swagger UI: authorize, try out PATCH against the live app, see 200', asy
   await dialog.locator('button.authorize').click()
   await dialog.locator('button.btn-done').click()
 
-  const operation = page.locator('#operations-credentials-updateCredential')
-  await operation.locator('.opblock-summary').click()
-  await operation.locator('.try-out__btn').click()
-  await operation.locator('tr[data-param-name="credentialId"] input').fill(String(credential.credentialId))
-  await operation.locator('textarea.body-param__text').fill(JSON.stringify({ name: 'Renamed in Swagger UI' }))
-  await operation.locator('button.execute').click()
-
-  const status = operation.locator('.live-responses-table tbody .response-col_status').first()
-  await status.waitFor({ timeout: 30_000 })
-  t.equal((await status.innerText()).trim(), '200', 'Swagger UI shows 200')
-  t.match(await operation.locator('.live-responses-table tbody .response-col_description').first().innerText(), /Renamed in Swagger UI/)
-
-  await mkdir(ARTIFACTS, { recursive: true })
-  await operation.screenshot({ path: new URL('swagger-ui-patch.png', ARTIFACTS).pathname })
-
+  await page.reload()
+  await page.locator('#operations-credentials-updateCredential').waitFor()
+  t.ok(await page.locator('.auth-wrapper .authorize.locked').isVisible(), 'after a reload, still authorized')
+  const patched = await execute(page, 'credentials-updateCredential', async (operation) => {
+    await operation.locator('tr[data-param-name="credentialId"] input').fill(String(credential.credentialId))
+    await operation.locator('textarea.body-param__text').fill(JSON.stringify({ name: 'Renamed in Swagger UI' }))
+  })
+  t.equal(patched.status, '200', 'PATCH with the kept authorization: 200')
+  t.match(patched.body, /Renamed in Swagger UI/)
+  await screenshot(patched.operation, 'patch')
   const [row] = await test.sql<{ name: string }>('SELECT name FROM credential WHERE id = $1', [credential.credentialId])
   t.equal(row?.name, 'Renamed in Swagger UI', 'the change reached the database')
   const [event] = await test.sql<{ actor: string; source: string }>(
@@ -50,4 +74,17 @@ t.test('Swagger UI: authorize, try out PATCH against the live app, see 200', asy
     [credential.credentialId],
   )
   t.same(event, { actor: test.admin.identifier, source: 'rest' })
+
+  const legacy = await execute(page, 'legacy-legacyApiPost', async (operation) => {
+    await operation.locator('tr[data-property-name="action"] select').selectOption('ListOAuthCredentials')
+    await operation.locator('tr[data-property-name="responsetype"] select').selectOption('json')
+  })
+  t.equal(legacy.status, '200', 'api.php from its form fields, with the credential given in Authorize')
+  t.match(legacy.body, /"result": "success"/)
+  t.match(legacy.body, /Renamed in Swagger UI/)
+  await screenshot(legacy.operation, 'legacy-form')
+
+  // Chromium logs every 4xx response; the one 401 is the unauthorized "Execute" above.
+  const expected = 'Failed to load resource: the server responded with a status of 401 (Unauthorized)'
+  t.same(consoleErrors, [expected], 'no console errors (no CSP refusal), no browser dialog')
 })

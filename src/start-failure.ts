@@ -1,0 +1,62 @@
+import { ConfigError, type Config } from './config.js'
+import { DataDirError } from './db/database.js'
+import { unavailableReason } from './http/errors.js'
+
+/** PostgreSQL's codes for a database that does not exist, and for a refused login. */
+const NO_SUCH_DATABASE = '3D000'
+const LOGIN_REFUSED = new Set(['28P01', '28000'])
+
+/**
+ * What went wrong when the server or the CLI could not start, as one line that names what to
+ * do: a newcomer meets these first, and a stack trace tells them neither.
+ */
+export function describeStartFailure(error: unknown, config?: Pick<Config, 'PORT' | 'HOST' | 'DATABASE_URL'>): string {
+  if (error instanceof ConfigError || error instanceof DataDirError) return error.message
+  const cause = errnoOf(error)
+  if (config && cause?.syscall === 'listen') {
+    const where = `${config.HOST}:${config.PORT}`
+    if (cause.code === 'EADDRINUSE') return `Cannot listen on ${where}: the port is in use. Stop what uses it, or set PORT to a free port.`
+    if (cause.code === 'EACCES') return `Cannot listen on ${where}: not allowed (ports below 1024 need privileges). Set PORT above 1023.`
+    return `Cannot listen on ${where} (${cause.code}): set HOST to an address of this machine, such as 127.0.0.1 or 0.0.0.0.`
+  }
+  if (config && cause?.code === 'ENOTFOUND' && cause.syscall === 'getaddrinfo' && cause.hostname === config.HOST) {
+    return `Cannot listen on ${config.HOST}: no such host. Set HOST to an address of this machine, such as 127.0.0.1 or 0.0.0.0.`
+  }
+  if (config?.DATABASE_URL) {
+    const server = serverOf(config.DATABASE_URL)
+    if (cause?.code === NO_SUCH_DATABASE) {
+      return `The database "${server.database}" does not exist on ${server.host}: create it (createdb ${server.database}), or fix DATABASE_URL.`
+    }
+    if (cause?.code && LOGIN_REFUSED.has(cause.code)) {
+      return `PostgreSQL on ${server.host} refused the login of DATABASE_URL (${cause.code}): fix its user or password.`
+    }
+    if (unavailableReason(error) !== null) {
+      return `Cannot reach PostgreSQL at ${server.host} (DATABASE_URL): start it, or fix DATABASE_URL.`
+    }
+  }
+  return `Failed to start: ${error instanceof Error ? error.message.split('\n')[0] : String(error)}`
+}
+
+interface Errno {
+  code?: string
+  syscall?: string
+  hostname?: string
+}
+
+/** The first error in the cause chain (or an AggregateError's list) that carries a code. */
+function errnoOf(error: unknown): Errno | undefined {
+  const pending = [error]
+  for (let seen = 0; seen < 20 && pending.length > 0; seen++) {
+    const next = pending.shift()
+    if (!next || typeof next !== 'object') continue
+    if (typeof (next as Errno).code === 'string') return next as Errno
+    pending.push((next as { cause?: unknown }).cause, ...((next as { errors?: unknown[] }).errors ?? []))
+  }
+  return undefined
+}
+
+/** Host, port and database name of a PostgreSQL URL: never its password. */
+function serverOf(url: string): { host: string; database: string } {
+  const parsed = new URL(url)
+  return { host: `${parsed.hostname}:${parsed.port || '5432'}`, database: decodeURIComponent(parsed.pathname.slice(1)) || parsed.username }
+}
