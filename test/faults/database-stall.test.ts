@@ -11,7 +11,7 @@ import { startServerProcess } from '../helpers/server-process.js'
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js'
 
 /** A short bound keeps the test quick; what is tested is that the configured bound holds. */
-const TIMEOUT_MS = 1_000
+const TIMEOUT_MS = 2_000
 /** What a loaded machine may add to the bound (two cores shared by many test files). */
 const SLACK_MS = 2_000
 
