@@ -27,14 +27,18 @@ COPY package.json package-lock.json ./
 RUN --mount=type=cache,target=/root/.npm npm ci --omit=dev --omit=optional --ignore-scripts --no-audit --no-fund
 
 FROM node:24-bookworm-slim
-ENV NODE_ENV=production HOST=0.0.0.0 PORT=3000
+# DATA_DIR: without DATABASE_URL the service keeps its embedded PGlite database in the volume
+# /data, which the `node` user owns (a new named volume takes that owner from the image).
+ENV NODE_ENV=production HOST=0.0.0.0 PORT=3000 DATA_DIR=/data
 WORKDIR /app
+RUN install -d -o node -g node -m 0700 /data
+VOLUME /data
 # package.json marks the project root: src/paths.ts finds prisma/migrations beside it.
 COPY package.json ./
 COPY prisma/migrations ./prisma/migrations
 COPY --from=prod-deps /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
-# The image's own `node` user (uid 1000); the app writes nothing to its filesystem.
+# The image's own `node` user (uid 1000); it writes only to /data, and only without DATABASE_URL.
 USER node
 EXPOSE 3000
 # Ready = the database answers. No curl in slim images: Node's fetch does the request.

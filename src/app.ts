@@ -14,6 +14,7 @@ import { RequestLogController } from './http/request-log.js'
 import legacyApi from './legacy/route.js'
 import limits from './limits/index.js'
 import { loggerOptions } from './logging.js'
+import metricsPlugin from './observability/http.js'
 import opsRoutes from './ops/routes.js'
 import { routerProblem } from './rest/problem.js'
 import restApi from './rest/routes.js'
@@ -41,6 +42,7 @@ export interface AppOptions {
 async function app(fastify: FastifyInstance, { config, database }: AppOptions) {
   fastify.decorate('config', config)
   fastify.decorate('database', database)
+  await fastify.register(metricsPlugin, { enabled: config.METRICS_ENABLED, port: config.METRICS_PORT, host: config.HOST })
   fastify.decorate(
     'credentials',
     new CredentialService(credentialStorage(database), config.CLIENT_IDENTIFIER_PREFIX, config.DATABASE_TIMEOUT_MS),

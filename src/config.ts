@@ -50,6 +50,10 @@ const ConfigSchema = Type.Object({
     default: 30,
     description: 'failed authentications per window per client IP, at least 1',
   }),
+  METRICS_ENABLED: Type.Boolean({ default: true, description: 'true or false' }),
+  METRICS_PORT: Type.Optional(
+    Type.Integer({ minimum: 0, maximum: 65535, description: 'a port for /metrics alone, 0 to 65535' }),
+  ),
 })
 
 export type Config = Static<typeof ConfigSchema>
@@ -85,6 +89,21 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     )
   }
   return checked
+}
+
+/**
+ * Reads `.env` in the working directory into process.env when there is one (Node's own
+ * parser, the format docker compose reads too). A variable already set in the real
+ * environment keeps its value. Answers whether a file was read.
+ */
+export function loadEnvFile(file = '.env'): boolean {
+  try {
+    process.loadEnvFile(file)
+    return true
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false
+    throw new ConfigError(`Cannot read ${file}: ${(error as Error).message}`)
+  }
 }
 
 /** Fastify's `trustProxy` from TRUST_PROXY: whose X-Forwarded-For to believe for client IPs. */

@@ -1,4 +1,5 @@
 import type { Watch } from './db/notifications.js'
+import { metrics, type AuthCache } from './observability/metrics.js'
 import { TtlCache } from './ttl-cache.js'
 
 /**
@@ -17,6 +18,8 @@ export class RecentlyRead<T> {
     private readonly watch: Watch,
     ttlMs: number,
     maxEntries: number,
+    /** Which cache this is, in the hit and miss counts. */
+    private readonly cache: AuthCache,
   ) {
     this.#entries = new TtlCache(ttlMs, maxEntries)
   }
@@ -29,6 +32,7 @@ export class RecentlyRead<T> {
   /** What is kept for `key`; otherwise what `load` reads, kept unless something changed meanwhile. */
   async get(key: string, load: () => Promise<T | null>): Promise<T | null> {
     const kept = this.live ? this.#entries.get(key) : undefined
+    metrics.authCacheLookup(this.cache, kept !== undefined)
     if (kept !== undefined) return kept
     const generation = this.#generation
     const value = await load()

@@ -1,7 +1,6 @@
 import closeWithGrace from 'close-with-grace'
-import { startServer } from './app.js'
-import { loadConfig, type Config } from './config.js'
-import { describeStartFailure } from './start-failure.js'
+import { loadConfig, loadEnvFile, type Config } from './config.js'
+import { tracingRequested } from './observability/tracing.js'
 
 /** How long a stop may take: in-flight requests finish, then the database closes. */
 const SHUTDOWN_GRACE_MS = 10_000
@@ -15,7 +14,11 @@ const SHUTDOWN_GRACE_MS = 10_000
 async function main() {
   let config: Config | undefined
   try {
+    loadEnvFile()
     config = loadConfig()
+    // Tracing patches Fastify and pg as they load, so it starts before the app is imported;
+    // when off, the SDK is never loaded.
+    const tracing = tracingRequested(process.env) ? await import('./observability/start-tracing.js') : undefined
     const starting = start(config)
     closeWithGrace({ delay: SHUTDOWN_GRACE_MS, logger: false }, async ({ signal, err }) => {
       const app = await starting.catch(() => undefined)
@@ -26,15 +29,19 @@ async function main() {
         app?.log.info({ signal }, 'shutting down')
       }
       await app?.close()
+      await tracing?.stopTracing()
     })
     await starting
   } catch (error) {
+    // Imported here, as the app is: it reaches the database module, and so pg.
+    const { describeStartFailure } = await import('./start-failure.js')
     process.stderr.write(`${describeStartFailure(error, config)}\n`)
     process.exit(1)
   }
 }
 
 async function start(config: Config) {
+  const { startServer } = await import('./app.js')
   const { app, address, firstAdmin } = await startServer(config)
   if (firstAdmin) {
     const base = address.replace('0.0.0.0', '127.0.0.1')

@@ -1,5 +1,8 @@
 import t from 'tap'
-import { ConfigError, loadConfig, trustProxySetting } from '../src/config.js'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import { ConfigError, loadConfig, loadEnvFile, trustProxySetting } from '../src/config.js'
 
 t.test('defaults: a laptop start needs no configuration', async (t) => {
   t.same(loadConfig({}), {
@@ -13,6 +16,7 @@ t.test('defaults: a laptop start needs no configuration', async (t) => {
     RATE_LIMIT_PER_CREDENTIAL: 30_000,
     RATE_LIMIT_PER_IP: 60_000,
     RATE_LIMIT_FAILED_AUTH_PER_IP: 30,
+    METRICS_ENABLED: true,
   })
 })
 
@@ -52,6 +56,9 @@ t.test('a bad value stops with one line naming the variable', async (t) => {
     [{ API_BOOTSTRAP_IDENTIFIER: 'ops' }, /^Invalid configuration: API_BOOTSTRAP_IDENTIFIER and API_BOOTSTRAP_SECRET must be set together$/],
     [{ API_ACCESS_KEY: 'short' }, /^Invalid configuration: API_ACCESS_KEY="short"/],
     [{ TRUST_PROXY: 'everyone' }, /^Invalid configuration: TRUST_PROXY="everyone"/],
+    [{ METRICS_ENABLED: 'maybe' }, /^Invalid configuration: METRICS_ENABLED="maybe" \(true or false\)$/],
+    [{ METRICS_PORT: '9100.5' }, /^Invalid configuration: METRICS_PORT="9100.5" \(a port for \/metrics alone, 0 to 65535\)$/],
+    [{ METRICS_PORT: '70000' }, /^Invalid configuration: METRICS_PORT="70000" \(a port for \/metrics alone/],
   ]
   for (const [env, message] of cases) {
     const error = t.throws(() => loadConfig(env)) as Error
@@ -66,4 +73,28 @@ t.test('TRUST_PROXY becomes Fastify trustProxy', async (t) => {
   t.equal(trustProxySetting('false'), false)
   t.equal(trustProxySetting('true'), true)
   t.equal(trustProxySetting('10.0.0.0/8,127.0.0.1'), '10.0.0.0/8,127.0.0.1')
+})
+
+t.test('METRICS_ENABLED and METRICS_PORT are read', async (t) => {
+  const config = loadConfig({ METRICS_ENABLED: 'false', METRICS_PORT: '9464' })
+  t.equal(config.METRICS_ENABLED, false)
+  t.equal(config.METRICS_PORT, 9464)
+})
+
+t.test('a .env file is read; the real environment wins; no file is no error', async (t) => {
+  const folder = await mkdtemp(path.join(tmpdir(), 'env-file-'))
+  t.teardown(() => rm(folder, { recursive: true, force: true }))
+  const file = path.join(folder, '.env')
+  await writeFile(file, '# a comment\nENV_FILE_TEST_RATE=7\nENV_FILE_TEST_HOST="0.0.0.0"\nENV_FILE_TEST_KEY=from-file\n')
+  process.env.ENV_FILE_TEST_KEY = 'from-environment'
+  t.teardown(() => {
+    for (const name of ['ENV_FILE_TEST_RATE', 'ENV_FILE_TEST_HOST', 'ENV_FILE_TEST_KEY']) delete process.env[name]
+  })
+  t.equal(loadEnvFile(file), true)
+  t.equal(process.env.ENV_FILE_TEST_RATE, '7')
+  t.equal(process.env.ENV_FILE_TEST_HOST, '0.0.0.0', 'quotes removed')
+  t.equal(process.env.ENV_FILE_TEST_KEY, 'from-environment', 'a variable set in the environment is not replaced')
+  t.equal(loadEnvFile(path.join(folder, 'missing.env')), false)
+  const error = t.throws(() => loadEnvFile(folder)) as Error
+  t.type(error, ConfigError, 'a .env that cannot be read (here a folder) stops the start')
 })

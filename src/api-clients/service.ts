@@ -38,7 +38,7 @@ export class ApiClientService {
   get #recent(): RecentlyRead<ApiCredentialAccess> {
     if (this.#recentlyRead === undefined) {
       const watch = this.storage.watchChanges((identifier) => this.#recent.forget(identifier))
-      this.#recentlyRead = new RecentlyRead(watch, API_CLIENT_CACHE_MS, API_CLIENT_CACHE_ENTRIES)
+      this.#recentlyRead = new RecentlyRead(watch, API_CLIENT_CACHE_MS, API_CLIENT_CACHE_ENTRIES, 'api_credential')
     }
     return this.#recentlyRead
   }

@@ -1,7 +1,7 @@
 import { pathToFileURL } from 'node:url'
 import { parseArgs } from 'node:util'
 import { ApiClientError } from '../api-clients/service.js'
-import { loadConfig, type Config } from '../config.js'
+import { loadConfig, loadEnvFile, type Config } from '../config.js'
 import { openDatabase, type Database, type DatabaseTarget } from '../db/database.js'
 import { describeStartFailure } from '../start-failure.js'
 import { apiCredentialCommands } from './api-credentials.js'
@@ -130,6 +130,12 @@ export async function runCli(
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   const io: CliIo = { out: (text) => process.stdout.write(text), err: (text) => process.stderr.write(text) }
+  try {
+    loadEnvFile()
+  } catch (error) {
+    io.err(`${describeStartFailure(error)}\n`)
+    process.exit(1)
+  }
   runCli(process.argv.slice(2), io).then(
     (code) => process.exit(code),
     (error: unknown) => {

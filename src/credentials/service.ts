@@ -1,3 +1,4 @@
+import { metrics } from '../observability/metrics.js'
 import { generateSecret, hashSecret, secretMatches } from '../secrets.js'
 import {
   AUDIT_FIELD_NAMES,
@@ -83,7 +84,7 @@ export class CredentialService {
     private readonly turnWaitMs: number,
   ) {
     const watch = storage.watchChanges((clientIdentifier) => this.#recent.forget(clientIdentifier))
-    this.#recent = new RecentlyRead(watch, RECENTLY_READ.ttlMs, RECENTLY_READ.maxEntries)
+    this.#recent = new RecentlyRead(watch, RECENTLY_READ.ttlMs, RECENTLY_READ.maxEntries, 'client_credential')
   }
 
   /** Whether authentication may answer from memory now (changes by other processes are heard). */
@@ -108,6 +109,7 @@ export class CredentialService {
       { ...fields, clientIdentifier, secretHash: hashSecret(clientSecret) },
       { actor, action: 'create', changedFields: changedFields(EMPTY, fields), at },
     )
+    metrics.credentialChanged('create', actor.source)
     const credential: Credential = {
       credentialId,
       clientIdentifier,
@@ -208,7 +210,9 @@ export class CredentialService {
     return this.change(reference, async (current, storage) => {
       const audit = { actor, action: 'delete', at: new Date() }
       const deleted = await storage.remove({ credentialId: current.credentialId, readVersion: current.version }, audit)
-      return deleted ? withoutSecrets(current) : STALE
+      if (!deleted) return STALE
+      metrics.credentialChanged('delete', actor.source)
+      return withoutSecrets(current)
     })
   }
 
@@ -255,6 +259,7 @@ export class CredentialService {
       const outcome = await this.attemptOn(this.storage, reference, attempt)
       if (outcome.result !== STALE) return outcome.result
       credentialId = outcome.credentialId
+      metrics.writeRetried()
     }
     const turn = await this.storage.inTurn(credentialId, this.turnWaitMs, (locked) =>
       this.attemptOn(locked, { credentialId }, attempt),
@@ -309,6 +314,7 @@ export class CredentialService {
       { actor, action, changedFields: changed, at },
     )
     if (version === null) return STALE
+    metrics.credentialChanged(action, actor.source)
     return withoutSecrets({ ...current, ...fields, ...secret, version, updatedAt: at })
   }
 

@@ -22,9 +22,11 @@ const CREDENTIAL_COLUMNS = `
   ARRAY(SELECT r.uri FROM credential_redirect_uri r WHERE r.credential_id = c.id ORDER BY r.position)::text[] AS "redirectUris"`
 
 export const READ_BY_ID = sql<StoredCredential, { credentialId: number }>(
+  'credential.read_by_id',
   `SELECT ${CREDENTIAL_COLUMNS} FROM credential c WHERE c.id = :credentialId`,
 )
 export const READ_BY_CLIENT_IDENTIFIER = sql<StoredCredential, { clientIdentifier: string }>(
+  'credential.read_by_client_identifier',
   `SELECT ${CREDENTIAL_COLUMNS} FROM credential c WHERE c.client_identifier = :clientIdentifier`,
 )
 
@@ -62,7 +64,7 @@ function auditOf(owner: string): string {
 }
 
 /** A new credential, its scopes and redirect URIs, and its audit event: one atomic statement. */
-const INSERT = sql<{ credentialId: number }, InsertParams>(`
+const INSERT = sql<{ credentialId: number }, InsertParams>('credential.insert', `
   WITH created AS (
     INSERT INTO credential (client_identifier, secret_hash, name, description, grant_type, service_id, logo_uri, created_at, updated_at)
     VALUES (:clientIdentifier, :secretHash, :name, :description, CAST(:grantType AS "GrantType"),
@@ -95,7 +97,7 @@ type WriteParams = Omit<CredentialFields, 'scopes' | 'redirectUris'> &
  * and no row comes back. The lists are replaced only when given; each replacement deletes
  * before it inserts (it reads the deletion's result), so a URI may move to another position.
  */
-export const WRITE = sql<{ version: number }, WriteParams>(`
+export const WRITE = sql<{ version: number }, WriteParams>('credential.write', `
   WITH updated AS (
     UPDATE credential SET
       name = :name, description = :description, grant_type = CAST(:grantType AS "GrantType"),
@@ -117,22 +119,26 @@ export const WRITE = sql<{ version: number }, WriteParams>(`
   SELECT version FROM updated`)
 
 /** Deletes a credential (its scopes and URIs cascade) and records it, if the version read still holds. */
-const DELETE = sql<{ credential_id: number }, AuditParams & { credentialId: number; readVersion: number }>(`
+const DELETE = sql<{ credential_id: number }, AuditParams & { credentialId: number; readVersion: number }>('credential.delete', `
   WITH deleted AS (DELETE FROM credential WHERE id = :credentialId AND version = :readVersion RETURNING id)
   ${auditOf('deleted')}
   RETURNING credential_id`)
 
 /** Waits for, then holds until the transaction ends, the credential's row lock. */
-const LOCK = sql<{ id: number }, { credentialId: number }>('SELECT id FROM credential WHERE id = :credentialId FOR UPDATE')
+const LOCK = sql<{ id: number }, { credentialId: number }>(
+  'credential.lock',
+  'SELECT id FROM credential WHERE id = :credentialId FOR UPDATE',
+)
 
 /** Not a change of the credential: neither its version nor updatedAt moves, and no one is told. */
 const TOUCH_LAST_USED = sql<never, { credentialId: number; at: Date }>(
+  'credential.touch_last_used',
   'UPDATE credential SET last_used_at = :at WHERE id = :credentialId',
 )
 
-const SCOPE_NAMES = sql<{ name: string }>('SELECT name FROM scope')
+const SCOPE_NAMES = sql<{ name: string }>('scope.names', 'SELECT name FROM scope')
 
-const EVENTS = sql<AuditEvent & { id: string }, { credentialId: number; beforeId: number | null; limit: number }>(`
+const EVENTS = sql<AuditEvent & { id: string }, { credentialId: number; beforeId: number | null; limit: number }>('audit_event.list', `
   SELECT id::text AS id, credential_id AS "credentialId", actor, action, changed_fields AS "changedFields",
     request_id AS "requestId", source, created_at AS "createdAt"
   FROM audit_event
@@ -181,6 +187,7 @@ function listStatement(filter: ListFilter) {
   const nulls = field === 'serviceId' ? (order === 'asc' ? ' NULLS FIRST' : ' NULLS LAST') : ''
   const orderBy = field === 'credentialId' ? `c.id ${direction}` : `${SORT_COLUMNS[field]} ${direction}${nulls}, c.id ${direction}`
   return sql<StoredCredential, Omit<ListFilter, 'sort'>>(
+    'credential.list',
     `SELECT ${CREDENTIAL_COLUMNS} FROM credential c${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ` +
       `ORDER BY ${orderBy} LIMIT :limit`,
   )

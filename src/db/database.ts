@@ -6,6 +6,8 @@ import { PrismaPg } from '@prisma/adapter-pg'
 import pg from 'pg'
 import { PrismaPGlite } from 'pglite-prisma-adapter'
 import { PrismaClient } from '../generated/prisma/client.js'
+import { metrics, type PoolStats } from '../observability/metrics.js'
+import { observeAvailability, observeStatement } from '../observability/statements.js'
 import { DatabaseAvailability } from './availability.js'
 import { applyMigrations, type MigrationSession } from './migrate.js'
 import { listen, type Watch } from './notifications.js'
@@ -72,21 +74,34 @@ export interface Database {
   close(): Promise<void>
 }
 
+/** What each kind of database provides; openDatabase adds the rest. */
+type Opened = Omit<Database, 'run' | 'transaction' | 'migrate' | 'availability'> & {
+  /** One transaction on one connection, for migrations and `transaction`. */
+  session: MigrationSession
+  poolStats(): PoolStats
+}
+
 export async function openDatabase(
   target: DatabaseTarget,
   options: DatabaseOptions = DEFAULT_DATABASE_OPTIONS,
 ): Promise<Database> {
-  const { session, ...database } = 'url' in target ? await openPostgres(target.url, options) : await openPglite(target)
+  const { session, poolStats, ...database } =
+    'url' in target ? await openPostgres(target.url, options) : await openPglite(target)
+  const unwatchPool = metrics.watchPool(poolStats)
   const availability = new DatabaseAvailability(() => database.exclusive(() => database.query('SELECT 1', [])))
   // Closing twice (a readiness test closes it, then the app's onClose hook) is harmless.
   let closed: Promise<void> | undefined
+  const exclusive = <T>(work: () => Promise<T>) => observeAvailability(database.exclusive(work))
   return {
     ...database,
     availability,
+    exclusive,
     run: <R, P extends object>(statement: Statement<R, P>, params: P) =>
-      database.exclusive(() => database.query<R>(statement.text, valuesOf(statement, params))),
+      exclusive(() =>
+        observeStatement(statement.name, database.kind, () => database.query<R>(statement.text, valuesOf(statement, params))),
+      ),
     transaction: (work) =>
-      database.exclusive(() =>
+      exclusive(() =>
         session.transaction((tx) =>
           work({ run: (statement, params) => tx.query(statement.text, valuesOf(statement, params)) }),
         ),
@@ -94,14 +109,9 @@ export async function openDatabase(
     migrate: () => applyMigrations(session),
     close: () => {
       availability.stop()
-      return (closed ??= database.close())
+      return (closed ??= database.close().finally(unwatchPool))
     },
   }
-}
-
-type Opened = Omit<Database, 'run' | 'transaction' | 'migrate' | 'availability'> & {
-  /** One transaction on one connection, for migrations and `transaction`. */
-  session: MigrationSession
 }
 
 async function openPostgres(url: string, { timeoutMs }: DatabaseOptions): Promise<Opened> {
@@ -157,6 +167,7 @@ async function openPostgres(url: string, { timeoutMs }: DatabaseOptions): Promis
       watches.add(watch)
       return watch
     },
+    poolStats: () => ({ size: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount }),
     async close() {
       await Promise.all([...watches].map((watch) => watch.close()))
       await prisma.$disconnect()
@@ -191,15 +202,19 @@ async function openPglite(target: PgliteTarget): Promise<Opened> {
   const prisma = new PrismaClient({ adapter: new PrismaPGlite(pglite) })
   const session = pgliteSession(pglite)
   let queue: Promise<unknown> = Promise.resolve()
+  /** Units of work queued or running on the one connection. */
+  let pending = 0
   return {
     prisma,
     kind: 'pglite',
     session,
     exclusive<T>(work: () => Promise<T>): Promise<T> {
-      const run = queue.then(work, work)
+      pending++
+      const run = queue.then(work, work).finally(() => pending--)
       queue = run.catch(() => {})
       return run
     },
+    poolStats: () => ({ size: 1, idle: pending === 0 ? 1 : 0, waiting: Math.max(0, pending - 1) }),
     query: async <R>(text: string, params: unknown[]) => (await pglite.query<R>(text, params)).rows,
     watch: () => ({ live: () => true, close: async () => {} }),
     async close() {

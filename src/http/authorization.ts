@@ -4,6 +4,7 @@ import { ipAllowed, mayRun, refusals, secretAccepted, type ApiClient } from '../
 import type { ApiClientService } from '../api-clients/service.js'
 import type { ApiCredentialAccess } from '../api-clients/storage.js'
 import type { RequestLimits } from '../limits/index.js'
+import { metrics, type Edge } from '../observability/metrics.js'
 import { setActor } from './request-log.js'
 
 /** Why a caller was turned away; each edge answers it in its own shape. */
@@ -46,6 +47,7 @@ export function accessChecks(apiClients: ApiClientService, limits: RequestLimits
     return attempt.found
   }
   const authenticationFailed = async (attempt: AccessAttempt, reason: RefusalReason, message: string) => {
+    metrics.authenticationFailed(edgeOf(attempt.request), reason)
     await limits.authenticationFailed(attempt.request)
     return new AccessRefused(reason, message)
   }
@@ -99,6 +101,11 @@ export async function checkAccess(attempt: AccessAttempt, checks: readonly Acces
   for (const check of checks) await check(attempt)
   if (attempt.client === undefined) throw new Error('access checks without authentication')
   return attempt.client
+}
+
+/** api.php is the legacy edge; every other route that checks access is REST. */
+function edgeOf(request: FastifyRequest): Edge {
+  return request.routeOptions.url?.startsWith('/includes/') ? 'legacy' : 'rest'
 }
 
 /** Compares in constant time, whatever the lengths. */

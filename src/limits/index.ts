@@ -1,6 +1,7 @@
 import rateLimit from '@fastify/rate-limit'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
+import { metrics, type RateLimitKind } from '../observability/metrics.js'
 
 /** How many requests a window allows, per API credential and per client address. */
 export interface LimitSettings {
@@ -62,26 +63,27 @@ async function limits(app: FastifyInstance, settings: LimitSettings) {
     keyGenerator: (request) => callerKeys.get(request) ?? '',
   })
 
-  const refuseWhen = async (limiter: Limiter, request: FastifyRequest, message: string, count = true) => {
+  const refuseWhen = async (limiter: Limiter, kind: RateLimitKind, request: FastifyRequest, message: string, count = true) => {
     const state = await limiter(request, { increment: count })
     if (state.isAllowed) return
     // Counting: refused once over the maximum. Only looking (failures): refused once it is used up.
     if (count ? state.isExceeded : state.remaining === 0) {
+      metrics.rateLimited(kind)
       throw new RateLimited(Math.max(1, state.ttlInSeconds), message)
     }
   }
 
   app.decorate('limits', {
     async admitAddress(request) {
-      await refuseWhen(failuresByAddress, request, 'Too many failed authentication attempts. Please try again later.', false)
-      await refuseWhen(byAddress, request, 'Too many requests. Please try again later.')
+      await refuseWhen(failuresByAddress, 'failed_authentications', request, 'Too many failed authentication attempts. Please try again later.', false)
+      await refuseWhen(byAddress, 'address', request, 'Too many requests. Please try again later.')
     },
     async authenticationFailed(request) {
       await failuresByAddress(request)
     },
     async admitCaller(request, identifier) {
       callerKeys.set(request, identifier)
-      await refuseWhen(byCaller, request, 'Too many requests for this API credential. Please try again later.')
+      await refuseWhen(byCaller, 'api_credential', request, 'Too many requests for this API credential. Please try again later.')
     },
   } satisfies RequestLimits)
 }

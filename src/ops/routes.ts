@@ -5,7 +5,7 @@ import { sql } from '../db/sql.js'
 
 /** How long /readyz waits for the database before calling it unavailable. */
 const READINESS_TIMEOUT_MS = 2_000
-const PING = sql<{ '?column?': number }>('SELECT 1')
+const PING = sql<{ '?column?': number }>('readiness.ping', 'SELECT 1')
 
 const Ok = Type.Object({ status: Type.Literal('ok') }, { examples: [{ status: 'ok' }] })
 const Unavailable = Type.Object(

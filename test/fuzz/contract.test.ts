@@ -94,7 +94,7 @@ const test = await buildTestApp(t, {
 const authorization = basic(test.admin)
 
 /** What any change leaves a trace in: every credential's version, times and secret, and the counts. */
-const SNAPSHOT = sql<{ snapshot: string }>(`SELECT json_build_array(
+const SNAPSHOT = sql<{ snapshot: string }>('fuzz.snapshot', `SELECT json_build_array(
   (SELECT json_agg(json_build_array(id, version, updated_at, last_used_at, secret_hash, previous_secret_hash) ORDER BY id) FROM credential),
   (SELECT count(*) FROM audit_event), (SELECT count(*) FROM credential_scope), (SELECT count(*) FROM credential_redirect_uri),
   (SELECT json_agg(json_build_array(id, secret_hash, revoked_at) ORDER BY id) FROM api_credential)

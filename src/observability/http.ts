@@ -1,0 +1,67 @@
+import { createServer, type Server } from 'node:http'
+import type { FastifyInstance } from 'fastify'
+import fp from 'fastify-plugin'
+import { metrics } from './metrics.js'
+
+export const METRICS_PATH = '/metrics'
+
+export interface MetricsSettings {
+  enabled: boolean
+  /** Serve /metrics on this port of `host` instead of the main listener. */
+  port?: number
+  host: string
+}
+
+/**
+ * Request metrics for every route, and GET /metrics: on the main listener, or, with a port of
+ * its own, on a separate listener that opens with the main one and closes with the app.
+ */
+async function metricsPlugin(app: FastifyInstance, settings: MetricsSettings) {
+  metrics.setEnabled(settings.enabled)
+  if (!settings.enabled) return
+
+  app.addHook('onRequest', (_request, _reply, done) => {
+    metrics.requestStarted()
+    done()
+  })
+  // Unmatched requests (404) share one label, so callers cannot mint new series.
+  app.addHook('onResponse', (request, reply, done) => {
+    metrics.requestFinished(request.routeOptions.url ?? 'unmatched', request.method, reply.statusCode, reply.elapsedTime / 1000)
+    done()
+  })
+
+  if (settings.port === undefined) {
+    app.get(METRICS_PATH, { schema: { hide: true } }, async (_request, reply) => {
+      const { contentType, text } = await metrics.scrape()
+      return reply.type(contentType).send(text)
+    })
+    return
+  }
+
+  const port = settings.port
+  let server: Server | undefined
+  app.addHook('onListen', async () => {
+    server = createServer((request, response) => {
+      if (request.method !== 'GET' || request.url?.split('?')[0] !== METRICS_PATH) {
+        response.writeHead(404).end()
+        return
+      }
+      metrics.scrape().then(
+        ({ contentType, text }) => response.writeHead(200, { 'content-type': contentType }).end(text),
+        (error: unknown) => {
+          app.log.error({ err: error }, 'metrics scrape failed')
+          response.writeHead(500).end()
+        },
+      )
+    })
+    await new Promise<void>((resolve, reject) => {
+      server!.once('error', reject).listen(port, settings.host, () => resolve())
+    })
+    app.log.info({ port: (server.address() as { port: number }).port }, 'metrics listening')
+  })
+  app.addHook('onClose', async () => {
+    if (server?.listening) await new Promise((resolve) => server!.close(resolve))
+  })
+}
+
+export default fp(metricsPlugin, { name: 'metrics' })

@@ -1,0 +1,159 @@
+import client from 'prom-client'
+
+/*
+ * Every Prometheus metric the service exports, defined once here. The rest of the code calls
+ * the named functions of `metrics`; it never touches prom-client. One registry per process,
+ * as Prometheus scrapes a process: with several apps in one process (the tests) the counters
+ * add up, which is why the tests compare scrapes taken before and after.
+ */
+
+const registry = new client.Registry()
+const PREFIX = 'oauth_'
+
+/** Where a caller's request came in; a credential change also comes from the CLI or an import. */
+export type Edge = 'legacy' | 'rest'
+export type ChangeSource = Edge | 'cli' | 'import'
+/** Which rate limit refused a request (src/limits). */
+export type RateLimitKind = 'address' | 'failed_authentications' | 'api_credential'
+/** The two authentication caches: API credentials of callers, OAuth clients' credentials. */
+export type AuthCache = 'api_credential' | 'client_credential'
+
+/** The pool of a database, read at each scrape: PGlite reports its one connection and its queue. */
+export interface PoolStats {
+  size: number
+  idle: number
+  waiting: number
+}
+
+const requestDuration = new client.Histogram({
+  name: `${PREFIX}http_request_duration_seconds`,
+  help: 'Time from receiving a request to finishing its answer, by route template, method and status code.',
+  labelNames: ['route', 'method', 'status_code'] as const,
+  buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+  registers: [registry],
+})
+
+const requestsInFlight = new client.Gauge({
+  name: `${PREFIX}http_requests_in_flight`,
+  help: 'Requests received and not yet answered.',
+  registers: [registry],
+})
+
+const pools = new Set<() => PoolStats>()
+const poolGauge = (name: string, help: string, pick: (stats: PoolStats) => number) =>
+  new client.Gauge({
+    name: `${PREFIX}db_pool_${name}`,
+    help,
+    registers: [registry],
+    collect() {
+      this.set([...pools].reduce((sum, stats) => sum + pick(stats()), 0))
+    },
+  })
+poolGauge('connections', 'Connections the database pool holds (PGlite: its one connection).', (stats) => stats.size)
+poolGauge('idle_connections', 'Pool connections not running a statement.', (stats) => stats.idle)
+poolGauge('waiting_queries', 'Queries waiting for a pool connection (PGlite: for its one connection).', (stats) => stats.waiting)
+
+const statementDuration = new client.Histogram({
+  name: `${PREFIX}db_statement_duration_seconds`,
+  help: 'Time a database statement took, by statement name (src/credentials/storage.ts) and outcome.',
+  labelNames: ['statement', 'outcome'] as const,
+  buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+  registers: [registry],
+})
+
+const databaseUp = new client.Gauge({
+  name: `${PREFIX}database_up`,
+  help: '1 when the last database work got an answer, 0 when it found the database unavailable (the edges answer 503 then).',
+  registers: [registry],
+})
+
+const authCacheLookups = new client.Counter({
+  name: `${PREFIX}auth_cache_lookups_total`,
+  help: 'Authentication look-ups answered from memory (hit) or read from the database (miss), by cache.',
+  labelNames: ['cache', 'result'] as const,
+  registers: [registry],
+})
+
+const rateLimitRefusals = new client.Counter({
+  name: `${PREFIX}rate_limit_refusals_total`,
+  help: 'Requests refused with 429, by the limit that refused them.',
+  labelNames: ['kind'] as const,
+  registers: [registry],
+})
+
+const failedAuthentications = new client.Counter({
+  name: `${PREFIX}failed_authentications_total`,
+  help: 'API callers refused for missing or wrong credentials or access key, by edge and reason.',
+  labelNames: ['edge', 'reason'] as const,
+  registers: [registry],
+})
+
+const credentialChanges = new client.Counter({
+  name: `${PREFIX}credential_changes_total`,
+  help: 'Credential changes written, by action (create, update, rotate_secret, delete) and source.',
+  labelNames: ['action', 'source'] as const,
+  registers: [registry],
+})
+
+const writeRetries = new client.Counter({
+  name: `${PREFIX}credential_write_retries_total`,
+  help: 'Optimistic writes that found the credential changed since it was read, and were decided again.',
+  registers: [registry],
+})
+
+client.collectDefaultMetrics({ register: registry })
+
+let enabled = true
+
+/** The calls the rest of the code makes. While disabled (METRICS_ENABLED=false) they do nothing. */
+export const metrics = {
+  /** Turns recording on or off for the whole process; the bench compares the two. */
+  setEnabled(on: boolean): void {
+    enabled = on
+  },
+  get enabled(): boolean {
+    return enabled
+  },
+
+  requestStarted(): void {
+    if (enabled) requestsInFlight.inc()
+  },
+  requestFinished(route: string, method: string, statusCode: number, seconds: number): void {
+    if (!enabled) return
+    requestsInFlight.dec()
+    requestDuration.observe({ route, method, status_code: statusCode }, seconds)
+  },
+
+  /** Counts a database's pool in the gauges until the returned function is called (at close). */
+  watchPool(stats: () => PoolStats): () => void {
+    pools.add(stats)
+    return () => void pools.delete(stats)
+  },
+  statementFinished(statement: string, seconds: number, ok: boolean): void {
+    if (enabled) statementDuration.observe({ statement, outcome: ok ? 'ok' : 'error' }, seconds)
+  },
+  databaseAvailable(up: boolean): void {
+    if (enabled) databaseUp.set(up ? 1 : 0)
+  },
+
+  authCacheLookup(cache: AuthCache, hit: boolean): void {
+    if (enabled) authCacheLookups.inc({ cache, result: hit ? 'hit' : 'miss' })
+  },
+  rateLimited(kind: RateLimitKind): void {
+    if (enabled) rateLimitRefusals.inc({ kind })
+  },
+  authenticationFailed(edge: Edge, reason: string): void {
+    if (enabled) failedAuthentications.inc({ edge, reason })
+  },
+  credentialChanged(action: string, source: ChangeSource): void {
+    if (enabled) credentialChanges.inc({ action, source })
+  },
+  writeRetried(): void {
+    if (enabled) writeRetries.inc()
+  },
+
+  /** The exposition text Prometheus scrapes, and its content type. */
+  async scrape(): Promise<{ contentType: string; text: string }> {
+    return { contentType: registry.contentType, text: await registry.metrics() }
+  },
+}
