@@ -103,7 +103,10 @@ export async function openDatabase(
     transaction: (work) =>
       exclusive(() =>
         session.transaction((tx) =>
-          work({ run: (statement, params) => tx.query(statement.text, valuesOf(statement, params)) }),
+          work({
+            run: (statement, params) =>
+              observeStatement(statement.name, database.kind, () => tx.query(statement.text, valuesOf(statement, params))),
+          }),
         ),
       ),
     migrate: () => applyMigrations(session),
