@@ -2,7 +2,7 @@ import js from '@eslint/js'
 import tseslint from 'typescript-eslint'
 
 export default tseslint.config(
-  { ignores: ['dist/', 'src/generated/', 'coverage/', '.tap/', '.data/', 'node_modules/', 'sdk/generated/', 'test-artifacts/'] },
+  { ignores: ['dist/', 'src/generated/', 'coverage/', '.tap/', '.data/', 'node_modules/', 'sdk/generated/', 'sdk/hey-api/', 'sdk/orval/', 'test-artifacts/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

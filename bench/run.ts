@@ -3,6 +3,7 @@ import { createServer } from 'node:http'
 import os from 'node:os'
 import autocannon from 'autocannon'
 import pg from 'pg'
+import { bulkSeed, seededClientIdentifier, seededSecret } from './seed.js'
 import { StatementLog, shape } from './sql-log.js'
 import { scratchDatabase, serviceEnv, Target } from './target.js'
 
@@ -18,18 +19,33 @@ import { scratchDatabase, serviceEnv, Target } from './target.js'
  *   BENCH_PATHS            only the paths whose name contains one of these comma-separated words, e.g. legacy,PATCH
  *   BENCH_COMPARE          metrics or tracing: instead of the floor comparison, each path on two services
  *                          that differ only in that (metrics on / off; traces exported / off), alternately
+ *   BENCH_CREDENTIALS      credentials seeded in bulk, with an audit trail in proportion (default 1000)
+ *   BENCH_BUSY_EVENTS      audit events of the one busy credential (default 100000)
  */
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10)
 const MEMORY_SECONDS = Number(process.env.BENCH_MEMORY_SECONDS ?? 60)
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50)
-const CREDENTIALS = 200
+const CREDENTIALS = Number(process.env.BENCH_CREDENTIALS ?? 1_000)
+const BUSY_EVENTS = Number(process.env.BENCH_BUSY_EVENTS ?? 100_000)
+/** The updates, reads and authentications work on this many credentials, spread over all of them. */
+const HOT = Math.min(200, CREDENTIALS)
+/** Authentication across many clients: more than the service keeps in memory (10,000). */
+const DISTINCT_CLIENTS = Math.min(100_000, CREDENTIALS)
+const PAGE = 50
 const API = { identifier: 'bench', secret: randomBytes(32).toString('base64') }
 const BASIC = `Basic ${Buffer.from(`${API.identifier}:${API.secret}`).toString('base64')}`
 
 interface Seeded {
+  /** The hot credentials' ids, spread evenly over 1…CREDENTIALS. */
   ids: number[]
   clients: { clientIdentifier: string; clientSecret: string }[]
+  /** The credential with BUSY_EVENTS events, and the range of its events' ids. */
+  busy: { id: number; firstEvent: number; lastEvent: number }
 }
+
+const client = (n: number) => ({ clientIdentifier: seededClientIdentifier(n), clientSecret: seededSecret(n) })
+/** A cursor as the service writes it (src/rest/paging.ts): deep into the list, somewhere in its second half. */
+const deepCursor = (n: number) => Buffer.from(`id:${Math.floor(CREDENTIALS / 2) + (n % Math.max(1, CREDENTIALS / 2 - PAGE))}`).toString('base64url')
 
 /** One benchmarked request: how to build it, and the OpenAPI path that must exist for it. */
 interface BenchPath {
@@ -37,6 +53,8 @@ interface BenchPath {
   method: 'GET' | 'POST' | 'PATCH'
   /** Path in /openapi.json the service must offer; none for api.php, which always exists. */
   requires?: { path: string; method: string }
+  /** Whether bench/floor.ts has this path; the scale paths are compared across data sizes instead. */
+  floor: boolean
   request(seeded: Seeded, n: number): { path: string; headers: Record<string, string>; body?: string }
 }
 
@@ -48,6 +66,7 @@ const PATHS: BenchPath[] = [
   {
     name: 'legacy UpdateOAuthCredential',
     method: 'POST',
+    floor: true,
     request: ({ ids }, n) => ({
       path: '/includes/api.php',
       headers: FORM,
@@ -64,6 +83,7 @@ const PATHS: BenchPath[] = [
   {
     name: 'REST PATCH /oauth/credentials/{id}',
     method: 'PATCH',
+    floor: true,
     requires: { path: '/oauth/credentials/{credentialId}', method: 'patch' },
     request: ({ ids }, n) => ({
       path: `/oauth/credentials/${ids[n % ids.length]}`,
@@ -74,17 +94,86 @@ const PATHS: BenchPath[] = [
   {
     name: 'REST GET /oauth/credentials/{id}',
     method: 'GET',
+    floor: true,
     requires: { path: '/oauth/credentials/{credentialId}', method: 'get' },
     request: ({ ids }, n) => ({ path: `/oauth/credentials/${ids[n % ids.length]}`, headers: { authorization: BASIC } }),
   },
   {
     name: 'REST POST /oauth/credentials/authenticate',
     method: 'POST',
+    floor: true,
     requires: { path: '/oauth/credentials/authenticate', method: 'post' },
     request: ({ clients }, n) => ({
       path: '/oauth/credentials/authenticate',
       headers: JSON_BODY,
       body: JSON.stringify(clients[n % clients.length]),
+    }),
+  },
+  {
+    name: `REST POST /oauth/credentials/authenticate, ${DISTINCT_CLIENTS} distinct clients`,
+    method: 'POST',
+    floor: false,
+    requires: { path: '/oauth/credentials/authenticate', method: 'post' },
+    request: (_seeded, n) => ({
+      path: '/oauth/credentials/authenticate',
+      headers: JSON_BODY,
+      // Client k of DISTINCT_CLIENTS, spread over all credentials: each is seen again only after all the others.
+      body: JSON.stringify(client(1 + Math.floor(((n % DISTINCT_CLIENTS) * CREDENTIALS) / DISTINCT_CLIENTS))),
+    }),
+  },
+  {
+    name: 'REST GET /oauth/credentials list, deep cursor',
+    method: 'GET',
+    floor: false,
+    requires: { path: '/oauth/credentials', method: 'get' },
+    request: (_seeded, n) => ({ path: `/oauth/credentials?limit=${PAGE}&cursor=${deepCursor(n)}`, headers: { authorization: BASIC } }),
+  },
+  {
+    name: 'REST GET /oauth/credentials?grantType=single_sign_on, deep cursor',
+    method: 'GET',
+    floor: false,
+    requires: { path: '/oauth/credentials', method: 'get' },
+    request: (_seeded, n) => ({
+      path: `/oauth/credentials?grantType=single_sign_on&limit=${PAGE}&cursor=${deepCursor(n)}`,
+      headers: { authorization: BASIC },
+    }),
+  },
+  {
+    name: 'REST GET /oauth/credentials?clientIdentifier=',
+    method: 'GET',
+    floor: false,
+    requires: { path: '/oauth/credentials', method: 'get' },
+    request: (_seeded, n) => ({
+      path: `/oauth/credentials?clientIdentifier=${encodeURIComponent(seededClientIdentifier(1 + (n % CREDENTIALS)))}`,
+      headers: { authorization: BASIC },
+    }),
+  },
+  {
+    name: `REST GET /oauth/credentials/{id}/events, busy credential (${BUSY_EVENTS} events), deep cursor`,
+    method: 'GET',
+    floor: false,
+    requires: { path: '/oauth/credentials/{credentialId}/events', method: 'get' },
+    request: ({ busy }, n) => {
+      const before = busy.firstEvent + PAGE + (n % Math.max(1, busy.lastEvent - busy.firstEvent - PAGE))
+      const cursor = Buffer.from(`id:${before}`).toString('base64url')
+      return { path: `/oauth/credentials/${busy.id}/events?limit=${PAGE}&cursor=${cursor}`, headers: { authorization: BASIC } }
+    },
+  },
+  {
+    name: 'legacy ListOAuthCredentials sorted by name',
+    method: 'POST',
+    floor: false,
+    request: () => ({
+      path: '/includes/api.php',
+      headers: FORM,
+      body: form({
+        action: 'ListOAuthCredentials',
+        identifier: API.identifier,
+        secret: API.secret,
+        sortField: 'name',
+        limit: String(PAGE),
+        responsetype: 'json',
+      }),
     }),
   },
 ]
@@ -174,7 +263,7 @@ async function main() {
     // 1. What SQL each request really sends: PostgreSQL logs every statement of this database.
     if (!comparing) await admin.query(`ALTER DATABASE "${database}" SET log_statement = 'all'`)
     let service = await startService()
-    const seeded = await seed(service)
+    const seeded = await seed(url)
     const openapi = (await fetch(service.base + '/openapi.json').then((r) => (r.ok ? r.json() : {}), () => ({})))
     const paths = (openapi as { paths?: Record<string, Record<string, unknown>> }).paths ?? {}
     const chosen = process.env.BENCH_PATHS?.split(',') ?? ['']
@@ -196,7 +285,8 @@ async function main() {
     for (const path of enabled) {
       await send(service, path, seeded, sequence++) // warm: the first request reads the scope catalogue
       const captured = { service: [] as string[], floor: [] as string[] }
-      for (const [target, into] of [[service, captured.service], [floorForCapture, captured.floor]] as const) {
+      const sides = [[service, captured.service], [floorForCapture, captured.floor]] as const
+      for (const [target, into] of path.floor ? sides : sides.slice(0, 1)) {
         const mark = await log.mark()
         // A new sequence number each time, so that every captured update really changes the name.
         const answer = await send(target, path, seeded, sequence++)
@@ -205,12 +295,14 @@ async function main() {
         into.push(...(await log.since(mark, database)))
       }
       statements.set(path.name, captured)
-      console.log(`\n${path.name}: ${captured.service.length} round trips (service), ${captured.floor.length} (floor)`)
+      const floorCount = path.floor ? `${captured.floor.length} (floor)` : 'no floor'
+      console.log(`\n${path.name}: ${captured.service.length} round trips (service), ${floorCount}`)
       const rows = Math.max(captured.service.length, captured.floor.length)
       for (let i = 0; i < rows; i++) {
         const mine = captured.service[i] === undefined ? '-' : shape(captured.service[i] as string)
         const floor = captured.floor[i] === undefined ? '-' : shape(captured.floor[i] as string)
-        console.log(`  ${String(i + 1).padStart(2)}. ${mine.padEnd(34)} ${floor.padEnd(34)} ${mine === floor ? '' : '<- differs'}`)
+        const compared = path.floor ? `${floor.padEnd(34)} ${mine === floor ? '' : '<- differs'}` : ''
+        console.log(`  ${String(i + 1).padStart(2)}. ${mine.padEnd(34)} ${compared}`)
       }
     }
     await service.stop()
@@ -218,7 +310,7 @@ async function main() {
     await admin.query(`ALTER DATABASE "${database}" RESET log_statement`)
 
     // 2. Load: each path on the service, then on its floor.
-    const results: { path: string; service: Measured; floor: Measured; writes?: number }[] = []
+    const results: { path: string; service: Measured; floor?: Measured; writes?: number }[] = []
     service = await startService(true)
     const floor = await startFloor()
     for (const path of enabled) {
@@ -226,22 +318,28 @@ async function main() {
       const before = await auditEvents(url)
       const mine = await load(service, path, seeded, SECONDS)
       const writes = (await auditEvents(url)) - before
-      await load(floor, path, seeded, 2)
-      const theirs = await load(floor, path, seeded, SECONDS)
+      let theirs: Measured | undefined
+      if (path.floor) {
+        await load(floor, path, seeded, 2)
+        theirs = await load(floor, path, seeded, SECONDS)
+      }
       results.push({ path: path.name, service: mine, floor: theirs, writes: path.method === 'GET' ? undefined : writes })
     }
 
     console.log('\n| path | req/s | p50 ms | p99 ms | peak RSS MiB | CPU ms/req | floor req/s | floor p50 | floor p99 | floor CPU ms/req | ratio |')
     console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|')
     for (const { path, service: s, floor: f } of results) {
+      const floorColumns = f
+        ? `${f.requestsPerSecond.toFixed(0)} | ${f.p50} | ${f.p99} | ${f.cpuMsPerRequest.toFixed(2)} | ` +
+          `${(s.requestsPerSecond / f.requestsPerSecond).toFixed(2)}`
+        : '- | - | - | - | -'
       console.log(`| ${path} | ${s.requestsPerSecond.toFixed(0)} | ${s.p50} | ${s.p99} | ${s.peakRssMiB.toFixed(0)} | ` +
-        `${s.cpuMsPerRequest.toFixed(2)} | ${f.requestsPerSecond.toFixed(0)} | ${f.p50} | ${f.p99} | ` +
-        `${f.cpuMsPerRequest.toFixed(2)} | ${(s.requestsPerSecond / f.requestsPerSecond).toFixed(2)} |`)
+        `${s.cpuMsPerRequest.toFixed(2)} | ${floorColumns} |`)
     }
     for (const { path, service: s, floor: f, writes } of results) {
       console.log(`${path}: service ${s.ok} answered 2xx, ${s.errors} errors, ${s.non2xx} non-2xx` +
         (writes === undefined ? '' : `, ${writes} audit events written`) +
-        `; floor ${f.ok} 2xx, ${f.errors} errors, ${f.non2xx} non-2xx`)
+        (f ? `; floor ${f.ok} 2xx, ${f.errors} errors, ${f.non2xx} non-2xx` : ''))
     }
     console.log(`load average at the end: ${os.loadavg().map((value) => value.toFixed(1)).join(' ')}`)
 
@@ -318,30 +416,19 @@ async function compareVariants(
   }
 }
 
-/** Credentials to work on, created through api.php like any caller would. */
-async function seed(service: Target): Promise<Seeded> {
-  const seeded: Seeded = { ids: [], clients: [] }
-  for (let n = 0; n < CREDENTIALS; n++) {
-    const response = await fetch(service.base + '/includes/api.php', {
-      method: 'POST',
-      headers: FORM,
-      body: form({
-        action: 'CreateOAuthCredential',
-        identifier: API.identifier,
-        secret: API.secret,
-        grantType: 'authorization_code',
-        name: `seed ${n}`,
-        scope: 'openid email profile',
-        'redirectUri[0]': `https://app${n}.example.com/callback`,
-        'redirectUri[1]': `http://127.0.0.1:${8000 + n}/callback`,
-        responsetype: 'json',
-      }),
-    })
-    const created = (await response.json()) as { credentialId: string; clientIdentifier: string; clientSecret: string }
-    seeded.ids.push(Number(created.credentialId))
-    seeded.clients.push({ clientIdentifier: created.clientIdentifier, clientSecret: created.clientSecret })
-  }
-  return seeded
+/** Credentials to work on, seeded in bulk straight into the database the service migrated. */
+async function seed(url: URL): Promise<Seeded> {
+  const started = performance.now()
+  const database = new pg.Client({ connectionString: url.toString() })
+  await database.connect()
+  const busy = await bulkSeed((text, params) => database.query(text, params), { credentials: CREDENTIALS, busyEvents: BUSY_EVENTS })
+  const [range] = (await database.query('SELECT min(id)::int AS first, max(id)::int AS last FROM audit_event WHERE credential_id = $1', [busy])).rows
+  const [size] = (await database.query(`SELECT (SELECT count(*) FROM audit_event)::int AS events, pg_database_size(current_database()) AS bytes`)).rows
+  await database.end()
+  console.log(`seeded ${CREDENTIALS} credentials and ${size.events} audit events (${BUSY_EVENTS} on credential ${busy}) ` +
+    `in ${((performance.now() - started) / 1000).toFixed(1)} s, vacuum and analyze included; database ${(size.bytes / 2 ** 20).toFixed(0)} MiB`)
+  const ids = Array.from({ length: HOT }, (_, k) => 1 + Math.floor((k * CREDENTIALS) / HOT))
+  return { ids, clients: ids.map(client), busy: { id: busy, firstEvent: range.first, lastEvent: range.last } }
 }
 
 async function auditEvents(url: URL): Promise<number> {

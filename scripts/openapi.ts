@@ -1,26 +1,33 @@
 /**
- * Writes openapi/openapi.json from the app's routes and TypeBox schemas (`npm run openapi`).
- * With `--check` it writes nothing and fails when the committed file differs (CI drift check).
+ * Writes the OpenAPI documents from the app's routes and TypeBox schemas (`npm run openapi`):
+ * openapi/openapi.json (everything, for Swagger UI) and openapi/credentials.openapi.json (the
+ * REST resource only, for SDK generators). With `--check` it writes nothing and fails when a
+ * committed file differs (CI drift check).
  */
 import { readFile, writeFile } from 'node:fs/promises'
 import { buildServer } from '../src/app.js'
 import { loadConfig } from '../src/config.js'
-import { renderOpenApi } from '../src/http/docs.js'
-
-const FILE = new URL('../../openapi/openapi.json', import.meta.url)
+import { renderOpenApi, SDK_TAGS } from '../src/http/docs.js'
 
 const { app } = await buildServer(loadConfig({ LOG_LEVEL: 'silent' }), { database: { memory: true }, logger: false })
-const document = renderOpenApi(app)
+const documents = {
+  'openapi/openapi.json': renderOpenApi(app),
+  'openapi/credentials.openapi.json': renderOpenApi(app, SDK_TAGS),
+}
 await app.close()
 
-if (process.argv.includes('--check')) {
-  const committed = await readFile(FILE, 'utf8').catch(() => '')
-  if (committed !== document) {
-    process.stderr.write('openapi/openapi.json is out of date: run `npm run openapi` and commit the result.\n')
-    process.exit(1)
+let stale = false
+for (const [file, document] of Object.entries(documents)) {
+  const url = new URL(`../../${file}`, import.meta.url)
+  if (process.argv.includes('--check')) {
+    const committed = await readFile(url, 'utf8').catch(() => '')
+    if (committed === document) continue
+    process.stderr.write(`${file} is out of date: run \`npm run openapi\` and commit the result.\n`)
+    stale = true
+  } else {
+    await writeFile(url, document)
+    process.stdout.write(`wrote ${file}\n`)
   }
-  process.stdout.write('openapi/openapi.json is up to date.\n')
-} else {
-  await writeFile(FILE, document)
-  process.stdout.write('wrote openapi/openapi.json\n')
 }
+if (stale) process.exit(1)
+if (process.argv.includes('--check')) process.stdout.write('openapi/ is up to date.\n')

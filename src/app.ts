@@ -4,11 +4,13 @@ import fp from 'fastify-plugin'
 import pino from 'pino'
 import { ApiClientService } from './api-clients/service.js'
 import { apiCredentialStorage } from './api-clients/storage.js'
-import { trustProxySetting, type Config } from './config.js'
+import { corsOrigins, trustProxySetting, type Config } from './config.js'
+import { AuditRetention } from './credentials/retention.js'
 import { CredentialService } from './credentials/service.js'
 import { credentialStorage } from './credentials/storage.js'
 import { openDatabase, type Database, type DatabaseTarget } from './db/database.js'
 import { accessChecks, type AccessChecks } from './http/authorization.js'
+import crossOrigin from './http/cors.js'
 import apiDocs from './http/docs.js'
 import { RequestLogController } from './http/request-log.js'
 import legacyApi from './legacy/route.js'
@@ -24,6 +26,8 @@ declare module 'fastify' {
     config: Config
     database: Database
     credentials: CredentialService
+    /** Set when AUDIT_RETENTION_DAYS is. */
+    auditRetention: AuditRetention | null
     apiClients: ApiClientService
     access: AccessChecks
   }
@@ -43,16 +47,25 @@ async function app(fastify: FastifyInstance, { config, database }: AppOptions) {
   fastify.decorate('config', config)
   fastify.decorate('database', database)
   await fastify.register(metricsPlugin, { enabled: config.METRICS_ENABLED, port: config.METRICS_PORT, host: config.HOST })
-  fastify.decorate(
-    'credentials',
-    new CredentialService(credentialStorage(database), config.CLIENT_IDENTIFIER_PREFIX, config.DATABASE_TIMEOUT_MS),
-  )
+  const storage = credentialStorage(database)
+  fastify.decorate('credentials', new CredentialService(storage, config.CLIENT_IDENTIFIER_PREFIX, config.DATABASE_TIMEOUT_MS))
+  const retention = config.AUDIT_RETENTION_DAYS ? new AuditRetention(storage, config.AUDIT_RETENTION_DAYS, fastify.log) : null
+  fastify.decorate('auditRetention', retention)
+  if (retention) {
+    fastify.addHook('onReady', async () => retention.start())
+    fastify.addHook('preClose', () => retention.stop())
+  }
   fastify.decorate('apiClients', new ApiClientService(apiCredentialStorage(database)))
+  const origins = corsOrigins(config.CORS_ORIGINS)
+  if (origins.length > 0) await fastify.register(crossOrigin, { origins })
   await fastify.register(limits, {
     windowSeconds: config.RATE_LIMIT_WINDOW_SECONDS,
     perCredential: config.RATE_LIMIT_PER_CREDENTIAL,
     perIp: config.RATE_LIMIT_PER_IP,
     failedAuthPerIp: config.RATE_LIMIT_FAILED_AUTH_PER_IP,
+    failedAuthPerIdentifier: config.RATE_LIMIT_FAILED_AUTH_PER_IDENTIFIER,
+    failedClientAuthPerIp: config.RATE_LIMIT_FAILED_CLIENT_AUTH_PER_IP,
+    failedClientAuthPerClient: config.RATE_LIMIT_FAILED_CLIENT_AUTH_PER_CLIENT,
   })
   fastify.decorate('access', accessChecks(fastify.apiClients, fastify.limits, config.API_ACCESS_KEY))
 

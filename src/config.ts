@@ -1,5 +1,6 @@
 import { Type, type Static } from '@sinclair/typebox'
 import { Value } from '@sinclair/typebox/value'
+import { API_IDENTIFIER_RULE } from './api-clients/access.js'
 
 const LogLevel = Type.Union(
   ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((level) => Type.Literal(level)),
@@ -25,9 +26,7 @@ const ConfigSchema = Type.Object({
     description: 'upper case letters, digits and "-", at most 16 characters',
   }),
   LOG_LEVEL: Type.Union(LogLevel.anyOf, { default: 'info' }),
-  API_BOOTSTRAP_IDENTIFIER: Type.Optional(
-    Type.String({ pattern: '^[A-Za-z0-9._-]{3,128}$', description: '3 to 128 of A-Z a-z 0-9 . _ -' }),
-  ),
+  API_BOOTSTRAP_IDENTIFIER: Type.Optional(Type.String(API_IDENTIFIER_RULE)),
   API_BOOTSTRAP_SECRET: Type.Optional(
     Type.String({ minLength: 32, maxLength: 256, description: 'at least 32 characters' }),
   ),
@@ -38,6 +37,12 @@ const ConfigSchema = Type.Object({
       description: 'true, false, or a comma-separated list of proxy addresses or CIDR ranges',
     }),
   ),
+  CORS_ORIGINS: Type.Optional(
+    Type.String({
+      pattern: '^https?://[^/,\\s]+(\\s*,\\s*https?://[^/,\\s]+)*$',
+      description: 'comma-separated origins such as https://app.example.com (scheme, host and port only)',
+    }),
+  ),
   RATE_LIMIT_WINDOW_SECONDS: Type.Integer({ minimum: 1, maximum: 86_400, default: 60, description: '1 to 86400' }),
   RATE_LIMIT_PER_CREDENTIAL: Type.Integer({
     minimum: 1,
@@ -45,15 +50,42 @@ const ConfigSchema = Type.Object({
     description: 'requests per window per API credential, at least 1',
   }),
   RATE_LIMIT_PER_IP: Type.Integer({ minimum: 1, default: 60_000, description: 'requests per window per client IP, at least 1' }),
+  AUDIT_RETENTION_DAYS: Type.Optional(
+    Type.Integer({ minimum: 1, maximum: 36_500, description: 'days, 1 to 36500; unset keeps every event' }),
+  ),
   RATE_LIMIT_FAILED_AUTH_PER_IP: Type.Integer({
     minimum: 1,
     default: 30,
     description: 'failed authentications per window per client IP, at least 1',
   }),
+  RATE_LIMIT_FAILED_AUTH_PER_IDENTIFIER: Type.Integer({
+    minimum: 1,
+    default: 30,
+    description: 'failed authentications per window per API credential identifier, at least 1',
+  }),
+  RATE_LIMIT_FAILED_CLIENT_AUTH_PER_IP: Type.Integer({
+    minimum: 1,
+    default: 300,
+    description: 'failed client authentications per window per client IP, at least 1',
+  }),
+  RATE_LIMIT_FAILED_CLIENT_AUTH_PER_CLIENT: Type.Integer({
+    minimum: 1,
+    default: 10,
+    description: 'failed client authentications per window per client identifier, at least 1',
+  }),
   METRICS_ENABLED: Type.Boolean({ default: true, description: 'true or false' }),
   METRICS_PORT: Type.Optional(
     Type.Integer({ minimum: 0, maximum: 65535, description: 'a port for /metrics alone, 0 to 65535' }),
   ),
+  LEGACY_UPSTREAM_URL: Type.Optional(
+    Type.String({
+      pattern: '^https?://[^?#@\\s]+$',
+      description: "the original's http(s) …/includes/api.php URL, without query, fragment or user name",
+    }),
+  ),
+  LEGACY_UPSTREAM_TIMEOUT_MS: Type.Integer({ minimum: 1, maximum: 600_000, default: 30_000, description: '1 to 600000' }),
+  /** The API secret import-legacy sends to the upstream; read from the environment, never from the command line. */
+  LEGACY_UPSTREAM_SECRET: Type.Optional(Type.String()),
 })
 
 export type Config = Static<typeof ConfigSchema>
@@ -109,4 +141,9 @@ export function loadEnvFile(file = '.env'): boolean {
 /** Fastify's `trustProxy` from TRUST_PROXY: whose X-Forwarded-For to believe for client IPs. */
 export function trustProxySetting(value: string | undefined): boolean | string {
   return value === undefined || value === 'false' ? false : value === 'true' ? true : value
+}
+
+/** The browser origins CORS_ORIGINS allows; none when it is unset. */
+export function corsOrigins(value: string | undefined): string[] {
+  return value === undefined ? [] : value.split(',').map((origin) => origin.trim())
 }

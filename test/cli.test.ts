@@ -52,6 +52,12 @@ t.test('migrate, then create, list and revoke API credentials', async (t) => {
   t.match(badAction.stderr, /^Unknown action "DropEverything"/)
   const badIp = await run('api-credentials', 'create', '--allow-ip', 'localhost')
   t.equal(badIp.stderr, '"localhost" is not an IP address\n')
+  // The rule of API_BOOTSTRAP_IDENTIFIER: HTTP Basic cannot carry a ':', and the column holds 128.
+  for (const identifier of ['', 'two words', 'ops:admin', 'x'.repeat(200), 'new\nline']) {
+    const refused = await run('api-credentials', 'create', '--identifier', identifier)
+    t.equal(refused.code, 2, `${JSON.stringify(identifier.slice(0, 20))}: a usage error`)
+    t.equal(refused.stderr, `Invalid --identifier ${JSON.stringify(identifier.slice(0, 40))}: 3 to 128 of A-Z a-z 0-9 . _ -\n`, 'one line')
+  }
 
   t.equal((await run('api-credentials', 'revoke', 'billing-sync')).stdout, 'Revoked API credential "billing-sync".\n')
   const again = await run('api-credentials', 'revoke', 'billing-sync')

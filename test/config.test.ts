@@ -2,7 +2,7 @@ import t from 'tap'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
-import { ConfigError, loadConfig, loadEnvFile, trustProxySetting } from '../src/config.js'
+import { ConfigError, corsOrigins, loadConfig, loadEnvFile, trustProxySetting } from '../src/config.js'
 
 t.test('defaults: a laptop start needs no configuration', async (t) => {
   t.same(loadConfig({}), {
@@ -16,7 +16,11 @@ t.test('defaults: a laptop start needs no configuration', async (t) => {
     RATE_LIMIT_PER_CREDENTIAL: 30_000,
     RATE_LIMIT_PER_IP: 60_000,
     RATE_LIMIT_FAILED_AUTH_PER_IP: 30,
+    RATE_LIMIT_FAILED_AUTH_PER_IDENTIFIER: 30,
+    RATE_LIMIT_FAILED_CLIENT_AUTH_PER_IP: 300,
+    RATE_LIMIT_FAILED_CLIENT_AUTH_PER_CLIENT: 10,
     METRICS_ENABLED: true,
+    LEGACY_UPSTREAM_TIMEOUT_MS: 30_000,
   })
 })
 
@@ -56,9 +60,15 @@ t.test('a bad value stops with one line naming the variable', async (t) => {
     [{ API_BOOTSTRAP_IDENTIFIER: 'ops' }, /^Invalid configuration: API_BOOTSTRAP_IDENTIFIER and API_BOOTSTRAP_SECRET must be set together$/],
     [{ API_ACCESS_KEY: 'short' }, /^Invalid configuration: API_ACCESS_KEY="short"/],
     [{ TRUST_PROXY: 'everyone' }, /^Invalid configuration: TRUST_PROXY="everyone"/],
+    [{ CORS_ORIGINS: '*' }, /^Invalid configuration: CORS_ORIGINS="\*" \(comma-separated origins/],
+    [{ CORS_ORIGINS: 'https://app.example.com/path' }, /^Invalid configuration: CORS_ORIGINS=/],
     [{ METRICS_ENABLED: 'maybe' }, /^Invalid configuration: METRICS_ENABLED="maybe" \(true or false\)$/],
     [{ METRICS_PORT: '9100.5' }, /^Invalid configuration: METRICS_PORT="9100.5" \(a port for \/metrics alone, 0 to 65535\)$/],
     [{ METRICS_PORT: '70000' }, /^Invalid configuration: METRICS_PORT="70000" \(a port for \/metrics alone/],
+    [{ LEGACY_UPSTREAM_URL: 'billing.example.com/includes/api.php' }, /^Invalid configuration: LEGACY_UPSTREAM_URL=.* \(the original's http\(s\)/],
+    [{ LEGACY_UPSTREAM_URL: 'https://billing.example.com/includes/api.php?x=1' }, /^Invalid configuration: LEGACY_UPSTREAM_URL=/],
+    [{ LEGACY_UPSTREAM_URL: 'https://admin:pw@billing.example.com/includes/api.php' }, /^Invalid configuration: LEGACY_UPSTREAM_URL=/],
+    [{ LEGACY_UPSTREAM_TIMEOUT_MS: '0' }, /^Invalid configuration: LEGACY_UPSTREAM_TIMEOUT_MS="0" \(1 to 600000\)$/],
   ]
   for (const [env, message] of cases) {
     const error = t.throws(() => loadConfig(env)) as Error
@@ -73,6 +83,12 @@ t.test('TRUST_PROXY becomes Fastify trustProxy', async (t) => {
   t.equal(trustProxySetting('false'), false)
   t.equal(trustProxySetting('true'), true)
   t.equal(trustProxySetting('10.0.0.0/8,127.0.0.1'), '10.0.0.0/8,127.0.0.1')
+})
+
+t.test('CORS_ORIGINS: the listed origins, none when unset', async (t) => {
+  t.same(corsOrigins(undefined), [])
+  const { CORS_ORIGINS } = loadConfig({ CORS_ORIGINS: 'https://app.example.com, http://127.0.0.1:5173' })
+  t.same(corsOrigins(CORS_ORIGINS), ['https://app.example.com', 'http://127.0.0.1:5173'])
 })
 
 t.test('METRICS_ENABLED and METRICS_PORT are read', async (t) => {

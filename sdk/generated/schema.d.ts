@@ -4,64 +4,6 @@
  */
 
 export interface paths {
-    "/healthz": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /** Liveness: the process is running */
-        get: operations["getHealth"];
-        put?: never;
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/readyz": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /** Readiness: the database answers */
-        get: operations["getReadiness"];
-        put?: never;
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/includes/api.php": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /**
-         * Legacy action API (api.php)
-         * @description The billing system action API. `action` selects `CreateOAuthCredential`, `ListOAuthCredentials`, `UpdateOAuthCredential`, `DeleteOAuthCredential`. Answers in `responsetype` (json, xml or nvp; nvp when left out).
-         */
-        get: operations["legacyApiGet"];
-        put?: never;
-        /**
-         * Legacy action API (api.php)
-         * @description The billing system action API. `action` selects `CreateOAuthCredential`, `ListOAuthCredentials`, `UpdateOAuthCredential`, `DeleteOAuthCredential`. Answers in `responsetype` (json, xml or nvp; nvp when left out).
-         */
-        post: operations["legacyApiPost"];
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
     "/oauth/credentials": {
         parameters: {
             query?: never;
@@ -97,7 +39,7 @@ export interface paths {
         put?: never;
         /**
          * Check a client secret
-         * @description What an authorization server calls to check client credentials (secrets are stored hashed). Honours the previous secret during a rotation grace period and records lastUsedAt.
+         * @description What an authorization server calls to check client credentials (secrets are stored hashed). Honours the previous secret during a rotation grace period and records lastUsedAt. Wrong secrets are counted per address and per client identifier; past either budget the answer is 429.
          */
         post: operations["authenticateClient"];
         delete?: never;
@@ -113,20 +55,23 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Get a credential */
+        /**
+         * Get a credential
+         * @description The credential, never its secret. Its ETag (header and `etag`) is what If-Match takes.
+         */
         get: operations["getCredential"];
         put?: never;
         post?: never;
         /**
          * Delete a credential
-         * @description Removes the credential; its audit trail stays.
+         * @description Removes the credential; its audit trail stays. With If-Match, only the version it names.
          */
         delete: operations["deleteCredential"];
         options?: never;
         head?: never;
         /**
          * Update a credential (JSON Merge Patch)
-         * @description The seed's UpdateOAuthCredential as RFC 7396 JSON Merge Patch: fields left out keep their values, null clears an optional field. The result is validated as a whole; nothing is written unless all of it passes. Send If-Match with the ETag you read to avoid lost updates.
+         * @description The seed's UpdateOAuthCredential as RFC 7396 JSON Merge Patch: fields left out keep their values, null clears an optional field. The result is validated as a whole; nothing is written unless all of it passes. Send If-Match with the ETag you read to avoid lost updates. The body is `application/merge-patch+json`; `application/json` is accepted too, with the same meaning.
          */
         patch: operations["updateCredential"];
         trace?: never;
@@ -142,7 +87,7 @@ export interface paths {
         put?: never;
         /**
          * Rotate the client secret
-         * @description Issues a new client secret, shown once. With graceSeconds the previous secret keeps working until previousSecretExpiresAt, so clients can be redeployed without an outage.
+         * @description Issues a new client secret, shown once. With graceSeconds the previous secret keeps working until previousSecretExpiresAt, so clients can be redeployed without an outage. With If-Match, only the version it names.
          */
         post: operations["rotateCredentialSecret"];
         delete?: never;
@@ -175,151 +120,18 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
-        /** @description The parameters of each action; `action` selects one. */
-        LegacyRequest: ({
-            /** @enum {string} */
-            action: "CreateOAuthCredential";
-            /** @description API credential identifier (or `username`). */
-            identifier?: string;
-            /** @description API credential secret (or `password`). */
-            secret?: string;
-            /** @description Alias of `identifier`. */
-            username?: string;
-            /** @description Alias of `secret`. */
-            password?: string;
-            /** @description Bypasses the IP allow-list when configured. */
-            accesskey?: string;
-            /** @description Defaults to nvp. */
-            responsetype?: "json" | "xml" | "nvp";
-            /** @description The service the credential relates to; required for single_sign_on. Read as PHP's (int); 0 or empty clears it. */
-            serviceId?: string | number | boolean | null;
-            /** @description An absolute http(s) URL. At most 255 characters. Empty clears it. */
-            logoUri?: string | number | boolean | null;
-            /** @description Required for authorization_code. At most 255 characters. */
-            name?: string | number | boolean | null;
-            /** @description At most 255 characters. */
-            description?: string | number | boolean | null;
-            /**
-             * @description authorization_code or single_sign_on.
-             * @example authorization_code
-             */
-            grantType?: string | number | boolean | null;
-            /**
-             * @description Space-delimited scope tokens from the scope catalogue. Also a list of such strings.
-             * @example clientarea:sso openid email
-             */
-            scope?: string | string[] | {
-                [key: string]: string;
-            };
-            /** @description Sent as `redirectUri[]=a&redirectUri[]=b`, `redirectUri[0]=a`, repeated keys, or one whitespace-separated string; at most 20, each at most 2000 characters. Authorized redirect URIs: absolute, no fragment, https (http only on 127.0.0.1 or [::1]) or a reverse-DNS private-use scheme; no wildcards, no duplicates. */
-            redirectUri?: string | string[] | {
-                [key: string]: string;
-            };
-        } & {
-            [key: string]: unknown;
-        }) | ({
-            /** @enum {string} */
-            action: "ListOAuthCredentials";
-            /** @description API credential identifier (or `username`). */
-            identifier?: string;
-            /** @description API credential secret (or `password`). */
-            secret?: string;
-            /** @description Alias of `identifier`. */
-            username?: string;
-            /** @description Alias of `secret`. */
-            password?: string;
-            /** @description Bypasses the IP allow-list when configured. */
-            accesskey?: string;
-            /** @description Defaults to nvp. */
-            responsetype?: "json" | "xml" | "nvp";
-            /** @description Only credentials of this grant type; empty: all. */
-            grantType?: ("" | "authorization_code" | "single_sign_on") | null;
-            /** @description In any case; empty: credentialId. */
-            sortField?: ("" | "id" | "credentialId" | "name" | "description" | "grantType" | "grant_type" | "serviceId" | "service_id" | "clientIdentifier" | "client_identifier" | "createdAt" | "created_at" | "updatedAt" | "updated_at") | null;
-            /** @description In any case; empty: ASC. */
-            sortOrder?: ("" | "ASC" | "DESC") | null;
-            /** @description Read as PHP's (int): 0 or empty means 100; at least 1, at most 1000. */
-            limit?: string | number | boolean | null;
-        } & {
-            [key: string]: unknown;
-        }) | ({
-            /** @enum {string} */
-            action: "UpdateOAuthCredential";
-            /** @description API credential identifier (or `username`). */
-            identifier?: string;
-            /** @description API credential secret (or `password`). */
-            secret?: string;
-            /** @description Alias of `identifier`. */
-            username?: string;
-            /** @description Alias of `secret`. */
-            password?: string;
-            /** @description Bypasses the IP allow-list when configured. */
-            accesskey?: string;
-            /** @description Defaults to nvp. */
-            responsetype?: "json" | "xml" | "nvp";
-            /**
-             * @description Read as PHP's (int); wins over clientIdentifier when > 0.
-             * @example 1
-             */
-            credentialId?: string | number | boolean | null;
-            clientIdentifier?: string | number | boolean | null;
-            /** @description Documented alias of clientIdentifier. */
-            clientApiIdentifier?: string | number | boolean | null;
-            /** @description The service the credential relates to; required for single_sign_on. Read as PHP's (int); 0 or empty clears it. */
-            serviceId?: string | number | boolean | null;
-            /** @description An absolute http(s) URL. At most 255 characters. Empty clears it. */
-            logoUri?: string | number | boolean | null;
-            /** @description Required for authorization_code. At most 255 characters. */
-            name?: string | number | boolean | null;
-            /** @description At most 255 characters. */
-            description?: string | number | boolean | null;
-            /**
-             * @description authorization_code or single_sign_on.
-             * @example authorization_code
-             */
-            grantType?: string | number | boolean | null;
-            /**
-             * @description Space-delimited scope tokens from the scope catalogue. Also a list of such strings.
-             * @example clientarea:sso openid email
-             */
-            scope?: string | string[] | {
-                [key: string]: string;
-            };
-            /** @description Sent as `redirectUri[]=a&redirectUri[]=b`, `redirectUri[0]=a`, repeated keys, or one whitespace-separated string; at most 20, each at most 2000 characters. Authorized redirect URIs: absolute, no fragment, https (http only on 127.0.0.1 or [::1]) or a reverse-DNS private-use scheme; no wildcards, no duplicates. */
-            redirectUri?: string | string[] | {
-                [key: string]: string;
-            };
-            /** @description True for 1, true, on, yes; false for 0, false, off, no or empty; in any case. */
-            resetSecret?: ("1" | "true" | "on" | "yes" | "" | "0" | "false" | "off" | "no") | boolean | 1 | 0 | null;
-        } & {
-            [key: string]: unknown;
-        }) | ({
-            /** @enum {string} */
-            action: "DeleteOAuthCredential";
-            /** @description API credential identifier (or `username`). */
-            identifier?: string;
-            /** @description API credential secret (or `password`). */
-            secret?: string;
-            /** @description Alias of `identifier`. */
-            username?: string;
-            /** @description Alias of `secret`. */
-            password?: string;
-            /** @description Bypasses the IP allow-list when configured. */
-            accesskey?: string;
-            /** @description Defaults to nvp. */
-            responsetype?: "json" | "xml" | "nvp";
-            /**
-             * @description A positive integer, or text that starts with one (read as PHP's (int)).
-             * @example 1
-             */
-            credentialId: number | string;
-        } & {
-            [key: string]: unknown;
-        });
+        /**
+         * GrantType
+         * @description The grant type the credential is valid for.
+         * @example authorization_code
+         * @enum {string}
+         */
+        GrantType: "authorization_code" | "single_sign_on";
         /**
          * Credential
          * @example {
          *       "credentialId": 1,
+         *       "etag": "\"1-1\"",
          *       "clientIdentifier": "ACME.3q2+7w8K1m9vX0aB4cD5eQ==",
          *       "name": "Billing portal",
          *       "description": "Single sign-on for the billing portal",
@@ -339,12 +151,16 @@ export interface components {
          */
         Credential: {
             credentialId: number;
+            /**
+             * @description The ETag of this version, equal to the ETag header: a strong entity tag, `"<credentialId>-<version>"` (quotes included), e.g. `"1-3"`. Send it back in If-Match.
+             * @example "1-1"
+             */
+            etag: string;
             /** @description The OAuth client_id. */
             clientIdentifier: string;
             name: string;
             description: string;
-            /** @description The grant type the credential is valid for. */
-            grantType: "authorization_code" | "single_sign_on";
+            grantType: components["schemas"]["GrantType"];
             /**
              * @description Space-delimited scope tokens from the scope catalogue.
              * @example clientarea:sso openid email
@@ -373,11 +189,320 @@ export interface components {
              */
             updatedAt: string;
         };
+        /**
+         * CreatedCredential
+         * @example {
+         *       "credentialId": 1,
+         *       "etag": "\"1-1\"",
+         *       "clientIdentifier": "ACME.3q2+7w8K1m9vX0aB4cD5eQ==",
+         *       "name": "Billing portal",
+         *       "description": "Single sign-on for the billing portal",
+         *       "grantType": "authorization_code",
+         *       "scope": "clientarea:sso openid email",
+         *       "serviceId": null,
+         *       "logoUri": "https://portal.example.com/logo.png",
+         *       "redirectUri": [
+         *         "https://portal.example.com/callback"
+         *       ],
+         *       "version": 1,
+         *       "lastUsedAt": null,
+         *       "previousSecretExpiresAt": null,
+         *       "createdAt": "2026-11-27T21:07:13.000Z",
+         *       "updatedAt": "2026-11-27T21:07:13.000Z",
+         *       "clientSecret": "qqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqq=="
+         *     }
+         */
+        CreatedCredential: {
+            credentialId: number;
+            /**
+             * @description The ETag of this version, equal to the ETag header: a strong entity tag, `"<credentialId>-<version>"` (quotes included), e.g. `"1-3"`. Send it back in If-Match.
+             * @example "1-1"
+             */
+            etag: string;
+            /** @description The OAuth client_id. */
+            clientIdentifier: string;
+            name: string;
+            description: string;
+            grantType: components["schemas"]["GrantType"];
+            /**
+             * @description Space-delimited scope tokens from the scope catalogue.
+             * @example clientarea:sso openid email
+             */
+            scope: string;
+            /** @description The service the credential relates to; required for single_sign_on. */
+            serviceId: number | null;
+            /** @description An absolute http(s) URL. */
+            logoUri: string | null;
+            /** @description Authorized redirect URIs: absolute, no fragment, https (http only on 127.0.0.1 or [::1]) or a reverse-DNS private-use scheme; no wildcards, no duplicates. */
+            redirectUri: string[];
+            /** @description Bumped on every change; the ETag is made from it. */
+            version: number;
+            /** @description Last successful authentication, to the minute. */
+            lastUsedAt: string | null;
+            /** @description Until when the previous secret still authenticates, after a rotation with a grace period. */
+            previousSecretExpiresAt: string | null;
+            /**
+             * Format: date-time
+             * @description When the credential was created.
+             */
+            createdAt: string;
+            /**
+             * Format: date-time
+             * @description When the credential was last changed.
+             */
+            updatedAt: string;
+            /** @description The client secret (88 characters). Shown once: only its hash is stored. */
+            clientSecret: string;
+        };
+        /**
+         * UpdatedCredential
+         * @example {
+         *       "credentialId": 1,
+         *       "etag": "\"1-2\"",
+         *       "clientIdentifier": "ACME.3q2+7w8K1m9vX0aB4cD5eQ==",
+         *       "name": "Billing portal",
+         *       "description": "Single sign-on for the billing portal",
+         *       "grantType": "authorization_code",
+         *       "scope": "clientarea:sso openid email",
+         *       "serviceId": null,
+         *       "logoUri": "https://portal.example.com/logo.png",
+         *       "redirectUri": [
+         *         "https://portal.example.com/callback"
+         *       ],
+         *       "version": 2,
+         *       "lastUsedAt": null,
+         *       "previousSecretExpiresAt": null,
+         *       "createdAt": "2026-11-27T21:07:13.000Z",
+         *       "updatedAt": "2026-11-27T21:07:13.000Z"
+         *     }
+         */
+        UpdatedCredential: {
+            credentialId: number;
+            /**
+             * @description The ETag of this version, equal to the ETag header: a strong entity tag, `"<credentialId>-<version>"` (quotes included), e.g. `"1-3"`. Send it back in If-Match.
+             * @example "1-1"
+             */
+            etag: string;
+            /** @description The OAuth client_id. */
+            clientIdentifier: string;
+            name: string;
+            description: string;
+            grantType: components["schemas"]["GrantType"];
+            /**
+             * @description Space-delimited scope tokens from the scope catalogue.
+             * @example clientarea:sso openid email
+             */
+            scope: string;
+            /** @description The service the credential relates to; required for single_sign_on. */
+            serviceId: number | null;
+            /** @description An absolute http(s) URL. */
+            logoUri: string | null;
+            /** @description Authorized redirect URIs: absolute, no fragment, https (http only on 127.0.0.1 or [::1]) or a reverse-DNS private-use scheme; no wildcards, no duplicates. */
+            redirectUri: string[];
+            /** @description Bumped on every change; the ETag is made from it. */
+            version: number;
+            /** @description Last successful authentication, to the minute. */
+            lastUsedAt: string | null;
+            /** @description Until when the previous secret still authenticates, after a rotation with a grace period. */
+            previousSecretExpiresAt: string | null;
+            /**
+             * Format: date-time
+             * @description When the credential was created.
+             */
+            createdAt: string;
+            /**
+             * Format: date-time
+             * @description When the credential was last changed.
+             */
+            updatedAt: string;
+            /** @description Only when resetSecret was true. */
+            newClientSecret?: string;
+        };
+        /**
+         * RotatedCredential
+         * @description `previousSecretExpiresAt` says when the old secret stops working (null: it already has).
+         * @example {
+         *       "credentialId": 1,
+         *       "etag": "\"1-2\"",
+         *       "clientIdentifier": "ACME.3q2+7w8K1m9vX0aB4cD5eQ==",
+         *       "name": "Billing portal",
+         *       "description": "Single sign-on for the billing portal",
+         *       "grantType": "authorization_code",
+         *       "scope": "clientarea:sso openid email",
+         *       "serviceId": null,
+         *       "logoUri": "https://portal.example.com/logo.png",
+         *       "redirectUri": [
+         *         "https://portal.example.com/callback"
+         *       ],
+         *       "version": 2,
+         *       "lastUsedAt": null,
+         *       "previousSecretExpiresAt": "2026-11-27T21:07:13.000Z",
+         *       "createdAt": "2026-11-27T21:07:13.000Z",
+         *       "updatedAt": "2026-11-27T21:07:13.000Z",
+         *       "clientSecret": "qqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqq=="
+         *     }
+         */
+        RotatedCredential: {
+            credentialId: number;
+            /**
+             * @description The ETag of this version, equal to the ETag header: a strong entity tag, `"<credentialId>-<version>"` (quotes included), e.g. `"1-3"`. Send it back in If-Match.
+             * @example "1-1"
+             */
+            etag: string;
+            /** @description The OAuth client_id. */
+            clientIdentifier: string;
+            name: string;
+            description: string;
+            grantType: components["schemas"]["GrantType"];
+            /**
+             * @description Space-delimited scope tokens from the scope catalogue.
+             * @example clientarea:sso openid email
+             */
+            scope: string;
+            /** @description The service the credential relates to; required for single_sign_on. */
+            serviceId: number | null;
+            /** @description An absolute http(s) URL. */
+            logoUri: string | null;
+            /** @description Authorized redirect URIs: absolute, no fragment, https (http only on 127.0.0.1 or [::1]) or a reverse-DNS private-use scheme; no wildcards, no duplicates. */
+            redirectUri: string[];
+            /** @description Bumped on every change; the ETag is made from it. */
+            version: number;
+            /** @description Last successful authentication, to the minute. */
+            lastUsedAt: string | null;
+            /** @description Until when the previous secret still authenticates, after a rotation with a grace period. */
+            previousSecretExpiresAt: string | null;
+            /**
+             * Format: date-time
+             * @description When the credential was created.
+             */
+            createdAt: string;
+            /**
+             * Format: date-time
+             * @description When the credential was last changed.
+             */
+            updatedAt: string;
+            /** @description The client secret (88 characters). Shown once: only its hash is stored. */
+            clientSecret: string;
+        };
+        /**
+         * NewCredential
+         * @description name is required too for authorization_code, serviceId for single_sign_on (the credential service says which is missing, in the words api.php uses).
+         * @example {
+         *       "name": "Billing portal",
+         *       "grantType": "authorization_code",
+         *       "scope": "clientarea:sso openid email",
+         *       "redirectUri": [
+         *         "https://portal.example.com/callback"
+         *       ]
+         *     }
+         */
+        NewCredential: {
+            /** @description Required for authorization_code. */
+            name?: string;
+            description?: string;
+            grantType: components["schemas"]["GrantType"];
+            /**
+             * @description Space-delimited scope tokens from the scope catalogue.
+             * @example clientarea:sso openid email
+             */
+            scope: string;
+            /** @description The service the credential relates to; required for single_sign_on. */
+            serviceId?: number | null;
+            /** @description An absolute http(s) URL. */
+            logoUri?: string | null;
+            /** @description Authorized redirect URIs: absolute, no fragment, https (http only on 127.0.0.1 or [::1]) or a reverse-DNS private-use scheme; no wildcards, no duplicates. */
+            redirectUri?: string[];
+        };
+        /**
+         * CredentialPatch
+         * @description JSON Merge Patch (RFC 7396): fields left out keep their values; null clears an optional field.
+         * @example {
+         *       "name": "Billing portal (EU)",
+         *       "logoUri": null
+         *     }
+         */
+        CredentialPatch: {
+            /** @description Required for authorization_code. */
+            name?: string | null;
+            description?: string | null;
+            grantType?: components["schemas"]["GrantType"];
+            /**
+             * @description Space-delimited scope tokens from the scope catalogue.
+             * @example clientarea:sso openid email
+             */
+            scope?: string;
+            /** @description The service the credential relates to; required for single_sign_on. */
+            serviceId?: number | null;
+            /** @description An absolute http(s) URL. */
+            logoUri?: string | null;
+            /** @description Authorized redirect URIs: absolute, no fragment, https (http only on 127.0.0.1 or [::1]) or a reverse-DNS private-use scheme; no wildcards, no duplicates. */
+            redirectUri?: string[] | null;
+            /** @description Issue a new client secret now; the old one stops working at once. Needs the RotateOAuthCredentialSecret permission. */
+            resetSecret?: boolean;
+        };
+        /**
+         * SecretRotation
+         * @example {
+         *       "graceSeconds": 3600
+         *     }
+         */
+        SecretRotation: {
+            /**
+             * @description How long the previous secret keeps working (at most 7 days). 0 revokes it at once.
+             * @default 0
+             */
+            graceSeconds: number;
+        };
+        /**
+         * ClientAuthentication
+         * @example {
+         *       "clientIdentifier": "ACME.3q2+7w8K1m9vX0aB4cD5eQ==",
+         *       "clientSecret": "qqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqq=="
+         *     }
+         */
+        ClientAuthentication: {
+            /** @description The OAuth client_id. */
+            clientIdentifier: string;
+            /** @description The secret to check. */
+            clientSecret: string;
+        };
+        /**
+         * CredentialPage
+         * @example {
+         *       "items": [
+         *         {
+         *           "credentialId": 1,
+         *           "etag": "\"1-1\"",
+         *           "clientIdentifier": "ACME.3q2+7w8K1m9vX0aB4cD5eQ==",
+         *           "name": "Billing portal",
+         *           "description": "Single sign-on for the billing portal",
+         *           "grantType": "authorization_code",
+         *           "scope": "clientarea:sso openid email",
+         *           "serviceId": null,
+         *           "logoUri": "https://portal.example.com/logo.png",
+         *           "redirectUri": [
+         *             "https://portal.example.com/callback"
+         *           ],
+         *           "version": 1,
+         *           "lastUsedAt": null,
+         *           "previousSecretExpiresAt": null,
+         *           "createdAt": "2026-11-27T21:07:13.000Z",
+         *           "updatedAt": "2026-11-27T21:07:13.000Z"
+         *         }
+         *       ],
+         *       "next": null
+         *     }
+         */
+        CredentialPage: {
+            items: components["schemas"]["Credential"][];
+            /** @description Pass as `cursor` for the next page; null on the last page (also in the Link header). */
+            next: string | null;
+        };
         /** AuditEvent */
         AuditEvent: {
             id: number;
             credentialId: number;
-            /** @description The API credential that made the change. */
+            /** @description The API credential that made the change; for an import, who ran it. */
             actor: string;
             /**
              * @example create
@@ -389,13 +514,38 @@ export interface components {
             /** @description Names of the changed fields; never their values. */
             changedFields: string[];
             requestId: string | null;
-            /** @description rest, legacy or cli. */
+            /** @description rest, legacy, cli, or import (a backup or the original system, imported). */
             source: string;
             /**
              * Format: date-time
              * @description When it happened.
              */
             createdAt: string;
+        };
+        /**
+         * AuditEventPage
+         * @example {
+         *       "items": [
+         *         {
+         *           "id": 2,
+         *           "credentialId": 1,
+         *           "actor": "deploy-bot",
+         *           "action": "update",
+         *           "changedFields": [
+         *             "name"
+         *           ],
+         *           "requestId": "6f1c3c9e-4c1e-4a55-9a77-2d1f5b0f2a10",
+         *           "source": "rest",
+         *           "createdAt": "2026-11-27T21:07:13.000Z"
+         *         }
+         *       ],
+         *       "next": null
+         *     }
+         */
+        AuditEventPage: {
+            items: components["schemas"]["AuditEvent"][];
+            /** @description Pass as `cursor` for the next page; null on the last page (also in the Link header). */
+            next: string | null;
         };
         /** Problem */
         Problem: {
@@ -406,6 +556,10 @@ export interface components {
             /** @description What went wrong: the same message api.php gives for the same mistake. */
             detail: string;
             errors?: {
+                /**
+                 * @description Which part of the request.
+                 * @enum {string}
+                 */
                 in: "body" | "query" | "path" | "header";
                 /** @description JSON pointer (RFC 6901) to the input at fault, within `in`. */
                 pointer: string;
@@ -421,421 +575,11 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
-    getHealth: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description Default Response */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    /**
-                     * @example {
-                     *       "status": "ok"
-                     *     }
-                     */
-                    "application/json": {
-                        /** @enum {string} */
-                        status: "ok";
-                    };
-                };
-            };
-        };
-    };
-    getReadiness: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description Default Response */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    /**
-                     * @example {
-                     *       "status": "ok"
-                     *     }
-                     */
-                    "application/json": {
-                        /** @enum {string} */
-                        status: "ok";
-                    };
-                };
-            };
-            /** @description Default Response */
-            503: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    /**
-                     * @example {
-                     *       "status": "unavailable",
-                     *       "reason": "database unreachable"
-                     *     }
-                     */
-                    "application/json": {
-                        /** @enum {string} */
-                        status: "unavailable";
-                        reason: string;
-                    };
-                };
-            };
-        };
-    };
-    legacyApiGet: {
-        parameters: {
-            query: {
-                action: string;
-                /** @description API credential identifier (or `username`). */
-                identifier?: string;
-                /** @description API credential secret (or `password`). */
-                secret?: string;
-                /** @description Alias of `identifier`. */
-                username?: string;
-                /** @description Alias of `secret`. */
-                password?: string;
-                /** @description Bypasses the IP allow-list when configured. */
-                accesskey?: string;
-                /** @description Defaults to nvp. */
-                responsetype?: "json" | "xml" | "nvp";
-            };
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody?: never;
-        responses: {
-            /** @description Success or action error */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    /**
-                     * @example {
-                     *       "result": "success",
-                     *       "credentialId": "1"
-                     *     }
-                     */
-                    "application/json": {
-                        /** @enum {string} */
-                        result: "success";
-                        /** @example 1 */
-                        credentialId: string;
-                        clientIdentifier: string;
-                        /** @description The client secret (88 characters). Shown once: only its hash is stored. */
-                        clientSecret: string;
-                    } | {
-                        /** @enum {string} */
-                        result: "success";
-                        clients: {
-                            credentialId: number;
-                            name: string;
-                            description: string;
-                            /** @description The grant type the credential is valid for. */
-                            grantTypes: "authorization_code" | "single_sign_on";
-                            scope: string;
-                            clientIdentifier: string;
-                            /** @description 0 when none. */
-                            serviceId: number;
-                            /** @description Empty when none. */
-                            logoUri: string;
-                            redirectUri: string[];
-                            /** @example 2026-11-27 21:07:13 */
-                            createdAt: string;
-                            /** @example 2026-11-27 21:07:13 */
-                            updatedAt: string;
-                        }[];
-                    } | {
-                        /** @enum {string} */
-                        result: "success";
-                        /** @example 1 */
-                        credentialId: string;
-                        /** @description The client secret (88 characters). Shown once: only its hash is stored. */
-                        newClientSecret?: string;
-                    } | {
-                        /** @enum {string} */
-                        result: "success";
-                        /** @example 1 */
-                        credentialId: string;
-                    } | {
-                        /** @enum {string} */
-                        result: "error";
-                        message: string;
-                    };
-                    /**
-                     * @example <?xml version="1.0" encoding="utf-8"?>
-                     *     <whmcsapi version="8.13.0"><action>updateoauthcredential</action><result>success</result><credentialId>1</credentialId></whmcsapi>
-                     */
-                    "application/xml": string;
-                    /** @example result=success;credentialId=1 */
-                    "text/plain": string;
-                };
-            };
-            /** @description Empty action request, or unsupported response type */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    /**
-                     * @example {
-                     *       "result": "error",
-                     *       "message": "Empty action request"
-                     *     }
-                     */
-                    "application/json": {
-                        /** @enum {string} */
-                        result: "error";
-                        message: string;
-                    };
-                    /**
-                     * @example <?xml version="1.0" encoding="utf-8"?>
-                     *     <whmcsapi version="8.13.0"><action>updateoauthcredential</action><result>error</result><message>Empty action request</message></whmcsapi>
-                     */
-                    "application/xml": string;
-                    /** @example result=error;message=Empty action request */
-                    "text/plain": string;
-                };
-            };
-            /** @description Invalid IP, access key, credentials or permissions */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    /**
-                     * @example {
-                     *       "result": "error",
-                     *       "message": "Authentication Failed"
-                     *     }
-                     */
-                    "application/json": {
-                        /** @enum {string} */
-                        result: "error";
-                        message: string;
-                    };
-                    /**
-                     * @example <?xml version="1.0" encoding="utf-8"?>
-                     *     <whmcsapi version="8.13.0"><action>updateoauthcredential</action><result>error</result><message>Authentication Failed</message></whmcsapi>
-                     */
-                    "application/xml": string;
-                    /** @example result=error;message=Authentication Failed */
-                    "text/plain": string;
-                };
-            };
-            /** @description Database unavailable */
-            503: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    /**
-                     * @example {
-                     *       "result": "error",
-                     *       "message": "The service is temporarily unavailable. Please try again."
-                     *     }
-                     */
-                    "application/json": {
-                        /** @enum {string} */
-                        result: "error";
-                        message: string;
-                    };
-                    /**
-                     * @example <?xml version="1.0" encoding="utf-8"?>
-                     *     <whmcsapi version="8.13.0"><action>updateoauthcredential</action><result>error</result><message>The service is temporarily unavailable. Please try again.</message></whmcsapi>
-                     */
-                    "application/xml": string;
-                    /** @example result=error;message=The service is temporarily unavailable. Please try again. */
-                    "text/plain": string;
-                };
-            };
-        };
-    };
-    legacyApiPost: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        requestBody: {
-            content: {
-                "application/x-www-form-urlencoded": components["schemas"]["LegacyRequest"];
-                "multipart/form-data": components["schemas"]["LegacyRequest"];
-                "application/json": components["schemas"]["LegacyRequest"];
-            };
-        };
-        responses: {
-            /** @description Success or action error */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    /**
-                     * @example {
-                     *       "result": "success",
-                     *       "credentialId": "1"
-                     *     }
-                     */
-                    "application/json": {
-                        /** @enum {string} */
-                        result: "success";
-                        /** @example 1 */
-                        credentialId: string;
-                        clientIdentifier: string;
-                        /** @description The client secret (88 characters). Shown once: only its hash is stored. */
-                        clientSecret: string;
-                    } | {
-                        /** @enum {string} */
-                        result: "success";
-                        clients: {
-                            credentialId: number;
-                            name: string;
-                            description: string;
-                            /** @description The grant type the credential is valid for. */
-                            grantTypes: "authorization_code" | "single_sign_on";
-                            scope: string;
-                            clientIdentifier: string;
-                            /** @description 0 when none. */
-                            serviceId: number;
-                            /** @description Empty when none. */
-                            logoUri: string;
-                            redirectUri: string[];
-                            /** @example 2026-11-27 21:07:13 */
-                            createdAt: string;
-                            /** @example 2026-11-27 21:07:13 */
-                            updatedAt: string;
-                        }[];
-                    } | {
-                        /** @enum {string} */
-                        result: "success";
-                        /** @example 1 */
-                        credentialId: string;
-                        /** @description The client secret (88 characters). Shown once: only its hash is stored. */
-                        newClientSecret?: string;
-                    } | {
-                        /** @enum {string} */
-                        result: "success";
-                        /** @example 1 */
-                        credentialId: string;
-                    } | {
-                        /** @enum {string} */
-                        result: "error";
-                        message: string;
-                    };
-                    /**
-                     * @example <?xml version="1.0" encoding="utf-8"?>
-                     *     <whmcsapi version="8.13.0"><action>updateoauthcredential</action><result>success</result><credentialId>1</credentialId></whmcsapi>
-                     */
-                    "application/xml": string;
-                    /** @example result=success;credentialId=1 */
-                    "text/plain": string;
-                };
-            };
-            /** @description Empty action request, or unsupported response type */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    /**
-                     * @example {
-                     *       "result": "error",
-                     *       "message": "Empty action request"
-                     *     }
-                     */
-                    "application/json": {
-                        /** @enum {string} */
-                        result: "error";
-                        message: string;
-                    };
-                    /**
-                     * @example <?xml version="1.0" encoding="utf-8"?>
-                     *     <whmcsapi version="8.13.0"><action>updateoauthcredential</action><result>error</result><message>Empty action request</message></whmcsapi>
-                     */
-                    "application/xml": string;
-                    /** @example result=error;message=Empty action request */
-                    "text/plain": string;
-                };
-            };
-            /** @description Invalid IP, access key, credentials or permissions */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    /**
-                     * @example {
-                     *       "result": "error",
-                     *       "message": "Authentication Failed"
-                     *     }
-                     */
-                    "application/json": {
-                        /** @enum {string} */
-                        result: "error";
-                        message: string;
-                    };
-                    /**
-                     * @example <?xml version="1.0" encoding="utf-8"?>
-                     *     <whmcsapi version="8.13.0"><action>updateoauthcredential</action><result>error</result><message>Authentication Failed</message></whmcsapi>
-                     */
-                    "application/xml": string;
-                    /** @example result=error;message=Authentication Failed */
-                    "text/plain": string;
-                };
-            };
-            /** @description Database unavailable */
-            503: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    /**
-                     * @example {
-                     *       "result": "error",
-                     *       "message": "The service is temporarily unavailable. Please try again."
-                     *     }
-                     */
-                    "application/json": {
-                        /** @enum {string} */
-                        result: "error";
-                        message: string;
-                    };
-                    /**
-                     * @example <?xml version="1.0" encoding="utf-8"?>
-                     *     <whmcsapi version="8.13.0"><action>updateoauthcredential</action><result>error</result><message>The service is temporarily unavailable. Please try again.</message></whmcsapi>
-                     */
-                    "application/xml": string;
-                    /** @example result=error;message=The service is temporarily unavailable. Please try again. */
-                    "text/plain": string;
-                };
-            };
-        };
-    };
     listCredentials: {
         parameters: {
             query?: {
-                /**
-                 * @description The grant type: authorization_code or single_sign_on.
-                 * @example authorization_code
-                 */
-                grantType?: string;
+                grantType?: components["schemas"]["GrantType"];
+                /** @description Only the credential with this OAuth client_id. */
                 clientIdentifier?: string;
                 /** @description Page size. */
                 limit?: number;
@@ -861,6 +605,7 @@ export interface operations {
                      *       "items": [
                      *         {
                      *           "credentialId": 1,
+                     *           "etag": "\"1-1\"",
                      *           "clientIdentifier": "ACME.3q2+7w8K1m9vX0aB4cD5eQ==",
                      *           "name": "Billing portal",
                      *           "description": "Single sign-on for the billing portal",
@@ -881,11 +626,7 @@ export interface operations {
                      *       "next": null
                      *     }
                      */
-                    "application/json": {
-                        items: components["schemas"]["Credential"][];
-                        /** @description Pass as `cursor` for the next page; null on the last page (also in the Link header). */
-                        next: string | null;
-                    };
+                    "application/json": components["schemas"]["CredentialPage"];
                 };
             };
             /** @description The request breaks the schema, or the credential would be invalid (`detail` says why). */
@@ -1012,40 +753,9 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        /** @description grantType and scope are required; name too for authorization_code, serviceId for single_sign_on (the credential service says which is missing, in the words api.php uses). */
         requestBody: {
             content: {
-                /**
-                 * @example {
-                 *       "name": "Billing portal",
-                 *       "grantType": "authorization_code",
-                 *       "scope": "clientarea:sso openid email",
-                 *       "redirectUri": [
-                 *         "https://portal.example.com/callback"
-                 *       ]
-                 *     }
-                 */
-                "application/json": {
-                    /** @description Required for authorization_code. */
-                    name?: string;
-                    description?: string;
-                    /**
-                     * @description The grant type: authorization_code or single_sign_on.
-                     * @example authorization_code
-                     */
-                    grantType?: string;
-                    /**
-                     * @description Space-delimited scope tokens from the scope catalogue.
-                     * @example clientarea:sso openid email
-                     */
-                    scope?: string;
-                    /** @description The service the credential relates to; required for single_sign_on. */
-                    serviceId?: number | null;
-                    /** @description An absolute http(s) URL. */
-                    logoUri?: string | null;
-                    /** @description Authorized redirect URIs: absolute, no fragment, https (http only on 127.0.0.1 or [::1]) or a reverse-DNS private-use scheme; no wildcards, no duplicates. */
-                    redirectUri?: string[];
-                };
+                "application/json": components["schemas"]["NewCredential"];
             };
         };
         responses: {
@@ -1054,7 +764,7 @@ export interface operations {
                 headers: {
                     /** @description URL of the new credential. */
                     location?: string;
-                    /** @description Strong entity tag of this version of the credential; send it back in If-Match. */
+                    /** @description This version of the credential: a strong entity tag, `"<credentialId>-<version>"` (quotes included), e.g. `"1-3"`, also in the body's `etag`; it covers every field but lastUsedAt. Send it back in If-Match. */
                     etag?: string;
                     [name: string]: unknown;
                 };
@@ -1062,6 +772,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "credentialId": 1,
+                     *       "etag": "\"1-1\"",
                      *       "clientIdentifier": "ACME.3q2+7w8K1m9vX0aB4cD5eQ==",
                      *       "name": "Billing portal",
                      *       "description": "Single sign-on for the billing portal",
@@ -1080,44 +791,7 @@ export interface operations {
                      *       "clientSecret": "qqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqq=="
                      *     }
                      */
-                    "application/json": {
-                        credentialId: number;
-                        /** @description The OAuth client_id. */
-                        clientIdentifier: string;
-                        name: string;
-                        description: string;
-                        /** @description The grant type the credential is valid for. */
-                        grantType: "authorization_code" | "single_sign_on";
-                        /**
-                         * @description Space-delimited scope tokens from the scope catalogue.
-                         * @example clientarea:sso openid email
-                         */
-                        scope: string;
-                        /** @description The service the credential relates to; required for single_sign_on. */
-                        serviceId: number | null;
-                        /** @description An absolute http(s) URL. */
-                        logoUri: string | null;
-                        /** @description Authorized redirect URIs: absolute, no fragment, https (http only on 127.0.0.1 or [::1]) or a reverse-DNS private-use scheme; no wildcards, no duplicates. */
-                        redirectUri: string[];
-                        /** @description Bumped on every change; the ETag is made from it. */
-                        version: number;
-                        /** @description Last successful authentication, to the minute. */
-                        lastUsedAt: string | null;
-                        /** @description Until when the previous secret still authenticates, after a rotation with a grace period. */
-                        previousSecretExpiresAt: string | null;
-                        /**
-                         * Format: date-time
-                         * @description When the credential was created.
-                         */
-                        createdAt: string;
-                        /**
-                         * Format: date-time
-                         * @description When the credential was last changed.
-                         */
-                        updatedAt: string;
-                        /** @description The client secret (88 characters). Shown once: only its hash is stored. */
-                        clientSecret: string;
-                    };
+                    "application/json": components["schemas"]["CreatedCredential"];
                 };
             };
             /** @description The request breaks the schema, or the credential would be invalid (`detail` says why). */
@@ -1280,16 +954,7 @@ export interface operations {
         };
         requestBody: {
             content: {
-                /**
-                 * @example {
-                 *       "clientIdentifier": "ACME.3q2+7w8K1m9vX0aB4cD5eQ==",
-                 *       "clientSecret": "qqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqq=="
-                 *     }
-                 */
-                "application/json": {
-                    clientIdentifier: string;
-                    clientSecret: string;
-                };
+                "application/json": components["schemas"]["ClientAuthentication"];
             };
         };
         responses: {
@@ -1302,6 +967,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "credentialId": 1,
+                     *       "etag": "\"1-1\"",
                      *       "clientIdentifier": "ACME.3q2+7w8K1m9vX0aB4cD5eQ==",
                      *       "name": "Billing portal",
                      *       "description": "Single sign-on for the billing portal",
@@ -1479,7 +1145,7 @@ export interface operations {
             header?: never;
             path: {
                 /**
-                 * @description The credential id.
+                 * @description The credential id, in decimal digits without a leading zero.
                  * @example 1
                  */
                 credentialId: number;
@@ -1491,7 +1157,7 @@ export interface operations {
             /** @description The credential. */
             200: {
                 headers: {
-                    /** @description Strong entity tag of this version of the credential; send it back in If-Match. */
+                    /** @description This version of the credential: a strong entity tag, `"<credentialId>-<version>"` (quotes included), e.g. `"1-3"`, also in the body's `etag`; it covers every field but lastUsedAt. Send it back in If-Match. */
                     etag?: string;
                     [name: string]: unknown;
                 };
@@ -1499,6 +1165,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "credentialId": 1,
+                     *       "etag": "\"1-1\"",
                      *       "clientIdentifier": "ACME.3q2+7w8K1m9vX0aB4cD5eQ==",
                      *       "name": "Billing portal",
                      *       "description": "Single sign-on for the billing portal",
@@ -1656,10 +1323,16 @@ export interface operations {
     deleteCredential: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description The ETag of the version this change is based on (a strong entity tag, `"<credentialId>-<version>"` (quotes included), e.g. `"1-3"`); when the credential has changed since, nothing is written and the answer is 412. `*` matches any version.
+                 * @example "1-1"
+                 */
+                "If-Match"?: string;
+            };
             path: {
                 /**
-                 * @description The credential id.
+                 * @description The credential id, in decimal digits without a leading zero.
                  * @example 1
                  */
                 credentialId: number;
@@ -1771,6 +1444,23 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description If-Match does not match the current ETag; nothing was written. */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Precondition Failed",
+                     *       "status": 412,
+                     *       "detail": "The credential has changed since it was read."
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description Too many requests from this address or API credential; see Retry-After. */
             429: {
                 headers: {
@@ -1835,12 +1525,15 @@ export interface operations {
                 dryRun?: boolean;
             };
             header?: {
-                /** @description ETag of the version this change is based on. */
-                "if-match"?: string;
+                /**
+                 * @description The ETag of the version this change is based on (a strong entity tag, `"<credentialId>-<version>"` (quotes included), e.g. `"1-3"`); when the credential has changed since, nothing is written and the answer is 412. `*` matches any version.
+                 * @example "1-1"
+                 */
+                "If-Match"?: string;
             };
             path: {
                 /**
-                 * @description The credential id.
+                 * @description The credential id, in decimal digits without a leading zero.
                  * @example 1
                  */
                 credentialId: number;
@@ -1849,71 +1542,14 @@ export interface operations {
         };
         requestBody: {
             content: {
-                /**
-                 * @example {
-                 *       "name": "Billing portal (EU)",
-                 *       "logoUri": null
-                 *     }
-                 */
-                "application/merge-patch+json": {
-                    /** @description Required for authorization_code. */
-                    name?: string | null;
-                    description?: string | null;
-                    /**
-                     * @description The grant type: authorization_code or single_sign_on.
-                     * @example authorization_code
-                     */
-                    grantType?: string;
-                    /**
-                     * @description Space-delimited scope tokens from the scope catalogue.
-                     * @example clientarea:sso openid email
-                     */
-                    scope?: string;
-                    /** @description The service the credential relates to; required for single_sign_on. */
-                    serviceId?: number | null;
-                    /** @description An absolute http(s) URL. */
-                    logoUri?: string | null;
-                    /** @description Authorized redirect URIs: absolute, no fragment, https (http only on 127.0.0.1 or [::1]) or a reverse-DNS private-use scheme; no wildcards, no duplicates. */
-                    redirectUri?: string[] | null;
-                    /** @description Issue a new client secret now; the old one stops working at once. */
-                    resetSecret?: boolean;
-                };
-                /**
-                 * @example {
-                 *       "name": "Billing portal (EU)",
-                 *       "logoUri": null
-                 *     }
-                 */
-                "application/json": {
-                    /** @description Required for authorization_code. */
-                    name?: string | null;
-                    description?: string | null;
-                    /**
-                     * @description The grant type: authorization_code or single_sign_on.
-                     * @example authorization_code
-                     */
-                    grantType?: string;
-                    /**
-                     * @description Space-delimited scope tokens from the scope catalogue.
-                     * @example clientarea:sso openid email
-                     */
-                    scope?: string;
-                    /** @description The service the credential relates to; required for single_sign_on. */
-                    serviceId?: number | null;
-                    /** @description An absolute http(s) URL. */
-                    logoUri?: string | null;
-                    /** @description Authorized redirect URIs: absolute, no fragment, https (http only on 127.0.0.1 or [::1]) or a reverse-DNS private-use scheme; no wildcards, no duplicates. */
-                    redirectUri?: string[] | null;
-                    /** @description Issue a new client secret now; the old one stops working at once. */
-                    resetSecret?: boolean;
-                };
+                "application/merge-patch+json": components["schemas"]["CredentialPatch"];
             };
         };
         responses: {
             /** @description Updated (or, with dryRun, what it would be). newClientSecret only when resetSecret was true. */
             200: {
                 headers: {
-                    /** @description Strong entity tag of this version of the credential; send it back in If-Match. */
+                    /** @description This version of the credential: a strong entity tag, `"<credentialId>-<version>"` (quotes included), e.g. `"1-3"`, also in the body's `etag`; it covers every field but lastUsedAt. Send it back in If-Match. */
                     etag?: string;
                     [name: string]: unknown;
                 };
@@ -1921,6 +1557,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "credentialId": 1,
+                     *       "etag": "\"1-2\"",
                      *       "clientIdentifier": "ACME.3q2+7w8K1m9vX0aB4cD5eQ==",
                      *       "name": "Billing portal",
                      *       "description": "Single sign-on for the billing portal",
@@ -1938,44 +1575,7 @@ export interface operations {
                      *       "updatedAt": "2026-11-27T21:07:13.000Z"
                      *     }
                      */
-                    "application/json": {
-                        credentialId: number;
-                        /** @description The OAuth client_id. */
-                        clientIdentifier: string;
-                        name: string;
-                        description: string;
-                        /** @description The grant type the credential is valid for. */
-                        grantType: "authorization_code" | "single_sign_on";
-                        /**
-                         * @description Space-delimited scope tokens from the scope catalogue.
-                         * @example clientarea:sso openid email
-                         */
-                        scope: string;
-                        /** @description The service the credential relates to; required for single_sign_on. */
-                        serviceId: number | null;
-                        /** @description An absolute http(s) URL. */
-                        logoUri: string | null;
-                        /** @description Authorized redirect URIs: absolute, no fragment, https (http only on 127.0.0.1 or [::1]) or a reverse-DNS private-use scheme; no wildcards, no duplicates. */
-                        redirectUri: string[];
-                        /** @description Bumped on every change; the ETag is made from it. */
-                        version: number;
-                        /** @description Last successful authentication, to the minute. */
-                        lastUsedAt: string | null;
-                        /** @description Until when the previous secret still authenticates, after a rotation with a grace period. */
-                        previousSecretExpiresAt: string | null;
-                        /**
-                         * Format: date-time
-                         * @description When the credential was created.
-                         */
-                        createdAt: string;
-                        /**
-                         * Format: date-time
-                         * @description When the credential was last changed.
-                         */
-                        updatedAt: string;
-                        /** @description Only when resetSecret was true. */
-                        newClientSecret?: string;
-                    };
+                    "application/json": components["schemas"]["UpdatedCredential"];
                 };
             };
             /** @description The request breaks the schema, or the credential would be invalid (`detail` says why). */
@@ -2185,10 +1785,16 @@ export interface operations {
     rotateCredentialSecret: {
         parameters: {
             query?: never;
-            header?: never;
+            header?: {
+                /**
+                 * @description The ETag of the version this change is based on (a strong entity tag, `"<credentialId>-<version>"` (quotes included), e.g. `"1-3"`); when the credential has changed since, nothing is written and the answer is 412. `*` matches any version.
+                 * @example "1-1"
+                 */
+                "If-Match"?: string;
+            };
             path: {
                 /**
-                 * @description The credential id.
+                 * @description The credential id, in decimal digits without a leading zero.
                  * @example 1
                  */
                 credentialId: number;
@@ -2197,25 +1803,14 @@ export interface operations {
         };
         requestBody: {
             content: {
-                /**
-                 * @example {
-                 *       "graceSeconds": 3600
-                 *     }
-                 */
-                "application/json": {
-                    /**
-                     * @description How long the previous secret keeps working (at most 7 days). 0 revokes it at once.
-                     * @default 0
-                     */
-                    graceSeconds?: number;
-                };
+                "application/json": components["schemas"]["SecretRotation"];
             };
         };
         responses: {
             /** @description The new secret, and until when the previous one works. */
             200: {
                 headers: {
-                    /** @description Strong entity tag of this version of the credential; send it back in If-Match. */
+                    /** @description This version of the credential: a strong entity tag, `"<credentialId>-<version>"` (quotes included), e.g. `"1-3"`, also in the body's `etag`; it covers every field but lastUsedAt. Send it back in If-Match. */
                     etag?: string;
                     [name: string]: unknown;
                 };
@@ -2223,6 +1818,7 @@ export interface operations {
                     /**
                      * @example {
                      *       "credentialId": 1,
+                     *       "etag": "\"1-2\"",
                      *       "clientIdentifier": "ACME.3q2+7w8K1m9vX0aB4cD5eQ==",
                      *       "name": "Billing portal",
                      *       "description": "Single sign-on for the billing portal",
@@ -2241,44 +1837,7 @@ export interface operations {
                      *       "clientSecret": "qqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqq=="
                      *     }
                      */
-                    "application/json": {
-                        credentialId: number;
-                        /** @description The OAuth client_id. */
-                        clientIdentifier: string;
-                        name: string;
-                        description: string;
-                        /** @description The grant type the credential is valid for. */
-                        grantType: "authorization_code" | "single_sign_on";
-                        /**
-                         * @description Space-delimited scope tokens from the scope catalogue.
-                         * @example clientarea:sso openid email
-                         */
-                        scope: string;
-                        /** @description The service the credential relates to; required for single_sign_on. */
-                        serviceId: number | null;
-                        /** @description An absolute http(s) URL. */
-                        logoUri: string | null;
-                        /** @description Authorized redirect URIs: absolute, no fragment, https (http only on 127.0.0.1 or [::1]) or a reverse-DNS private-use scheme; no wildcards, no duplicates. */
-                        redirectUri: string[];
-                        /** @description Bumped on every change; the ETag is made from it. */
-                        version: number;
-                        /** @description Last successful authentication, to the minute. */
-                        lastUsedAt: string | null;
-                        /** @description Until when the previous secret still authenticates, after a rotation with a grace period. */
-                        previousSecretExpiresAt: string | null;
-                        /**
-                         * Format: date-time
-                         * @description When the credential was created.
-                         */
-                        createdAt: string;
-                        /**
-                         * Format: date-time
-                         * @description When the credential was last changed.
-                         */
-                        updatedAt: string;
-                        /** @description The client secret (88 characters). Shown once: only its hash is stored. */
-                        clientSecret: string;
-                    };
+                    "application/json": components["schemas"]["RotatedCredential"];
                 };
             };
             /** @description The request breaks the schema, or the credential would be invalid (`detail` says why). */
@@ -2372,6 +1931,23 @@ export interface operations {
                      *       "title": "Conflict",
                      *       "status": 409,
                      *       "detail": "The previous secret is still valid until 2026-11-27T22:07:13.000Z; rotate with a grace period of 0 to revoke both older secrets."
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description If-Match does not match the current ETag; nothing was written. */
+            412: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Precondition Failed",
+                     *       "status": 412,
+                     *       "detail": "The credential has changed since it was read."
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -2479,7 +2055,7 @@ export interface operations {
             header?: never;
             path: {
                 /**
-                 * @description The credential id.
+                 * @description The credential id, in decimal digits without a leading zero.
                  * @example 1
                  */
                 credentialId: number;
@@ -2515,11 +2091,7 @@ export interface operations {
                      *       "next": null
                      *     }
                      */
-                    "application/json": {
-                        items: components["schemas"]["AuditEvent"][];
-                        /** @description Pass as `cursor` for the next page; null on the last page (also in the Link header). */
-                        next: string | null;
-                    };
+                    "application/json": components["schemas"]["AuditEventPage"];
                 };
             };
             /** @description The request breaks the schema, or the credential would be invalid (`detail` says why). */

@@ -14,6 +14,18 @@ export const ACTIONS = [
 export type Action = (typeof ACTIONS)[number]
 export const ALL_ACTIONS = '*'
 
+/**
+ * What an API credential identifier may be, wherever one is made (API_BOOTSTRAP_IDENTIFIER,
+ * the CLI): HTTP Basic cannot carry a `:` in it, and spaces or an empty one cannot be typed
+ * back reliably.
+ */
+export const API_IDENTIFIER_RULE = { pattern: '^[A-Za-z0-9._-]{3,128}$', description: '3 to 128 of A-Z a-z 0-9 . _ -' }
+const API_IDENTIFIER = new RegExp(API_IDENTIFIER_RULE.pattern)
+
+export function isApiIdentifier(text: string): boolean {
+  return API_IDENTIFIER.test(text)
+}
+
 /** A caller of this service, as the edges see it once its secret has been checked. */
 export interface ApiClient {
   identifier: string

@@ -11,7 +11,12 @@ export interface NewApiClient {
   description?: string
   permissions?: string[]
   allowedIps?: string[]
+  /** An existing secret (the original's), kept so its callers change nothing; default: a new one. */
+  secret?: string
 }
+
+/** A secret an operator brings: at least as long as the original's own (32 characters), on one line. */
+const GIVEN_SECRET = /^[\x21-\x7e]{32,256}$/
 
 /** A request the API-credential service refuses; its message is one line for the operator. */
 export class ApiClientError extends Error {}
@@ -59,7 +64,10 @@ export class ApiClientService {
     for (const ip of input.allowedIps ?? []) {
       if (isIP(ip) === 0) throw new ApiClientError(`"${ip}" is not an IP address`)
     }
-    const secret = generateSecret(32)
+    if (input.secret !== undefined && !GIVEN_SECRET.test(input.secret)) {
+      throw new ApiClientError('The secret must be 32 to 256 printable ASCII characters, without spaces')
+    }
+    const secret = input.secret ?? generateSecret(32)
     const created = await this.storage.insert({
       identifier,
       secretHash: hashSecret(secret),

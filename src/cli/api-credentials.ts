@@ -1,7 +1,7 @@
-import { ACTIONS, ALL_ACTIONS } from '../api-clients/access.js'
+import { ACTIONS, ALL_ACTIONS, API_IDENTIFIER_RULE, isApiIdentifier } from '../api-clients/access.js'
 import { ApiClientService } from '../api-clients/service.js'
 import { apiCredentialStorage } from '../api-clients/storage.js'
-import type { Command, CommandContext } from './command.js'
+import { CommandError, UsageError, type Command, type CommandContext } from './command.js'
 
 const service = ({ database }: CommandContext) => new ApiClientService(apiCredentialStorage(database))
 
@@ -14,22 +14,54 @@ const create: Command = {
     description: { type: 'string', value: '<text>', description: 'what it is for' },
     permission: { type: 'string', multiple: true, value: '<action>', description: 'repeatable; default: * (every action)' },
     'allow-ip': { type: 'string', multiple: true, value: '<address>', description: 'repeatable; default: any address' },
+    'secret-stdin': {
+      type: 'boolean',
+      description: "the secret is read from standard input (an existing one of the original's), not generated",
+    },
+  },
+  checkOptions({ identifier }) {
+    if (typeof identifier === 'string' && !isApiIdentifier(identifier)) {
+      throw new UsageError(`Invalid --identifier ${JSON.stringify(identifier.slice(0, 40))}: ${API_IDENTIFIER_RULE.description}`)
+    }
   },
   async run(context) {
     const { options, io } = context
+    const given = options['secret-stdin'] ? await secretFromInput(context) : undefined
     const created = await service(context).create({
       identifier: options.identifier as string | undefined,
       description: options.description as string | undefined,
       permissions: options.permission as string[] | undefined,
       allowedIps: options['allow-ip'] as string[] | undefined,
+      secret: given,
     })
-    io.out(`Created API credential "${created.identifier}".\n${secretOnce(created.secret)}`)
+    io.out(
+      given === undefined
+        ? `Created API credential "${created.identifier}".
+${secretOnce(created.secret)}`
+        : `Created API credential "${created.identifier}" with the secret given (only its hash is stored).
+`,
+    )
     return 0
   },
 }
 
 /** The lines that show a secret, the one time it is shown. */
 const secretOnce = (secret: string) => `Secret (shown only now; only its hash is stored):\n${secret}\n`
+
+/** Longer than any secret: a file piped in by mistake is refused, not read whole. */
+const MAX_SECRET_INPUT = 4096
+
+/** The secret piped in, without the line break `echo` or a here-string adds. */
+async function secretFromInput({ io }: CommandContext): Promise<string> {
+  let text = ''
+  for await (const chunk of io.input ?? []) {
+    text += String(chunk)
+    if (text.length > MAX_SECRET_INPUT) throw new CommandError('--secret-stdin: the input is too long for a secret.')
+  }
+  const secret = text.replace(/\r?\n$/, '')
+  if (secret === '') throw new CommandError('--secret-stdin: nothing was given on standard input.')
+  return secret
+}
 
 const list: Command = {
   words: ['api-credentials', 'list'],

@@ -4,6 +4,8 @@ import type { Database } from '../db/database.js'
 export interface CliIo {
   out(text: string): void
   err(text: string): void
+  /** Standard input, for commands that read it (import); `isTTY` when a terminal, not a file. */
+  input?: AsyncIterable<Buffer | string> & { isTTY?: boolean }
 }
 
 export interface OptionSpec {
@@ -34,9 +36,14 @@ export interface Command {
   /** More about it, for its own --help. */
   details?: string
   options?: Record<string, OptionSpec>
+  /** Checks option values before the database is opened; throws a UsageError. */
+  checkOptions?(options: CommandContext['options']): void
   /** Returns the exit code (0 done, 1 refused). */
   run(context: CommandContext): Promise<number>
 }
 
 /** A refusal a command reports as one line on stderr, with exit code 1. */
 export class CommandError extends Error {}
+
+/** A command called with a value it cannot take: one line on stderr, exit code 2 as other usage errors. */
+export class UsageError extends Error {}

@@ -5,12 +5,14 @@ import { loadConfig, loadEnvFile, type Config } from '../config.js'
 import { openDatabase, type Database, type DatabaseTarget } from '../db/database.js'
 import { describeStartFailure } from '../start-failure.js'
 import { apiCredentialCommands } from './api-credentials.js'
-import { CommandError, type CliIo, type Command } from './command.js'
+import { CommandError, UsageError, type CliIo, type Command } from './command.js'
+import { importLegacy } from './import-legacy.js'
 import { migrate } from './migrate.js'
+import { transferCommands } from './transfer.js'
 
 export type { CliIo }
 
-const COMMANDS: readonly Command[] = [migrate, ...apiCredentialCommands]
+const COMMANDS: readonly Command[] = [migrate, ...apiCredentialCommands, ...transferCommands, importLegacy]
 
 const PROGRAM = 'npm run cli --'
 const DATABASE_NOTE =
@@ -97,6 +99,14 @@ export async function runCli(
     return 2
   }
 
+  try {
+    command.checkOptions?.(parsed.values)
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error
+    io.err(`${error.message}\n`)
+    return 2
+  }
+
   let config: Config | undefined
   let database: Database | undefined
   let applied: string[]
@@ -129,7 +139,11 @@ export async function runCli(
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  const io: CliIo = { out: (text) => process.stdout.write(text), err: (text) => process.stderr.write(text) }
+  const io: CliIo = {
+    out: (text) => process.stdout.write(text),
+    err: (text) => process.stderr.write(text),
+    input: process.stdin,
+  }
   try {
     loadEnvFile()
   } catch (error) {

@@ -39,3 +39,8 @@ export const messages = {
   rotationInProgress: (until: string) =>
     `The previous secret is still valid until ${until}; rotate with a grace period of 0 to revoke both older secrets.`,
 } as const
+
+/** No credential has this id (or it is not an id at all). */
+export function credentialNotFound(): CredentialError {
+  return new CredentialError('not_found', messages.credentialIdInvalid, 'credentialId')
+}

@@ -21,6 +21,17 @@ export function hasNul(value: string): boolean {
 // or line breaks), which XML cannot carry and which would garble NVP answers and log lines.
 const CONTROL_CHARACTER = /\p{Cc}/u
 
+/**
+ * Text that displays other than it reads: bidi controls (U+202A–202E, U+2066–2069) reorder
+ * what follows, zero-width characters (U+200B–200D, U+2060, U+FEFF) hide inside look-alikes,
+ * and a lone surrogate half is no character at all (it cannot be stored as sent).
+ */
+const DECEPTIVE_TEXT = /[\u202A-\u202E\u2066-\u2069\u200B-\u200D\u2060\uFEFF]|\p{Cs}/u
+
+function isDeceptive(text: string): boolean {
+  return DECEPTIVE_TEXT.test(text)
+}
+
 /** Length in characters (code points), as the database's VARCHAR limits count them. */
 function characters(text: string): number {
   return [...text].length
@@ -40,7 +51,9 @@ const LOOPBACK_HTTP = /^http:\/\/(127\.0\.0\.1|\[::1\])(:\d{1,5})?([/?]|$)/i
  */
 export function isAcceptableRedirectUri(uri: string): boolean {
   if (uri.length === 0 || characters(uri) > LIMITS.redirectUri) return false
-  if (/[#*\s\\\p{Cc}]/u.test(uri)) return false
+  if (/[#*\s\\\p{Cc}]/u.test(uri) || isDeceptive(uri)) return false
+  // `https://@a.com/cb`: an empty userinfo, which URL parsing drops, still hides the host.
+  if (/^[^/?#]*:\/\/[^/?#]*@/.test(uri)) return false
   let url: URL
   try {
     url = new URL(uri)
@@ -60,7 +73,7 @@ function isServiceId(value: number): boolean {
 }
 
 function isAcceptableLogoUri(uri: string): boolean {
-  if (characters(uri) > LIMITS.logoUri || /[\s\p{Cc}]/u.test(uri)) return false
+  if (characters(uri) > LIMITS.logoUri || /[\s\p{Cc}]/u.test(uri) || isDeceptive(uri)) return false
   try {
     const url = new URL(uri)
     return (url.protocol === 'https:' || url.protocol === 'http:') && url.hostname !== ''
@@ -85,7 +98,9 @@ export function assertValidCredential(
   }
   for (const field of ['name', 'description'] as const) {
     if (characters(state[field]) > LIMITS[field]) throw invalid(messages.tooLong(field, LIMITS[field]), field)
-    if (CONTROL_CHARACTER.test(state[field])) throw invalid(messages.controlCharacters(field), field)
+    if (CONTROL_CHARACTER.test(state[field]) || isDeceptive(state[field])) {
+      throw invalid(messages.controlCharacters(field), field)
+    }
   }
   if (state.serviceId !== null && !isServiceId(state.serviceId)) {
     throw invalid(messages.serviceIdInvalid(String(state.serviceId)), 'serviceId')

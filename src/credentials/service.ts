@@ -11,17 +11,20 @@ import {
   type CredentialReference,
   type StoredCredential,
 } from './credential.js'
-import { CredentialError, messages } from './errors.js'
+import { credentialNotFound, CredentialError, messages } from './errors.js'
 import { RecentlyRead } from '../recently-read.js'
 import { assertValidCredential, hasNul, isGrantType, type CredentialDraft } from './rules.js'
 import type { CredentialChangeStorage, CredentialStorage, SecretColumns, SortField } from './storage.js'
 
-export interface UpdateOptions {
+export interface Precondition {
+  /** Refuse the change unless the stored version is one of these (REST If-Match). */
+  expectedVersions?: readonly number[]
+}
+
+export interface UpdateOptions extends Precondition {
   resetSecret?: boolean
   /** Validate and return the would-be credential, writing nothing. */
   dryRun?: boolean
-  /** Refuse the update unless the stored version is one of these (REST If-Match). */
-  expectedVersions?: readonly number[]
 }
 
 export interface ListQuery {
@@ -154,10 +157,7 @@ export class CredentialService {
     options: UpdateOptions = {},
   ): Promise<{ credential: Credential; newClientSecret?: string }> {
     const catalogue = await this.scopeCatalogue()
-    return this.change(reference, async (current, storage) => {
-      if (options.expectedVersions !== undefined && !options.expectedVersions.includes(current.version)) {
-        throw new CredentialError('precondition_failed', messages.versionMismatch)
-      }
+    return this.change(reference, options, async (current, storage) => {
       const after = applyChanges(current, changes)
       assertValidCredential(after, catalogue)
       const fields = changedFields(current, after)
@@ -182,11 +182,12 @@ export class CredentialService {
     reference: CredentialReference,
     graceSeconds: number,
     actor: Actor,
+    precondition: Precondition = {},
   ): Promise<{ credential: Credential; clientSecret: string }> {
     if (!Number.isInteger(graceSeconds) || graceSeconds < 0 || graceSeconds > MAX_GRACE_SECONDS) {
       throw new CredentialError('invalid', messages.graceSecondsInvalid(MAX_GRACE_SECONDS), 'graceSeconds')
     }
-    return this.change(reference, async (current, storage) => {
+    return this.change(reference, precondition, async (current, storage) => {
       const graceEnds = current.previousSecretExpiresAt
       if (graceSeconds > 0 && graceEnds !== null && graceEnds > new Date()) {
         const retryAfter = Math.ceil((graceEnds.getTime() - Date.now()) / 1000)
@@ -206,8 +207,8 @@ export class CredentialService {
     })
   }
 
-  async delete(reference: CredentialReference, actor: Actor): Promise<Credential> {
-    return this.change(reference, async (current, storage) => {
+  async delete(reference: CredentialReference, actor: Actor, precondition: Precondition = {}): Promise<Credential> {
+    return this.change(reference, precondition, async (current, storage) => {
       const audit = { actor, action: 'delete', at: new Date() }
       const deleted = await storage.remove({ credentialId: current.credentialId, readVersion: current.version }, audit)
       if (!deleted) return STALE
@@ -238,7 +239,8 @@ export class CredentialService {
   }
 
   /** The audit trail of one credential, newest first; it outlives the credential. */
-  events(credentialId: number, page: { limit: number; beforeId?: number }): Promise<AuditEvent[]> {
+  async events(credentialId: number, page: { limit: number; beforeId?: number }): Promise<AuditEvent[]> {
+    if (!isCredentialId(credentialId)) throw credentialNotFound()
     return this.storage.events(credentialId, page)
   }
 
@@ -246,23 +248,24 @@ export class CredentialService {
    * Optimistic concurrency: reads the credential, lets `attempt` decide and write, and when
    * the write finds the credential changed since the read (STALE), reads and decides again.
    * Each attempt is one read and one write statement; no transaction stays open while the
-   * service decides, and every decision is made on the state it overwrites. After a few
-   * misses the writer waits for its turn instead (storage.inTurn: the row lock), where its
-   * write cannot miss, so many writers of one credential all get through.
+   * service decides, and every decision is made on the state it overwrites, the precondition
+   * included. After a few misses the writer waits for its turn instead (storage.inTurn: the
+   * row lock), where its write cannot miss, so many writers of one credential all get through.
    */
   private async change<T>(
     reference: CredentialReference,
+    precondition: Precondition,
     attempt: (current: StoredCredential, storage: CredentialChangeStorage) => Promise<T | typeof STALE>,
   ): Promise<T> {
     let credentialId = 0
     for (let tries = 0; tries < OPTIMISTIC_ATTEMPTS; tries++) {
-      const outcome = await this.attemptOn(this.storage, reference, attempt)
+      const outcome = await this.attemptOn(this.storage, reference, precondition, attempt)
       if (outcome.result !== STALE) return outcome.result
       credentialId = outcome.credentialId
       metrics.writeRetried()
     }
     const turn = await this.storage.inTurn(credentialId, this.turnWaitMs, (locked) =>
-      this.attemptOn(locked, { credentialId }, attempt),
+      this.attemptOn(locked, { credentialId }, precondition, attempt),
     )
     // No turn in time, or a write that missed even under the lock (only a trigger could do that).
     if (turn === null || turn.result === STALE) {
@@ -274,9 +277,13 @@ export class CredentialService {
   private async attemptOn<T>(
     storage: CredentialChangeStorage,
     reference: CredentialReference,
+    { expectedVersions }: Precondition,
     attempt: (current: StoredCredential, storage: CredentialChangeStorage) => Promise<T | typeof STALE>,
   ): Promise<{ result: T | typeof STALE; credentialId: number }> {
     const current = await this.find(reference, storage)
+    if (expectedVersions !== undefined && !expectedVersions.includes(current.version)) {
+      throw new CredentialError('precondition_failed', messages.versionMismatch)
+    }
     try {
       return { result: await attempt(current, storage), credentialId: current.credentialId }
     } finally {
@@ -324,8 +331,8 @@ export class CredentialService {
     let notFound: () => CredentialError
     let found: Promise<StoredCredential | null>
     if (credentialId !== undefined && credentialId > 0) {
-      notFound = () => new CredentialError('not_found', messages.credentialIdInvalid, 'credentialId')
-      if (!Number.isInteger(credentialId) || credentialId > MAX_ID) throw notFound()
+      notFound = credentialNotFound
+      if (!isCredentialId(credentialId)) throw notFound()
       found = storage.findById(credentialId)
     } else if (clientIdentifier) {
       notFound = () => new CredentialError('not_found', messages.clientIdentifierInvalid, 'clientIdentifier')
@@ -338,6 +345,11 @@ export class CredentialService {
     if (!stored) throw notFound()
     return stored
   }
+}
+
+/** Whether `id` can name a row: ids are PostgreSQL integers from 1. */
+function isCredentialId(id: number): boolean {
+  return Number.isInteger(id) && id > 0 && id <= MAX_ID
 }
 
 /** The fields after a change: left out keeps, `null` clears; scopes given twice count once. */

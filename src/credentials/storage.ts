@@ -13,7 +13,7 @@ import type { Actor, AuditEvent, CredentialFields, StoredCredential } from './cr
  */
 
 /** A credential's row with its scopes and redirect URIs, in one statement, as StoredCredential. */
-const CREDENTIAL_COLUMNS = `
+export const CREDENTIAL_COLUMNS = `
   c.id AS "credentialId", c.client_identifier AS "clientIdentifier", c.secret_hash AS "secretHash",
   c.previous_secret_hash AS "previousSecretHash", c.previous_secret_expires_at AS "previousSecretExpiresAt",
   c.name, c.description, c.grant_type::text AS "grantType", c.service_id AS "serviceId", c.logo_uri AS "logoUri",
@@ -46,13 +46,13 @@ type InsertParams = Omit<CredentialFields, 'grantType'> & { grantType: string } 
   }
 
 /** The lists a credential has, each a table of its own with a position column. */
-const LISTS = [
+export const LISTS = [
   { param: 'scopes', table: 'credential_scope', column: 'scope_name' },
   { param: 'redirectUris', table: 'credential_redirect_uri', column: 'uri' },
 ] as const
 
 /** Inserts the list given as `:param`, in order, for the credential that CTE `owner` returns. */
-function insertList(owner: string, { param, table, column }: (typeof LISTS)[number]): string {
+export function insertList(owner: string, { param, table, column }: (typeof LISTS)[number]): string {
   return `INSERT INTO ${table} (credential_id, ${column}, position)
     SELECT ${owner}.id, item.value, item.n - 1 FROM ${owner}, unnest(CAST(:${param} AS text[])) WITH ORDINALITY AS item(value, n)`
 }
@@ -136,14 +136,45 @@ const TOUCH_LAST_USED = sql<never, { credentialId: number; at: Date }>(
   'UPDATE credential SET last_used_at = :at WHERE id = :credentialId',
 )
 
-const SCOPE_NAMES = sql<{ name: string }>('scope.names', 'SELECT name FROM scope')
+export const SCOPE_NAMES = sql<{ name: string }>('scope.names', 'SELECT name FROM scope')
 
-const EVENTS = sql<AuditEvent & { id: string }, { credentialId: number; beforeId: number | null; limit: number }>('audit_event.list', `
-  SELECT id::text AS id, credential_id AS "credentialId", actor, action, changed_fields AS "changedFields",
-    request_id AS "requestId", source, created_at AS "createdAt"
+/** An audit event's row as AuditEvent, but its bigint id as text (Number() it). */
+export const EVENT_COLUMNS = `id::text AS id, credential_id AS "credentialId", actor, action, changed_fields AS "changedFields",
+    request_id AS "requestId", source, created_at AS "createdAt"`
+
+/** The advisory lock key of audit retention: a fixed number no other code of this database uses. */
+export const AUDIT_RETENTION_LOCK = 0x6175_6469
+
+/**
+ * A page of a credential's events, newest first. The first page and the pages after a cursor
+ * are two statements: in one, `(:beforeId IS NULL OR id < :beforeId)` is only a filter in the
+ * plan that prepared statements settle on, and a deep page would read every newer event first.
+ * The order names the column: a bare `id` would be the text alias, in text order (99 after 100).
+ */
+function eventsStatement(after: boolean) {
+  return sql<AuditEvent & { id: string }, { credentialId: number; beforeId?: number; limit: number }>(
+    after ? 'audit_event.list_after' : 'audit_event.list',
+    `
+  SELECT ${EVENT_COLUMNS}
   FROM audit_event
-  WHERE credential_id = :credentialId AND (CAST(:beforeId AS bigint) IS NULL OR id < :beforeId)
-  ORDER BY id DESC LIMIT :limit`)
+  WHERE credential_id = :credentialId${after ? ' AND id < :beforeId' : ''}
+  ORDER BY audit_event.id DESC LIMIT :limit`)
+}
+export const EVENTS = { first: eventsStatement(false), after: eventsStatement(true) }
+
+/**
+ * Deletes up to `:batch` events older than `:before`, oldest first, if no other process is
+ * pruning at this moment: the transaction-scoped advisory lock lasts as long as this one
+ * statement, so each batch is short and only one replica deletes at a time.
+ */
+export const PRUNE_EVENTS = sql<{ held: boolean; deleted: number }, { before: Date; batch: number }>('audit_event.prune', `
+  WITH lock AS (SELECT pg_try_advisory_xact_lock(${AUDIT_RETENTION_LOCK}) AS held),
+  deleted AS (
+    DELETE FROM audit_event WHERE id = ANY (ARRAY(
+      SELECT id FROM audit_event WHERE created_at < :before AND (SELECT held FROM lock)
+      ORDER BY created_at LIMIT :batch))
+    RETURNING 1)
+  SELECT (SELECT held FROM lock) AS held, (SELECT count(*) FROM deleted)::int AS deleted`)
 
 /** prisma/migrations/20261128000000_credential_write: notified with a client identifier at every change. */
 const CREDENTIAL_CHANGED = 'credential_changed'
@@ -175,7 +206,7 @@ export interface ListFilter {
  * A list query for this filter and order. Only the given filters appear in the text, so each
  * combination is planned for its indexes; the texts are few, built from the names above.
  */
-function listStatement(filter: ListFilter) {
+export function listStatement(filter: ListFilter) {
   const where = [
     filter.grantType === undefined ? '' : 'c.grant_type = CAST(:grantType AS "GrantType")',
     filter.clientIdentifier === undefined ? '' : 'c.client_identifier = :clientIdentifier',
@@ -297,13 +328,19 @@ export function credentialStorage(db: Database) {
     },
 
     async events(credentialId: number, page: { limit: number; beforeId?: number }): Promise<AuditEvent[]> {
-      const rows = await db.run(EVENTS, {
-        credentialId,
-        beforeId: page.beforeId ?? null,
-        limit: page.limit,
-      })
+      const { beforeId, limit } = page
+      const rows = await db.run(beforeId === undefined ? EVENTS.first : EVENTS.after, { credentialId, beforeId, limit })
       // The trail's ids are bigint; well within a JavaScript number for any real trail.
       return rows.map((row) => ({ ...row, id: Number(row.id) }))
+    },
+
+    /**
+     * Deletes one batch of events older than `before`. Returns how many, or null when another
+     * process holds the pruning lock.
+     */
+    async pruneEvents(before: Date, batch: number): Promise<number | null> {
+      const [row] = await db.run(PRUNE_EVENTS, { before, batch })
+      return row?.held ? row.deleted : null
     },
 
     /** Calls `onChange(clientIdentifier)` when any process changes a credential; `null`: any may have. */

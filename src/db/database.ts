@@ -7,9 +7,9 @@ import pg from 'pg'
 import { PrismaPGlite } from 'pglite-prisma-adapter'
 import { PrismaClient } from '../generated/prisma/client.js'
 import { metrics, type PoolStats } from '../observability/metrics.js'
-import { observeAvailability, observeStatement } from '../observability/statements.js'
+import { observeStatement } from '../observability/statements.js'
 import { DatabaseAvailability } from './availability.js'
-import { applyMigrations, type MigrationSession } from './migrate.js'
+import { applyMigrations, type MigrationSession, type MigrationTx } from './migrate.js'
 import { listen, type Watch } from './notifications.js'
 import { valuesOf, type Statement } from './sql.js'
 
@@ -58,10 +58,10 @@ export interface Database {
   /** A statement with named parameters (src/db/sql.ts), run alone on PGlite (`exclusive`). */
   run<R, P extends object>(statement: Statement<R, P>, params: P): Promise<R[]>
   /**
-   * Runs `work` in one transaction on one connection (alone, on PGlite): everything it runs
-   * through the given runner commits together, or not at all.
+   * Runs `work` in one transaction on one connection (alone, on PGlite): committed when it
+   * returns, rolled back when it throws.
    */
-  transaction<T>(work: (tx: StatementRunner) => Promise<T>): Promise<T>
+  transaction<T>(work: (tx: Transaction) => Promise<T>): Promise<T>
   /**
    * Calls `onChange(payload)` for each notification on `channel` (PostgreSQL NOTIFY, sent by
    * other processes too), and `onChange(null)` whenever some may have been missed. Closed with
@@ -81,6 +81,11 @@ type Opened = Omit<Database, 'run' | 'transaction' | 'migrate' | 'availability'>
   poolStats(): PoolStats
 }
 
+/** Statements inside one transaction (Database.transaction). */
+export interface Transaction extends MigrationTx {
+  run<R, P extends object>(statement: Statement<R, P>, params: P): Promise<R[]>
+}
+
 export async function openDatabase(
   target: DatabaseTarget,
   options: DatabaseOptions = DEFAULT_DATABASE_OPTIONS,
@@ -88,14 +93,14 @@ export async function openDatabase(
   const { session, poolStats, ...database } =
     'url' in target ? await openPostgres(target.url, options) : await openPglite(target)
   const unwatchPool = metrics.watchPool(poolStats)
-  const availability = new DatabaseAvailability(() => database.exclusive(() => database.query('SELECT 1', [])))
+  const { exclusive } = database
+  const availability = new DatabaseAvailability(() => exclusive(() => database.query('SELECT 1', [])))
+  const unwatchAvailability = metrics.watchAvailability(() => availability.state.available === 1)
   // Closing twice (a readiness test closes it, then the app's onClose hook) is harmless.
   let closed: Promise<void> | undefined
-  const exclusive = <T>(work: () => Promise<T>) => observeAvailability(database.exclusive(work))
   return {
     ...database,
     availability,
-    exclusive,
     run: <R, P extends object>(statement: Statement<R, P>, params: P) =>
       exclusive(() =>
         observeStatement(statement.name, database.kind, () => database.query<R>(statement.text, valuesOf(statement, params))),
@@ -104,6 +109,7 @@ export async function openDatabase(
       exclusive(() =>
         session.transaction((tx) =>
           work({
+            ...tx,
             run: (statement, params) =>
               observeStatement(statement.name, database.kind, () => tx.query(statement.text, valuesOf(statement, params))),
           }),
@@ -112,6 +118,7 @@ export async function openDatabase(
     migrate: () => applyMigrations(session),
     close: () => {
       availability.stop()
+      unwatchAvailability()
       return (closed ??= database.close().finally(unwatchPool))
     },
   }
@@ -207,16 +214,17 @@ async function openPglite(target: PgliteTarget): Promise<Opened> {
   let queue: Promise<unknown> = Promise.resolve()
   /** Units of work queued or running on the one connection. */
   let pending = 0
+  function exclusive<T>(work: () => Promise<T>): Promise<T> {
+    pending++
+    const run = queue.then(work, work).finally(() => pending--)
+    queue = run.catch(() => {})
+    return run
+  }
   return {
     prisma,
     kind: 'pglite',
     session,
-    exclusive<T>(work: () => Promise<T>): Promise<T> {
-      pending++
-      const run = queue.then(work, work).finally(() => pending--)
-      queue = run.catch(() => {})
-      return run
-    },
+    exclusive,
     poolStats: () => ({ size: 1, idle: pending === 0 ? 1 : 0, waiting: Math.max(0, pending - 1) }),
     query: async <R>(text: string, params: unknown[]) => (await pglite.query<R>(text, params)).rows,
     watch: () => ({ live: () => true, close: async () => {} }),
@@ -228,6 +236,7 @@ async function openPglite(target: PgliteTarget): Promise<Opened> {
   }
 }
 
+/** PGlite's transactions, for migrations and Database.transaction. */
 function pgliteSession(pglite: PGlite): MigrationSession {
   return {
     transaction: (work) =>

@@ -1,6 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto'
 import type { FastifyRequest } from 'fastify'
-import { ipAllowed, mayRun, refusals, secretAccepted, type ApiClient } from '../api-clients/access.js'
+import { ipAllowed, mayRun, refusals, secretAccepted, type Action, type ApiClient } from '../api-clients/access.js'
 import type { ApiClientService } from '../api-clients/service.js'
 import type { ApiCredentialAccess } from '../api-clients/storage.js'
 import type { RequestLimits } from '../limits/index.js'
@@ -46,9 +46,10 @@ export function accessChecks(apiClients: ApiClientService, limits: RequestLimits
     if (attempt.found === undefined) attempt.found = attempt.identifier === '' ? null : await apiClients.find(attempt.identifier)
     return attempt.found
   }
-  const authenticationFailed = async (attempt: AccessAttempt, reason: RefusalReason, message: string) => {
+  // Every failure costs the address; a wrong secret costs the identifier it was tried on too.
+  const authenticationFailed = async (attempt: AccessAttempt, reason: RefusalReason, message: string, identifier?: string) => {
     metrics.authenticationFailed(edgeOf(attempt.request), reason)
-    await limits.authenticationFailed(attempt.request)
+    await limits.authenticationFailed(attempt.request, identifier)
     return new AccessRefused(reason, message)
   }
   const caller = (attempt: AccessAttempt): ApiClient => {
@@ -63,24 +64,28 @@ export function accessChecks(apiClients: ApiClientService, limits: RequestLimits
     /**
      * The caller's IP allow-list. As in the original, an access key is consulted only for an
      * address the list refuses: callers that always send one keep working from allowed ones.
+     * A refusal tells a prober that the identifier exists, so it costs like a failure.
      */
     allowList: (async (attempt) => {
       const found = await lookUp(attempt)
       const ip = attempt.request.ip
       if (!found || ipAllowed(found, ip)) return
-      if (attempt.accessKey === undefined) throw new AccessRefused('address', refusals.address(ip))
+      if (attempt.accessKey === undefined) throw await authenticationFailed(attempt, 'address', refusals.address(ip))
       if (!sameText(attempt.accessKey, configuredAccessKey)) {
         throw await authenticationFailed(attempt, 'accessKey', refusals.accessKey)
       }
     }) satisfies AccessCheck,
 
-    /** Identifier and secret; a failure costs the address from its failure budget. */
+    /** Identifier and secret, unless the identifier has used up its failures (from any address). */
     authenticate: (async (attempt) => {
       if (attempt.identifier === '' || attempt.secret === '') {
         throw await authenticationFailed(attempt, 'missing', refusals.missing)
       }
+      await limits.admitIdentifier(attempt.request, attempt.identifier)
       const found = await lookUp(attempt)
-      if (!secretAccepted(found, attempt.secret)) throw await authenticationFailed(attempt, 'failed', refusals.failed)
+      if (!secretAccepted(found, attempt.secret)) {
+        throw await authenticationFailed(attempt, 'failed', refusals.failed, attempt.identifier)
+      }
       setActor(attempt.request, found.identifier)
       attempt.client = { identifier: found.identifier, permissions: found.permissions, allowedIps: found.allowedIps }
     }) satisfies AccessCheck,
@@ -88,13 +93,24 @@ export function accessChecks(apiClients: ApiClientService, limits: RequestLimits
     /** Counts the request against the API credential that made it. */
     admitCaller: (async (attempt) => limits.admitCaller(attempt.request, caller(attempt).identifier)) satisfies AccessCheck,
 
-    permission: (async (attempt) => {
-      if (!mayRun(caller(attempt), attempt.action)) throw new AccessRefused('permission', refusals.permission(attempt.action))
-    }) satisfies AccessCheck,
+    permission: (async (attempt) => requirePermission(caller(attempt), attempt.action)) satisfies AccessCheck,
   }
 }
 
 export type AccessChecks = ReturnType<typeof accessChecks>
+
+/** Refuses a caller that may not run `action`. */
+export function requirePermission(client: ApiClient, action: string): void {
+  if (!mayRun(client, action)) throw new AccessRefused('permission', refusals.permission(action))
+}
+
+/**
+ * Issuing a new client secret is rotating it, whichever operation asks (PATCH's or api.php's
+ * resetSecret, POST …/secret): it needs the rotate permission everywhere.
+ */
+export function requireSecretIssuing(client: ApiClient): void {
+  requirePermission(client, 'RotateOAuthCredentialSecret' satisfies Action)
+}
 
 /** Runs the checks in order; answers with the authenticated caller. */
 export async function checkAccess(attempt: AccessAttempt, checks: readonly AccessCheck[]): Promise<ApiClient> {

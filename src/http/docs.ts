@@ -29,6 +29,7 @@ async function apiDocs(app: FastifyInstance) {
       tags: [
         { name: 'credentials', description: 'OAuth client credentials (REST).' },
         { name: 'legacy', description: 'The billing system\'s action API, kept byte for byte.' },
+        { name: 'ops', description: 'Probes for orchestrators and load balancers.' },
       ],
       components: {
         securitySchemes: {
@@ -50,7 +51,53 @@ async function apiDocs(app: FastifyInstance) {
 
 export default fp(apiDocs, { name: 'api-docs' })
 
-/** The document as committed in openapi/openapi.json: the same bytes for the same code. */
-export function renderOpenApi(app: FastifyInstance): string {
-  return `${JSON.stringify(app.swagger(), null, 2)}\n`
+interface OpenApiDocument {
+  paths: Record<string, Record<string, { tags?: string[] }>>
+  tags?: { name: string }[]
+  components: { schemas?: Record<string, unknown> }
+}
+
+/** What SDKs are generated from: the REST resource alone, without api.php and the probes. */
+export const SDK_TAGS = ['credentials']
+
+/**
+ * The document with only the operations tagged with one of `tags`, and only the schemas they
+ * reach, so a generator makes no types or services for the rest.
+ */
+export function documentFor(document: OpenApiDocument, tags: readonly string[]): OpenApiDocument {
+  const tagged = (operation: { tags?: string[] }) => operation.tags?.some((tag) => tags.includes(tag)) ?? false
+  const paths = Object.fromEntries(
+    Object.entries(document.paths)
+      .map(([path, operations]) => [path, Object.fromEntries(Object.entries(operations).filter(([, operation]) => tagged(operation)))])
+      .filter(([, operations]) => Object.keys(operations as object).length > 0),
+  )
+  const schemas = document.components.schemas ?? {}
+  const reached = new Set<string>()
+  const visit = (node: unknown): void => {
+    if (Array.isArray(node)) return node.forEach(visit)
+    if (node === null || typeof node !== 'object') return
+    for (const [key, value] of Object.entries(node)) {
+      const name = key === '$ref' && typeof value === 'string' ? value.replace('#/components/schemas/', '') : undefined
+      if (name !== undefined && !reached.has(name)) {
+        reached.add(name)
+        visit(schemas[name])
+      } else visit(value)
+    }
+  }
+  visit(paths)
+  return {
+    ...document,
+    paths,
+    tags: document.tags?.filter((tag) => tags.includes(tag.name)),
+    components: { ...document.components, schemas: Object.fromEntries(Object.entries(schemas).filter(([name]) => reached.has(name))) },
+  }
+}
+
+/**
+ * The documents as committed in openapi/: the same bytes for the same code. With tags, only
+ * their operations (documentFor).
+ */
+export function renderOpenApi(app: FastifyInstance, tags?: readonly string[]): string {
+  const document = app.swagger() as unknown as OpenApiDocument
+  return `${JSON.stringify(tags ? documentFor(document, tags) : document, null, 2)}\n`
 }

@@ -1,5 +1,6 @@
 import { Type, type Static, type TObject, type TProperties } from '@sinclair/typebox'
-import type { Action } from '../api-clients/access.js'
+import type { Action, ApiClient } from '../api-clients/access.js'
+import { requireSecretIssuing } from '../http/authorization.js'
 import { GRANT_TYPES, type Actor, type Credential, type CredentialChanges, type GrantType } from '../credentials/credential.js'
 import { messages } from '../credentials/errors.js'
 import { LIMITS } from '../credentials/rules.js'
@@ -35,6 +36,8 @@ import {
 export interface LegacyContext {
   credentials: CredentialService
   actor: Actor
+  /** The API credential that called. */
+  caller: ApiClient
 }
 
 /** One api.php action: its documented parameters and answer, and what it does. */
@@ -293,7 +296,8 @@ export const LEGACY_ACTIONS: LegacyAction[] = [
       credentialId: CredentialIdString,
       newClientSecret: Type.Optional(ClientSecretSchema),
     }),
-    async run(params, { credentials, actor }) {
+    async run(params, { credentials, actor, caller }) {
+      if (params.resetSecret) requireSecretIssuing(caller)
       const reference = {
         credentialId: params.credentialId,
         // The real system reads clientIdentifier; its documentation says clientApiIdentifier.

@@ -8,4 +8,7 @@ export const legacyMessages = {
   flagInvalid: (name: string, value: string) => `The ${name} value "${value}" is invalid: use 1 or 0.`,
   sortFieldInvalid: (value: string) => `The requested sort field "${value}" is invalid.`,
   sortOrderInvalid: (value: string) => `The requested sort order "${value}" is invalid.`,
+  upstreamUnreachable: 'The upstream api.php could not be reached.',
+  upstreamTimeout: (ms: number) => `The upstream api.php did not answer within ${ms} ms.`,
+  bodyTooLarge: 'Request body is too large',
 } as const

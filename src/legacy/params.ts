@@ -70,12 +70,31 @@ function phpText(value: PhpScalar): string {
   return value === null ? '' : String(value)
 }
 
-/** PHP's `(int)` cast: leading digits count, anything else is 0. */
-function phpInt(value: PhpScalar): number {
-  if (typeof value === 'number') return Math.trunc(value)
-  if (typeof value !== 'string') return 0
-  const match = /^\s*([+-]?\d+)/.exec(value)
-  return match ? Number(match[1]) : 0
+/** What PHP counts as whitespace (isspace in the C locale): ASCII only. */
+const PHP_SPACE = '[ \\t\\n\\r\\v\\f]'
+const PHP_WHITESPACE = new RegExp(`${PHP_SPACE}+`)
+
+/**
+ * The leading numeric string PHP 8's `(int)` cast reads (Zend's `_zend_handle_numeric_str_ex`):
+ * after PHP's whitespace, a sign, digits with an optional fraction (or a fraction alone), and
+ * an exponent. Whatever follows is ignored; no digits at all read as 0. Hex, octal, binary,
+ * `_` separators, `Infinity` and non-ASCII digits are not numbers to PHP.
+ */
+const PHP_LEADING_NUMBER = new RegExp(`^${PHP_SPACE}*([+-]?(?:\\d+(?:\\.\\d*)?|\\.\\d+)(?:[eE][+-]?\\d+)?)`)
+
+/**
+ * PHP 8's `(int)` cast (docs/legacy.md has the table): `"1e3"` is 1000, `" 12abc"` 12, `".5"`
+ * 0. A fraction or exponent is read as a float and truncated; one too large to be finite is
+ * 0, as in PHP. Past PHP's integer range PHP saturates and we keep the larger number: both are
+ * past any id.
+ */
+export function phpInt(value: PhpScalar): number {
+  if (typeof value === 'number') return Number.isFinite(value) ? Math.trunc(value) : 0
+  if (typeof value !== 'string') return value === true ? 1 : 0
+  const number = PHP_LEADING_NUMBER.exec(value)?.[1]
+  if (number === undefined) return 0
+  const read = Number(number)
+  return Number.isFinite(read) ? Math.trunc(read) : 0
 }
 
 /** A single-value parameter, read as text. */
@@ -90,24 +109,27 @@ export function phpInteger(options: SchemaOptions = {}) {
   return refusing(schema, { wrongShape: legacyMessages.singleValue })
 }
 
-/**
- * An id that must be a positive PHP integer: a number from 1, or text whose leading digits
- * (after spaces and a `+`) make one. Anything else, of any shape, answers `refusal`.
- */
+// A value whose PHP `(int)` is at least 1: a kind of our own, as no JSON Schema pattern can
+// say it (`".5e1"` is 5, `"0.5"` is 0).
+const POSITIVE_KIND = 'LegacyPositiveInteger'
+TypeRegistry.Set(POSITIVE_KIND, (_schema, value) => (typeof value === 'string' || typeof value === 'number') && phpInt(value) >= 1)
+
+/** An id that must be a positive PHP integer. Anything else, of any shape, answers `refusal`. */
 export function positiveInteger(refusal: string, options: SchemaOptions = {}) {
-  const forms = Type.Union([Type.Number({ minimum: 1 }), Type.String({ pattern: '^\\s*\\+?0*[1-9]' })], options)
+  const forms = Type.Unsafe<string | number>({ ...options, [Kind]: POSITIVE_KIND, type: ['string', 'number'] })
   return refusing(Type.Transform(forms).Decode(phpInt).Encode((id) => id), { wrongShape: () => refusal })
 }
 
 /**
  * A list parameter in any form legacy callers send: `x[]=a&x[]=b`, `x[0]=a`, repeated keys,
- * `x[key]=a`, a JSON array, or one string split on whitespace. Empty items are dropped, so
+ * `x[key]=a`, a JSON array, or one string split on PHP's (ASCII) whitespace: a zero-width
+ * no-break space or the like stays in its item, for the rules to judge. Empty items are dropped, so
  * `x[]=` clears the list.
  */
 export function list(options: SchemaOptions = {}) {
   const forms = Type.Union([Type.String(), Type.Array(Type.String()), Type.Record(Type.String(), Type.String())], options)
   const items = (value: StaticDecode<typeof forms>) =>
-    typeof value === 'string' ? value.split(/\s+/) : Array.isArray(value) ? value : Object.values(value)
+    typeof value === 'string' ? value.split(PHP_WHITESPACE) : Array.isArray(value) ? value : Object.values(value)
   const schema = Type.Transform(forms)
     .Decode((value) => items(value).filter((item) => item !== ''))
     .Encode((items) => items)

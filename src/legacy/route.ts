@@ -10,6 +10,7 @@ import { CONTENT_TYPES, render, type LegacyReply, type ResponseType } from './fo
 import { LEGACY_GET_SCHEMA, LEGACY_POST_SCHEMA, LegacyRequest } from './openapi.js'
 import { FORM_LIMITS, parseForm } from './params.js'
 import { isResponseType, plain, queryString, readParams, requestedType } from './request.js'
+import { ForwardFailed, legacyUpstream } from './upstream.js'
 
 const LEGACY_PATH = '/includes/api.php'
 const actionsByName = new Map(LEGACY_ACTIONS.map((action) => [action.name.toLowerCase(), action]))
@@ -35,7 +36,16 @@ export default async function legacyApi(app: FastifyInstance) {
     limits: { fields: FORM_LIMITS.parameters, fieldSize: FORM_LIMITS.fieldBytes, files: 0, parts: FORM_LIMITS.parameters },
   })
 
-  const { access } = app
+  // Answers carry client secrets or data about them: no cache may keep a copy, refusals included.
+  app.addHook('onSend', async (_request, reply) => {
+    reply.header('cache-control', 'no-store')
+  })
+
+  const { access, config } = app
+  const upstream =
+    config.LEGACY_UPSTREAM_URL === undefined
+      ? undefined
+      : legacyUpstream({ url: config.LEGACY_UPSTREAM_URL, timeoutMs: config.LEGACY_UPSTREAM_TIMEOUT_MS })
   const actionRequired: AccessCheck = async (attempt) => {
     if (attempt.action === '') throw new Refusal(400, 'Empty action request')
   }
@@ -54,12 +64,15 @@ export default async function legacyApi(app: FastifyInstance) {
   async function handle(request: FastifyRequest, reply: FastifyReply) {
     const params = await readParams(request)
     const action = plain(params.action)
-    const type = requestedType(params.responsetype)
-    if (!isResponseType(type)) {
-      const message = `Unsupported API response type format "${type}". Supported formats include: json, xml, nvp`
+    const definition = actionsByName.get(action.toLowerCase())
+    // An action this service does not own is the upstream's to answer, in whatever format.
+    const forwardTo = definition ? undefined : upstream
+    const requested = requestedType(params.responsetype)
+    if (!isResponseType(requested) && !forwardTo) {
+      const message = `Unsupported API response type format "${requested}". Supported formats include: json, xml, nvp`
       return send(reply, 400, { result: 'error', message }, 'json', '')
     }
-    const definition = actionsByName.get(action.toLowerCase())
+    const type = isResponseType(requested) ? requested : 'json'
     const attempt: AccessAttempt = {
       request,
       identifier: plain(params.identifier) || plain(params.username),
@@ -68,15 +81,20 @@ export default async function legacyApi(app: FastifyInstance) {
       action: definition?.name ?? action,
     }
     try {
+      if (forwardTo) {
+        // The upstream authenticates; the per-address limits are still this service's.
+        await access.admitAddress(attempt)
+        return await forwardTo.forward(request, reply, action)
+      }
       const client = await checkAccess(attempt, checks)
       if (!definition) return send(reply, 200, { result: 'error', message: 'API Function Not Found' }, type, action)
       const actor = { actor: client.identifier, source: 'legacy' as const, requestId: request.id }
-      const answer = await definition.run(params, { credentials: app.credentials, actor })
+      const answer = await definition.run(params, { credentials: app.credentials, actor, caller: client })
       return send(reply, 200, answer, type, action)
     } catch (error) {
       const refused = (status: number, message: string) => send(reply, status, { result: 'error', message }, type, action)
       if (error instanceof AccessRefused) return refused(403, error.message)
-      if (error instanceof Refusal) return refused(error.statusCode, error.message)
+      if (error instanceof Refusal || error instanceof ForwardFailed) return refused(error.statusCode, error.message)
       if (error instanceof RateLimited) {
         reply.header('retry-after', String(error.retryAfterSeconds))
         return refused(429, error.message)
@@ -99,7 +117,8 @@ export default async function legacyApi(app: FastifyInstance) {
   // reads its parameters with these same schemas (actions.ts), in the original's words.
   const acceptAll = () => () => true
   app.addSchema(LegacyRequest)
-  app.post(LEGACY_PATH, { schema: LEGACY_POST_SCHEMA, validatorCompiler: acceptAll, handler: handle })
+  const keepBody = upstream && { preParsing: upstream.keepBody }
+  app.post(LEGACY_PATH, { schema: LEGACY_POST_SCHEMA, validatorCompiler: acceptAll, ...keepBody, handler: handle })
   app.get(LEGACY_PATH, { schema: LEGACY_GET_SCHEMA, validatorCompiler: acceptAll, handler: handle })
 }
 

@@ -14,7 +14,13 @@ const PREFIX = 'oauth_'
 export type Edge = 'legacy' | 'rest'
 export type ChangeSource = Edge | 'cli' | 'import'
 /** Which rate limit refused a request (src/limits). */
-export type RateLimitKind = 'address' | 'failed_authentications' | 'api_credential'
+export type RateLimitKind =
+  | 'address'
+  | 'api_credential'
+  | 'failed_authentications'
+  | 'failed_authentications_by_identifier'
+  | 'failed_client_authentications'
+  | 'failed_client_authentications_by_client'
 /** The two authentication caches: API credentials of callers, OAuth clients' credentials. */
 export type AuthCache = 'api_credential' | 'client_credential'
 
@@ -61,10 +67,15 @@ const statementDuration = new client.Histogram({
   registers: [registry],
 })
 
-const databaseUp = new client.Gauge({
+/** Each open database's outage tracker (src/db/availability.ts): whether it answers now. */
+const availabilities = new Set<() => boolean>()
+new client.Gauge({
   name: `${PREFIX}database_up`,
-  help: '1 when the last database work got an answer, 0 when it found the database unavailable (the edges answer 503 then).',
+  help: '1 while the database answers; 0 from a request it failed to answer (answered 503) until a probe finds it back.',
   registers: [registry],
+  collect() {
+    this.set([...availabilities].every((available) => available()) ? 1 : 0)
+  },
 })
 
 const authCacheLookups = new client.Counter({
@@ -129,11 +140,13 @@ export const metrics = {
     pools.add(stats)
     return () => void pools.delete(stats)
   },
+  /** Reports a database's availability in `oauth_database_up` until the returned function is called (at close). */
+  watchAvailability(available: () => boolean): () => void {
+    availabilities.add(available)
+    return () => void availabilities.delete(available)
+  },
   statementFinished(statement: string, seconds: number, ok: boolean): void {
     if (enabled) statementDuration.observe({ statement, outcome: ok ? 'ok' : 'error' }, seconds)
-  },
-  databaseAvailable(up: boolean): void {
-    if (enabled) databaseUp.set(up ? 1 : 0)
   },
 
   authCacheLookup(cache: AuthCache, hit: boolean): void {
@@ -145,8 +158,8 @@ export const metrics = {
   authenticationFailed(edge: Edge, reason: string): void {
     if (enabled) failedAuthentications.inc({ edge, reason })
   },
-  credentialChanged(action: string, source: ChangeSource): void {
-    if (enabled) credentialChanges.inc({ action, source })
+  credentialChanged(action: string, source: ChangeSource, count = 1): void {
+    if (enabled && count > 0) credentialChanges.inc({ action, source }, count)
   },
   writeRetried(): void {
     if (enabled) writeRetries.inc()

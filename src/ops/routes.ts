@@ -25,6 +25,7 @@ export default async function opsRoutes(app: FastifyInstance) {
       ...common,
       operationId: 'getHealth',
       summary: 'Liveness: the process is running',
+      description: 'Answers 200 while the process can serve HTTP; it touches nothing else. No credentials.',
       response: { 200: Ok },
     },
     handler: async () => ({ status: 'ok' as const }),
@@ -35,6 +36,7 @@ export default async function opsRoutes(app: FastifyInstance) {
       ...common,
       operationId: 'getReadiness',
       summary: 'Readiness: the database answers',
+      description: `Answers 200 when the database answers within ${READINESS_TIMEOUT_MS / 1000} s, else 503. No credentials.`,
       response: { 200: Ok, 503: Unavailable },
     },
     handler: async (_request, reply) => {

@@ -19,9 +19,16 @@ export function basicCredentials(header: string | undefined): { identifier: stri
   return { identifier: decoded.slice(0, colon), secret: decoded.slice(colon + 1) }
 }
 
+/** The API client a guarded operation runs for. */
+export function callerOf(request: FastifyRequest): ApiClient {
+  if (request.apiClient === undefined) throw new Error('REST operation without its guard')
+  return request.apiClient
+}
+
 /**
- * A hook that lets a REST operation run only for an API credential sent with HTTP Basic,
- * from an allowed address, holding the permission named after the matching api.php action.
+ * An `onRequest` hook that lets a REST operation run only for an API credential sent with HTTP
+ * Basic, from an allowed address, holding the permission named after the matching api.php
+ * action. It runs before the body is read, so a refused caller's body is never parsed.
  */
 export function guard(app: FastifyInstance, action: Action) {
   const { access } = app

@@ -1,6 +1,11 @@
 import type { Credential } from '../credentials/credential.js'
+import type { Precondition } from '../credentials/service.js'
 
-/** Strong ETag from the id and version: every change of settings or secret gives a new one. */
+/**
+ * Strong ETag from the id and version: every change of settings or secret gives a new one.
+ * It covers every field but `lastUsedAt`, which authentication records (docs/rest.md, ETags):
+ * a client's sign-ins must not fail every writer's If-Match.
+ */
 export function etagOf(credential: Pick<Credential, 'credentialId' | 'version'>): string {
   return `"${credential.credentialId}-${credential.version}"`
 }
@@ -16,4 +21,9 @@ export function versionsMatching(ifMatch: string, credentialId: number): number[
     .map((tag) => /^"(\d+)-(\d+)"$/.exec(tag.trim()))
     .filter((match) => match !== null && Number(match[1]) === credentialId)
     .map((match) => Number(match?.[2]))
+}
+
+/** The precondition an `If-Match` header (if any) sets on a change of this credential. */
+export function preconditionOf(ifMatch: string | undefined, credentialId: number): Precondition {
+  return { expectedVersions: ifMatch === undefined ? undefined : versionsMatching(ifMatch, credentialId) }
 }

@@ -3,7 +3,7 @@ import { refusals } from '../api-clients/access.js'
 import { messages } from '../credentials/errors.js'
 import { INTERNAL_ERROR, UNAVAILABLE } from '../http/errors.js'
 import { PROBLEM_TYPE, problem } from './problem.js'
-import { ProblemSchema } from './schemas.js'
+import { ETAG_FORM, ProblemSchema } from './schemas.js'
 
 /*
  * What the OpenAPI document says of the REST operations beyond their schemas: the answers,
@@ -37,7 +37,9 @@ const PROBLEMS: Record<number, [description: string, example: string]> = {
 const headerDoc = (description: string) => ({ type: 'string', description })
 
 export const HEADERS = {
-  etag: headerDoc('Strong entity tag of this version of the credential; send it back in If-Match.'),
+  etag: headerDoc(
+    `This version of the credential: ${ETAG_FORM}, also in the body's \`etag\`; it covers every field but lastUsedAt. Send it back in If-Match.`,
+  ),
   location: headerDoc('URL of the new credential.'),
   link: headerDoc('RFC 8288 link to the next page (rel="next"), when there is one.'),
 }

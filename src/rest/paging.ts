@@ -1,4 +1,5 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
+import { MAX_ID } from '../credentials/credential.js'
 import { HttpProblem } from './problem.js'
 
 /** Cursors are opaque to clients: the last id of the page, encoded. */
@@ -9,8 +10,8 @@ function encodeCursor(id: number): string {
 /** The id a `cursor` query parameter carries; undefined when there is none. */
 export function decodeCursor(cursor: string | undefined): number | undefined {
   if (cursor === undefined) return undefined
-  const match = /^id:(\d{1,10})$/.exec(Buffer.from(cursor, 'base64url').toString('utf8'))
-  if (!match) {
+  const match = /^id:([1-9]\d{0,9})$/.exec(Buffer.from(cursor, 'base64url').toString('utf8'))
+  if (!match || Number(match[1]) > MAX_ID) {
     const detail = 'The cursor is invalid: pass the `next` value of a previous page.'
     throw new HttpProblem(400, detail, [{ in: 'query', pointer: '/cursor', detail }])
   }

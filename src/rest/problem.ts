@@ -1,6 +1,6 @@
 import { STATUS_CODES } from 'node:http'
-import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
-import { CredentialError, messages, type CredentialErrorKind } from '../credentials/errors.js'
+import type { FastifyError, FastifyReply, FastifyRequest, FastifySchemaValidationError } from 'fastify'
+import { credentialNotFound, CredentialError, messages, type CredentialErrorKind } from '../credentials/errors.js'
 import { AccessRefused } from '../http/authorization.js'
 import { INTERNAL_ERROR, refuseUnavailable, UNAVAILABLE, unavailableReason } from '../http/errors.js'
 import { RateLimited } from '../limits/index.js'
@@ -60,6 +60,20 @@ export function problem(status: number, detail: string, errors?: ProblemError[])
   }
 }
 
+/**
+ * The schema refuses a missing grant type or scope and an unknown grant type before the
+ * credential service sees them; the answer keeps the service's words (api.php's) for them.
+ */
+const SERVICE_WORDING: Record<string, (issue: FastifySchemaValidationError & { data?: unknown }) => string | undefined> = {
+  '/grantType': (issue) =>
+    issue.keyword === 'required'
+      ? messages.grantTypeRequired
+      : issue.keyword === 'enum'
+        ? messages.grantTypeInvalid(String(issue.data))
+        : undefined,
+  '/scope': (issue) => (issue.keyword === 'required' ? messages.scopeRequired : undefined),
+}
+
 /** Ajv's errors as JSON pointers to the offending input. */
 function validationErrors(error: FastifyError): ProblemError[] {
   const location = VALIDATION_LOCATION[error.validationContext ?? 'body'] ?? 'body'
@@ -68,9 +82,10 @@ function validationErrors(error: FastifyError): ProblemError[] {
     const child = params.missingProperty ?? params.additionalProperty
     const pointer = child === undefined ? issue.instancePath : `${issue.instancePath}/${escapePointer(child)}`
     const detail =
-      params.additionalProperty !== undefined
+      SERVICE_WORDING[pointer]?.(issue) ??
+      (params.additionalProperty !== undefined
         ? `Unknown field "${params.additionalProperty}".`
-        : `${pointer || 'The ' + location} ${issue.message ?? 'is invalid'}.`
+        : `${pointer || 'The ' + location} ${issue.message ?? 'is invalid'}.`)
     return { in: location, pointer, detail }
   })
 }
@@ -85,13 +100,10 @@ function escapePointer(token: string): string {
  * at their fields, and only unexpected failures are logged.
  */
 export async function problemHandler(error: FastifyError, request: FastifyRequest, reply: FastifyReply) {
-  if (error instanceof CredentialError) {
-    const status = STATUS_OF_KIND[error.kind]
-    const errors = error.field
-      ? [{ in: FIELD_LOCATION[error.field] ?? 'body', pointer: `/${error.field}`, detail: error.message }]
-      : undefined
-    if (error.retryAfterSeconds !== undefined) reply.header('retry-after', String(error.retryAfterSeconds))
-    return sendProblem(reply, problem(status, error.message, errors))
+  if (error instanceof CredentialError) return sendCredentialProblem(reply, error)
+  // The only path parameter is the credential id: one out of its range names no credential.
+  if (error.validation && error.validationContext === 'params') {
+    return sendCredentialProblem(reply, credentialNotFound())
   }
   if (error instanceof RateLimited) {
     reply.header('retry-after', String(error.retryAfterSeconds))
@@ -131,8 +143,16 @@ export async function problemHandler(error: FastifyError, request: FastifyReques
  * credential has it).
  */
 export function routerProblem(error: FastifyError, _request: FastifyRequest, reply: FastifyReply) {
-  if (error.code === 'FST_ERR_MAX_PARAM_LENGTH') return sendProblem(reply, problem(404, messages.credentialIdInvalid))
+  if (error.code === 'FST_ERR_MAX_PARAM_LENGTH') return sendCredentialProblem(reply, credentialNotFound())
   return sendProblem(reply, problem(400, 'The URL is not valid: its percent-encoding is not UTF-8.'))
+}
+
+function sendCredentialProblem(reply: FastifyReply, error: CredentialError) {
+  const errors = error.field
+    ? [{ in: FIELD_LOCATION[error.field] ?? 'body', pointer: `/${error.field}`, detail: error.message }]
+    : undefined
+  if (error.retryAfterSeconds !== undefined) reply.header('retry-after', String(error.retryAfterSeconds))
+  return sendProblem(reply, problem(STATUS_OF_KIND[error.kind], error.message, errors))
 }
 
 export function sendProblem(reply: FastifyReply, body: Problem) {

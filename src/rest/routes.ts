@@ -1,15 +1,19 @@
 import type { FastifyPluginAsyncTypebox, TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
-import type { Static } from '@sinclair/typebox'
+import { Type } from '@sinclair/typebox'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import type { Actor } from '../credentials/credential.js'
+import { credentialNotFound } from '../credentials/errors.js'
 import { splitScopes } from '../schemas/credential.js'
-import { guard } from './auth.js'
-import { etagOf, versionsMatching } from './etag.js'
+import { requireSecretIssuing } from '../http/authorization.js'
+import { callerOf, guard } from './auth.js'
+import { etagOf, preconditionOf } from './etag.js'
 import { answer, BODY_PROBLEMS, HEADERS, OPERATION, problems } from './openapi.js'
+import { answerUnknownRoutes } from './not-found.js'
 import { decodeCursor, sendPage } from './paging.js'
 import { challengeFor, HttpProblem, problemHandler } from './problem.js'
 import {
   AuthenticateBody,
+  CANONICAL_ID,
   CreateCredentialBody,
   CreatedCredentialSchema,
   CredentialIdParams,
@@ -19,6 +23,7 @@ import {
   DryRunQuery,
   EventPageSchema,
   EventsQuery,
+  IfMatchHeaders,
   ListQuery,
   NAMED_SCHEMAS,
   PAGE_LIMIT,
@@ -45,12 +50,18 @@ function actor(request: FastifyRequest): Actor {
 const resource: FastifyPluginAsyncTypebox = async (app) => {
   const { credentials } = app
   app.setErrorHandler(problemHandler)
+  answerUnknownRoutes(app)
   for (const schema of NAMED_SCHEMAS) app.addSchema(schema)
   // Answers carry client secrets or data about them: no cache may keep a copy.
   app.addHook('onSend', async (_request, reply) => {
     reply.header('cache-control', 'no-store')
   })
   app.setValidatorCompiler(restValidatorCompiler)
+  // Before the id is converted to a number: only canonical digits name a credential.
+  app.addHook('preValidation', async (request) => {
+    const { credentialId } = request.params as { credentialId?: string }
+    if (credentialId !== undefined && !CANONICAL_ID.test(credentialId)) throw credentialNotFound()
+  })
   // JSON only: a text body would pass unvalidated to routes that document JSON schemas.
   app.removeContentTypeParser('text/plain')
 
@@ -60,7 +71,7 @@ const resource: FastifyPluginAsyncTypebox = async (app) => {
       summary: 'Create a credential',
       description: 'Creates an OAuth client credential. The client secret is in this answer only.',
       ...OPERATION,
-      body: CreateCredentialBody,
+      body: Type.Ref(CreateCredentialBody),
       response: {
         201: answer('Created; the client secret is shown this once.', CreatedCredentialSchema, {
           location: HEADERS.location,
@@ -69,7 +80,7 @@ const resource: FastifyPluginAsyncTypebox = async (app) => {
         ...problems(...BODY_PROBLEMS),
       },
     },
-    preHandler: guard(app, 'CreateOAuthCredential'),
+    onRequest: guard(app, 'CreateOAuthCredential'),
     handler: async (request, reply) => {
       const { scope, redirectUri, ...fields } = request.body
       const created = { ...fields, scopes: splitScopes(scope), redirectUris: redirectUri }
@@ -88,7 +99,7 @@ const resource: FastifyPluginAsyncTypebox = async (app) => {
       querystring: ListQuery,
       response: { 200: answer('A page of credentials.', CredentialPageSchema, { link: HEADERS.link }), ...problems(400) },
     },
-    preHandler: guard(app, 'ListOAuthCredentials'),
+    onRequest: guard(app, 'ListOAuthCredentials'),
     handler: async (request, reply) => {
       const { grantType, clientIdentifier, cursor, limit = PAGE_LIMIT.default } = request.query
       const found = await credentials.list({ grantType, clientIdentifier, afterId: decodeCursor(cursor), limit: limit + 1 })
@@ -102,19 +113,24 @@ const resource: FastifyPluginAsyncTypebox = async (app) => {
       summary: 'Check a client secret',
       description:
         'What an authorization server calls to check client credentials (secrets are stored hashed). ' +
-        'Honours the previous secret during a rotation grace period and records lastUsedAt.',
+        'Honours the previous secret during a rotation grace period and records lastUsedAt. Wrong secrets ' +
+        'are counted per address and per client identifier; past either budget the answer is 429.',
       ...OPERATION,
-      body: AuthenticateBody,
+      body: Type.Ref(AuthenticateBody),
       response: {
         200: answer('The client credentials are valid: the credential, without any secret.', CredentialSchema),
         ...problems(...BODY_PROBLEMS),
       },
     },
-    preHandler: guard(app, 'AuthenticateOAuthCredential'),
+    onRequest: guard(app, 'AuthenticateOAuthCredential'),
     handler: async (request) => {
       const { clientIdentifier, clientSecret } = request.body
+      await app.limits.admitClient(request, clientIdentifier)
       const credential = await credentials.authenticate(clientIdentifier, clientSecret)
-      if (!credential) throw new HttpProblem(401, 'The client identifier or secret is wrong.', undefined, challengeFor(request))
+      if (!credential) {
+        await app.limits.clientAuthenticationFailed(request, clientIdentifier)
+        throw new HttpProblem(401, 'The client identifier or secret is wrong.', undefined, challengeFor(request))
+      }
       return credentialBody(credential)
     },
   })
@@ -123,11 +139,12 @@ const resource: FastifyPluginAsyncTypebox = async (app) => {
     schema: {
       operationId: 'getCredential',
       summary: 'Get a credential',
+      description: 'The credential, never its secret. Its ETag (header and `etag`) is what If-Match takes.',
       ...OPERATION,
       params: CredentialIdParams,
       response: { 200: answer('The credential.', CredentialSchema, { etag: HEADERS.etag }), ...problems(400, 404) },
     },
-    preHandler: guard(app, 'GetOAuthCredential'),
+    onRequest: guard(app, 'GetOAuthCredential'),
     handler: async (request, reply) => {
       const credential = await credentials.get({ credentialId: request.params.credentialId })
       reply.header('etag', etagOf(credential))
@@ -145,20 +162,15 @@ const resource: FastifyPluginAsyncTypebox = async (app) => {
         description:
           'The seed\'s UpdateOAuthCredential as RFC 7396 JSON Merge Patch: fields left out keep their ' +
           'values, null clears an optional field. The result is validated as a whole; nothing is ' +
-          'written unless all of it passes. Send If-Match with the ETag you read to avoid lost updates.',
+          'written unless all of it passes. Send If-Match with the ETag you read to avoid lost updates. ' +
+          `The body is \`${MERGE_PATCH_TYPE}\`; \`application/json\` is accepted too, with the same meaning.`,
         ...OPERATION,
         params: CredentialIdParams,
         querystring: DryRunQuery,
-        headers: {
-          type: 'object',
-          properties: { 'if-match': { type: 'string', description: 'ETag of the version this change is based on.' } },
-        },
-        body: {
-          content: {
-            [MERGE_PATCH_TYPE]: { schema: CredentialPatchBody },
-            'application/json': { schema: CredentialPatchBody },
-          },
-        },
+        headers: IfMatchHeaders,
+        // One documented type, so generated clients send it; the schema validates both.
+        consumes: [MERGE_PATCH_TYPE],
+        body: Type.Ref(CredentialPatchBody),
         response: {
           200: answer(
             'Updated (or, with dryRun, what it would be). newClientSecret only when resetSecret was true.',
@@ -168,17 +180,17 @@ const resource: FastifyPluginAsyncTypebox = async (app) => {
           ...problems(...BODY_PROBLEMS, 404, 409, 412),
         },
       },
-      preHandler: guard(app, 'UpdateOAuthCredential'),
+      onRequest: guard(app, 'UpdateOAuthCredential'),
       handler: async (request, reply) => {
         const { credentialId } = request.params
-        const { resetSecret, scope, redirectUri, ...fields } = request.body as Static<typeof CredentialPatchBody>
+        const { resetSecret, scope, redirectUri, ...fields } = request.body
+        if (resetSecret) requireSecretIssuing(callerOf(request))
         const changes = { ...fields, scopes: splitScopes(scope), redirectUris: redirectUri }
-        const ifMatch = request.headers['if-match']
         const dryRun = request.query.dryRun === true
         const { credential, newClientSecret } = await credentials.update({ credentialId }, changes, actor(request), {
           resetSecret,
           dryRun,
-          expectedVersions: ifMatch === undefined ? undefined : versionsMatching(ifMatch, credentialId),
+          ...preconditionOf(request.headers['if-match'], credentialId),
         })
         if (!dryRun) reply.header('etag', etagOf(credential))
         return newClientSecret === undefined ? credentialBody(credential) : { ...credentialBody(credential), newClientSecret }
@@ -190,14 +202,16 @@ const resource: FastifyPluginAsyncTypebox = async (app) => {
     schema: {
       operationId: 'deleteCredential',
       summary: 'Delete a credential',
-      description: 'Removes the credential; its audit trail stays.',
+      description: 'Removes the credential; its audit trail stays. With If-Match, only the version it names.',
       ...OPERATION,
       params: CredentialIdParams,
-      response: { 204: { description: 'Deleted.', type: 'null' }, ...problems(400, 404, 409) },
+      headers: IfMatchHeaders,
+      response: { 204: { description: 'Deleted.', type: 'null' }, ...problems(400, 404, 409, 412) },
     },
-    preHandler: guard(app, 'DeleteOAuthCredential'),
+    onRequest: guard(app, 'DeleteOAuthCredential'),
     handler: async (request, reply) => {
-      await credentials.delete({ credentialId: request.params.credentialId }, actor(request))
+      const credentialId = request.params.credentialId
+      await credentials.delete({ credentialId }, actor(request), preconditionOf(request.headers['if-match'], credentialId))
       return reply.code(204).send()
     },
   })
@@ -208,27 +222,31 @@ const resource: FastifyPluginAsyncTypebox = async (app) => {
       summary: 'Rotate the client secret',
       description:
         'Issues a new client secret, shown once. With graceSeconds the previous secret keeps working ' +
-        'until previousSecretExpiresAt, so clients can be redeployed without an outage.',
+        'until previousSecretExpiresAt, so clients can be redeployed without an outage. With If-Match, ' +
+        'only the version it names.',
       ...OPERATION,
       params: CredentialIdParams,
-      body: RotateSecretBody,
+      headers: IfMatchHeaders,
+      body: Type.Ref(RotateSecretBody),
       response: {
         200: answer('The new secret, and until when the previous one works.', RotatedCredentialSchema, {
           etag: HEADERS.etag,
         }),
-        ...problems(...BODY_PROBLEMS, 404, 409),
+        ...problems(...BODY_PROBLEMS, 404, 409, 412),
       },
     },
     // Rotating needs no options: an empty body means "no grace period".
     preValidation: async (request) => {
       request.body ??= {}
     },
-    preHandler: guard(app, 'RotateOAuthCredentialSecret'),
+    onRequest: guard(app, 'RotateOAuthCredentialSecret'),
     handler: async (request, reply) => {
+      const credentialId = request.params.credentialId
       const { credential, clientSecret } = await credentials.rotateSecret(
-        { credentialId: request.params.credentialId },
+        { credentialId },
         request.body.graceSeconds ?? 0,
         actor(request),
+        preconditionOf(request.headers['if-match'], credentialId),
       )
       reply.header('etag', etagOf(credential))
       return { ...credentialBody(credential), clientSecret }
@@ -245,9 +263,9 @@ const resource: FastifyPluginAsyncTypebox = async (app) => {
       querystring: EventsQuery,
       response: { 200: answer('A page of audit events.', EventPageSchema, { link: HEADERS.link }), ...problems(400, 404) },
     },
-    preHandler: guard(app, 'ListOAuthCredentialEvents'),
+    onRequest: guard(app, 'ListOAuthCredentialEvents'),
     handler: async (request, reply) => {
-      const { credentialId } = request.params
+      const credentialId = request.params.credentialId
       const { cursor, limit = PAGE_LIMIT.default } = request.query
       const beforeId = decodeCursor(cursor)
       const events = await credentials.events(credentialId, { limit: limit + 1, beforeId })

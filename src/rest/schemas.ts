@@ -1,6 +1,6 @@
 import { Type, type Static, type TSchema } from '@sinclair/typebox'
 import { MAX_GRACE_SECONDS } from '../credentials/service.js'
-import { GRANT_TYPES } from '../credentials/credential.js'
+import { MAX_ID } from '../credentials/credential.js'
 import {
   ClientSecretSchema,
   DescriptionSchema,
@@ -10,12 +10,17 @@ import {
   RedirectUriListSchema,
   ScopeSchema,
   ServiceIdSchema,
+  StringEnum,
 } from '../schemas/credential.js'
 
 /*
- * Request schemas check shapes (types, unknown fields, sizes). Values (grant type, scopes,
- * redirect URIs, what is required for which grant type) are judged by the credential service,
- * so REST and api.php refuse the same mistake with the same message.
+ * Request schemas check shapes (types, unknown fields, sizes, the fields every create needs,
+ * the grant type's values). Values beyond that (scopes, redirect URIs, what is required for
+ * which grant type) are judged by the credential service, so REST and api.php refuse the same
+ * mistake with the same message; problem.ts words the schema's refusals of those two the same way.
+ *
+ * Every request and response body has a `$id`: the document names it as a component and SDK
+ * generators name their types after it.
  */
 
 export const PAGE_LIMIT = { default: 20, max: 100 } as const
@@ -29,6 +34,7 @@ const EXAMPLE_TIME = '2026-11-27T21:07:13.000Z'
 const EXAMPLE_SECRET = 'q'.repeat(86) + '=='
 const exampleCredential = {
   credentialId: 1,
+  etag: '"1-1"',
   clientIdentifier: 'ACME.3q2+7w8K1m9vX0aB4cD5eQ==',
   name: 'Billing portal',
   description: 'Single sign-on for the billing portal',
@@ -44,22 +50,47 @@ const exampleCredential = {
   updatedAt: EXAMPLE_TIME,
 }
 
-const RequestGrantType = Type.String({
-  description: `The grant type: ${GRANT_TYPES.join(' or ')}.`,
+/** One named enum for the grant type, in requests, answers and the list filter alike. */
+export const GrantType = Type.Unsafe<Static<typeof GrantTypeSchema>>({
+  ...GrantTypeSchema,
+  $id: 'GrantType',
+  title: 'GrantType',
   examples: ['authorization_code'],
 })
+const GrantTypeRef = Type.Ref(GrantType)
 
+/** The ETag's form, in the header and in every credential body. */
+export const ETAG_FORM = 'a strong entity tag, `"<credentialId>-<version>"` (quotes included), e.g. `"1-3"`'
+
+/**
+ * A credential id in a path: at most MAX_ID, and written as canonical decimal digits
+ * (CANONICAL_ID, checked on the text before it is converted), so `0x1a`, `010`, `+10` or `1e1`
+ * never name another credential. Anything else answers 404.
+ */
 export const CredentialIdParams = Type.Object(
-  { credentialId: Type.Integer({ minimum: 1, description: 'The credential id.', examples: [1] }) },
+  {
+    credentialId: Type.Integer({
+      minimum: 1,
+      maximum: MAX_ID,
+      description: 'The credential id, in decimal digits without a leading zero.',
+      examples: [1],
+    }),
+  },
   strict,
 )
+export const CANONICAL_ID = /^[1-9][0-9]*$/
 
 const credentialProperties = {
   credentialId: Type.Integer({ minimum: 1 }),
+  etag: Type.String({
+    pattern: '^"[0-9]+-[0-9]+"$',
+    description: `The ETag of this version, equal to the ETag header: ${ETAG_FORM}. Send it back in If-Match.`,
+    examples: ['"1-1"'],
+  }),
   clientIdentifier: Type.String({ description: 'The OAuth client_id.' }),
   name: Type.String(),
   description: Type.String(),
-  grantType: GrantTypeSchema,
+  grantType: GrantTypeRef,
   scope: ScopeSchema,
   serviceId: Nullable(ServiceIdSchema),
   logoUri: Nullable(LogoUriSchema),
@@ -84,7 +115,12 @@ export type CredentialBody = Static<typeof CredentialSchema>
 
 export const CreatedCredentialSchema = Type.Object(
   { ...credentialProperties, clientSecret: ClientSecretSchema },
-  { ...strict, title: 'CreatedCredential', examples: [{ ...exampleCredential, clientSecret: EXAMPLE_SECRET }] },
+  {
+    ...strict,
+    $id: 'CreatedCredential',
+    title: 'CreatedCredential',
+    examples: [{ ...exampleCredential, clientSecret: EXAMPLE_SECRET }],
+  },
 )
 
 export const UpdatedCredentialSchema = Type.Object(
@@ -92,7 +128,12 @@ export const UpdatedCredentialSchema = Type.Object(
     ...credentialProperties,
     newClientSecret: Type.Optional({ ...ClientSecretSchema, description: 'Only when resetSecret was true.' }),
   },
-  { ...strict, title: 'UpdatedCredential', examples: [{ ...exampleCredential, version: 2 }] },
+  {
+    ...strict,
+    $id: 'UpdatedCredential',
+    title: 'UpdatedCredential',
+    examples: [{ ...exampleCredential, etag: '"1-2"', version: 2 }],
+  },
 )
 
 export const RotatedCredentialSchema = Type.Object(
@@ -102,9 +143,10 @@ export const RotatedCredentialSchema = Type.Object(
   },
   {
     ...strict,
+    $id: 'RotatedCredential',
     title: 'RotatedCredential',
     description: '`previousSecretExpiresAt` says when the old secret stops working (null: it already has).',
-    examples: [{ ...exampleCredential, version: 2, previousSecretExpiresAt: EXAMPLE_TIME, clientSecret: EXAMPLE_SECRET }],
+    examples: [{ ...exampleCredential, etag: '"1-2"', version: 2, previousSecretExpiresAt: EXAMPLE_TIME, clientSecret: EXAMPLE_SECRET }],
   },
 )
 
@@ -112,17 +154,18 @@ export const CreateCredentialBody = Type.Object(
   {
     name: Type.Optional(NameSchema),
     description: Type.Optional(DescriptionSchema),
-    grantType: Type.Optional(RequestGrantType),
-    scope: Type.Optional(ScopeSchema),
+    grantType: GrantTypeRef,
+    scope: ScopeSchema,
     serviceId: Type.Optional(Nullable(ServiceIdSchema)),
     logoUri: Type.Optional(Nullable(LogoUriSchema)),
     redirectUri: Type.Optional(RedirectUriListSchema),
   },
   {
     ...strict,
+    $id: 'NewCredential',
     title: 'NewCredential',
     description:
-      'grantType and scope are required; name too for authorization_code, serviceId for single_sign_on ' +
+      'name is required too for authorization_code, serviceId for single_sign_on ' +
       '(the credential service says which is missing, in the words api.php uses).',
     examples: [
       {
@@ -140,17 +183,18 @@ export const CredentialPatchBody = Type.Object(
   {
     name: Type.Optional(Nullable(NameSchema)),
     description: Type.Optional(Nullable(DescriptionSchema)),
-    grantType: Type.Optional(RequestGrantType),
+    grantType: Type.Optional(GrantTypeRef),
     scope: Type.Optional(ScopeSchema),
     serviceId: Type.Optional(Nullable(ServiceIdSchema)),
     logoUri: Type.Optional(Nullable(LogoUriSchema)),
     redirectUri: Type.Optional(Nullable(RedirectUriListSchema)),
     resetSecret: Type.Optional(
-      Type.Boolean({ description: 'Issue a new client secret now; the old one stops working at once.' }),
+      Type.Boolean({ description: 'Issue a new client secret now; the old one stops working at once. Needs the RotateOAuthCredentialSecret permission.' }),
     ),
   },
   {
     ...strict,
+    $id: 'CredentialPatch',
     title: 'CredentialPatch',
     description: 'JSON Merge Patch (RFC 7396): fields left out keep their values; null clears an optional field.',
     examples: [{ name: 'Billing portal (EU)', logoUri: null }],
@@ -168,17 +212,33 @@ export const RotateSecretBody = Type.Object(
       }),
     ),
   },
-  { ...strict, title: 'SecretRotation', examples: [{ graceSeconds: 3600 }] },
+  { ...strict, $id: 'SecretRotation', title: 'SecretRotation', examples: [{ graceSeconds: 3600 }] },
 )
 
 export const AuthenticateBody = Type.Object(
-  { clientIdentifier: Type.String({ minLength: 1 }), clientSecret: Type.String({ minLength: 1 }) },
+  {
+    clientIdentifier: Type.String({ minLength: 1, description: 'The OAuth client_id.' }),
+    clientSecret: Type.String({ minLength: 1, description: 'The secret to check.' }),
+  },
   {
     ...strict,
+    $id: 'ClientAuthentication',
     title: 'ClientAuthentication',
     examples: [{ clientIdentifier: exampleCredential.clientIdentifier, clientSecret: EXAMPLE_SECRET }],
   },
 )
+
+/** Optimistic concurrency: the change applies only to the version the caller read. */
+export const IfMatchHeaders = Type.Object({
+  'If-Match': Type.Optional(
+    Type.String({
+      description:
+        `The ETag of the version this change is based on (${ETAG_FORM}); ` +
+        'when the credential has changed since, nothing is written and the answer is 412. `*` matches any version.',
+      examples: ['"1-1"'],
+    }),
+  ),
+})
 
 export const DryRunQuery = Type.Object(
   {
@@ -198,8 +258,8 @@ const pageQuery = {
 
 export const ListQuery = Type.Object(
   {
-    grantType: Type.Optional(RequestGrantType),
-    clientIdentifier: Type.Optional(Type.String()),
+    grantType: Type.Optional(GrantTypeRef),
+    clientIdentifier: Type.Optional(Type.String({ description: 'Only the credential with this OAuth client_id.' })),
     ...pageQuery,
   },
   strict,
@@ -213,18 +273,18 @@ const NextCursor = Nullable(
 
 export const CredentialPageSchema = Type.Object(
   { items: Type.Array(Type.Ref(CredentialSchema)), next: NextCursor },
-  { ...strict, title: 'CredentialPage', examples: [{ items: [exampleCredential], next: null }] },
+  { ...strict, $id: 'CredentialPage', title: 'CredentialPage', examples: [{ items: [exampleCredential], next: null }] },
 )
 
 export const AuditEventSchema = Type.Object(
   {
     id: Type.Integer(),
     credentialId: Type.Integer(),
-    actor: Type.String({ description: 'The API credential that made the change.' }),
+    actor: Type.String({ description: 'The API credential that made the change; for an import, who ran it.' }),
     action: Type.String({ examples: ['create', 'update', 'rotate_secret', 'delete'] }),
     changedFields: Type.Array(Type.String(), { description: 'Names of the changed fields; never their values.' }),
     requestId: Nullable(Type.String()),
-    source: Type.String({ description: 'rest, legacy or cli.' }),
+    source: Type.String({ description: 'rest, legacy, cli, or import (a backup or the original system, imported).' }),
     createdAt: DateTime('When it happened.'),
   },
   { ...strict, $id: 'AuditEvent', title: 'AuditEvent' },
@@ -243,7 +303,7 @@ const exampleEvent = {
 
 export const EventPageSchema = Type.Object(
   { items: Type.Array(Type.Ref(AuditEventSchema)), next: NextCursor },
-  { ...strict, title: 'AuditEventPage', examples: [{ items: [exampleEvent], next: null }] },
+  { ...strict, $id: 'AuditEventPage', title: 'AuditEventPage', examples: [{ items: [exampleEvent], next: null }] },
 )
 
 /** RFC 9457 problem details, with `errors[]` pointing at the failing inputs. */
@@ -257,7 +317,7 @@ export const ProblemSchema = Type.Object(
       Type.Array(
         Type.Object(
           {
-            in: Type.Union([Type.Literal('body'), Type.Literal('query'), Type.Literal('path'), Type.Literal('header')]),
+            in: StringEnum(['body', 'query', 'path', 'header'] as const, { description: 'Which part of the request.' }),
             pointer: Type.String({ description: 'JSON pointer (RFC 6901) to the input at fault, within `in`.' }),
             detail: Type.String(),
           },
@@ -272,4 +332,18 @@ export const ProblemSchema = Type.Object(
 export type Problem = Static<typeof ProblemSchema>
 
 /** Schemas the document names (components), referenced from the operations. */
-export const NAMED_SCHEMAS = [CredentialSchema, AuditEventSchema, ProblemSchema]
+export const NAMED_SCHEMAS = [
+  GrantType,
+  CredentialSchema,
+  CreatedCredentialSchema,
+  UpdatedCredentialSchema,
+  RotatedCredentialSchema,
+  CreateCredentialBody,
+  CredentialPatchBody,
+  RotateSecretBody,
+  AuthenticateBody,
+  CredentialPageSchema,
+  AuditEventSchema,
+  EventPageSchema,
+  ProblemSchema,
+]

@@ -1,10 +1,14 @@
 import { Ajv, type Options } from 'ajv'
 import addFormats from 'ajv-formats'
 import type { FastifySchemaCompiler } from 'fastify'
+import { NAMED_SCHEMAS } from './schemas.js'
 
 function ajv(options: Options) {
-  const instance = new Ajv({ removeAdditional: false, useDefaults: true, allErrors: true, strict: false, ...options })
+  // verbose: problem.ts quotes a refused value in the credential service's words.
+  const instance = new Ajv({ removeAdditional: false, useDefaults: true, allErrors: true, strict: false, verbose: true, ...options })
   addFormats.default(instance)
+  // Routes refer to the named schemas by `$id`.
+  for (const schema of NAMED_SCHEMAS) instance.addSchema(schema)
   return instance
 }
 

@@ -1,11 +1,13 @@
 import type { AuditEvent, Credential } from '../credentials/credential.js'
 import { joinScopes } from '../schemas/credential.js'
+import { etagOf } from './etag.js'
 import type { CredentialBody } from './schemas.js'
 
 /** A credential as REST clients see it (CredentialSchema). */
 export function credentialBody(credential: Credential): CredentialBody {
   return {
     credentialId: credential.credentialId,
+    etag: etagOf(credential),
     clientIdentifier: credential.clientIdentifier,
     name: credential.name,
     description: credential.description,

@@ -1,12 +1,18 @@
 import { Type } from '@sinclair/typebox'
-import { GRANT_TYPES, MAX_ID } from '../credentials/credential.js'
+import { GRANT_TYPES, MAX_ID, type GrantType } from '../credentials/credential.js'
 import { LIMITS } from '../credentials/rules.js'
 
+/**
+ * A closed set of strings as one `enum`, which SDK generators turn into a union type (a union
+ * of literals would be an `anyOf` of `const`s, which some of them type as plain strings).
+ */
+export const StringEnum = <T extends string>(values: readonly T[], options: object = {}) =>
+  Type.Unsafe<T>({ type: 'string', enum: [...values], ...options })
+
 /** Field schemas shared by the legacy actions and the REST resource. */
-export const GrantTypeSchema = Type.Union(
-  GRANT_TYPES.map((grantType) => Type.Literal(grantType)),
-  { description: 'The grant type the credential is valid for.' },
-)
+export const GrantTypeSchema = StringEnum<GrantType>(GRANT_TYPES, {
+  description: 'The grant type the credential is valid for.',
+})
 
 export const NameSchema = Type.String({ maxLength: LIMITS.name, description: 'Required for authorization_code.' })
 export const DescriptionSchema = Type.String({ maxLength: LIMITS.description })

@@ -59,6 +59,13 @@ t.test('redirect URIs that are refused, with the exact message', async (t) => {
     ['no host', 'https:///cb'],
     ['a backslash', 'https://app.example.com\\@evil.example/cb'],
     ['a control character', 'https://app.example.com/c\u0001b'],
+    ['an empty user info', 'https://@app.example.com/cb'],
+    ['an empty user info with a colon', 'https://:@app.example.com/cb'],
+    ['a bidi override', 'https://app.example.com/\u202Ebc/cb'],
+    ['a bidi isolate', 'https://app.example.com/\u2067cb'],
+    ['a zero-width space in the host', 'https://app\u200B.example.com/cb'],
+    ['a word joiner', 'https://app.example.com/c\u2060b'],
+    ['a byte order mark', '\uFEFFhttps://app.example.com/cb'],
     ['over 2000 characters', 'https://app.example.com/' + 'p'.repeat(2001 - 'https://app.example.com/'.length)],
   ]
   await update({ redirectUri: ['https://kept.example.com/cb'] })
@@ -78,7 +85,7 @@ t.test('logo URI: an absolute http(s) URL of at most 255 characters, or empty', 
     t.same((await update({ logoUri })).data, ok, logoUri.slice(0, 60))
     t.equal((await storedCredential(test, credential.credentialId)).row?.logo_uri, logoUri)
   }
-  const refused = ['logo.png', '/img/logo.png', 'ftp://cdn.example.com/logo.png', 'javascript:alert(1)', 'https://cdn.example.com/a logo.png', 'https://c.example/' + 'l'.repeat(256 - 18)]
+  const refused = ['https://cdn.example.com/\u202Egnp.logo', 'https://cdn\u200D.example.com/logo.png', 'logo.png', '/img/logo.png', 'ftp://cdn.example.com/logo.png', 'javascript:alert(1)', 'https://cdn.example.com/a logo.png', 'https://c.example/' + 'l'.repeat(256 - 18)]
   for (const logoUri of refused) {
     t.same((await update({ logoUri })).data, { result: 'error', message: `The requested logo URI "${logoUri}" is invalid.` }, logoUri.slice(0, 60))
   }
@@ -97,6 +104,12 @@ t.test('name and description: at most 255 characters, one line', async (t) => {
     for (const control of ['\t', '\n', '\r', '\u0000', '\u001b', '\u007f', '\u0085']) {
       const answer = await update({ [field]: `two${control}lines` })
       t.same(answer.data, { result: 'error', message: `The ${field} must be a single line without control characters.` }, `${field} with U+${control.charCodeAt(0).toString(16).padStart(4, '0')}`)
+    }
+    // Look-alike text: bidi controls and zero-width characters display other than they read.
+    for (const hidden of ['\u202A', '\u202B', '\u202C', '\u202D', '\u202E', '\u2066', '\u2067', '\u2068', '\u2069', '\u200B', '\u200C', '\u200D', '\u2060', '\uFEFF']) {
+      const answer = await update({ [field]: `look${hidden}alike` })
+      t.same(answer.data, { result: 'error', message: `The ${field} must be a single line without control characters.` }, `${field} with U+${hidden.charCodeAt(0).toString(16)}`)
+      t.same((await create({ [field]: `look${hidden}alike` })).data.message, answer.data.message, `${field} with U+${hidden.charCodeAt(0).toString(16)} (create)`)
     }
     t.same((await update({ [field]: 'Ünïcödé — ok <&> "quotes"' })).data, ok, `${field}: other text is fine`)
   }

@@ -26,6 +26,9 @@ async function target(t: Test) {
   const test = await buildTestApp(t, {
     // Most of these requests fail: the limits must not be what answers them.
     RATE_LIMIT_FAILED_AUTH_PER_IP: '1000000',
+    RATE_LIMIT_FAILED_AUTH_PER_IDENTIFIER: '1000000',
+    RATE_LIMIT_FAILED_CLIENT_AUTH_PER_IP: '1000000',
+    RATE_LIMIT_FAILED_CLIENT_AUTH_PER_CLIENT: '1000000',
     RATE_LIMIT_PER_IP: '1000000',
     RATE_LIMIT_PER_CREDENTIAL: '1000000',
   })

@@ -58,15 +58,19 @@ export async function buildTestApp(
   return { ...built, config, admin, sql }
 }
 
+/** The PostgreSQL server of tests that run on it even when TEST_DATABASE_URL is unset (cross-database ones). */
+const POSTGRES_SERVER_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
+
 /**
  * A new, empty database: on PostgreSQL (TEST_DATABASE_URL) a database of its own; else PGlite,
- * in memory, or in `dataDir` when the test opens it more than once.
+ * in memory, or in `dataDir` when the test opens it more than once. `on` chooses regardless.
  */
 export async function freshDatabase(
-  options: { dataDir?: string } = {},
+  options: { dataDir?: string; on?: 'pglite' | 'postgresql' } = {},
 ): Promise<{ database: DatabaseTarget; drop: () => Promise<void> }> {
-  const serverUrl = process.env.TEST_DATABASE_URL
-  if (!serverUrl) {
+  const on = options.on ?? (process.env.TEST_DATABASE_URL ? 'postgresql' : 'pglite')
+  const serverUrl = POSTGRES_SERVER_URL
+  if (on === 'pglite') {
     const image = await pgliteImage()
     const database = options.dataDir ? { dataDir: options.dataDir, image } : { memory: true as const, image }
     return { database, drop: async () => {} }

@@ -60,7 +60,7 @@ export interface Problem {
 export const newCredential = {
   name: 'Billing portal',
   description: 'SSO for the portal',
-  grantType: 'authorization_code',
+  grantType: 'authorization_code' as const,
   scope: 'clientarea:sso openid',
   logoUri: 'https://portal.example.com/logo.png',
   redirectUri: ['https://portal.example.com/callback', 'com.example.app:/cb'],

@@ -129,7 +129,15 @@ t.test('the budget comes back when the window ends', async (t) => {
   // The limits plugin on its own (no database needed), with a one-second window.
   const app = Fastify()
   t.teardown(() => app.close())
-  await app.register(limits, { windowSeconds: 1, perCredential: 1, perIp: 1, failedAuthPerIp: 1 })
+  await app.register(limits, {
+    windowSeconds: 1,
+    perCredential: 1,
+    perIp: 1,
+    failedAuthPerIp: 1,
+    failedAuthPerIdentifier: 1,
+    failedClientAuthPerIp: 1,
+    failedClientAuthPerClient: 1,
+  })
   app.get('/', async (request, reply) => {
     try {
       await app.limits.admitAddress(request)
@@ -152,6 +160,9 @@ t.test('limits are validated at startup, naming the variable', async (t) => {
   t.throws(() => loadConfig({ RATE_LIMIT_PER_CREDENTIAL: 'lots' }), /RATE_LIMIT_PER_CREDENTIAL="lots"/)
   t.throws(() => loadConfig({ RATE_LIMIT_WINDOW_SECONDS: 'soon' }), /RATE_LIMIT_WINDOW_SECONDS/)
   t.throws(() => loadConfig({ RATE_LIMIT_FAILED_AUTH_PER_IP: '-1' }), /RATE_LIMIT_FAILED_AUTH_PER_IP/)
+  t.throws(() => loadConfig({ RATE_LIMIT_FAILED_AUTH_PER_IDENTIFIER: '0' }), /RATE_LIMIT_FAILED_AUTH_PER_IDENTIFIER="0"/)
+  t.throws(() => loadConfig({ RATE_LIMIT_FAILED_CLIENT_AUTH_PER_IP: 'x' }), /RATE_LIMIT_FAILED_CLIENT_AUTH_PER_IP="x"/)
+  t.throws(() => loadConfig({ RATE_LIMIT_FAILED_CLIENT_AUTH_PER_CLIENT: '1.5' }), /RATE_LIMIT_FAILED_CLIENT_AUTH_PER_CLIENT="1.5"/)
   const defaults = loadConfig({})
   t.same(
     [
@@ -159,7 +170,10 @@ t.test('limits are validated at startup, naming the variable', async (t) => {
       defaults.RATE_LIMIT_PER_CREDENTIAL,
       defaults.RATE_LIMIT_PER_IP,
       defaults.RATE_LIMIT_FAILED_AUTH_PER_IP,
+      defaults.RATE_LIMIT_FAILED_AUTH_PER_IDENTIFIER,
+      defaults.RATE_LIMIT_FAILED_CLIENT_AUTH_PER_IP,
+      defaults.RATE_LIMIT_FAILED_CLIENT_AUTH_PER_CLIENT,
     ],
-    [60, 30_000, 60_000, 30],
+    [60, 30_000, 60_000, 30, 30, 300, 10],
   )
 })

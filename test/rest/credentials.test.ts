@@ -93,8 +93,8 @@ t.test('schema violations: 400 with JSON pointers; unknown fields are refused, n
   t.equal(nested.body.errors?.[0]?.pointer, '/redirectUri/1')
 
   const badId = await callRest<Problem>(test, { method: 'GET', url: '/oauth/credentials/abc' })
-  t.equal(badId.status, 400)
-  t.match(badId.body.errors, [{ in: 'path', pointer: '/credentialId' }])
+  t.equal(badId.status, 404, 'an id that is not one names no credential')
+  t.match(badId.body.errors, [{ in: 'path', pointer: '/credentialId', detail: 'Invalid Credential ID provided.' }])
 
   const badLimit = await callRest<Problem>(test, { method: 'GET', url: '/oauth/credentials?limit=101' })
   t.equal(badLimit.status, 400)
@@ -419,4 +419,17 @@ t.test('events: newest first, paginated, field names only', async (t) => {
 
   const missing = await callRest<Problem>(test, { method: 'GET', url: '/oauth/credentials/999/events' })
   t.equal(missing.status, 404)
+})
+
+t.test('events: in id order where the ids gain a digit (99 before 100, not after)', async (t) => {
+  const { body: created } = await create(test)
+  const url = `/oauth/credentials/${created.credentialId}`
+  // The next six ids: three below the next power of ten above every id so far, three from it.
+  await test.sql(`SELECT setval(pg_get_serial_sequence('audit_event', 'id'),
+    power(10, length((SELECT max(id) FROM audit_event)::text) + 1)::bigint - 4)`)
+  for (let n = 0; n < 6; n++) await callRest(test, { method: 'PATCH', url, body: { name: `Name ${n}` } })
+  const page = await callRest<{ items: { id: number }[] }>(test, { method: 'GET', url: `${url}/events?limit=4` })
+  const ids = page.body.items.map((event) => event.id)
+  t.same(ids, [...ids].sort((a, b) => b - a), `newest first by number: ${ids.join(', ')}`)
+  t.equal(String(ids[0]).length, String(ids[3]).length + 1, 'the page spans the boundary')
 })

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises'
 import { Validator } from '@seriousme/openapi-schema-validator'
 import t from 'tap'
-import { renderOpenApi } from '../../src/http/docs.js'
+import { renderOpenApi, SDK_TAGS } from '../../src/http/docs.js'
 import { buildTestApp } from '../helpers/app.js'
 import { assertMatchesContract, openApiDocument, schemaMismatch } from '../helpers/contract.js'
 
@@ -101,4 +101,37 @@ t.test('the contract check the REST tests rely on refuses what the document does
   t.throws(() => assertMatchesContract('GET', '/oauth/credentials/1', 404, json, '{}'), /content type "application\/json" not documented/)
   t.throws(() => assertMatchesContract('DELETE', '/oauth/credentials/1', 204, undefined, '{}'), /a body where none is documented/)
   t.throws(() => assertMatchesContract('PUT', '/oauth/credentials/1', 200, json, '{}'), /not in openapi.json/)
+})
+
+t.test('the REST-only document is what SDK generators need, and only that', async (t) => {
+  type Doc = typeof openApiDocument & { tags: { name: string }[] }
+  const committed = await readFile(new URL('../../openapi/credentials.openapi.json', import.meta.url), 'utf8')
+  const sdkDocument = JSON.parse(committed) as Doc
+  t.equal(renderOpenApi(test.app, SDK_TAGS), committed, 'up to date (npm run openapi)')
+  t.ok(Object.keys(sdkDocument.paths).every((path) => path.startsWith('/oauth/credentials')), 'no api.php, no probes')
+  t.same(sdkDocument.tags.map((tag) => tag.name), ['credentials'])
+  t.notOk('LegacyRequest' in sdkDocument.components.schemas, 'no legacy schemas')
+  t.equal((await new Validator().validate(JSON.parse(committed))).valid, true)
+
+  const operations = Object.values(sdkDocument.paths).flatMap((methods) => Object.values(methods as Record<string, Operation & {
+    parameters?: { in: string; name: string }[]
+  }>))
+  for (const operation of operations) {
+    const bodies = [
+      ...Object.values(operation.requestBody?.content ?? {}),
+      ...Object.values(operation.responses).flatMap((response) => Object.values(response.content ?? {})),
+    ]
+    t.ok(bodies.every((media) => '$ref' in media.schema), `${operation.operationId}: every body is a named component`)
+  }
+  const byId = (id: string) => operations.find((operation) => operation.operationId === id)
+  t.same(Object.keys(byId('updateCredential')?.requestBody?.content ?? {}), ['application/merge-patch+json'], 'PATCH: one content type')
+  for (const id of ['updateCredential', 'deleteCredential', 'rotateCredentialSecret']) {
+    t.ok(byId(id)?.parameters?.some((parameter) => parameter.in === 'header' && parameter.name === 'If-Match'), `${id} documents If-Match`)
+  }
+  const schemas = sdkDocument.components.schemas as Record<string, { required?: string[]; properties: Record<string, unknown> }>
+  t.match(schemas.NewCredential?.required, ['grantType', 'scope'], 'create: what the server demands is required')
+  const grantType = { $ref: '#/components/schemas/GrantType' }
+  for (const name of ['Credential', 'NewCredential']) t.same(schemas[name]?.properties.grantType, grantType, `${name}: the GrantType enum`)
+  t.ok(byId('listCredentials')?.parameters?.some((parameter) => parameter.name === 'grantType' && JSON.stringify(parameter).includes(grantType.$ref)))
+  t.ok(schemas.Credential?.required?.includes('etag'), 'every credential body carries its ETag')
 })

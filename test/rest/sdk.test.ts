@@ -32,7 +32,7 @@ t.test('the generated SDK drives a credential through its life against a listeni
   t.equal(etag, `"${credentialId}-1"`)
 
   const patched = await client.PATCH('/oauth/credentials/{credentialId}', {
-    params: { path, header: { 'if-match': etag } },
+    params: { path, header: { 'If-Match': etag } },
     body: { description: 'Changed through the SDK', logoUri: null },
     headers: { 'content-type': 'application/merge-patch+json' },
   })
@@ -42,7 +42,7 @@ t.test('the generated SDK drives a credential through its life against a listeni
   t.equal(patched.data?.name, newCredential.name, 'absent fields keep their values')
 
   const stale = await client.PATCH('/oauth/credentials/{credentialId}', {
-    params: { path, header: { 'if-match': etag } },
+    params: { path, header: { 'If-Match': etag } },
     body: { description: 'Lost update' },
   })
   t.equal(stale.response.status, 412)

@@ -1,0 +1,88 @@
+import { open } from 'node:fs/promises'
+import {
+  fetchOriginalList,
+  MAX_ANSWER_BYTES,
+  OriginalListError,
+  parseUtcOffset,
+  readOriginalList,
+} from '../legacy/original-list.js'
+import { describePlan } from '../transfer/plan.js'
+import { importRecords } from '../transfer/service.js'
+import { CommandError, type Command, type CommandContext } from './command.js'
+
+/** Who the audit trail says made the changes (its source is `import`). */
+const IMPORT_ACTOR = 'import-legacy'
+
+/**
+ * `import-legacy`: the original's OAuth credentials, secrets included, read from its
+ * ListOAuthCredentials answer and imported with the transfer core (src/transfer): one
+ * transaction, nothing written on any conflict, unchanged ones skipped, changed ones updated.
+ */
+export const importLegacy: Command = {
+  words: ['import-legacy'],
+  summary: "import the original's OAuth credentials, with their secrets, from its ListOAuthCredentials",
+  details:
+    'Asks the original api.php at --url (default LEGACY_UPSTREAM_URL) for ListOAuthCredentials (json), as the\n' +
+    'API credential --identifier, whose secret is read from LEGACY_UPSTREAM_SECRET (never from the command\n' +
+    'line); or reads a saved answer with --file. Running it again updates what changed and skips the rest.',
+  options: {
+    url: { type: 'string', value: '<api.php URL>', description: "the original's …/includes/api.php" },
+    identifier: { type: 'string', value: '<id>', description: "an API identifier of the original's" },
+    file: { type: 'string', value: '<list.json>', description: 'a saved ListOAuthCredentials (json) answer instead' },
+    'utc-offset': { type: 'string', value: '<±HH:MM>', description: "the original's time zone (its dates carry none); default +00:00" },
+    'dry-run': { type: 'boolean', description: 'print the plan, write nothing' },
+  },
+  async run(context) {
+    const { options, io, database } = context
+    const offset = parseUtcOffset((options['utc-offset'] as string | undefined) ?? 'Z')
+    if (offset === null) throw new CommandError(`--utc-offset "${String(options['utc-offset'])}" is not ±HH:MM.`)
+    let credentials
+    try {
+      credentials = readOriginalList(await originalAnswer(context), offset)
+    } catch (error) {
+      if (error instanceof OriginalListError) throw new CommandError(`Nothing was imported.\n${error.message}`)
+      throw error
+    }
+    const dryRun = options['dry-run'] === true
+    const { plan, written } = await importRecords(
+      database,
+      { credentials: credentials.map((record, index) => ({ ...record, origin: `clients[${index}]` })), apiCredentials: [], events: [] },
+      { whenChanged: 'update', dryRun, actor: IMPORT_ACTOR },
+    )
+    io.out(describePlan(plan, dryRun ? 'dry-run' : written ? 'written' : 'refused'))
+    return plan.conflicts.length > 0 ? 1 : 0
+  },
+}
+
+async function originalAnswer({ options, config }: CommandContext): Promise<string> {
+  const file = options.file as string | undefined
+  const url = (options.url as string | undefined) ?? config.LEGACY_UPSTREAM_URL
+  const identifier = options.identifier as string | undefined
+  if (file !== undefined) {
+    if (options.url !== undefined || identifier !== undefined) throw new CommandError('--file reads a saved answer: leave out --url and --identifier.')
+    return readBounded(file)
+  }
+  if (url === undefined || identifier === undefined) {
+    throw new CommandError('Give --identifier and --url (or LEGACY_UPSTREAM_URL) to ask the original, or --file to read a saved answer.')
+  }
+  const secret = config.LEGACY_UPSTREAM_SECRET
+  if (secret === undefined) {
+    throw new CommandError(`Set LEGACY_UPSTREAM_SECRET to the secret of "${identifier}" (it is never taken from the command line).`)
+  }
+  return fetchOriginalList({ url, identifier, secret, timeoutMs: config.LEGACY_UPSTREAM_TIMEOUT_MS })
+}
+
+async function readBounded(path: string): Promise<string> {
+  let handle
+  try {
+    handle = await open(path)
+  } catch (error) {
+    throw new CommandError(`--file ${path}: ${(error as Error).message}`)
+  }
+  try {
+    if ((await handle.stat()).size > MAX_ANSWER_BYTES) throw new CommandError(`--file ${path} is larger than ${MAX_ANSWER_BYTES} bytes.`)
+    return await handle.readFile('utf8')
+  } finally {
+    await handle.close()
+  }
+}

@@ -1,0 +1,75 @@
+import { spawn } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import type { Test } from 'tap'
+import { PROJECT_ROOT } from '../../src/paths.js'
+
+const FIXTURE_DIR = path.join(PROJECT_ROOT, 'test/fixtures/legacy-upstream')
+const START_TIMEOUT_MS = 10_000
+
+export interface LegacyUpstream {
+  /** The fixture's `…/includes/api.php`-like URL: `http://127.0.0.1:<port>/api.php`. */
+  url: string
+  /** The one API credential the fixture accepts. */
+  identifier: string
+  secret: string
+  /** Replaces what ListOAuthCredentials answers (the original's documented client shape). */
+  setClients(clients: unknown[]): Promise<void>
+  /** Stops the server (and its workers): from then on it is unreachable. */
+  stop(): void
+}
+
+/**
+ * The original's api.php, played by test/fixtures/legacy-upstream/api.php under PHP's built-in
+ * server (Debian `php-cli`), on a port of its own, stopped at teardown. Several workers, so a
+ * request that sleeps does not hold up the others; no output buffering, so what it flushes is sent.
+ */
+export async function startLegacyUpstream(t: Test, clients: unknown[] = []): Promise<LegacyUpstream> {
+  const identifier = 'upstream-api'
+  const secret = randomBytes(24).toString('base64')
+  // Not t.testdir(): a test calling that again would empty it.
+  const dir = await mkdtemp(path.join(tmpdir(), 'legacy-upstream-'))
+  t.teardown(() => rm(dir, { recursive: true, force: true }))
+  const clientsFile = path.join(dir, 'clients.json')
+  const setClients = (list: unknown[]) => writeFile(clientsFile, JSON.stringify(list))
+  await setClients(clients)
+
+  const child = spawn('php', ['-d', 'enable_post_data_reading=0', '-d', 'output_buffering=0', '-S', '127.0.0.1:0', '-t', FIXTURE_DIR], {
+    env: {
+      PATH: process.env.PATH,
+      PHP_CLI_SERVER_WORKERS: '8',
+      UPSTREAM_IDENTIFIER: identifier,
+      UPSTREAM_SECRET: secret,
+      UPSTREAM_CLIENTS: clientsFile,
+    },
+    stdio: ['ignore', 'ignore', 'pipe'],
+    // A group of its own: the workers are the server's children, and they go with it.
+    detached: true,
+  })
+  const stop = () => {
+    child.stderr.destroy()
+    if (child.pid !== undefined && child.exitCode === null && child.signalCode === null) process.kill(-child.pid, 'SIGKILL')
+  }
+  t.teardown(stop)
+
+  // The server says where it listens on stderr: "Development Server (http://127.0.0.1:PORT) started".
+  const port = await new Promise<string>((resolve, reject) => {
+    let said = ''
+    const timer = setTimeout(() => reject(new Error(`php -S did not start within ${START_TIMEOUT_MS} ms: ${said}`)), START_TIMEOUT_MS)
+    child.once('error', (error) => {
+      clearTimeout(timer)
+      reject(new Error(`php -S could not run (Debian: apt-get install php-cli): ${error.message}`))
+    })
+    child.stderr.on('data', (chunk) => {
+      said += String(chunk)
+      const match = /Development Server \(http:\/\/127\.0\.0\.1:(\d+)\) started/.exec(said)
+      if (match) {
+        clearTimeout(timer)
+        resolve(match[1] as string)
+      }
+    })
+  })
+  return { url: `http://127.0.0.1:${port}/api.php`, identifier, secret, setClients, stop }
+}

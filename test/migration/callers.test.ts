@@ -1,0 +1,56 @@
+import { Readable } from 'node:stream'
+import t from 'tap'
+import { runCli } from '../../src/cli/index.js'
+import { loadConfig } from '../../src/config.js'
+import { buildTestApp, freshDatabase } from '../helpers/app.js'
+import { startLegacyUpstream } from '../helpers/legacy-upstream.js'
+
+function capture(input?: string) {
+  const io = {
+    stdout: '',
+    stderr: '',
+    out: (text: string) => void (io.stdout += text),
+    err: (text: string) => void (io.stderr += text),
+    input: Readable.from([input ?? '']),
+  }
+  return io
+}
+
+t.test("a caller registered with the original's API credential changes nothing but the URL", async (t) => {
+  const upstream = await startLegacyUpstream(t)
+  const fresh = await freshDatabase({ dataDir: t.testdir() })
+  const cli = async (argv: string[], input?: string) => {
+    const io = capture(input)
+    const code = await runCli(argv, io, { config: loadConfig({}), database: fresh.database })
+    return { code, ...io }
+  }
+
+  const register = ['api-credentials', 'create', '--identifier', upstream.identifier, '--secret-stdin']
+  const empty = await cli(register, '\n')
+  t.equal(empty.code, 1)
+  t.equal(empty.stderr, '--secret-stdin: nothing was given on standard input.\n')
+  const short = await cli(register, 'tooshort\n')
+  t.equal(short.code, 1)
+  t.equal(short.stderr, 'The secret must be 32 to 256 printable ASCII characters, without spaces\n')
+
+  const registered = await cli(register, `${upstream.secret}\n`)
+  t.equal(registered.code, 0)
+  t.equal(registered.stdout, `Created API credential "${upstream.identifier}" with the secret given (only its hash is stored).\n`)
+  t.notMatch(registered.stdout + registered.stderr, upstream.secret, 'the secret is not printed back')
+
+  const test = await buildTestApp(t, { LEGACY_UPSTREAM_URL: upstream.url }, fresh)
+  // The caller's own body, as it sent it to the original: only the URL is new.
+  const call = async (action: string) => {
+    const response = await test.app.inject({
+      method: 'POST',
+      url: '/includes/api.php',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      payload: new URLSearchParams({ action, username: upstream.identifier, password: upstream.secret, responsetype: 'json' }).toString(),
+    })
+    return { status: response.statusCode, data: response.json<Record<string, unknown>>() }
+  }
+  t.same(await call('ListOAuthCredentials'), { status: 200, data: { result: 'success', clients: [] } }, 'an action this service owns')
+  const forwarded = await call('GetClients')
+  t.equal(forwarded.status, 200, 'an action the original keeps')
+  t.match(forwarded.data, { result: 'success', totalresults: 2 })
+})

@@ -1,0 +1,169 @@
+import { execFile } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import { writeFile } from 'node:fs/promises'
+import path from 'node:path'
+import { promisify } from 'node:util'
+import t from 'tap'
+import { runCli } from '../../src/cli/index.js'
+import { loadConfig } from '../../src/config.js'
+import { PROJECT_ROOT } from '../../src/paths.js'
+import { buildTestApp, freshDatabase } from '../helpers/app.js'
+import { startLegacyUpstream } from '../helpers/legacy-upstream.js'
+import { callRest } from '../helpers/rest.js'
+
+// A dozen CLI runs, each opening the database afresh: room for a loaded machine.
+t.setTimeout(300_000)
+
+// Two clients as the original's ListOAuthCredentials (json) lists them, secrets included.
+const sso = {
+  credentialId: 5,
+  name: 'Single Sign On',
+  description: '',
+  grantTypes: 'single_sign_on',
+  scope: 'clientarea:sso',
+  clientIdentifier: `WHMCS.${randomBytes(16).toString('base64')}`,
+  clientSecret: randomBytes(64).toString('base64'),
+  uuid: null,
+  serviceId: 12,
+  logoUri: '',
+  redirectUri: [],
+  rsaKeyPairId: 0,
+  createdAt: '18th November 2016 9:32:24am',
+  updatedAt: '2nd January 2017 1:04:05pm',
+}
+const portal = {
+  ...sso,
+  credentialId: 9,
+  name: 'Billing portal',
+  description: 'the customer app',
+  grantTypes: 'authorization_code',
+  scope: 'clientarea:profile openid',
+  clientIdentifier: `WHMCS.${randomBytes(16).toString('base64')}`,
+  clientSecret: randomBytes(64).toString('base64'),
+  serviceId: 0,
+  logoUri: 'https://app.example.com/logo.png',
+  redirectUri: ['https://app.example.com/callback', 'com.example.app:/cb'],
+  createdAt: '2018-03-04 05:06:07',
+  updatedAt: '2019-08-09 10:11:12',
+}
+
+t.test('import-legacy: from the original, all or nothing, again and again; its clients then work here', async (t) => {
+  const upstream = await startLegacyUpstream(t, [sso, portal])
+  const dir = t.testdir()
+  const fresh = await freshDatabase({ dataDir: path.join(dir, 'data') })
+  const config = loadConfig({ LEGACY_UPSTREAM_SECRET: upstream.secret })
+  const importLegacy = async (...extra: string[]) => {
+    const io = { stdout: '', stderr: '', out: (text: string) => void (io.stdout += text), err: (text: string) => void (io.stderr += text) }
+    const argv = ['import-legacy', ...(extra.includes('--file') ? [] : ['--url', upstream.url, '--identifier', upstream.identifier]), ...extra]
+    const code = await runCli(argv, io, { config, database: fresh.database })
+    t.notMatch(io.stdout + io.stderr, sso.clientSecret.slice(0, 16), 'no secret is ever printed')
+    return { code, ...io }
+  }
+
+  const dry = await importLegacy('--dry-run')
+  t.equal(dry.code, 0)
+  t.match(dry.stdout, /^Credentials: 2 to create, 0 to update, 0 unchanged\n {2}create 5 WHMCS\.\S+ "Single Sign On"\n {2}create 9 WHMCS\.\S+ "Billing portal"\n/)
+  t.match(dry.stdout, /Dry run: nothing was written\.\n$/)
+
+  await upstream.setClients([sso, portal, { ...portal, credentialId: 11, clientIdentifier: 'WHMCS.x', scope: 'clientarea:everything' }, { ...portal, credentialId: 12, clientIdentifier: 'WHMCS.y', grantTypes: 'password' }])
+  const invalid = await importLegacy()
+  t.equal(invalid.code, 1, 'an unknown scope or grant type refuses the whole import')
+  t.match(invalid.stdout, 'credential 11 (clients[2]): The requested scope "clientarea:everything" is invalid.')
+  t.match(invalid.stdout, 'credential 12 (clients[3]): The requested grant type "password" is invalid.')
+  t.match(invalid.stdout, /Refused: nothing was written\.\n$/)
+
+  await upstream.setClients([sso, portal])
+  const first = await importLegacy()
+  t.equal(first.code, 0)
+  t.match(first.stdout, /^Credentials: 2 to create, 0 to update, 0 unchanged\n/, 'the refused run wrote nothing')
+  t.match(first.stdout, /Imported\.\n$/)
+
+  const again = await importLegacy()
+  t.match(again.stdout, /^Credentials: 0 to create, 0 to update, 2 unchanged\n/, 'a re-run is idempotent')
+
+  const renamed = { ...portal, name: 'Billing portal (new)', updatedAt: '2020-01-01 00:00:00' }
+  await upstream.setClients([sso, renamed])
+  const changed = await importLegacy()
+  t.match(changed.stdout, /^Credentials: 0 to create, 1 to update, 1 unchanged\n {2}update 9 WHMCS\.\S+: name, updatedAt\n/, 'a change made meanwhile is caught')
+
+  await upstream.setClients([sso, { ...renamed, clientIdentifier: 'WHMCS.other' }, { ...renamed, credentialId: 20 }])
+  const conflicts = await importLegacy()
+  t.equal(conflicts.code, 1)
+  t.match(conflicts.stdout, `credential 9 (clients[1]): id 9 holds ${portal.clientIdentifier}, the import has WHMCS.other`)
+  t.match(conflicts.stdout, `credential 20 (clients[2]): ${portal.clientIdentifier} is credential 9 here`)
+
+  // A saved answer, taken straight from the original.
+  const saved = path.join(dir, 'list.json')
+  await upstream.setClients([sso, renamed])
+  const answer = await fetch(upstream.url, {
+    method: 'POST',
+    body: new URLSearchParams({ action: 'ListOAuthCredentials', identifier: upstream.identifier, secret: upstream.secret, responsetype: 'json' }),
+  })
+  await writeFile(saved, await answer.text())
+  t.match((await importLegacy('--file', saved, '--dry-run')).stdout, /^Credentials: 0 to create, 0 to update, 2 unchanged\n/)
+  await writeFile(saved, JSON.stringify({ result: 'success', clients: [{ ...sso, clientSecret: undefined }] }))
+  const unreadable = await importLegacy('--file', saved)
+  t.equal(unreadable.code, 1)
+  t.equal(unreadable.stderr, 'Nothing was imported.\nclients[0] (credentialId 5): clientSecret is missing (the original returns each secret: is this its own answer?)\n')
+
+  const noSecret = { stdout: '', stderr: '', out: () => {}, err: (text: string) => void (noSecret.stderr += text) }
+  t.equal(await runCli(['import-legacy', '--url', upstream.url, '--identifier', upstream.identifier], noSecret, { config: loadConfig({}), database: fresh.database }), 1)
+  t.equal(noSecret.stderr, `Set LEGACY_UPSTREAM_SECRET to the secret of "${upstream.identifier}" (it is never taken from the command line).\n`)
+  const wrongSecret = { stdout: '', stderr: '', out: () => {}, err: (text: string) => void (wrongSecret.stderr += text) }
+  await runCli(['import-legacy', '--url', upstream.url, '--identifier', upstream.identifier], wrongSecret, {
+    config: loadConfig({ LEGACY_UPSTREAM_SECRET: 'not-the-secret' }),
+    database: fresh.database,
+  })
+  t.equal(wrongSecret.stderr, 'Nothing was imported.\nThe original answered HTTP 403: Authentication Failed\n')
+
+  // Afterwards, on the service.
+  const test = await buildTestApp(t, {}, fresh)
+  for (const client of [sso, portal]) {
+    const authenticated = await callRest(test, {
+      method: 'POST',
+      url: '/oauth/credentials/authenticate',
+      body: { clientIdentifier: client.clientIdentifier, clientSecret: client.clientSecret },
+    })
+    t.equal(authenticated.status, 200, `${client.name} authenticates with its original secret`)
+  }
+  const stored = await callRest(test, { method: 'GET', url: '/oauth/credentials/9' })
+  t.match(stored.body, {
+    credentialId: 9,
+    clientIdentifier: portal.clientIdentifier,
+    name: 'Billing portal (new)',
+    description: 'the customer app',
+    grantType: 'authorization_code',
+    scope: 'clientarea:profile openid',
+    serviceId: null,
+    logoUri: 'https://app.example.com/logo.png',
+    redirectUri: ['https://app.example.com/callback', 'com.example.app:/cb'],
+    createdAt: '2018-03-04T05:06:07.000Z',
+    updatedAt: '2020-01-01T00:00:00.000Z',
+  })
+  const events = await test.sql<{ action: string; source: string; changed_fields: string[] }>(
+    'SELECT action, source, changed_fields FROM audit_event WHERE credential_id = 9 ORDER BY id',
+  )
+  t.same(events, [
+    { action: 'create', source: 'import', changed_fields: [] },
+    { action: 'update', source: 'import', changed_fields: ['name', 'updatedAt'] },
+  ])
+
+  // The seed's own PHP example, run by PHP as written, updates the imported credential by its original id.
+  await test.app.listen({ port: 0, host: '127.0.0.1' })
+  const { port } = test.app.server.address() as { port: number }
+  const { stdout } = await promisify(execFile)('php', [path.join(PROJECT_ROOT, 'test/fixtures/seed-update-example.php')], {
+    env: { PATH: process.env.PATH, API_URL: `http://127.0.0.1:${port}/includes/api.php`, API_IDENTIFIER: test.admin.identifier, API_SECRET: test.admin.secret, CREDENTIAL_ID: '9' },
+    timeout: 30_000,
+  })
+  const reply = JSON.parse(stdout) as Record<string, string>
+  t.same(Object.keys(reply), ['result', 'credentialId', 'newClientSecret'])
+  t.equal(reply.credentialId, '9')
+  t.equal((await test.app.credentials.authenticate(portal.clientIdentifier, reply.newClientSecret as string))?.name, 'Credential name')
+
+  const created = await callRest(test, {
+    method: 'POST',
+    url: '/oauth/credentials',
+    body: { grantType: 'single_sign_on', serviceId: 1, scope: 'clientarea:sso' },
+  })
+  t.equal(created.body.credentialId, 10, 'new ids continue past the highest imported one')
+})

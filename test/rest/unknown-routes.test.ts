@@ -1,0 +1,33 @@
+import t from 'tap'
+import { buildTestApp } from '../helpers/app.js'
+import { basic } from '../helpers/rest.js'
+
+const test = await buildTestApp(t)
+const authorization = basic(test.admin)
+
+t.test('an unknown path under the resource: 404 problem+json', async (t) => {
+  for (const url of ['/oauth/credentials/1/nothing', '/oauth/credentials/1/secret/extra']) {
+    const response = await test.app.inject({ method: 'GET', url, headers: { authorization } })
+    t.equal(response.statusCode, 404, url)
+    t.match(response.headers['content-type'], /^application\/problem\+json/)
+    t.same(response.json(), { type: 'about:blank', title: 'Not Found', status: 404, detail: `No resource at ${url}.` })
+  }
+})
+
+t.test('a method the path does not take: 405 problem+json with Allow', async (t) => {
+  const cases = [
+    ['PUT', '/oauth/credentials/1', 'DELETE, GET, HEAD, PATCH'],
+    ['DELETE', '/oauth/credentials', 'GET, HEAD, POST'],
+    ['GET', '/oauth/credentials/1/secret', 'POST'],
+    ['POST', '/oauth/credentials/1?dryRun=true', 'DELETE, GET, HEAD, PATCH'],
+    ['OPTIONS', '/oauth/credentials', 'GET, HEAD, POST'],
+  ] as const
+  for (const [method, url, allow] of cases) {
+    const response = await test.app.inject({ method, url, headers: { authorization } })
+    t.equal(response.statusCode, 405, `${method} ${url}`)
+    t.equal(response.headers.allow, allow)
+    t.match(response.headers['content-type'], /^application\/problem\+json/)
+    t.match(response.json(), { type: 'about:blank', title: 'Method Not Allowed', status: 405 })
+    t.equal(response.json().detail, `${method} is not allowed here; use ${allow}.`)
+  }
+})
