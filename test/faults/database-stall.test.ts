@@ -50,7 +50,8 @@ t.test('an outage is logged in two lines, with the refusals counted in the secon
   const refused = await Promise.all(Array.from({ length: 40 }, (_, n) => update(n)))
   t.same(new Set(refused.map((answer) => answer.status)), new Set([503]), 'every write refused with 503')
   t.ok(refused.every((answer) => answer.headers['retry-after'] === '5'), 'each with Retry-After')
-  t.same(test.app.database.availability.state, { available: 0, refusals: 40 }, 'the state metrics will export')
+  t.same(test.app.database.availability.state, { available: 0, refusals: 40 }, 'the state metrics export')
+  t.equal(await databaseUp(test), 0, 'oauth_database_up is 0 during the outage')
 
   await test.sql('DROP TRIGGER fail_audit ON audit_event')
   t.equal((await update(41)).status, 200, 'served again')
@@ -58,7 +59,14 @@ t.test('an outage is logged in two lines, with the refusals counted in the secon
   t.equal(lost?.reason, '57P01', 'the lost line says why, in a few words')
   t.equal(lost?.level, 40, 'at warn level')
   t.same(test.app.database.availability.state, { available: 1, refusals: 40 })
+  t.equal(await databaseUp(test), 1, 'and 1 once the probe found the database back')
 })
+
+/** The oauth_database_up gauge as /metrics shows it. */
+async function databaseUp(test: TestApp): Promise<number> {
+  const body = (await test.app.inject('/metrics')).body
+  return Number(/^oauth_database_up (\S+)$/m.exec(body)?.[1])
+}
 
 // A stall needs a database behind a socket: PostgreSQL behind a proxy the test holds.
 const serverUrl = process.env.TEST_DATABASE_URL
