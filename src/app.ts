@@ -18,6 +18,7 @@ import limits from './limits/index.js'
 import { loggerOptions } from './logging.js'
 import metricsPlugin from './observability/http.js'
 import opsRoutes from './ops/routes.js'
+import { routerProblem } from './rest/problem.js'
 import restApi from './rest/routes.js'
 
 declare module 'fastify' {
@@ -47,7 +48,7 @@ async function app(fastify: FastifyInstance, { config, database }: AppOptions) {
   fastify.decorate('database', database)
   await fastify.register(metricsPlugin, { enabled: config.METRICS_ENABLED, port: config.METRICS_PORT, host: config.HOST })
   const storage = credentialStorage(database)
-  fastify.decorate('credentials', new CredentialService(storage, config.CLIENT_IDENTIFIER_PREFIX))
+  fastify.decorate('credentials', new CredentialService(storage, config.CLIENT_IDENTIFIER_PREFIX, config.DATABASE_TIMEOUT_MS))
   const retention = config.AUDIT_RETENTION_DAYS ? new AuditRetention(storage, config.AUDIT_RETENTION_DAYS, fastify.log) : null
   fastify.decorate('auditRetention', retention)
   if (retention) {
@@ -87,6 +88,9 @@ function requestId(request: { headers: Record<string, string | string[] | undefi
   return typeof given === 'string' && /^[\w.:-]{1,128}$/.test(given) ? given : randomUUID()
 }
 
+/** How long a client may take to send a whole request (a slow sender holds a connection). */
+const REQUEST_TIMEOUT_MS = 30_000
+
 export interface BuiltServer {
   app: FastifyInstance
 }
@@ -109,7 +113,7 @@ export async function buildServer(
 ): Promise<BuiltServer> {
   const target =
     overrides.database ?? (config.DATABASE_URL ? { url: config.DATABASE_URL } : { dataDir: config.DATA_DIR })
-  const database = await openDatabase(target)
+  const database = await openDatabase(target, { timeoutMs: config.DATABASE_TIMEOUT_MS })
   try {
     await database.migrate()
     const fastify = Fastify({
@@ -123,14 +127,17 @@ export async function buildServer(
       // A request that reaches a stopping server (its connection was accepted before the listener
       // closed) is served, not answered 503: a rolling restart must fail nothing it received.
       return503OnClosing: false,
+      requestTimeout: REQUEST_TIMEOUT_MS,
       trustProxy: trustProxySetting(config.TRUST_PROXY),
       ajv: { customOptions: { removeAdditional: false } },
+      frameworkErrors: routerProblem,
     })
     fastify.addHook('onRequest', (request, reply, done) => {
       reply.header('x-request-id', request.id)
       done()
     })
     fastify.addHook('onClose', () => database.close())
+    database.availability.reportTo(fastify.log)
     await fastify.register(appPlugin, { config, database })
     await fastify.ready()
     if (config.API_BOOTSTRAP_IDENTIFIER && config.API_BOOTSTRAP_SECRET) {

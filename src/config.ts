@@ -13,6 +13,12 @@ const ConfigSchema = Type.Object({
   DATABASE_URL: Type.Optional(
     Type.String({ pattern: '^postgres(ql)?://', description: 'a postgres:// or postgresql:// URL' }),
   ),
+  DATABASE_TIMEOUT_MS: Type.Integer({
+    minimum: 100,
+    maximum: 600_000,
+    default: 5_000,
+    description: 'milliseconds a request waits for the database, 100 to 600000',
+  }),
   DATA_DIR: Type.String({ minLength: 1, default: './.data' }),
   CLIENT_IDENTIFIER_PREFIX: Type.String({
     pattern: '^[0-9A-Z-]{1,16}$',

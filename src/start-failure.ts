@@ -1,6 +1,6 @@
 import { ConfigError, type Config } from './config.js'
 import { DataDirError } from './db/database.js'
-import { isDatabaseUnavailable } from './http/errors.js'
+import { unavailableReason } from './http/errors.js'
 
 /** PostgreSQL's codes for a database that does not exist, and for a refused login. */
 const NO_SUCH_DATABASE = '3D000'
@@ -30,7 +30,7 @@ export function describeStartFailure(error: unknown, config?: Pick<Config, 'PORT
     if (cause?.code && LOGIN_REFUSED.has(cause.code)) {
       return `PostgreSQL on ${server.host} refused the login of DATABASE_URL (${cause.code}): fix its user or password.`
     }
-    if (isDatabaseUnavailable(error)) {
+    if (unavailableReason(error) !== null) {
       return `Cannot reach PostgreSQL at ${server.host} (DATABASE_URL): start it, or fix DATABASE_URL.`
     }
   }

@@ -8,6 +8,7 @@ t.test('defaults: a laptop start needs no configuration', async (t) => {
   t.same(loadConfig({}), {
     PORT: 3000,
     HOST: '127.0.0.1',
+    DATABASE_TIMEOUT_MS: 5_000,
     DATA_DIR: './.data',
     CLIENT_IDENTIFIER_PREFIX: 'OAUTH',
     LOG_LEVEL: 'info',
@@ -52,6 +53,7 @@ t.test('a bad value stops with one line naming the variable', async (t) => {
     [{ PORT: '70000' }, /^Invalid configuration: PORT="70000"/],
     [{ PORT: '1.5' }, /^Invalid configuration: PORT="1.5" \(a whole number\)$/],
     [{ RATE_LIMIT_WINDOW_SECONDS: '60s' }, /^Invalid configuration: RATE_LIMIT_WINDOW_SECONDS="60s" \(1 to 86400\)$/],
+    [{ DATABASE_TIMEOUT_MS: '0' }, /^Invalid configuration: DATABASE_TIMEOUT_MS="0" \(milliseconds a request waits for the database, 100 to 600000\)$/],
     [{ DATABASE_URL: 'mysql://x' }, /^Invalid configuration: DATABASE_URL="mysql:\/\/x" \(a postgres:\/\/ or postgresql:\/\/ URL\)$/],
     [{ CLIENT_IDENTIFIER_PREFIX: 'lower' }, /^Invalid configuration: CLIENT_IDENTIFIER_PREFIX="lower" \(upper case/],
     [{ CLIENT_IDENTIFIER_PREFIX: 'A'.repeat(17) }, /^Invalid configuration: CLIENT_IDENTIFIER_PREFIX=/],

@@ -1425,6 +1425,25 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
+            /** @description A rotation with a grace period is already running, or the credential could not be written in time; see Retry-After. */
+            409: {
+                headers: {
+                    /** @description Seconds until trying again may succeed (the grace period ends, or the writers ahead are done). */
+                    "retry-after"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Conflict",
+                     *       "status": 409,
+                     *       "detail": "The previous secret is still valid until 2026-11-27T22:07:13.000Z; rotate with a grace period of 0 to revoke both older secrets."
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
             /** @description If-Match does not match the current ETag; nothing was written. */
             412: {
                 headers: {
@@ -1631,6 +1650,25 @@ export interface operations {
                      *       "title": "Not Found",
                      *       "status": 404,
                      *       "detail": "Invalid Credential ID provided."
+                     *     }
+                     */
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+            /** @description A rotation with a grace period is already running, or the credential could not be written in time; see Retry-After. */
+            409: {
+                headers: {
+                    /** @description Seconds until trying again may succeed (the grace period ends, or the writers ahead are done). */
+                    "retry-after"?: string;
+                    [name: string]: unknown;
+                };
+                content: {
+                    /**
+                     * @example {
+                     *       "type": "about:blank",
+                     *       "title": "Conflict",
+                     *       "status": 409,
+                     *       "detail": "The previous secret is still valid until 2026-11-27T22:07:13.000Z; rotate with a grace period of 0 to revoke both older secrets."
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -1879,9 +1917,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description A rotation with a grace period is already running. */
+            /** @description A rotation with a grace period is already running, or the credential could not be written in time; see Retry-After. */
             409: {
                 headers: {
+                    /** @description Seconds until trying again may succeed (the grace period ends, or the writers ahead are done). */
+                    "retry-after"?: string;
                     [name: string]: unknown;
                 };
                 content: {

@@ -605,6 +605,10 @@ export type DeleteCredentialErrors = {
      */
     404: Problem;
     /**
+     * A rotation with a grace period is already running, or the credential could not be written in time; see Retry-After.
+     */
+    409: Problem;
+    /**
      * If-Match does not match the current ETag; nothing was written.
      */
     412: Problem;
@@ -728,6 +732,10 @@ export type UpdateCredentialErrors = {
      */
     404: Problem;
     /**
+     * A rotation with a grace period is already running, or the credential could not be written in time; see Retry-After.
+     */
+    409: Problem;
+    /**
      * If-Match does not match the current ETag; nothing was written.
      */
     412: Problem;
@@ -800,7 +808,7 @@ export type RotateCredentialSecretErrors = {
      */
     404: Problem;
     /**
-     * A rotation with a grace period is already running.
+     * A rotation with a grace period is already running, or the credential could not be written in time; see Retry-After.
      */
     409: Problem;
     /**

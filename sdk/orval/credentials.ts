@@ -734,6 +734,11 @@ export type updateCredentialResponse404 = {
   status: 404
 }
 
+export type updateCredentialResponse409 = {
+  data: Problem
+  status: 409
+}
+
 export type updateCredentialResponse412 = {
   data: Problem
   status: 412
@@ -767,7 +772,7 @@ export type updateCredentialResponse503 = {
 export type updateCredentialResponseSuccess = (updateCredentialResponse200) & {
   headers: Headers;
 };
-export type updateCredentialResponseError = (updateCredentialResponse400 | updateCredentialResponse401 | updateCredentialResponse403 | updateCredentialResponse404 | updateCredentialResponse412 | updateCredentialResponse413 | updateCredentialResponse415 | updateCredentialResponse429 | updateCredentialResponse500 | updateCredentialResponse503) & {
+export type updateCredentialResponseError = (updateCredentialResponse400 | updateCredentialResponse401 | updateCredentialResponse403 | updateCredentialResponse404 | updateCredentialResponse409 | updateCredentialResponse412 | updateCredentialResponse413 | updateCredentialResponse415 | updateCredentialResponse429 | updateCredentialResponse500 | updateCredentialResponse503) & {
   headers: Headers;
 };
 
@@ -854,6 +859,11 @@ export type deleteCredentialResponse404 = {
   status: 404
 }
 
+export type deleteCredentialResponse409 = {
+  data: Problem
+  status: 409
+}
+
 export type deleteCredentialResponse412 = {
   data: Problem
   status: 412
@@ -877,7 +887,7 @@ export type deleteCredentialResponse503 = {
 export type deleteCredentialResponseSuccess = (deleteCredentialResponse204) & {
   headers: Headers;
 };
-export type deleteCredentialResponseError = (deleteCredentialResponse400 | deleteCredentialResponse401 | deleteCredentialResponse403 | deleteCredentialResponse404 | deleteCredentialResponse412 | deleteCredentialResponse429 | deleteCredentialResponse500 | deleteCredentialResponse503) & {
+export type deleteCredentialResponseError = (deleteCredentialResponse400 | deleteCredentialResponse401 | deleteCredentialResponse403 | deleteCredentialResponse404 | deleteCredentialResponse409 | deleteCredentialResponse412 | deleteCredentialResponse429 | deleteCredentialResponse500 | deleteCredentialResponse503) & {
   headers: Headers;
 };
 

@@ -116,6 +116,7 @@ export async function runCli(
       options.open ??
       (await openDatabase(
         options.database ?? (config.DATABASE_URL ? { url: config.DATABASE_URL } : { dataDir: config.DATA_DIR }),
+        { timeoutMs: config.DATABASE_TIMEOUT_MS },
       ))
     applied = await database.migrate()
   } catch (error) {

@@ -9,6 +9,8 @@ export class CredentialError extends Error {
     readonly kind: CredentialErrorKind,
     message: string,
     readonly field?: string,
+    /** For a conflict that may resolve itself: when to try again. */
+    readonly retryAfterSeconds?: number,
   ) {
     super(message)
     this.name = 'CredentialError'

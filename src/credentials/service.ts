@@ -14,7 +14,7 @@ import {
 import { credentialNotFound, CredentialError, messages } from './errors.js'
 import { RecentlyRead } from '../recently-read.js'
 import { assertValidCredential, hasNul, isGrantType, type CredentialDraft } from './rules.js'
-import type { CredentialStorage, SecretColumns, SortField } from './storage.js'
+import type { CredentialChangeStorage, CredentialStorage, SecretColumns, SortField } from './storage.js'
 
 export interface Precondition {
   /** Refuse the change unless the stored version is one of these (REST If-Match). */
@@ -46,8 +46,13 @@ export const MAX_GRACE_SECONDS = 7 * 24 * 3600
  * identifiers.
  */
 const RECENTLY_READ = { ttlMs: 5_000, maxEntries: 10_000 }
-/** Enough for every writer of a credential that many requests change at once to get its turn. */
-const MAX_ATTEMPTS = 64
+/**
+ * Optimistic writes before a writer waits for its turn (the credential's row lock) instead:
+ * the cheap path for the usual case, no writer turned away when many change one credential.
+ */
+const OPTIMISTIC_ATTEMPTS = 3
+/** What a writer that could not write is told (rare: see `change`). */
+const RETRY_AFTER_SECONDS = 1
 /** lastUsedAt is kept to the minute, so a busy client does not write on every authentication. */
 const LAST_USED_RESOLUTION_MS = 60_000
 
@@ -78,6 +83,8 @@ export class CredentialService {
   constructor(
     private readonly storage: CredentialStorage,
     private readonly clientIdentifierPrefix: string,
+    /** How long a writer waits for its turn (DATABASE_TIMEOUT_MS). */
+    private readonly turnWaitMs: number,
   ) {
     const watch = storage.watchChanges((clientIdentifier) => this.#recent.forget(clientIdentifier))
     this.#recent = new RecentlyRead(watch, RECENTLY_READ.ttlMs, RECENTLY_READ.maxEntries, 'client_credential')
@@ -150,7 +157,7 @@ export class CredentialService {
     options: UpdateOptions = {},
   ): Promise<{ credential: Credential; newClientSecret?: string }> {
     const catalogue = await this.scopeCatalogue()
-    return this.change(reference, options, async (current) => {
+    return this.change(reference, options, async (current, storage) => {
       const after = applyChanges(current, changes)
       assertValidCredential(after, catalogue)
       const fields = changedFields(current, after)
@@ -159,7 +166,7 @@ export class CredentialService {
       if (fields.length === 0) return { credential: withoutSecrets(current) }
       const newClientSecret = options.resetSecret ? generateSecret() : undefined
       const secret = newClientSecret === undefined ? secretColumns(current) : freshSecret(newClientSecret)
-      const credential = await this.write(current, after, secret, 'update', fields, actor)
+      const credential = await this.write(storage, current, after, secret, 'update', fields, actor)
       if (credential === STALE) return STALE
       return newClientSecret === undefined ? { credential } : { credential, newClientSecret }
     })
@@ -180,10 +187,11 @@ export class CredentialService {
     if (!Number.isInteger(graceSeconds) || graceSeconds < 0 || graceSeconds > MAX_GRACE_SECONDS) {
       throw new CredentialError('invalid', messages.graceSecondsInvalid(MAX_GRACE_SECONDS), 'graceSeconds')
     }
-    return this.change(reference, precondition, async (current) => {
+    return this.change(reference, precondition, async (current, storage) => {
       const graceEnds = current.previousSecretExpiresAt
       if (graceSeconds > 0 && graceEnds !== null && graceEnds > new Date()) {
-        throw new CredentialError('conflict', messages.rotationInProgress(graceEnds.toISOString()), 'graceSeconds')
+        const retryAfter = Math.ceil((graceEnds.getTime() - Date.now()) / 1000)
+        throw new CredentialError('conflict', messages.rotationInProgress(graceEnds.toISOString()), 'graceSeconds', retryAfter)
       }
       const clientSecret = generateSecret()
       const secret: SecretColumns =
@@ -194,15 +202,15 @@ export class CredentialService {
               previousSecretExpiresAt: new Date(Date.now() + graceSeconds * 1000),
             }
           : freshSecret(clientSecret)
-      const credential = await this.write(current, current, secret, 'rotate_secret', ['clientSecret'], actor)
+      const credential = await this.write(storage, current, current, secret, 'rotate_secret', ['clientSecret'], actor)
       return credential === STALE ? STALE : { credential, clientSecret }
     })
   }
 
   async delete(reference: CredentialReference, actor: Actor, precondition: Precondition = {}): Promise<Credential> {
-    return this.change(reference, precondition, async (current) => {
+    return this.change(reference, precondition, async (current, storage) => {
       const audit = { actor, action: 'delete', at: new Date() }
-      const deleted = await this.storage.remove({ credentialId: current.credentialId, readVersion: current.version }, audit)
+      const deleted = await storage.remove({ credentialId: current.credentialId, readVersion: current.version }, audit)
       if (!deleted) return STALE
       metrics.credentialChanged('delete', actor.source)
       return withoutSecrets(current)
@@ -241,29 +249,47 @@ export class CredentialService {
    * the write finds the credential changed since the read (STALE), reads and decides again.
    * Each attempt is one read and one write statement; no transaction stays open while the
    * service decides, and every decision is made on the state it overwrites, the precondition
-   * included.
+   * included. After a few misses the writer waits for its turn instead (storage.inTurn: the
+   * row lock), where its write cannot miss, so many writers of one credential all get through.
    */
   private async change<T>(
     reference: CredentialReference,
-    { expectedVersions }: Precondition,
-    attempt: (current: StoredCredential) => Promise<T | typeof STALE>,
+    precondition: Precondition,
+    attempt: (current: StoredCredential, storage: CredentialChangeStorage) => Promise<T | typeof STALE>,
   ): Promise<T> {
-    for (let tries = 1; ; tries++) {
-      const current = await this.find(reference)
-      if (expectedVersions !== undefined && !expectedVersions.includes(current.version)) {
-        throw new CredentialError('precondition_failed', messages.versionMismatch)
-      }
-      let outcome: T | typeof STALE
-      try {
-        outcome = await attempt(current)
-      } finally {
-        // Forgotten here as well as on the database's notification (even when the write's
-        // answer was lost): this process's next authentication must see any change at once.
-        this.#recent.forget(current.clientIdentifier)
-      }
-      if (outcome !== STALE) return outcome
-      if (tries === MAX_ATTEMPTS) throw new CredentialError('conflict', messages.tooManyConcurrentChanges)
+    let credentialId = 0
+    for (let tries = 0; tries < OPTIMISTIC_ATTEMPTS; tries++) {
+      const outcome = await this.attemptOn(this.storage, reference, precondition, attempt)
+      if (outcome.result !== STALE) return outcome.result
+      credentialId = outcome.credentialId
       metrics.writeRetried()
+    }
+    const turn = await this.storage.inTurn(credentialId, this.turnWaitMs, (locked) =>
+      this.attemptOn(locked, { credentialId }, precondition, attempt),
+    )
+    // No turn in time, or a write that missed even under the lock (only a trigger could do that).
+    if (turn === null || turn.result === STALE) {
+      throw new CredentialError('conflict', messages.tooManyConcurrentChanges, undefined, RETRY_AFTER_SECONDS)
+    }
+    return turn.result
+  }
+
+  private async attemptOn<T>(
+    storage: CredentialChangeStorage,
+    reference: CredentialReference,
+    { expectedVersions }: Precondition,
+    attempt: (current: StoredCredential, storage: CredentialChangeStorage) => Promise<T | typeof STALE>,
+  ): Promise<{ result: T | typeof STALE; credentialId: number }> {
+    const current = await this.find(reference, storage)
+    if (expectedVersions !== undefined && !expectedVersions.includes(current.version)) {
+      throw new CredentialError('precondition_failed', messages.versionMismatch)
+    }
+    try {
+      return { result: await attempt(current, storage), credentialId: current.credentialId }
+    } finally {
+      // Forgotten here as well as on the database's notification (even when the write's
+      // answer was lost): this process's next authentication must see any change at once.
+      this.#recent.forget(current.clientIdentifier)
     }
   }
 
@@ -272,6 +298,7 @@ export class CredentialService {
    * changed since it was read. Answers with the credential as stored, without reading it back.
    */
   private async write(
+    storage: CredentialChangeStorage,
     current: StoredCredential,
     fields: CredentialFields,
     secret: SecretColumns,
@@ -282,7 +309,7 @@ export class CredentialService {
     const at = new Date()
     // Lists are rewritten only when they changed.
     const listChanged = (key: 'scopes' | 'redirectUris') => changed.includes(AUDIT_FIELD_NAMES[key])
-    const version = await this.storage.write(
+    const version = await storage.write(
       {
         credentialId: current.credentialId,
         readVersion: current.version,
@@ -298,7 +325,7 @@ export class CredentialService {
     return withoutSecrets({ ...current, ...fields, ...secret, version, updatedAt: at })
   }
 
-  private async find(reference: CredentialReference): Promise<StoredCredential> {
+  private async find(reference: CredentialReference, storage: CredentialChangeStorage = this.storage): Promise<StoredCredential> {
     const { credentialId, clientIdentifier } = reference
     // Made only when needed: an Error captures a stack trace, which costs on every request.
     let notFound: () => CredentialError
@@ -306,11 +333,11 @@ export class CredentialService {
     if (credentialId !== undefined && credentialId > 0) {
       notFound = credentialNotFound
       if (!isCredentialId(credentialId)) throw notFound()
-      found = this.storage.findById(credentialId)
+      found = storage.findById(credentialId)
     } else if (clientIdentifier) {
       notFound = () => new CredentialError('not_found', messages.clientIdentifierInvalid, 'clientIdentifier')
       if (hasNul(clientIdentifier)) throw notFound()
-      found = this.storage.findByClientIdentifier(clientIdentifier)
+      found = storage.findByClientIdentifier(clientIdentifier)
     } else {
       throw new CredentialError('invalid', messages.referenceRequired, 'credentialId')
     }

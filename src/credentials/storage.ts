@@ -1,4 +1,4 @@
-import type { Database } from '../db/database.js'
+import type { Database, StatementRunner } from '../db/database.js'
 import type { Watch } from '../db/notifications.js'
 import { sql } from '../db/sql.js'
 import type { Actor, AuditEvent, CredentialFields, StoredCredential } from './credential.js'
@@ -124,6 +124,12 @@ const DELETE = sql<{ credential_id: number }, AuditParams & { credentialId: numb
   ${auditOf('deleted')}
   RETURNING credential_id`)
 
+/** Waits for, then holds until the transaction ends, the credential's row lock. */
+const LOCK = sql<{ id: number }, { credentialId: number }>(
+  'credential.lock',
+  'SELECT id FROM credential WHERE id = :credentialId FOR UPDATE',
+)
+
 /** Not a change of the credential: neither its version nor updatedAt moves, and no one is told. */
 const TOUCH_LAST_USED = sql<never, { credentialId: number; at: Date }>(
   'credential.touch_last_used',
@@ -224,32 +230,17 @@ function auditParams({ actor, action, changedFields, at }: AuditOf): AuditParams
   return { actor: actor.actor, source: actor.source, requestId: actor.requestId ?? null, action, changedFields, at }
 }
 
-export function credentialStorage(db: Database) {
-  const one = async <R>(rows: Promise<R[]>) => (await rows)[0] ?? null
-  return {
-    async scopeNames(): Promise<string[]> {
-      return (await db.run(SCOPE_NAMES, {})).map((row) => row.name)
-    },
+const one = async <R>(rows: Promise<R[]>) => (await rows)[0] ?? null
 
+/** Reading a credential and writing it over the version read: through the database, or in a turn. */
+function changes(db: StatementRunner) {
+  return {
     findById(credentialId: number): Promise<StoredCredential | null> {
       return one(db.run(READ_BY_ID, { credentialId }))
     },
 
     findByClientIdentifier(clientIdentifier: string): Promise<StoredCredential | null> {
       return one(db.run(READ_BY_CLIENT_IDENTIFIER, { clientIdentifier }))
-    },
-
-    list(filter: ListFilter): Promise<StoredCredential[]> {
-      return db.run(listStatement(filter), filter)
-    },
-
-    /** Stores a new credential with its audit event; returns its id. */
-    async insert(
-      credential: CredentialFields & { clientIdentifier: string; secretHash: string },
-      audit: AuditOf,
-    ): Promise<number> {
-      const [row] = await db.run(INSERT, { ...credential, ...auditParams(audit) })
-      return (row as { credentialId: number }).credentialId
     },
 
     /**
@@ -269,6 +260,67 @@ export function credentialStorage(db: Database) {
     async remove(change: { credentialId: number; readVersion: number }, audit: Omit<AuditOf, 'changedFields'>): Promise<boolean> {
       const rows = await db.run(DELETE, { ...change, ...auditParams({ ...audit, changedFields: [] }) })
       return rows.length > 0
+    },
+  }
+}
+
+export type CredentialChangeStorage = ReturnType<typeof changes>
+
+export function credentialStorage(db: Database) {
+  /** The end of the line of this process's writers waiting for a credential's turn, by id. */
+  const turns = new Map<number, Promise<unknown>>()
+  return {
+    ...changes(db),
+
+    /**
+     * Runs `work` as the only writer of this credential: in one transaction that holds the
+     * credential's row lock, so writers in other processes wait too. Writers of this process
+     * queue here first, so a busy credential takes one pooled connection, not all of them.
+     * Null when the turn has not come within `waitMs` (then `work` never runs).
+     */
+    inTurn<T>(credentialId: number, waitMs: number, work: (locked: CredentialChangeStorage) => Promise<T>): Promise<T | null> {
+      let started = false
+      let abandoned = false
+      const turn = (turns.get(credentialId) ?? Promise.resolve()).then(() => {
+        if (abandoned) return null
+        started = true
+        return db.transaction(async (tx) => {
+          await tx.run(LOCK, { credentialId })
+          return work(changes(tx))
+        })
+      })
+      const settled = turn.catch(() => {})
+      turns.set(credentialId, settled)
+      let timer: NodeJS.Timeout | undefined
+      const deadline = new Promise<null>((resolve) => {
+        timer = setTimeout(() => {
+          if (started) return
+          abandoned = true
+          resolve(null)
+        }, waitMs)
+      })
+      void settled.then(() => {
+        clearTimeout(timer)
+        if (turns.get(credentialId) === settled) turns.delete(credentialId)
+      })
+      return Promise.race([turn, deadline])
+    },
+
+    async scopeNames(): Promise<string[]> {
+      return (await db.run(SCOPE_NAMES, {})).map((row) => row.name)
+    },
+
+    list(filter: ListFilter): Promise<StoredCredential[]> {
+      return db.run(listStatement(filter), filter)
+    },
+
+    /** Stores a new credential with its audit event; returns its id. */
+    async insert(
+      credential: CredentialFields & { clientIdentifier: string; secretHash: string },
+      audit: AuditOf,
+    ): Promise<number> {
+      const [row] = await db.run(INSERT, { ...credential, ...auditParams(audit) })
+      return (row as { credentialId: number }).credentialId
     },
 
     async touchLastUsed(credentialId: number, at: Date): Promise<void> {

@@ -4,8 +4,9 @@ import path from 'node:path'
 import type { PGlite } from '@electric-sql/pglite'
 import type { PrismaClient } from '../generated/prisma/client.js'
 import { metrics, type PoolStats } from '../observability/metrics.js'
-import { observeAvailability, observeStatement } from '../observability/statements.js'
-import { applyMigrations, type MigrationTx } from './migrate.js'
+import { observeStatement } from '../observability/statements.js'
+import { DatabaseAvailability } from './availability.js'
+import { applyMigrations, type MigrationSession, type MigrationTx } from './migrate.js'
 import type { Watch } from './notifications.js'
 import { valuesOf, type Statement } from './sql.js'
 
@@ -20,10 +21,26 @@ export type DatabaseTarget = { url: string } | PgliteTarget
  */
 export type PgliteTarget = ({ dataDir: string } | { memory: true }) & { image?: Blob }
 
+export interface DatabaseOptions {
+  /**
+   * The longest any wait on the database may last, in ms (DATABASE_TIMEOUT_MS): on PostgreSQL,
+   * half of it for a connection (connect, or a turn in the pool) and half for a statement's
+   * answer, so a statement that starts is answered or refused within it.
+   */
+  timeoutMs: number
+}
+
+export const DEFAULT_DATABASE_OPTIONS: DatabaseOptions = { timeoutMs: 5_000 }
+
+/** What runs statements: the database itself, or one of its transactions. */
+export type StatementRunner = Pick<Database, 'run'>
+
 export interface Database {
   /** Made on first use: nothing in src queries through Prisma, whose query engine costs start-up CPU. */
   readonly prisma: PrismaClient
   readonly kind: 'postgresql' | 'pglite'
+  /** Whether the database answers; the edges report their 503s to it (src/db/availability.ts). */
+  readonly availability: DatabaseAvailability
   /**
    * Runs database work that must not interleave with other work. PGlite is one connection:
    * a query issued while another request's interactive transaction is open queues behind it
@@ -56,24 +73,29 @@ export interface Database {
 }
 
 /** What each kind of database provides; openDatabase adds the rest. */
-type Opened = Omit<Database, 'run'> & { poolStats(): PoolStats }
+type Opened = Omit<Database, 'run' | 'transaction' | 'migrate' | 'availability'> & {
+  /** One transaction on one connection, for migrations and `transaction`. */
+  session: MigrationSession
+  poolStats(): PoolStats
+}
 
 /** Statements inside one transaction (Database.transaction). */
 export interface Transaction extends MigrationTx {
   run<R, P extends object>(statement: Statement<R, P>, params: P): Promise<R[]>
 }
 
-/** The transaction's statements, given how the driver runs plain SQL in it. */
-function transactionOf(tx: MigrationTx): Transaction {
-  return { ...tx, run: (statement, params) => tx.query(statement.text, valuesOf(statement, params)) }
-}
-
-export async function openDatabase(target: DatabaseTarget): Promise<Database> {
-  const { poolStats, ...database } = 'url' in target ? await openPostgres(target.url) : await openPglite(target)
+export async function openDatabase(
+  target: DatabaseTarget,
+  options: DatabaseOptions = DEFAULT_DATABASE_OPTIONS,
+): Promise<Database> {
+  const { session, poolStats, ...database } =
+    'url' in target ? await openPostgres(target.url, options) : await openPglite(target)
   const unwatchPool = metrics.watchPool(poolStats)
+  const { exclusive } = database
+  const availability = new DatabaseAvailability(() => exclusive(() => database.query('SELECT 1', [])))
+  const unwatchAvailability = metrics.watchAvailability(() => availability.state.available === 1)
   // Closing twice (a readiness test closes it, then the app's onClose hook) is harmless.
   let closed: Promise<void> | undefined
-  const exclusive = <T>(work: () => Promise<T>) => observeAvailability(database.exclusive(work))
   return {
     get prisma() {
       return database.prisma
@@ -81,56 +103,87 @@ export async function openDatabase(target: DatabaseTarget): Promise<Database> {
     kind: database.kind,
     query: database.query,
     watch: database.watch,
-    transaction: database.transaction,
-    migrate: database.migrate,
     exclusive,
+    availability,
     run: <R, P extends object>(statement: Statement<R, P>, params: P) =>
       exclusive(() =>
         observeStatement(statement.name, database.kind, () => database.query<R>(statement.text, valuesOf(statement, params))),
       ),
-    close: () => (closed ??= database.close().finally(unwatchPool)),
+    transaction: (work) =>
+      exclusive(() =>
+        session.transaction((tx) =>
+          work({
+            ...tx,
+            run: (statement, params) =>
+              observeStatement(statement.name, database.kind, () => tx.query(statement.text, valuesOf(statement, params))),
+          }),
+        ),
+      ),
+    migrate: () => applyMigrations(session),
+    close: () => {
+      availability.stop()
+      unwatchAvailability()
+      return (closed ??= database.close().finally(unwatchPool))
+    },
   }
 }
 
 // Each kind imports its own drivers when opened: a process uses one kind, and loading the
 // other's modules (PGlite's, or pg's) costs start-up CPU for nothing (a CLI call, `npm start`).
 
-async function openPostgres(url: string): Promise<Opened> {
+async function openPostgres(url: string, { timeoutMs }: DatabaseOptions): Promise<Opened> {
   const [{ default: pg }, { PrismaPg }, { PrismaClient }, { listen }] = await Promise.all([
     import('pg'),
     import('@prisma/adapter-pg'),
     import('../generated/prisma/client.js'),
     import('./notifications.js'),
   ])
-  const pool = new pg.Pool({ connectionString: url, max: 10 })
+  const half = Math.ceil(timeoutMs / 2)
+  const pool = new pg.Pool({
+    connectionString: url,
+    max: 10,
+    // A database that accepts connections but never answers must not hold requests for ever.
+    connectionTimeoutMillis: half,
+    // Client side: a timed-out connection is dropped from the pool. Server side: a statement
+    // stuck on a lock is cancelled, and its locks released.
+    query_timeout: half,
+    statement_timeout: half,
+    keepAlive: true,
+  })
   // A pool error (e.g. the server restarting) must not crash the process: the next query retries.
   pool.on('error', () => {})
   let prisma: PrismaClient | undefined
   const watches = new Set<Watch>()
-  async function transaction<T>(work: (tx: Transaction) => Promise<T>): Promise<T> {
-    const client = await pool.connect()
-    try {
-      await client.query('BEGIN')
-      const result = await work(
-        transactionOf({
+  const session: MigrationSession = {
+    async transaction(work) {
+      const client = await pool.connect()
+      let broken: Error | undefined
+      try {
+        await client.query('BEGIN')
+        const result = await work({
           exec: async (sql) => void (await client.query(sql)),
           query: async (sql, params) => (await client.query(sql, params)).rows,
-        }),
-      )
-      await client.query('COMMIT')
-      return result
-    } catch (error) {
-      await client.query('ROLLBACK').catch(() => {})
-      throw error
-    } finally {
-      client.release()
-    }
+        })
+        await client.query('COMMIT')
+        return result
+      } catch (error) {
+        // A connection that cannot even roll back (timed out, cut) leaves the pool.
+        broken = await client.query('ROLLBACK').then(
+          () => undefined,
+          (rollbackError: Error) => rollbackError,
+        )
+        throw error
+      } finally {
+        client.release(broken)
+      }
+    },
   }
   return {
     get prisma() {
       return (prisma ??= new PrismaClient({ adapter: new PrismaPg(pool) }))
     },
     kind: 'postgresql',
+    session,
     exclusive: (work) => work(),
     query: async <R>(text: string, params: unknown[]) =>
       (await pool.query({ name: statementName(text), text, values: params })).rows as R[],
@@ -139,8 +192,6 @@ async function openPostgres(url: string): Promise<Opened> {
       watches.add(watch)
       return watch
     },
-    transaction,
-    migrate: () => applyMigrations({ transaction }),
     poolStats: () => ({ size: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount }),
     async close() {
       await Promise.all([...watches].map((watch) => watch.close()))
@@ -189,18 +240,16 @@ async function openPglite(target: PgliteTarget): Promise<Opened> {
     queue = run.catch(() => {})
     return run
   }
-  const transaction = <T>(work: (tx: Transaction) => Promise<T>): Promise<T> => exclusive(() => session.transaction(work))
   return {
     get prisma() {
       return (prisma ??= new PrismaClient({ adapter: new PrismaPGlite(pglite) }))
     },
     kind: 'pglite',
+    session,
     exclusive,
     poolStats: () => ({ size: 1, idle: pending === 0 ? 1 : 0, waiting: Math.max(0, pending - 1) }),
     query: async <R>(text: string, params: unknown[]) => (await pglite.query<R>(text, params)).rows,
     watch: () => ({ live: () => true, close: async () => {} }),
-    transaction,
-    migrate: () => applyMigrations({ transaction }),
     async close() {
       await prisma?.$disconnect()
       await pglite.close()
@@ -210,16 +259,14 @@ async function openPglite(target: PgliteTarget): Promise<Opened> {
 }
 
 /** PGlite's transactions, for migrations and Database.transaction. */
-function pgliteSession(pglite: PGlite) {
+function pgliteSession(pglite: PGlite): MigrationSession {
   return {
-    transaction: <T>(work: (tx: Transaction) => Promise<T>): Promise<T> =>
+    transaction: (work) =>
       pglite.transaction((tx) =>
-        work(
-          transactionOf({
-            exec: async (sql) => void (await tx.exec(sql)),
-            query: async <R>(sql: string, params: unknown[]) => (await tx.query<R>(sql, params)).rows,
-          }),
-        ),
+        work({
+          exec: async (sql) => void (await tx.exec(sql)),
+          query: async <R>(sql: string, params: unknown[]) => (await tx.query<R>(sql, params)).rows,
+        }),
       ),
   }
 }

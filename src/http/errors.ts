@@ -1,3 +1,5 @@
+import type { FastifyReply, FastifyRequest } from 'fastify'
+
 /** What every edge answers when the database cannot be reached: retry after this many seconds. */
 export const UNAVAILABLE = {
   message: 'The service is temporarily unavailable. Please try again.',
@@ -16,7 +18,7 @@ const UNAVAILABLE_ADAPTER_KINDS = new Set([
   'TransactionAlreadyClosed',
 ])
 // Socket errors, then PostgreSQL's: server shutting down or restarting, connection failures,
-// too many connections.
+// too many connections, a statement cancelled by statement_timeout (DATABASE_TIMEOUT_MS).
 const UNAVAILABLE_NODE_CODES = new Set([
   'ECONNREFUSED',
   'ECONNRESET',
@@ -30,29 +32,41 @@ const UNAVAILABLE_NODE_CODES = new Set([
   '08003',
   '08006',
   '53300',
+  '57014',
 ])
+// pg's own: a connection that failed or timed out, no turn in the pool, no answer in time.
+const UNAVAILABLE_MESSAGES = /Connection terminated|connect ECONNREFUSED|timeout exceeded when trying to connect|Query read timeout/
 
 /**
- * True when an error means "the database cannot be reached right now" rather than a bug: the
- * endpoints answer 503 for these, so callers retry, and 500 for anything else. Prisma puts the
+ * Why the database cannot be reached right now, in a few words (a code or pg's message), or
+ * null when the error is something else, a bug: the endpoints answer 503 for the first, so
+ * callers retry, and 500 for anything else. Prisma puts the
  * driver's error in `cause` or, for errors inside a query, in `meta.driverAdapterError`.
  */
-export function isDatabaseUnavailable(error: unknown): boolean {
+export function unavailableReason(error: unknown): string | null {
   const pending = [error as Record<string, unknown> | undefined]
   for (let depth = 0; depth < 10 && pending.length > 0; depth++) {
     const cause = pending.shift()
     if (!cause || typeof cause !== 'object') continue
     const code = cause.code
     if (typeof code === 'string' && (UNAVAILABLE_PRISMA_CODES.has(code) || UNAVAILABLE_NODE_CODES.has(code))) {
-      return true
+      return code
     }
     const kind = cause.kind
-    if (typeof kind === 'string' && UNAVAILABLE_ADAPTER_KINDS.has(kind)) return true
-    if (typeof cause.message === 'string' && /Connection terminated|connect ECONNREFUSED/.test(cause.message)) {
-      return true
-    }
+    if (typeof kind === 'string' && UNAVAILABLE_ADAPTER_KINDS.has(kind)) return kind
+    const message = typeof cause.message === 'string' ? UNAVAILABLE_MESSAGES.exec(cause.message) : null
+    if (message) return message[0]
     const meta = cause.meta as { driverAdapterError?: Record<string, unknown> } | undefined
     pending.push(cause.cause as Record<string, unknown> | undefined, meta?.driverAdapterError)
   }
-  return false
+  return null
+}
+
+/**
+ * Prepares the 503 an edge answers when the database is unavailable: counted for the outage
+ * log (one line when lost, one when back; no stack per request), and `Retry-After` set.
+ */
+export function refuseUnavailable(request: FastifyRequest, reply: FastifyReply, reason: string): void {
+  request.server.database.availability.refused(reason)
+  reply.header('retry-after', String(UNAVAILABLE.retryAfterSeconds))
 }

@@ -3,7 +3,7 @@ import multipart from '@fastify/multipart'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { CredentialError } from '../credentials/errors.js'
 import { AccessRefused, checkAccess, type AccessAttempt, type AccessCheck } from '../http/authorization.js'
-import { INTERNAL_ERROR, isDatabaseUnavailable, UNAVAILABLE } from '../http/errors.js'
+import { INTERNAL_ERROR, refuseUnavailable, UNAVAILABLE, unavailableReason } from '../http/errors.js'
 import { RateLimited } from '../limits/index.js'
 import { LEGACY_ACTIONS } from './actions.js'
 import { CONTENT_TYPES, render, type LegacyReply, type ResponseType } from './format.js'
@@ -99,10 +99,13 @@ export default async function legacyApi(app: FastifyInstance) {
         reply.header('retry-after', String(error.retryAfterSeconds))
         return refused(429, error.message)
       }
-      if (error instanceof CredentialError) return refused(200, error.message)
-      if (isDatabaseUnavailable(error)) {
-        request.log.warn({ err: error }, 'database unavailable')
-        reply.header('retry-after', String(UNAVAILABLE.retryAfterSeconds))
+      if (error instanceof CredentialError) {
+        if (error.retryAfterSeconds !== undefined) reply.header('retry-after', String(error.retryAfterSeconds))
+        return refused(200, error.message)
+      }
+      const unavailable = unavailableReason(error)
+      if (unavailable !== null) {
+        refuseUnavailable(request, reply, unavailable)
         return refused(503, UNAVAILABLE.message)
       }
       request.log.error({ err: error }, 'legacy request failed')

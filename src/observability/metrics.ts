@@ -73,10 +73,15 @@ const rateLimitsShared = new client.Gauge({
   registers: [registry],
 })
 
-const databaseUp = new client.Gauge({
+/** Each open database's outage tracker (src/db/availability.ts): whether it answers now. */
+const availabilities = new Set<() => boolean>()
+new client.Gauge({
   name: `${PREFIX}database_up`,
-  help: '1 when the last database work got an answer, 0 when it found the database unavailable (the edges answer 503 then).',
+  help: '1 while the database answers; 0 from a request it failed to answer (answered 503) until a probe finds it back.',
   registers: [registry],
+  collect() {
+    this.set([...availabilities].every((available) => available()) ? 1 : 0)
+  },
 })
 
 const authCacheLookups = new client.Counter({
@@ -141,11 +146,13 @@ export const metrics = {
     pools.add(stats)
     return () => void pools.delete(stats)
   },
+  /** Reports a database's availability in `oauth_database_up` until the returned function is called (at close). */
+  watchAvailability(available: () => boolean): () => void {
+    availabilities.add(available)
+    return () => void availabilities.delete(available)
+  },
   statementFinished(statement: string, seconds: number, ok: boolean): void {
     if (enabled) statementDuration.observe({ statement, outcome: ok ? 'ok' : 'error' }, seconds)
-  },
-  databaseAvailable(up: boolean): void {
-    if (enabled) databaseUp.set(up ? 1 : 0)
   },
 
   rateLimitsShared(shared: boolean): void {

@@ -1,5 +1,4 @@
 import { performance } from 'node:perf_hooks'
-import { isDatabaseUnavailable } from '../http/errors.js'
 import { metrics } from './metrics.js'
 import { statementSpan } from './tracing.js'
 
@@ -17,20 +16,5 @@ export async function observeStatement<T>(
     return result
   } finally {
     metrics.statementFinished(statement, (performance.now() - started) / 1000, ok)
-  }
-}
-
-/**
- * Database work whose outcome says whether the database is there (`oauth_database_up`), by
- * the rule the edges answer 503 with: any answer, even an error, means it is.
- */
-export async function observeAvailability<T>(work: Promise<T>): Promise<T> {
-  try {
-    const result = await work
-    metrics.databaseAvailable(true)
-    return result
-  } catch (error) {
-    metrics.databaseAvailable(!isDatabaseUnavailable(error))
-    throw error
   }
 }

@@ -39,13 +39,14 @@ export default async function opsRoutes(app: FastifyInstance) {
       description: `Answers 200 when the database answers within ${READINESS_TIMEOUT_MS / 1000} s, else 503. No credentials.`,
       response: { 200: Ok, 503: Unavailable },
     },
-    handler: async (request, reply) => {
+    handler: async (_request, reply) => {
       try {
         await withTimeout(app.database.run(PING, {}), READINESS_TIMEOUT_MS)
         return { status: 'ok' as const }
       } catch (error) {
-        request.log.warn({ err: error }, 'readiness check failed')
         const reason = error instanceof TimeoutError ? 'database timed out' : 'database unreachable'
+        // Logged once per outage, not once per probe.
+        app.database.availability.lost(reason)
         return reply.code(503).header('retry-after', String(UNAVAILABLE.retryAfterSeconds)).send({ status: 'unavailable' as const, reason })
       }
     },

@@ -22,7 +22,10 @@ const PROBLEMS: Record<number, [description: string, example: string]> = {
     refusals.permission('UpdateOAuthCredential'),
   ],
   404: ['No credential with this id.', messages.credentialIdInvalid],
-  409: ['A rotation with a grace period is already running.', messages.rotationInProgress('2026-11-27T22:07:13.000Z')],
+  409: [
+    'A rotation with a grace period is already running, or the credential could not be written in time; see Retry-After.',
+    messages.rotationInProgress('2026-11-27T22:07:13.000Z'),
+  ],
   412: ['If-Match does not match the current ETag; nothing was written.', messages.versionMismatch],
   413: ['The body is too large.', 'Request body is too large'],
   415: ['Unsupported content type.', 'Unsupported Media Type: text/plain'],
@@ -43,6 +46,7 @@ export const HEADERS = {
 
 const PROBLEM_HEADERS: Record<number, Record<string, { type: string; description: string }>> = {
   401: { 'www-authenticate': headerDoc('Basic realm="oauth-credentials"') },
+  409: { 'retry-after': headerDoc('Seconds until trying again may succeed (the grace period ends, or the writers ahead are done).') },
   429: { 'retry-after': headerDoc('Seconds until the limit resets.') },
   503: { 'retry-after': headerDoc('Seconds to wait before retrying.') },
 }

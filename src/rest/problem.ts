@@ -2,7 +2,7 @@ import { STATUS_CODES } from 'node:http'
 import type { FastifyError, FastifyReply, FastifyRequest, FastifySchemaValidationError } from 'fastify'
 import { credentialNotFound, CredentialError, messages, type CredentialErrorKind } from '../credentials/errors.js'
 import { AccessRefused } from '../http/authorization.js'
-import { INTERNAL_ERROR, isDatabaseUnavailable, UNAVAILABLE } from '../http/errors.js'
+import { INTERNAL_ERROR, refuseUnavailable, UNAVAILABLE, unavailableReason } from '../http/errors.js'
 import { RateLimited } from '../limits/index.js'
 import type { Problem } from './schemas.js'
 
@@ -123,9 +123,9 @@ export async function problemHandler(error: FastifyError, request: FastifyReques
     const errors = validationErrors(error)
     return sendProblem(reply, problem(400, errors[0]?.detail ?? error.message, errors))
   }
-  if (isDatabaseUnavailable(error)) {
-    request.log.warn({ err: error }, 'database unavailable')
-    reply.header('retry-after', String(UNAVAILABLE.retryAfterSeconds))
+  const unavailable = unavailableReason(error)
+  if (unavailable !== null) {
+    refuseUnavailable(request, reply, unavailable)
     return sendProblem(reply, problem(503, UNAVAILABLE.message))
   }
   const status = error.statusCode ?? 500
@@ -137,10 +137,21 @@ export async function problemHandler(error: FastifyError, request: FastifyReques
   return sendProblem(reply, problem(status, error.message))
 }
 
+/**
+ * The router's own refusals, made before any route runs, answered as problems too: a path
+ * whose percent-encoding is not UTF-8 (400), and a path segment longer than any id (404: no
+ * credential has it).
+ */
+export function routerProblem(error: FastifyError, _request: FastifyRequest, reply: FastifyReply) {
+  if (error.code === 'FST_ERR_MAX_PARAM_LENGTH') return sendCredentialProblem(reply, credentialNotFound())
+  return sendProblem(reply, problem(400, 'The URL is not valid: its percent-encoding is not UTF-8.'))
+}
+
 function sendCredentialProblem(reply: FastifyReply, error: CredentialError) {
   const errors = error.field
     ? [{ in: FIELD_LOCATION[error.field] ?? 'body', pointer: `/${error.field}`, detail: error.message }]
     : undefined
+  if (error.retryAfterSeconds !== undefined) reply.header('retry-after', String(error.retryAfterSeconds))
   return sendProblem(reply, problem(STATUS_OF_KIND[error.kind], error.message, errors))
 }
 

@@ -177,7 +177,7 @@ const resource: FastifyPluginAsyncTypebox = async (app) => {
             UpdatedCredentialSchema,
             { etag: HEADERS.etag },
           ),
-          ...problems(...BODY_PROBLEMS, 404, 412),
+          ...problems(...BODY_PROBLEMS, 404, 409, 412),
         },
       },
       onRequest: guard(app, 'UpdateOAuthCredential'),
@@ -206,7 +206,7 @@ const resource: FastifyPluginAsyncTypebox = async (app) => {
       ...OPERATION,
       params: CredentialIdParams,
       headers: IfMatchHeaders,
-      response: { 204: { description: 'Deleted.', type: 'null' }, ...problems(400, 404, 412) },
+      response: { 204: { description: 'Deleted.', type: 'null' }, ...problems(400, 404, 409, 412) },
     },
     onRequest: guard(app, 'DeleteOAuthCredential'),
     handler: async (request, reply) => {

@@ -45,6 +45,7 @@ t.test('a write that never finds the version it read gives up with a clear error
   t.teardown(() => test.sql('DROP TRIGGER IF EXISTS always_stale ON credential'))
   const answer = await update({ credentialId: made.credentialId, name: 'Never' })
   t.same(answer.data, { result: 'error', message: 'The credential is being changed by too many requests at once; try again.' })
+  t.equal(answer.headers['retry-after'], '1', 'and says when to try again')
   t.same(await storedCredential(test, made.credentialId), before, 'nothing changed, no audit event')
   await test.sql('DROP TRIGGER always_stale ON credential')
   t.equal((await update({ credentialId: made.credentialId, name: 'At last' })).data.result, 'success', 'and once it can, it does')

@@ -5,7 +5,7 @@ import t from 'tap'
 import { buildServer, startServer } from '../../src/app.js'
 import { loadConfig } from '../../src/config.js'
 import { openDatabase } from '../../src/db/database.js'
-import { isDatabaseUnavailable } from '../../src/http/errors.js'
+import { unavailableReason } from '../../src/http/errors.js'
 import { freshDatabase } from '../helpers/app.js'
 import { callLegacy } from '../helpers/legacy.js'
 
@@ -34,7 +34,7 @@ t.test('an unreachable PostgreSQL stops the start with a "database unavailable" 
   const config = loadConfig({ DATABASE_URL: 'postgres://postgres@127.0.0.1:1/none', LOG_LEVEL: 'silent' })
   const error = await buildServer(config, { logger: false }).then(() => null, (caught: unknown) => caught)
   t.ok(error instanceof Error, 'the start fails')
-  t.ok(isDatabaseUnavailable(error), 'and says the database cannot be reached')
+  t.not(unavailableReason(error), null, 'and says the database cannot be reached')
 })
 
 t.test('after a crash, the embedded database opens again: a stale lock is taken over', async (t) => {

@@ -8,6 +8,13 @@ export interface TcpProxy {
   cut(): Promise<void>
   /** The database hangs: connections stay open (new ones are accepted) but no byte gets through. */
   stall(): Promise<void>
+  /**
+   * The database holds: every connection stays open and new ones are accepted, but bytes are
+   * kept, in both directions, until `release`. Nothing is closed.
+   */
+  hold(): void
+  /** The held bytes are delivered, in order, and forwarding goes on: as a paused server resuming. */
+  release(): void
   /** The database is back: new connections are forwarded again; open ones are dropped. */
   restore(): Promise<void>
   close(): Promise<void>
@@ -20,14 +27,17 @@ export interface TcpProxy {
 export async function startTcpProxy(target: { host: string; port: number }): Promise<TcpProxy> {
   const sockets = new Set<net.Socket>()
   let forwarding = true
+  let holding = false
+  const held: { to: net.Socket; chunk: Buffer }[] = []
   const track = (socket: net.Socket) => {
     sockets.add(socket)
     socket.on('close', () => sockets.delete(socket))
     socket.on('error', () => socket.destroy())
   }
   const forward = (from: net.Socket, to: net.Socket) => {
-    from.on('data', (chunk) => {
-      if (forwarding) to.write(chunk)
+    from.on('data', (chunk: Buffer) => {
+      if (holding) held.push({ to, chunk })
+      else if (forwarding) to.write(chunk)
     })
     from.on('close', () => to.destroy())
   }
@@ -68,6 +78,13 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
       return proxied.toString()
     },
     cut: stopListening,
+    hold() {
+      holding = true
+    },
+    release() {
+      holding = false
+      for (const { to, chunk } of held.splice(0)) if (!to.destroyed) to.write(chunk)
+    },
     async stall() {
       forwarding = false
       if (!server.listening) await listen(port)

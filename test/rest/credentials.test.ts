@@ -330,6 +330,8 @@ t.test('rotate: the new secret, the old one during the grace period, 409 on a se
   const again = await callRest<Problem>(test, { method: 'POST', url, body: { graceSeconds: 60 } })
   t.equal(again.status, 409)
   t.match(again.body.detail, /^The previous secret is still valid until /)
+  const retryAfter = Number(again.headers['retry-after'])
+  t.ok(retryAfter > 3500 && retryAfter <= 3600, `Retry-After: when the grace period ends (${retryAfter} s)`)
   t.ok(await test.app.credentials.authenticate(created.clientIdentifier, rotated.body.clientSecret), 'nothing changed')
 
   const tooLong = await callRest<Problem>(test, { method: 'POST', url, body: { graceSeconds: 7 * 86400 + 1 } })
