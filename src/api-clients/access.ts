@@ -1,3 +1,4 @@
+import { isIP } from 'node:net'
 import { secretMatches } from '../secrets.js'
 
 /** Every action an API client can be allowed to run, on api.php and REST alike. */
@@ -13,6 +14,16 @@ export const ACTIONS = [
 ] as const
 export type Action = (typeof ACTIONS)[number]
 export const ALL_ACTIONS = '*'
+
+/** The first of `permissions` that names no action (nor `*`), if any: the CLI and imports both check. */
+export function unknownPermission(permissions: readonly string[]): string | undefined {
+  return permissions.find((permission) => permission !== ALL_ACTIONS && !(ACTIONS as readonly string[]).includes(permission))
+}
+
+/** The first of an allow-list's entries that is not an IP address, if any. */
+export function notAnAddress(allowedIps: readonly string[]): string | undefined {
+  return allowedIps.find((ip) => isIP(ip) === 0)
+}
 
 /**
  * What an API credential identifier may be, wherever one is made (API_BOOTSTRAP_IDENTIFIER,

@@ -1,9 +1,8 @@
 import { randomBytes } from 'node:crypto'
-import { isIP } from 'node:net'
 import { hasNul } from '../credentials/rules.js'
 import { generateSecret, hashSecret } from '../secrets.js'
 import { RecentlyRead } from '../recently-read.js'
-import { ACTIONS, ALL_ACTIONS } from './access.js'
+import { ACTIONS, ALL_ACTIONS, notAnAddress, unknownPermission } from './access.js'
 import type { ApiCredentialAccess, ApiCredentialStorage, ApiCredentialSummary } from './storage.js'
 
 export interface NewApiClient {
@@ -56,14 +55,10 @@ export class ApiClientService {
   async create(input: NewApiClient): Promise<{ identifier: string; secret: string }> {
     const identifier = input.identifier ?? `api-${randomBytes(9).toString('base64url')}`
     const permissions = input.permissions ?? [ALL_ACTIONS]
-    for (const permission of permissions) {
-      if (permission !== ALL_ACTIONS && !(ACTIONS as readonly string[]).includes(permission)) {
-        throw new ApiClientError(`Unknown action "${permission}". Known: ${ACTIONS.join(', ')} or ${ALL_ACTIONS}`)
-      }
-    }
-    for (const ip of input.allowedIps ?? []) {
-      if (isIP(ip) === 0) throw new ApiClientError(`"${ip}" is not an IP address`)
-    }
+    const unknown = unknownPermission(permissions)
+    if (unknown !== undefined) throw new ApiClientError(`Unknown action "${unknown}". Known: ${ACTIONS.join(', ')} or ${ALL_ACTIONS}`)
+    const notAddress = notAnAddress(input.allowedIps ?? [])
+    if (notAddress !== undefined) throw new ApiClientError(`"${notAddress}" is not an IP address`)
     if (input.secret !== undefined && !GIVEN_SECRET.test(input.secret)) {
       throw new ApiClientError('The secret must be 32 to 256 printable ASCII characters, without spaces')
     }

@@ -1,5 +1,4 @@
-import { isIP } from 'node:net'
-import { ACTIONS, ALL_ACTIONS } from '../api-clients/access.js'
+import { notAnAddress, unknownPermission } from '../api-clients/access.js'
 import { AUDIT_FIELD_NAMES, MAX_ID, type AuditEvent, type StoredCredential } from '../credentials/credential.js'
 import { CredentialError } from '../credentials/errors.js'
 import { assertValidCredential, hasNul } from '../credentials/rules.js'
@@ -176,9 +175,9 @@ function apiCredentialProblem(record: ApiCredentialRecord): string | null {
     return `the identifier must be 1 to ${MAX_IDENTIFIER} characters`
   }
   if (!SECRET_HASH.test(record.secretHash)) return 'the secret hash must be 64 lowercase hexadecimal digits (SHA-256)'
-  const unknown = record.permissions.find((permission) => permission !== ALL_ACTIONS && !(ACTIONS as readonly string[]).includes(permission))
+  const unknown = unknownPermission(record.permissions)
   if (unknown !== undefined) return `unknown permission "${unknown}"`
-  const notAddress = record.allowedIps.find((ip) => isIP(ip) === 0)
+  const notAddress = notAnAddress(record.allowedIps)
   if (notAddress !== undefined) return `"${notAddress}" is not an IP address`
   return null
 }
