@@ -130,6 +130,13 @@ const cases: Case[] = [
     paged: true,
   },
   {
+    name: 'the legacy list sorted by grant type',
+    statement: listStatement({ sort: { field: 'grantType', order: 'asc' }, limit: 1 }),
+    params: { limit: 50 },
+    index: 'credential_grant_type_id_idx',
+    paged: true,
+  },
+  {
     name: "a credential's events",
     statement: EVENTS.first,
     params: { credentialId: 12_345, limit: 51 },
