@@ -31,18 +31,134 @@ export interface PoolStats {
   waiting: number
 }
 
-const requestDuration = new client.Histogram({
-  name: `${PREFIX}http_request_duration_seconds`,
-  help: 'Time from receiving a request to finishing its answer, by route template, method and status code.',
-  labelNames: ['route', 'method', 'status_code'] as const,
-  buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
-  registers: [registry],
-})
+/*
+ * The metrics a request records (its duration, its statements' durations, the in-flight gauge,
+ * the authentication look-ups and the changes) are kept here in plain numbers, and prom-client
+ * sees them only when it is scraped. Its own `observe` and `inc` validate and hash a labels
+ * object on every call: with metrics on, that was about 3 % of the service's CPU samples on an
+ * update (docs/performance.md#metrics-and-tracing-overhead). A series is found by its label values in
+ * nested maps instead, and made once, at its first use.
+ */
+type LabelValue = string | number
 
-const requestsInFlight = new client.Gauge({
+/** Series by their label values (in the order of the label names), each made at its first use. */
+class SeriesByLabels<S> {
+  readonly #root = new Map<LabelValue, unknown>()
+  readonly all: S[] = []
+
+  constructor(
+    private readonly labelNames: readonly string[],
+    private readonly make: (labels: Record<string, string>) => S,
+  ) {}
+
+  get(values: readonly LabelValue[]): S {
+    let level = this.#root
+    const last = values.length - 1
+    for (let index = 0; index < last; index++) {
+      let next = level.get(values[index] as LabelValue) as Map<LabelValue, unknown> | undefined
+      if (next === undefined) level.set(values[index] as LabelValue, (next = new Map()))
+      level = next
+    }
+    let series = level.get(values[last] as LabelValue) as S | undefined
+    if (series === undefined) {
+      series = this.make(Object.fromEntries(this.labelNames.map((name, index) => [name, String(values[index])])))
+      level.set(values[last] as LabelValue, series)
+      this.all.push(series)
+    }
+    return series
+  }
+}
+
+interface HistogramSeries {
+  readonly labels: Record<string, string>
+  /** Observations per bucket, not cumulative; the last one counts those above the largest bound. */
+  readonly counts: number[]
+  sum: number
+  count: number
+}
+
+/**
+ * A histogram registered with the registry like prom-client's own, and written out by it in the
+ * same lines (`_bucket` with `le` first, `_sum`, `_count`); an observation is a bucket search
+ * and three additions.
+ */
+class Histogram {
+  readonly type = 'histogram'
+  readonly aggregator = 'sum'
+  readonly #series: SeriesByLabels<HistogramSeries>
+
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    labelNames: readonly string[],
+    private readonly buckets: readonly number[],
+  ) {
+    this.#series = new SeriesByLabels(labelNames, (labels) => ({ labels, counts: new Array<number>(buckets.length + 1).fill(0), sum: 0, count: 0 }))
+    // What the registry's text output needs of a metric: name, help, type and getForPromString.
+    registry.registerMetric(this as unknown as client.Metric)
+  }
+
+  observe(seconds: number, ...labelValues: LabelValue[]): void {
+    const series = this.#series.get(labelValues)
+    let bucket = 0
+    while (bucket < this.buckets.length && seconds > (this.buckets[bucket] as number)) bucket++
+    ;(series.counts[bucket] as number)++
+    series.sum += seconds
+    series.count++
+  }
+
+  /** What the registry writes: prom-client's layout, the series' labels as `sharedLabels`. */
+  async getForPromString() {
+    const values = this.#series.all.flatMap((series) => {
+      let cumulative = 0
+      const line = (metricName: string, labels: Record<string, LabelValue>, value: number) => ({ metricName, labels, sharedLabels: series.labels, value })
+      return [
+        ...this.buckets.map((le, index) => line(`${this.name}_bucket`, { le }, (cumulative += series.counts[index] as number))),
+        line(`${this.name}_bucket`, { le: '+Inf' }, series.count),
+        line(`${this.name}_sum`, {}, series.sum),
+        line(`${this.name}_count`, {}, series.count),
+      ]
+    })
+    return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values }
+  }
+}
+
+/** A counter counted in plain numbers per series, added to prom-client's counter when it is scraped. */
+function batchedCounter(configuration: { name: string; help: string; labelNames: readonly string[] }) {
+  const series = new SeriesByLabels(configuration.labelNames, (labels) => ({ labels, pending: 0 }))
+  new client.Counter({
+    ...configuration,
+    registers: [registry],
+    collect() {
+      for (const counted of series.all) {
+        if (counted.pending === 0) continue
+        this.inc(counted.labels, counted.pending)
+        counted.pending = 0
+      }
+    },
+  })
+  return {
+    inc(count: number, ...labelValues: LabelValue[]): void {
+      series.get(labelValues).pending += count
+    },
+  }
+}
+
+const requestDuration = new Histogram(
+  `${PREFIX}http_request_duration_seconds`,
+  'Time from receiving a request to finishing its answer, by route template, method and status code.',
+  ['route', 'method', 'status_code'],
+  [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+)
+
+let requestsInFlight = 0
+new client.Gauge({
   name: `${PREFIX}http_requests_in_flight`,
   help: 'Requests received and not yet answered.',
   registers: [registry],
+  collect() {
+    this.set(requestsInFlight)
+  },
 })
 
 const pools = new Set<() => PoolStats>()
@@ -59,13 +175,12 @@ poolGauge('connections', 'Connections the database pool holds (PGlite: its one c
 poolGauge('idle_connections', 'Pool connections not running a statement.', (stats) => stats.idle)
 poolGauge('waiting_queries', 'Queries waiting for a pool connection (PGlite: for its one connection).', (stats) => stats.waiting)
 
-const statementDuration = new client.Histogram({
-  name: `${PREFIX}db_statement_duration_seconds`,
-  help: 'Time a database statement took, by statement name (src/credentials/storage.ts) and outcome.',
-  labelNames: ['statement', 'outcome'] as const,
-  buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
-  registers: [registry],
-})
+const statementDuration = new Histogram(
+  `${PREFIX}db_statement_duration_seconds`,
+  'Time a database statement took, by statement name (src/credentials/storage.ts) and outcome.',
+  ['statement', 'outcome'],
+  [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+)
 
 const rateLimitsShared = new client.Gauge({
   name: `${PREFIX}rate_limits_shared`,
@@ -84,11 +199,10 @@ new client.Gauge({
   },
 })
 
-const authCacheLookups = new client.Counter({
+const authCacheLookups = batchedCounter({
   name: `${PREFIX}auth_cache_lookups_total`,
   help: 'Authentication look-ups answered from memory (hit) or read from the database (miss), by cache.',
-  labelNames: ['cache', 'result'] as const,
-  registers: [registry],
+  labelNames: ['cache', 'result'],
 })
 
 const rateLimitRefusals = new client.Counter({
@@ -105,11 +219,10 @@ const failedAuthentications = new client.Counter({
   registers: [registry],
 })
 
-const credentialChanges = new client.Counter({
+const credentialChanges = batchedCounter({
   name: `${PREFIX}credential_changes_total`,
   help: 'Credential changes written, by action (create, update, rotate_secret, delete) and source.',
-  labelNames: ['action', 'source'] as const,
-  registers: [registry],
+  labelNames: ['action', 'source'],
 })
 
 const writeRetries = new client.Counter({
@@ -133,12 +246,12 @@ export const metrics = {
   },
 
   requestStarted(): void {
-    if (enabled) requestsInFlight.inc()
+    if (enabled) requestsInFlight++
   },
   requestFinished(route: string, method: string, statusCode: number, seconds: number): void {
     if (!enabled) return
-    requestsInFlight.dec()
-    requestDuration.observe({ route, method, status_code: statusCode }, seconds)
+    requestsInFlight--
+    requestDuration.observe(seconds, route, method, statusCode)
   },
 
   /** Counts a database's pool in the gauges until the returned function is called (at close). */
@@ -152,7 +265,7 @@ export const metrics = {
     return () => void availabilities.delete(available)
   },
   statementFinished(statement: string, seconds: number, ok: boolean): void {
-    if (enabled) statementDuration.observe({ statement, outcome: ok ? 'ok' : 'error' }, seconds)
+    if (enabled) statementDuration.observe(seconds, statement, ok ? 'ok' : 'error')
   },
 
   rateLimitsShared(shared: boolean): void {
@@ -160,7 +273,7 @@ export const metrics = {
   },
 
   authCacheLookup(cache: AuthCache, hit: boolean): void {
-    if (enabled) authCacheLookups.inc({ cache, result: hit ? 'hit' : 'miss' })
+    if (enabled) authCacheLookups.inc(1, cache, hit ? 'hit' : 'miss')
   },
   rateLimited(kind: RateLimitKind): void {
     if (enabled) rateLimitRefusals.inc({ kind })
@@ -169,7 +282,7 @@ export const metrics = {
     if (enabled) failedAuthentications.inc({ edge, reason })
   },
   credentialChanged(action: string, source: ChangeSource, count = 1): void {
-    if (enabled && count > 0) credentialChanges.inc({ action, source }, count)
+    if (enabled && count > 0) credentialChanges.inc(count, action, source)
   },
   writeRetried(): void {
     if (enabled) writeRetries.inc()
