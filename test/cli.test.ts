@@ -3,7 +3,7 @@ import t from 'tap'
 import { runCli } from '../src/cli/index.js'
 import { loadConfig } from '../src/config.js'
 import { openDatabase } from '../src/db/database.js'
-import { buildTestApp, freshDatabase } from './helpers/app.js'
+import { buildTestApp, freshDatabase, pgliteImage } from './helpers/app.js'
 import { callLegacy } from './helpers/legacy.js'
 
 const secretOf = (stdout: string) => /Secret \(shown only now; only its hash is stored\):\n(\S+)\n$/.exec(stdout)?.[1] ?? ''
@@ -137,7 +137,7 @@ t.test('usage errors: one line saying what is wrong, then the usage, exit 2', as
 
 t.test('the embedded database refuses a second process while one has it open', async (t) => {
   const dataDir = t.testdir()
-  const first = await openDatabase({ dataDir })
+  const first = await openDatabase({ dataDir, image: await pgliteImage() })
   t.teardown(() => first.close())
   const started = (pid: number) => {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')

@@ -1,6 +1,6 @@
 import { createServer } from 'node:http'
 import t from 'tap'
-import { freshDatabase } from '../helpers/app.js'
+import { freshDatabaseEnv } from '../helpers/app.js'
 import { startServerProcess } from '../helpers/server-process.js'
 
 // The real server process with OTEL_EXPORTER_OTLP_ENDPOINT: server.ts starts the SDK before the
@@ -21,10 +21,9 @@ t.test('server.ts exports a request span to the OTLP endpoint, and flushes at SI
   await new Promise<void>((resolve) => collector.listen(0, '127.0.0.1', resolve))
   t.teardown(() => new Promise((resolve) => collector.close(resolve)))
 
-  const { database, drop } = await freshDatabase()
-  t.teardown(drop)
   const admin = { identifier: 'traced-admin', secret: 'a-bootstrap-secret-of-at-least-32-characters' }
   const env: Record<string, string> = {
+    ...(await freshDatabaseEnv(t)),
     API_BOOTSTRAP_IDENTIFIER: admin.identifier,
     API_BOOTSTRAP_SECRET: admin.secret,
     OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${(collector.address() as { port: number }).port}`,
@@ -32,8 +31,6 @@ t.test('server.ts exports a request span to the OTLP endpoint, and flushes at SI
     // Longer than the test: only the flush at shutdown can deliver the span.
     OTEL_BSP_SCHEDULE_DELAY: '600000',
   }
-  if ('url' in database) env.DATABASE_URL = database.url
-  else env.DATA_DIR = t.testdir()
   const server = startServerProcess(t, env)
   const [, url] = (await server.waitFor(/^Server listening at (http:\S+)/)) as RegExpExecArray & [string, string]
 
