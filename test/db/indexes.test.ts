@@ -116,6 +116,27 @@ const cases: Case[] = [
     index: 'credential_client_identifier_key',
   },
   {
+    name: 'the legacy list sorted by name, descending',
+    statement: listStatement({ sort: { field: 'name', order: 'desc' }, limit: 1 }),
+    params: { limit: 50 },
+    index: 'credential_name_id_idx',
+    paged: true,
+  },
+  {
+    name: 'the legacy list sorted by creation time',
+    statement: listStatement({ sort: { field: 'createdAt', order: 'asc' }, limit: 1 }),
+    params: { limit: 50 },
+    index: 'credential_created_at_id_idx',
+    paged: true,
+  },
+  {
+    name: 'the legacy list sorted by grant type',
+    statement: listStatement({ sort: { field: 'grantType', order: 'asc' }, limit: 1 }),
+    params: { limit: 50 },
+    index: 'credential_grant_type_id_idx',
+    paged: true,
+  },
+  {
     name: "a credential's events",
     statement: EVENTS.first,
     params: { credentialId: 12_345, limit: 51 },
