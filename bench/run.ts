@@ -17,14 +17,17 @@ import { scratchDatabase, serviceEnv, Target } from './target.js'
  *   BENCH_CPU_PROF         a folder: the service runs the load phase with `node --cpu-prof` writing there
  *   BENCH_SERVICE_NODE_OPTIONS  extra node flags for the service, e.g. --max-old-space-size=64
  *   BENCH_PATHS            only the paths whose name contains one of these comma-separated words, e.g. legacy,PATCH
- *   BENCH_COMPARE          metrics or tracing: instead of the floor comparison, each path on two services
- *                          that differ only in that (metrics on / off; traces exported / off), alternately
+ *   BENCH_COMPARE          metrics or tracing: instead of the floor comparison, each path that has a floor on two
+ *                          services that differ only in that (metrics on / off; traces exported / off),
+ *                          alternately in rounds of BENCH_SECONDS (see compareVariants); prints the median round
+ *   BENCH_COMPARE_ROUNDS   rounds per path and side with BENCH_COMPARE (default 6)
  *   BENCH_CREDENTIALS      credentials seeded in bulk, with an audit trail in proportion (default 1000)
  *   BENCH_BUSY_EVENTS      audit events of the one busy credential (default 100000)
  *   BENCH_REDIS_URL        the service counts its rate limits in this Redis (its REDIS_URL, under a key
  *                          prefix of the run's own); unset: in the process, as by default
  */
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10)
+const ROUNDS = Number(process.env.BENCH_COMPARE_ROUNDS ?? 6)
 const MEMORY_SECONDS = Number(process.env.BENCH_MEMORY_SECONDS ?? 60)
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50)
 const CREDENTIALS = Number(process.env.BENCH_CREDENTIALS ?? 1_000)
@@ -281,7 +284,8 @@ async function main() {
     for (const path of PATHS.filter((path) => !enabled.includes(path))) console.log(`${path.name}: skipped (not chosen, or route not present)`)
     if (comparing) {
       await service.stop()
-      await compareVariants(VARIANTS[comparing as keyof typeof VARIANTS], enabled, seeded, scratch.url, targets)
+      // The four paths of the floor comparison; the scale paths cost the same per request to record.
+      await compareVariants(VARIANTS[comparing as keyof typeof VARIANTS], enabled.filter((path) => path.floor), seeded, scratch.url, targets)
       return
     }
 
@@ -378,7 +382,10 @@ const VARIANTS = {
 
 /**
  * Each path on two services, one per variant, started side by side on the same database and
- * loaded in turns (on, off, on, off), so that load from elsewhere falls on both alike.
+ * loaded in turns. After a warm-up of each, ROUNDS rounds of SECONDS on each, in the order
+ * on off, off on, on off, … (so a drift of the machine's load falls on both sides alike). Each
+ * round gives its own ratios on/off (req/s, CPU ms per request); the median round is printed,
+ * with the range of the rounds, which is the noise the figure has to be read against.
  */
 async function compareVariants(
   variant: { on: Record<string, string>; off: Record<string, string> },
@@ -396,24 +403,37 @@ async function compareVariants(
     targets.push(target)
     return target
   }
+  const median = (values: number[]) => {
+    const sorted = [...values].sort((a, b) => a - b)
+    const middle = Math.floor(sorted.length / 2)
+    return sorted.length % 2 === 1 ? (sorted[middle] as number) : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2
+  }
+  const spread = (values: number[]) => `${Math.min(...values).toFixed(3)}–${Math.max(...values).toFixed(3)}`
   try {
     const on = await start('on', variant.on)
     const off = await start('off', variant.off)
-    console.log('\n| path | req/s on | req/s off | ratio | CPU ms/req on | CPU ms/req off | CPU ratio | p99 on | p99 off |')
-    console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|')
+    console.log(`\n${ROUNDS} rounds of ${SECONDS} s on each side per path; medians of the rounds, and the range of the rounds' ratios`)
+    console.log('| path | req/s on | req/s off | ratio | (range) | CPU ms/req on | CPU ms/req off | CPU ratio | (range) | p99 on | p99 off | load |')
+    console.log('|---|---:|---:|---:|---|---:|---:|---:|---|---:|---:|---:|')
     for (const path of enabled) {
-      const runs = { on: [] as Measured[], off: [] as Measured[] }
+      const rounds: { on: Measured; off: Measured }[] = []
       for (const target of [on, off]) await load(target, path, seeded, 2) // warm-up
-      for (let round = 0; round < 2; round++) {
-        for (const [name, target] of [['on', on], ['off', off]] as const) runs[name].push(await load(target, path, seeded, SECONDS))
+      for (let round = 0; round < ROUNDS; round++) {
+        const order = round % 2 === 0 ? ([['on', on], ['off', off]] as const) : ([['off', off], ['on', on]] as const)
+        const measured: Partial<Record<'on' | 'off', Measured>> = {}
+        for (const [name, target] of order) measured[name] = await load(target, path, seeded, SECONDS)
+        rounds.push(measured as { on: Measured; off: Measured })
       }
-      const mean = (measured: Measured[], pick: (m: Measured) => number) => measured.reduce((sum, m) => sum + pick(m), 0) / measured.length
-      const rps = { on: mean(runs.on, (m) => m.requestsPerSecond), off: mean(runs.off, (m) => m.requestsPerSecond) }
-      const cpu = { on: mean(runs.on, (m) => m.cpuMsPerRequest), off: mean(runs.off, (m) => m.cpuMsPerRequest) }
-      const p99 = { on: Math.max(...runs.on.map((m) => m.p99)), off: Math.max(...runs.off.map((m) => m.p99)) }
-      console.log(`| ${path.name} | ${rps.on.toFixed(0)} | ${rps.off.toFixed(0)} | ${(rps.on / rps.off).toFixed(3)} | ` +
-        `${cpu.on.toFixed(3)} | ${cpu.off.toFixed(3)} | ${(cpu.on / cpu.off).toFixed(3)} | ${p99.on} | ${p99.off} |`)
-      const failed = [...runs.on, ...runs.off].reduce((sum, m) => sum + m.errors + m.non2xx, 0)
+      const of = (side: 'on' | 'off', pick: (m: Measured) => number) => median(rounds.map((round) => pick(round[side])))
+      const ratios = (pick: (m: Measured) => number) => rounds.map((round) => pick(round.on) / pick(round.off))
+      const rate = (m: Measured) => m.requestsPerSecond
+      const cost = (m: Measured) => m.cpuMsPerRequest
+      const rps = ratios(rate)
+      const cpu = ratios(cost)
+      console.log(`| ${path.name} | ${of('on', rate).toFixed(0)} | ${of('off', rate).toFixed(0)} | ${median(rps).toFixed(3)} | ${spread(rps)} | ` +
+        `${of('on', cost).toFixed(3)} | ${of('off', cost).toFixed(3)} | ${median(cpu).toFixed(3)} | ${spread(cpu)} | ` +
+        `${of('on', (m) => m.p99)} | ${of('off', (m) => m.p99)} | ${os.loadavg()[0]?.toFixed(1)} |`)
+      const failed = rounds.reduce((sum, round) => sum + round.on.errors + round.on.non2xx + round.off.errors + round.off.non2xx, 0)
       if (failed > 0) console.log(`  ${path.name}: ${failed} errors or non-2xx answers`)
     }
     console.log(`load average at the end: ${os.loadavg().map((value) => value.toFixed(1)).join(' ')}`)

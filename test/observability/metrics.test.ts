@@ -203,3 +203,22 @@ t.test('METRICS_ENABLED=false: no /metrics, and nothing recorded', async (t) => 
     before.value('oauth_http_request_duration_seconds_count', { route: '/includes/api.php', method: 'POST', status_code: '200' }),
   )
 })
+
+t.test('a histogram in the scrape: cumulative buckets (a value on a bound counts in it), +Inf, sum and count', async (t) => {
+  const statement = `test.buckets_${process.pid}`
+  for (const seconds of [0.0005, 0.003, 0.003, 3]) metrics.statementFinished(statement, seconds, true)
+  metrics.statementFinished(statement, 0.01, false)
+  const { text } = await metrics.scrape()
+  const lines = text.split('\n').filter((line) => line.includes(`statement="${statement}"`))
+  const ok = (suffix: string, le?: string) =>
+    `oauth_db_statement_duration_seconds_${suffix}{${le === undefined ? '' : `le="${le}",`}statement="${statement}",outcome="ok"}`
+  t.ok(lines.includes(`${ok('bucket', '0.0005')} 1`), 'the value on the bound')
+  t.ok(lines.includes(`${ok('bucket', '0.0025')} 1`))
+  t.ok(lines.includes(`${ok('bucket', '0.005')} 3`))
+  t.ok(lines.includes(`${ok('bucket', '2.5')} 3`), 'the largest bound')
+  t.ok(lines.includes(`${ok('bucket', '+Inf')} 4`))
+  t.ok(lines.includes(`${ok('sum')} 3.0065`))
+  t.ok(lines.includes(`${ok('count')} 4`))
+  t.equal(lines.filter((line) => line.startsWith('oauth_db_statement_duration_seconds_bucket{') && line.includes('outcome="ok"')).length, 13)
+  t.ok(lines.includes(`oauth_db_statement_duration_seconds_count{statement="${statement}",outcome="error"} 1`), 'a series per outcome')
+})
