@@ -23,6 +23,8 @@ import { scratchDatabase, serviceEnv, Target } from './target.js'
  *   BENCH_COMPARE_ROUNDS   rounds per path and side with BENCH_COMPARE (default 6)
  *   BENCH_CREDENTIALS      credentials seeded in bulk, with an audit trail in proportion (default 1000)
  *   BENCH_BUSY_EVENTS      audit events of the one busy credential (default 100000)
+ *   BENCH_REDIS_URL        the service counts its rate limits in this Redis (its REDIS_URL, under a key
+ *                          prefix of the run's own); unset: in the process, as by default
  */
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10)
 const ROUNDS = Number(process.env.BENCH_COMPARE_ROUNDS ?? 6)
@@ -35,6 +37,9 @@ const HOT = Math.min(200, CREDENTIALS)
 /** Authentication across many clients: more than the service keeps in memory (10,000). */
 const DISTINCT_CLIENTS = Math.min(100_000, CREDENTIALS)
 const PAGE = 50
+const REDIS: Record<string, string> = process.env.BENCH_REDIS_URL
+  ? { REDIS_URL: process.env.BENCH_REDIS_URL, REDIS_KEY_PREFIX: `bench-${process.pid}:` }
+  : {}
 const API = { identifier: 'bench', secret: randomBytes(32).toString('base64') }
 const BASIC = `Basic ${Buffer.from(`${API.identifier}:${API.secret}`).toString('base64')}`
 
@@ -244,7 +249,7 @@ async function main() {
   const startService = async (profile = false) => {
     const profiling = profile && process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : []
     const flags = [...profiling, ...(process.env.BENCH_SERVICE_NODE_OPTIONS?.split(' ').filter(Boolean) ?? [])]
-    const target = await Target.start('service', 'dist/src/server.js', serviceEnv(scratch.url, API, 'info'), flags)
+    const target = await Target.start('service', 'dist/src/server.js', { ...serviceEnv(scratch.url, API, 'info'), ...REDIS }, flags)
     targets.push(target)
     return target
   }
@@ -258,6 +263,7 @@ async function main() {
     console.log(`# oauth-credential-service bench, ${new Date().toISOString()}`)
     console.log(`# ${os.cpus().length} x ${cpu}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}, ` +
       `PostgreSQL ${(await admin.query('SHOW server_version')).rows[0].server_version}; ` +
+      `rate limits counted ${REDIS.REDIS_URL ? 'in Redis' : 'in the service process'}; ` +
       `${CONNECTIONS} connections, ${SECONDS} s per run, load generator on the same machine; ` +
       `load average at the start: ${os.loadavg().map((value) => value.toFixed(1)).join(' ')}\n`)
 
@@ -334,11 +340,11 @@ async function main() {
     console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|')
     for (const { path, service: s, floor: f } of results) {
       const floorColumns = f
-        ? `${f.requestsPerSecond.toFixed(0)} | ${f.p50} | ${f.p99} | ${f.cpuMsPerRequest.toFixed(2)} | ` +
+        ? `${f.requestsPerSecond.toFixed(0)} | ${f.p50} | ${f.p99} | ${f.cpuMsPerRequest.toFixed(3)} | ` +
           `${(s.requestsPerSecond / f.requestsPerSecond).toFixed(2)}`
         : '- | - | - | - | -'
       console.log(`| ${path} | ${s.requestsPerSecond.toFixed(0)} | ${s.p50} | ${s.p99} | ${s.peakRssMiB.toFixed(0)} | ` +
-        `${s.cpuMsPerRequest.toFixed(2)} | ${floorColumns} |`)
+        `${s.cpuMsPerRequest.toFixed(3)} | ${floorColumns} |`)
     }
     for (const { path, service: s, floor: f, writes } of results) {
       console.log(`${path}: service ${s.ok} answered 2xx, ${s.errors} errors, ${s.non2xx} non-2xx` +

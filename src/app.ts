@@ -130,6 +130,9 @@ export async function buildServer(
       requestTimeout: REQUEST_TIMEOUT_MS,
       trustProxy: trustProxySetting(config.TRUST_PROXY),
       ajv: { customOptions: { removeAdditional: false } },
+      // Answers are serialized, not validated: a nullable field's schema (anyOf) is chosen by its
+      // type, so checking a date-time string's format again on every answer would only cost.
+      serializerOpts: { ajv: { validateFormats: false } },
       frameworkErrors: routerProblem,
     })
     fastify.addHook('onRequest', (request, reply, done) => {

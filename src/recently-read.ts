@@ -40,6 +40,13 @@ export class RecentlyRead<T> {
     return value
   }
 
+  /** What is kept for `key`, without reading: a look-up answered from memory, or undefined. */
+  remembered(key: string): T | undefined {
+    const kept = this.live ? this.#entries.get(key) : undefined
+    if (kept !== undefined) metrics.authCacheLookup(this.cache, true)
+    return kept
+  }
+
   /** `key` changed; `null`: anything may have. */
   forget(key: string | null): void {
     this.#generation++

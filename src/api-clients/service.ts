@@ -122,6 +122,11 @@ export class ApiClientService {
     this.#recentlyRead?.forget(identifier)
   }
 
+  /** The API client `find` would answer from memory now, without reading; undefined otherwise. */
+  remembered(identifier: string): ApiCredentialAccess | undefined {
+    return this.#recent.remembered(identifier)
+  }
+
   /**
    * The active API client with this identifier, before its secret is checked (IP checks come
    * first). Answered from memory while changes are heard (see RecentlyRead); unknown and

@@ -33,9 +33,12 @@ export interface AccessAttempt {
   found?: ApiCredentialAccess | null
   /** The caller, once its secret has been checked. */
   client?: ApiClient
+  /** Whether the request has been counted against the caller's request budget. */
+  callerCounted?: boolean
 }
 
-export type AccessCheck = (attempt: AccessAttempt) => Promise<void>
+/** One check; it finishes before it returns when it needs no I/O. */
+export type AccessCheck = (attempt: AccessAttempt) => Promise<void> | undefined | void
 
 /**
  * The checks a caller passes before an action runs. Both edges run these same checks; each
@@ -52,6 +55,10 @@ export function accessChecks(apiClients: ApiClientService, limits: RequestLimits
     await limits.authenticationFailed(attempt.request, identifier)
     return new AccessRefused(reason, message)
   }
+  const accept = (attempt: AccessAttempt, found: ApiCredentialAccess) => {
+    setActor(attempt.request, found.identifier)
+    attempt.client = { identifier: found.identifier, permissions: found.permissions, allowedIps: found.allowedIps }
+  }
   const caller = (attempt: AccessAttempt): ApiClient => {
     if (attempt.client === undefined) throw new Error('access check ordered before authentication')
     return attempt.client
@@ -59,7 +66,28 @@ export function accessChecks(apiClients: ApiClientService, limits: RequestLimits
 
   return {
     /** Counts the request against its address, and refuses an address over its budgets. */
-    admitAddress: (async (attempt) => limits.admitAddress(attempt.request)) satisfies AccessCheck,
+    admitAddress: ((attempt) => limits.admit(attempt.request, { address: true })) satisfies AccessCheck,
+
+    /** Before the secret is checked: refuses an identifier out of failures (from any address). */
+    admitIdentifier: ((attempt) => limits.admit(attempt.request, { identifier: attempt.identifier })) satisfies AccessCheck,
+
+    /**
+     * The request's budgets as one decision (one round trip to Redis), where the identifier comes
+     * with the request: the address's, the identifier's failures and, when this process remembers
+     * the API credential and the secret is its own, the caller's (checked here, so that it is in
+     * the decision; otherwise `admitCaller` counts it once `authenticate` has looked it up).
+     * `clients`: the request goes on to check a client secret (POST …/authenticate).
+     */
+    admitRequest: (clients: boolean): AccessCheck => (attempt) => {
+      const remembered = apiClients.remembered(attempt.identifier)
+      if (remembered !== undefined && attempt.secret !== '' && secretAccepted(remembered, attempt.secret)) {
+        attempt.found = remembered
+        accept(attempt, remembered)
+        attempt.callerCounted = true
+      }
+      const { request, identifier, client } = attempt
+      return limits.admit(request, { address: true, identifier, caller: client?.identifier, clients })
+    },
 
     /**
      * The caller's IP allow-list. As in the original, an access key is consulted only for an
@@ -76,24 +104,27 @@ export function accessChecks(apiClients: ApiClientService, limits: RequestLimits
       }
     }) satisfies AccessCheck,
 
-    /** Identifier and secret, unless the identifier has used up its failures (from any address). */
+    /** Identifier and secret; an admission (above) has refused identifiers out of failures. */
     authenticate: (async (attempt) => {
+      if (attempt.client !== undefined) return
       if (attempt.identifier === '' || attempt.secret === '') {
         throw await authenticationFailed(attempt, 'missing', refusals.missing)
       }
-      await limits.admitIdentifier(attempt.request, attempt.identifier)
       const found = await lookUp(attempt)
       if (!secretAccepted(found, attempt.secret)) {
         throw await authenticationFailed(attempt, 'failed', refusals.failed, attempt.identifier)
       }
-      setActor(attempt.request, found.identifier)
-      attempt.client = { identifier: found.identifier, permissions: found.permissions, allowedIps: found.allowedIps }
+      accept(attempt, found)
     }) satisfies AccessCheck,
 
-    /** Counts the request against the API credential that made it. */
-    admitCaller: (async (attempt) => limits.admitCaller(attempt.request, caller(attempt).identifier)) satisfies AccessCheck,
+    /** Counts the request against the API credential that made it, unless an admission did. */
+    admitCaller: ((attempt) => {
+      if (attempt.callerCounted) return undefined
+      attempt.callerCounted = true
+      return limits.admit(attempt.request, { caller: caller(attempt).identifier })
+    }) satisfies AccessCheck,
 
-    permission: (async (attempt) => requirePermission(caller(attempt), attempt.action)) satisfies AccessCheck,
+    permission: ((attempt) => requirePermission(caller(attempt), attempt.action)) satisfies AccessCheck,
   }
 }
 
@@ -114,7 +145,10 @@ export function requireSecretIssuing(client: ApiClient): void {
 
 /** Runs the checks in order; answers with the authenticated caller. */
 export async function checkAccess(attempt: AccessAttempt, checks: readonly AccessCheck[]): Promise<ApiClient> {
-  for (const check of checks) await check(attempt)
+  for (const check of checks) {
+    const pending = check(attempt)
+    if (pending) await pending
+  }
   if (attempt.client === undefined) throw new Error('access checks without authentication')
   return attempt.client
 }

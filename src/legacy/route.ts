@@ -46,11 +46,11 @@ export default async function legacyApi(app: FastifyInstance) {
     config.LEGACY_UPSTREAM_URL === undefined
       ? undefined
       : legacyUpstream({ url: config.LEGACY_UPSTREAM_URL, timeoutMs: config.LEGACY_UPSTREAM_TIMEOUT_MS })
-  const actionRequired: AccessCheck = async (attempt) => {
+  const actionRequired: AccessCheck = (attempt) => {
     if (attempt.action === '') throw new Refusal(400, 'Empty action request')
   }
   // SPEC §4: address or access key, action, credentials, permission.
-  const checks = [access.admitAddress, access.allowList, actionRequired, access.authenticate, access.admitCaller, access.permission]
+  const checks = [access.admitAddress, access.allowList, actionRequired, access.admitIdentifier, access.authenticate, access.admitCaller, access.permission]
 
   // Parsing failures (bad JSON, too large, unknown content type) answer in the legacy shape.
   app.setErrorHandler(async (error: Error & { statusCode?: number }, request, reply) => {

@@ -1,8 +1,7 @@
-import rateLimit from '@fastify/rate-limit'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { metrics, type RateLimitKind } from '../observability/metrics.js'
-import { SharedCounting, sharedStore } from './shared-counting.js'
+import { localStore, SharedCounting, type CountStore, type Tally } from './shared-counting.js'
 
 /** How many requests, and how many failed authentications, a window allows per key. */
 export interface LimitSettings {
@@ -32,26 +31,36 @@ export class RateLimited extends Error {
   }
 }
 
+/** What a step of a request is admitted by; the budgets it names are decided together. */
+export interface Admission {
+  /** Counts the request against its address; refuses an address over its request budget or out of failures. */
+  address?: boolean
+  /** The API identifier the caller presents, before its secret is checked: refused once out of failures. */
+  identifier?: string
+  /** The API credential that authenticated: the request is counted against its request budget. */
+  caller?: string
+  /**
+   * The request goes on to check a client secret (POST …/authenticate): refuses an address out
+   * of client failures now, and learns what `admitClient` needs, so that it asks Redis nothing.
+   */
+  clients?: boolean
+}
+
 /**
  * The limits every endpoint applies, in the order it meets them. The endpoints call these
  * instead of a route-level hook because api.php carries its credentials in the body and
- * answers in the caller's format, and REST reads them from a header.
+ * answers in the caller's format, and REST reads them from a header. Each call is one decision:
+ * with REDIS_URL, one round trip. Calls answered in this process finish before they return.
  */
 export interface RequestLimits {
-  /** Before authentication: counts the request against its address, and refuses an address
-   * that is over its request budget or has used up its failed authentications. */
-  admitAddress(request: FastifyRequest): Promise<void>
-  /** Before a secret is checked: refuses an identifier that has used up its failures. */
-  admitIdentifier(request: FastifyRequest, identifier: string): Promise<void>
+  admit(request: FastifyRequest, admission: Admission): Promise<void> | undefined
   /** A failed authentication or IP refusal: it costs the address (and the identifier, when
    * the secret was wrong) from their much smaller failure budgets. */
-  authenticationFailed(request: FastifyRequest, identifier?: string): Promise<void>
-  /** After authentication: counts the request against the API credential that made it. */
-  admitCaller(request: FastifyRequest, identifier: string): Promise<void>
+  authenticationFailed(request: FastifyRequest, identifier?: string): Promise<void> | undefined
   /** Before a client secret is checked: refuses an address or client out of failures. */
-  admitClient(request: FastifyRequest, clientIdentifier: string): Promise<void>
+  admitClient(request: FastifyRequest, clientIdentifier: string): Promise<void> | undefined
   /** A wrong client secret: it costs the address and the client identifier. */
-  clientAuthenticationFailed(request: FastifyRequest, clientIdentifier: string): Promise<void>
+  clientAuthenticationFailed(request: FastifyRequest, clientIdentifier: string): Promise<void> | undefined
   /** Whether the counts are shared with other replicas now: REDIS_URL is set and Redis answers. */
   sharing(): boolean
 }
@@ -63,18 +72,24 @@ declare module 'fastify' {
 }
 
 /**
- * A count per key in fixed windows, with a maximum: the one counter interface every limit
- * uses. The counts live in @fastify/rate-limit's store: in process an LRU of 5,000 keys per
- * budget, the plugin's default (memory stays bounded; the least recently counted key goes
- * first), or in Redis with REDIS_URL (src/limits/shared-counting.ts).
+ * A count per key in fixed windows, with a maximum: the one counter every limit uses. The counts
+ * live in a store of @fastify/rate-limit's: in process an LRU of 5,000 keys per budget (memory
+ * stays bounded; the least recently counted key goes first), or in Redis with REDIS_URL
+ * (src/limits/shared-counting.ts).
  */
 interface Budget {
-  /** Counts one; refuses once the count is past the maximum. */
-  take(request: FastifyRequest, key: string): Promise<void>
-  /** Refuses when the key has used up its budget, without counting. */
-  check(request: FastifyRequest, key: string): Promise<void>
-  /** Counts one that was already answered (a failure); never refuses. */
-  spend(request: FastifyRequest, key: string): Promise<void>
+  kind: RateLimitKind
+  max: number
+  message: string
+  store: CountStore
+}
+
+/** One count a decision asks of a budget: `take` counts and refuses past the maximum,
+ * `check` refuses a key that has used its budget up without counting, `spend` counts and never refuses. */
+interface Ask {
+  budget: Budget
+  key: string
+  use: 'take' | 'check' | 'spend'
 }
 
 /** Keys come from callers: longer ones than any identifier can have share their prefix's count. */
@@ -86,35 +101,50 @@ async function limits(app: FastifyInstance, settings: LimitSettings) {
   const timeWindow = settings.windowSeconds * 1000
   const shared = settings.redis && new SharedCounting(settings.redis.url, settings.redis.timeoutMs, app.log)
   if (shared) app.addHook('onClose', () => shared.close())
-  await app.register(rateLimit, { global: false, timeWindow, ...(shared && { store: sharedStore(shared) }) })
   const keyPrefix = settings.redis?.keyPrefix ?? ''
 
-  const budget = (kind: RateLimitKind, max: number, message: string): Budget => {
-    // The limiter asks the request for its key; each budget keeps the key it was given. Budgets
-    // share one Redis: the budget's kind keeps their counts apart.
-    const keys = new WeakMap<FastifyRequest, string>()
-    const limiter = app.createRateLimit({ max, timeWindow, keyGenerator: (request) => keys.get(request) ?? '' })
-    const count = async (request: FastifyRequest, key: string, increment: boolean) => {
-      keys.set(request, `${keyPrefix}${kind}:${key.slice(0, KEY_LENGTH)}`)
-      return limiter(request, { increment })
+  // Budgets share one Redis: the budget's kind keeps their counts apart.
+  const keyOf = (budget: Budget, key: string) => `${keyPrefix}${budget.kind}:${key.slice(0, KEY_LENGTH)}`
+  const budget = (kind: RateLimitKind, max: number, message: string, store = shared ? shared.store() : localStore()): Budget =>
+    ({ kind, max, message, store })
+  const refused = (budget: Budget, ask: Ask, tally: Tally) =>
+    ask.use === 'take' ? tally.current > budget.max : ask.use === 'check' && tally.current >= budget.max
+
+  /** Asks every count at once (one Redis round trip), then refuses with the first budget that says no. */
+  const decide = (asks: Ask[]): Promise<void> | undefined => {
+    const tallies: Tally[] = []
+    let waiting = asks.length
+    let failure: Error | null = null
+    let settle: (() => void) | undefined
+    asks.forEach((ask, index) => {
+      const counted = (error: Error | null, tally?: Tally) => {
+        failure ??= error
+        tallies[index] = tally ?? { current: 0, ttl: 0 }
+        if (--waiting === 0) settle?.()
+      }
+      ask.budget.store[ask.use === 'check' ? 'read' : 'incr'](keyOf(ask.budget, ask.key), counted, timeWindow, ask.budget.max)
+    })
+    const verdict = () => {
+      if (failure) throw failure
+      const index = asks.findIndex((ask, at) => refused(ask.budget, ask, tallies[at] as Tally))
+      const refusal = asks[index]
+      if (!refusal) return
+      metrics.rateLimited(refusal.budget.kind)
+      throw new RateLimited(Math.max(1, Math.ceil((tallies[index] as Tally).ttl / 1000)), refusal.budget.message)
     }
-    const refused = (ttlInSeconds: number) => {
-      metrics.rateLimited(kind)
-      return new RateLimited(Math.max(1, ttlInSeconds), message)
+    if (waiting === 0) {
+      verdict()
+      return undefined
     }
-    return {
-      async take(request, key) {
-        const state = await count(request, key, true)
-        if (!state.isAllowed && state.isExceeded) throw refused(state.ttlInSeconds)
-      },
-      async check(request, key) {
-        const state = await count(request, key, false)
-        if (!state.isAllowed && state.remaining === 0) throw refused(state.ttlInSeconds)
-      },
-      async spend(request, key) {
-        await count(request, key, true)
-      },
-    }
+    return new Promise<void>((resolve, reject) => {
+      settle = () => {
+        try {
+          resolve(verdict())
+        } catch (error) {
+          reject(error)
+        }
+      }
+    })
   }
 
   const byAddress = budget('address', settings.perIp, 'Too many requests. Please try again later.')
@@ -122,35 +152,47 @@ async function limits(app: FastifyInstance, settings: LimitSettings) {
   const failuresByAddress = budget('failed_authentications', settings.failedAuthPerIp, FAILURES)
   const failuresByIdentifier = budget('failed_authentications_by_identifier', settings.failedAuthPerIdentifier, FAILURES)
   const clientFailuresByAddress = budget('failed_client_authentications', settings.failedClientAuthPerIp, FAILURES)
-  const clientFailuresByClient = budget('failed_client_authentications_by_client', settings.failedClientAuthPerClient, FAILURES)
+  // Redis lists the clients out of failures, so that `admit` learns them in its round trip.
+  const listedClients = shared?.store(`${keyPrefix}used_up:failed_client_authentications_by_client`)
+  const clientFailuresByClient = budget('failed_client_authentications_by_client', settings.failedClientAuthPerClient, FAILURES, listedClients)
 
-  // Counts asked together go to Redis in one pipeline (one round trip), so each step asks at once.
+  /**
+   * Requests admitted with `clients`: their address is checked, and with Redis, the clients
+   * out of failures then (undefined: ask about the client).
+   */
+  const clientsAdmitted = new WeakMap<FastifyRequest, Promise<Set<string> | undefined> | undefined>()
+
   app.decorate('limits', {
-    async admitAddress(request) {
-      await Promise.all([failuresByAddress.check(request, request.ip), byAddress.take(request, request.ip)])
+    admit(request, { address, identifier, caller, clients }) {
+      const asks: Ask[] = []
+      if (address) {
+        asks.push({ budget: failuresByAddress, key: request.ip, use: 'check' }, { budget: byAddress, key: request.ip, use: 'take' })
+      }
+      if (identifier) asks.push({ budget: failuresByIdentifier, key: identifier, use: 'check' })
+      if (caller !== undefined) asks.push({ budget: byCaller, key: caller, use: 'take' })
+      if (clients) {
+        asks.push({ budget: clientFailuresByAddress, key: request.ip, use: 'check' })
+        clientsAdmitted.set(request, listedClients?.usedUp())
+      }
+      return decide(asks)
     },
-    async admitIdentifier(request, identifier) {
-      await failuresByIdentifier.check(request, identifier)
+    authenticationFailed(request, identifier) {
+      const asks: Ask[] = [{ budget: failuresByAddress, key: request.ip, use: 'spend' }]
+      if (identifier) asks.push({ budget: failuresByIdentifier, key: identifier, use: 'spend' })
+      return decide(asks)
     },
-    async authenticationFailed(request, identifier) {
-      await Promise.all([
-        failuresByAddress.spend(request, request.ip),
-        identifier ? failuresByIdentifier.spend(request, identifier) : undefined,
-      ])
+    admitClient(request, clientIdentifier) {
+      const byClient: Ask = { budget: clientFailuresByClient, key: clientIdentifier, use: 'check' }
+      if (!clientsAdmitted.has(request)) return decide([{ budget: clientFailuresByAddress, key: request.ip, use: 'check' }, byClient])
+      const usedUp = clientsAdmitted.get(request)
+      if (usedUp === undefined) return decide([byClient])
+      // A client listed as used up is asked about: how long it stays so is its count's to say.
+      return usedUp.then((keys) => (keys?.has(keyOf(clientFailuresByClient, clientIdentifier)) === false ? undefined : decide([byClient])))
     },
-    async admitCaller(request, identifier) {
-      await byCaller.take(request, identifier)
-    },
-    async admitClient(request, clientIdentifier) {
-      await Promise.all([
-        clientFailuresByAddress.check(request, request.ip),
-        clientFailuresByClient.check(request, clientIdentifier),
-      ])
-    },
-    async clientAuthenticationFailed(request, clientIdentifier) {
-      await Promise.all([
-        clientFailuresByAddress.spend(request, request.ip),
-        clientFailuresByClient.spend(request, clientIdentifier),
+    clientAuthenticationFailed(request, clientIdentifier) {
+      return decide([
+        { budget: clientFailuresByAddress, key: request.ip, use: 'spend' },
+        { budget: clientFailuresByClient, key: clientIdentifier, use: 'spend' },
       ])
     },
     sharing: () => shared?.shared ?? false,

@@ -1,20 +1,63 @@
 import LocalStore from '@fastify/rate-limit/store/LocalStore.js'
 import RedisStore from '@fastify/rate-limit/store/RedisStore.js'
-import type { FastifyRateLimitStore, FastifyRateLimitStoreCtor } from '@fastify/rate-limit'
 import type { FastifyBaseLogger } from 'fastify'
 import { Redis } from 'ioredis'
 import { metrics } from '../observability/metrics.js'
 
-/** Keys of the in-process fallback per budget: the plugin's own default, so memory stays bounded. */
+/** Keys of the in-process count per budget: the plugin's own default, so memory stays bounded. */
 const LOCAL_KEYS = 5_000
 /** How often a Redis that stopped answering is asked again. */
 const PROBE_MS = 1_000
+/** The namespace @fastify/rate-limit's Redis store put the counts under; kept, so counts survive an upgrade. */
+const NAMESPACE = 'rate-limit:'
+/** At most this many used-up keys are listed to a request; past that it asks Redis about its own key. */
+export const LISTED_KEYS = 64
 
-type Counted = Parameters<FastifyRateLimitStore['incr']>[1]
-/** What the plugin passes a store's constructor and `child` (its merged settings). */
-interface CountingOptions {
-  continueExceeding?: boolean
-  exponentialBackoff?: boolean
+/** A count and the milliseconds left in its window. */
+export interface Tally {
+  current: number
+  ttl: number
+}
+export type Counted = (error: Error | null, tally?: Tally) => void
+
+/**
+ * Where a budget keeps its counts: `incr` counts one, `read` only looks. In this process the
+ * callback is called before the method returns; in Redis once the answer is in.
+ */
+export interface CountStore {
+  incr(key: string, counted: Counted, timeWindow: number, max: number): void
+  read(key: string, counted: Counted, timeWindow: number, max: number): void
+}
+
+export function localStore(): CountStore {
+  return new LocalStore(false, false, LOCAL_KEYS)
+}
+
+/*
+ * A budget's used-up keys, listed in a sorted set (score: when the window ends, Redis time), so
+ * that a request can learn in the round trip it already makes whether a key it only learns
+ * later (a client identifier, from the body) is used up.
+ */
+const COUNT_AND_LIST = `
+  local current = redis.call('INCR', KEYS[1])
+  local ttl = tonumber(ARGV[1])
+  if current == 1 then redis.call('PEXPIRE', KEYS[1], ttl) else ttl = redis.call('PTTL', KEYS[1]) end
+  if current >= tonumber(ARGV[2]) then
+    local time = redis.call('TIME')
+    local now = time[1] * 1000 + math.floor(time[2] / 1000)
+    redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
+    redis.call('ZADD', KEYS[2], now + ttl, KEYS[1])
+  end
+  return {current, ttl}
+`
+const LISTED = `
+  local time = redis.call('TIME')
+  redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', time[1] * 1000 + math.floor(time[2] / 1000))
+  return redis.call('ZRANGE', KEYS[1], 0, ARGV[1])
+`
+interface ListingRedis {
+  countAndList(key: string, list: string, timeWindow: number, max: number, done: (error: Error | null, result: [number, number]) => void): void
+  listed(list: string, limit: number): Promise<string[]>
 }
 
 /**
@@ -37,7 +80,7 @@ export class SharedCounting {
   ) {
     // No offline queue and no retry of a command: while Redis is away a command fails at once,
     // and the request is counted here instead of waiting. Commands of one tick go out as one
-    // pipeline.
+    // pipeline: a request's counts, asked together, are one round trip.
     this.redis = new Redis(url, {
       enableAutoPipelining: true,
       enableOfflineQueue: false,
@@ -45,6 +88,8 @@ export class SharedCounting {
       commandTimeout: timeoutMs,
       connectTimeout: timeoutMs,
     })
+    this.redis.defineCommand('countAndList', { numberOfKeys: 2, lua: COUNT_AND_LIST })
+    this.redis.defineCommand('listed', { numberOfKeys: 1, lua: LISTED })
     this.redis.on('ready', () => this.#back())
     this.redis.on('error', (error: Error) => this.lost(error))
   }
@@ -72,48 +117,67 @@ export class SharedCounting {
     this.log.info('Redis answers: rate limits are shared across replicas')
   }
 
+  /** A budget's store: Redis while it answers, this process otherwise. With `listed`, see `usedUp`. */
+  store(listed?: string): SharedStore {
+    return new SharedStore(this, listed === undefined ? undefined : NAMESPACE + listed)
+  }
+
   async close(): Promise<void> {
     clearInterval(this.#probe)
     await this.redis.quit().catch(() => this.redis.disconnect())
   }
 }
 
-/** The store class @fastify/rate-limit takes: Redis while it answers, this process otherwise. */
-export function sharedStore(counting: SharedCounting): FastifyRateLimitStoreCtor {
-  class SharedStore {
-    readonly #redis: RedisStore
-    readonly #local: LocalStore
+/** Counts in Redis while it answers, in this process otherwise. */
+export class SharedStore implements CountStore {
+  readonly #redis: RedisStore
+  readonly #local = localStore()
 
-    constructor(options: CountingOptions) {
-      this.#redis = new RedisStore(options.continueExceeding, options.exponentialBackoff, counting.redis, 'rate-limit:')
-      this.#local = new LocalStore(options.continueExceeding, options.exponentialBackoff, LOCAL_KEYS)
-    }
-
-    incr(key: string, counted: Counted, timeWindow: number, max: number): void {
-      this.#count('incr', key, counted, timeWindow, max)
-    }
-
-    read(key: string, counted: Counted, timeWindow: number, max: number): void {
-      this.#count('read', key, counted, timeWindow, max)
-    }
-
-    child(options: CountingOptions): SharedStore {
-      return new SharedStore(options)
-    }
-
-    #count(method: 'incr' | 'read', key: string, counted: Counted, timeWindow: number, max: number): void {
-      if (!counting.shared) return this.#local[method](key, counted, timeWindow, max)
-      this.#redis[method](
-        key,
-        (error, result) => {
-          if (!error) return counted(null, result)
-          counting.lost(error)
-          this.#local[method](key, counted, timeWindow, max)
-        },
-        timeWindow,
-        max,
-      )
-    }
+  constructor(
+    private readonly counting: SharedCounting,
+    /** The sorted set that lists this budget's used-up keys, when it keeps one. */
+    private readonly list?: string,
+  ) {
+    this.#redis = new RedisStore(false, false, counting.redis, NAMESPACE)
   }
-  return SharedStore as unknown as FastifyRateLimitStoreCtor
+
+  incr(key: string, counted: Counted, timeWindow: number, max: number): void {
+    if (this.list === undefined || !this.counting.shared) return this.#count('incr', key, counted, timeWindow, max)
+    const redis = this.counting.redis as unknown as ListingRedis
+    redis.countAndList(NAMESPACE + key, this.list, timeWindow, max, (error, result) => {
+      if (!error) return counted(null, { current: result[0], ttl: result[1] })
+      this.counting.lost(error)
+      this.#local.incr(key, counted, timeWindow, max)
+    })
+  }
+
+  read(key: string, counted: Counted, timeWindow: number, max: number): void {
+    this.#count('read', key, counted, timeWindow, max)
+  }
+
+  /**
+   * The listed budget's used-up keys (at most LISTED_KEYS), asked in the same tick as a
+   * request's counts so that it costs no round trip of its own; undefined when Redis is not
+   * counting or lists more than that: then ask about the key itself.
+   */
+  async usedUp(): Promise<Set<string> | undefined> {
+    if (this.list === undefined || !this.counting.shared) return undefined
+    const redis = this.counting.redis as unknown as ListingRedis
+    const keys = await redis.listed(this.list, LISTED_KEYS).catch((error: Error) => void this.counting.lost(error))
+    return keys && keys.length <= LISTED_KEYS ? new Set(keys.map((key) => key.slice(NAMESPACE.length))) : undefined
+  }
+
+  #count(method: 'incr' | 'read', key: string, counted: Counted, timeWindow: number, max: number): void {
+    if (!this.counting.shared) return this.#local[method](key, counted, timeWindow, max)
+    this.#redis[method](
+      key,
+      (error, result) => {
+        if (!error) return counted(null, result)
+        this.counting.lost(error)
+        this.#local[method](key, counted, timeWindow, max)
+      },
+      timeWindow,
+      max,
+    )
+  }
 }

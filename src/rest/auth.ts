@@ -32,9 +32,13 @@ export function callerOf(request: FastifyRequest): ApiClient {
  */
 export function guard(app: FastifyInstance, action: Action) {
   const { access } = app
-  const checks = [access.admitAddress, access.authenticate, access.admitCaller, access.allowList, access.permission]
+  // The request's budgets are one decision: the identifier is in the header already.
+  const clients = action === 'AuthenticateOAuthCredential'
+  const checks = [access.admitRequest(clients), access.authenticate, access.admitCaller, access.allowList, access.permission]
   return async (request: FastifyRequest) => {
-    const given = basicCredentials(request.headers.authorization) ?? { identifier: '', secret: '' }
+    const given = basicCredentials(request.headers.authorization) ?? NO_CREDENTIALS
     request.apiClient = await checkAccess({ request, ...given, action }, checks)
   }
 }
+
+const NO_CREDENTIALS = { identifier: '', secret: '' }

@@ -53,14 +53,15 @@ const resource: FastifyPluginAsyncTypebox = async (app) => {
   answerUnknownRoutes(app)
   for (const schema of NAMED_SCHEMAS) app.addSchema(schema)
   // Answers carry client secrets or data about them: no cache may keep a copy.
-  app.addHook('onSend', async (_request, reply) => {
+  app.addHook('onSend', (_request, reply, payload, done) => {
     reply.header('cache-control', 'no-store')
+    done(null, payload)
   })
   app.setValidatorCompiler(restValidatorCompiler)
   // Before the id is converted to a number: only canonical digits name a credential.
-  app.addHook('preValidation', async (request) => {
+  app.addHook('preValidation', (request, _reply, done) => {
     const { credentialId } = request.params as { credentialId?: string }
-    if (credentialId !== undefined && !CANONICAL_ID.test(credentialId)) throw credentialNotFound()
+    done(credentialId !== undefined && !CANONICAL_ID.test(credentialId) ? credentialNotFound() : undefined)
   })
   // JSON only: a text body would pass unvalidated to routes that document JSON schemas.
   app.removeContentTypeParser('text/plain')

@@ -17,6 +17,11 @@ export interface TcpProxy {
   release(): void
   /** The database is back: new connections are forwarded again; open ones are dropped. */
   restore(): Promise<void>
+  /**
+   * How many times a client's bytes reached the proxy on their way to the target so far. A
+   * client waiting for an answer before it asks again shows each round trip as one.
+   */
+  sends(): number
   close(): Promise<void>
 }
 
@@ -29,6 +34,7 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
   let forwarding = true
   let holding = false
   const held: { to: net.Socket; chunk: Buffer }[] = []
+  let sends = 0
   const track = (socket: net.Socket) => {
     sockets.add(socket)
     socket.on('close', () => sockets.delete(socket))
@@ -46,6 +52,7 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
     if (!forwarding) return
     const upstream = net.connect(target)
     track(upstream)
+    client.on('data', () => sends++)
     forward(client, upstream)
     forward(upstream, client)
   })
@@ -94,6 +101,7 @@ export async function startTcpProxy(target: { host: string; port: number }): Pro
       dropAll()
       if (!server.listening) await listen(port)
     },
+    sends: () => sends,
     close: stopListening,
   }
 }

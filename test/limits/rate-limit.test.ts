@@ -140,7 +140,7 @@ t.test('the budget comes back when the window ends', async (t) => {
   })
   app.get('/', async (request, reply) => {
     try {
-      await app.limits.admitAddress(request)
+      await app.limits.admit(request, { address: true })
       return 'in'
     } catch (error) {
       if (!(error instanceof RateLimited)) throw error

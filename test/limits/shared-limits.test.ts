@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto'
 import { Writable } from 'node:stream'
 import t from 'tap'
 import { buildTestApp, type TestApp } from '../helpers/app.js'
-import { callRest } from '../helpers/rest.js'
+import { callRest, createCredential } from '../helpers/rest.js'
 import { startTcpProxy } from '../helpers/tcp-proxy.js'
 
 // With REDIS_URL every replica counts the budgets in one place: two apps here stand for two
@@ -43,6 +43,18 @@ t.test('two replicas share one failure budget per identifier', async (t) => {
   for (const [n, replica] of replicas.entries()) {
     t.equal(await wrongSecret(replica, 'shared-victim', '10.9.1.1'), 429, `replica ${n + 1} refuses the seventh`)
   }
+})
+
+t.test('two replicas share one failure budget per client', async (t) => {
+  const env = sharedEnv({ RATE_LIMIT_FAILED_CLIENT_AUTH_PER_CLIENT: '3' })
+  const [first, second] = [await buildTestApp(t, env), await buildTestApp(t, env)] as const
+  for (const replica of [first, second]) t.ok(await sharing(replica), 'counting in Redis')
+  const { body: client } = await createCredential(first)
+  const authenticate = (replica: TestApp, clientSecret: string, remoteAddress: string) =>
+    callRest(replica, { method: 'POST', url: '/oauth/credentials/authenticate', body: { clientIdentifier: client.clientIdentifier, clientSecret }, remoteAddress })
+  t.equal((await authenticate(first, client.clientSecret, '10.9.9.1')).status, 200)
+  for (let n = 0; n < 3; n++) t.equal((await authenticate(n % 2 ? first : second, 'wrong', `10.9.9.${n + 2}`)).status, 401)
+  t.equal((await authenticate(first, client.clientSecret, '10.9.9.9')).status, 429, 'out of failures, even with its secret')
 })
 
 t.test('without REDIS_URL each process counts on its own', async (t) => {
@@ -92,4 +104,30 @@ t.test('Redis failing: limits fall back to this process, one line each way, neve
     t.same(redisLines(), ['Redis answers: rate limits are shared across replicas'])
     t.equal(await sharedGauge(test), '1', 'the gauge says so')
   }
+})
+
+t.test('an authentication asks Redis once: every budget of the request in one round trip', async (t) => {
+  // Through the proxy, each write of the app's Redis connection is seen: one a round trip.
+  const proxy = await startTcpProxy(REDIS)
+  t.teardown(() => proxy.close())
+  const test = await buildTestApp(t, sharedEnv({ REDIS_URL: proxy.via(redisUrl), RATE_LIMIT_FAILED_CLIENT_AUTH_PER_CLIENT: '2' }))
+  t.ok(await sharing(test), 'counting in Redis')
+  const { body: client } = await createCredential(test)
+  const authenticate = (clientSecret: string) =>
+    callRest(test, { method: 'POST', url: '/oauth/credentials/authenticate', body: { clientIdentifier: client.clientIdentifier, clientSecret }, remoteAddress: '10.9.7.1' })
+  // The first request reads the API credential from the database and loads Redis's scripts.
+  t.equal((await authenticate(client.clientSecret)).status, 200)
+
+  const roundTrips = async (requests: number, clientSecret: string) => {
+    const before = proxy.sends()
+    const statuses = new Set<number>()
+    for (let n = 0; n < requests; n++) statuses.add((await authenticate(clientSecret)).status)
+    return { perRequest: (proxy.sends() - before) / requests, statuses: [...statuses] }
+  }
+  t.same(await roundTrips(20, client.clientSecret), { perRequest: 1, statuses: [200] }, 'a valid authentication: one round trip')
+  // A wrong secret is known only after the check: counting it is a second round trip.
+  t.same(await roundTrips(2, 'wrong'), { perRequest: 2, statuses: [401] }, 'a wrong client secret: two')
+  const locked = await roundTrips(3, client.clientSecret)
+  t.same(locked.statuses, [429], 'the client is out of failures, from Redis\'s list, even with its secret')
+  t.ok(locked.perRequest <= 2, `a refused client: ${locked.perRequest} round trips`)
 })
