@@ -1,7 +1,7 @@
 import pg from 'pg'
 import t from 'tap'
 import { bulkSeed } from '../../bench/seed.js'
-import { EVENTS, listStatement, PRUNE_EVENTS, READ_BY_CLIENT_IDENTIFIER, READ_BY_ID } from '../../src/credentials/storage.js'
+import { EVENTS, listStatement, PRUNE_EVENTS, READ_BY_CLIENT_IDENTIFIER, READ_BY_ID, type SortField } from '../../src/credentials/storage.js'
 import { openDatabase } from '../../src/db/database.js'
 import { valuesOf, type Statement } from '../../src/db/sql.js'
 import { freshDatabase } from '../helpers/app.js'
@@ -84,6 +84,15 @@ interface Case {
   generic?: boolean
 }
 
+/** The legacy list's first page in another order than the id's: the index gives the order. */
+const sortedList = (field: SortField, order: 'asc' | 'desc', index: string): Case => ({
+  name: `the legacy list sorted by ${field}, ${order}`,
+  statement: listStatement({ sort: { field, order }, limit: 1 }),
+  params: { limit: 50 },
+  index,
+  paged: true,
+})
+
 const cases: Case[] = [
   { name: 'a credential by id', statement: READ_BY_ID, params: { credentialId: 12_345 }, index: 'credential_pkey' },
   {
@@ -115,27 +124,9 @@ const cases: Case[] = [
     params: { clientIdentifier: 'BENCH.12345', limit: 51 },
     index: 'credential_client_identifier_key',
   },
-  {
-    name: 'the legacy list sorted by name, descending',
-    statement: listStatement({ sort: { field: 'name', order: 'desc' }, limit: 1 }),
-    params: { limit: 50 },
-    index: 'credential_name_id_idx',
-    paged: true,
-  },
-  {
-    name: 'the legacy list sorted by creation time',
-    statement: listStatement({ sort: { field: 'createdAt', order: 'asc' }, limit: 1 }),
-    params: { limit: 50 },
-    index: 'credential_created_at_id_idx',
-    paged: true,
-  },
-  {
-    name: 'the legacy list sorted by grant type',
-    statement: listStatement({ sort: { field: 'grantType', order: 'asc' }, limit: 1 }),
-    params: { limit: 50 },
-    index: 'credential_grant_type_id_idx',
-    paged: true,
-  },
+  sortedList('name', 'desc', 'credential_name_id_idx'),
+  sortedList('createdAt', 'asc', 'credential_created_at_id_idx'),
+  sortedList('grantType', 'asc', 'credential_grant_type_id_idx'),
   {
     name: "a credential's events",
     statement: EVENTS.first,
