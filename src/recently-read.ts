@@ -31,9 +31,9 @@ export class RecentlyRead<T> {
 
   /** What is kept for `key`; otherwise what `load` reads, kept unless something changed meanwhile. */
   async get(key: string, load: () => Promise<T | null>): Promise<T | null> {
-    const kept = this.live ? this.#entries.get(key) : undefined
-    metrics.authCacheLookup(this.cache, kept !== undefined)
+    const kept = this.remembered(key)
     if (kept !== undefined) return kept
+    metrics.authCacheLookup(this.cache, false)
     const generation = this.#generation
     const value = await load()
     if (value !== null && generation === this.#generation && this.live) this.#entries.set(key, value)

@@ -142,13 +142,14 @@ export class SharedStore implements CountStore {
   }
 
   incr(key: string, counted: Counted, timeWindow: number, max: number): void {
-    if (this.list === undefined || !this.counting.shared) return this.#count('incr', key, counted, timeWindow, max)
+    const list = this.list
+    if (list === undefined) return this.#count('incr', key, counted, timeWindow, max)
     const redis = this.counting.redis as unknown as ListingRedis
-    redis.countAndList(NAMESPACE + key, this.list, timeWindow, max, (error, result) => {
-      if (!error) return counted(null, { current: result[0], ttl: result[1] })
-      this.counting.lost(error)
-      this.#local.incr(key, counted, timeWindow, max)
-    })
+    this.#count('incr', key, counted, timeWindow, max, (answered) =>
+      redis.countAndList(NAMESPACE + key, list, timeWindow, max, (error, result) =>
+        answered(error, error ? undefined : { current: result[0], ttl: result[1] }),
+      ),
+    )
   }
 
   read(key: string, counted: Counted, timeWindow: number, max: number): void {
@@ -167,17 +168,20 @@ export class SharedStore implements CountStore {
     return keys && keys.length <= LISTED_KEYS ? new Set(keys.map((key) => key.slice(NAMESPACE.length))) : undefined
   }
 
-  #count(method: 'incr' | 'read', key: string, counted: Counted, timeWindow: number, max: number): void {
+  /** Asks Redis (the plugin's store, unless `ask` says how); counts here while Redis is away or when it fails. */
+  #count(
+    method: 'incr' | 'read',
+    key: string,
+    counted: Counted,
+    timeWindow: number,
+    max: number,
+    ask: (answered: Counted) => void = (answered) => this.#redis[method](key, answered, timeWindow, max),
+  ): void {
     if (!this.counting.shared) return this.#local[method](key, counted, timeWindow, max)
-    this.#redis[method](
-      key,
-      (error, result) => {
-        if (!error) return counted(null, result)
-        this.counting.lost(error)
-        this.#local[method](key, counted, timeWindow, max)
-      },
-      timeWindow,
-      max,
-    )
+    ask((error, tally) => {
+      if (!error) return counted(null, tally)
+      this.counting.lost(error)
+      this.#local[method](key, counted, timeWindow, max)
+    })
   }
 }
