@@ -20,11 +20,9 @@ async function metricsPlugin(app: FastifyInstance, settings: MetricsSettings) {
   metrics.setEnabled(settings.enabled)
   if (!settings.enabled) return
 
-  app.addHook('onRequest', (_request, _reply, done) => {
-    metrics.requestStarted()
-    done()
-  })
-  // Unmatched requests (404) share one label, so callers cannot mint new series.
+  // One hook per request, at its end; requests in flight are counted from Node's own HTTP events
+  // (metrics.ts), not by a second hook. Unmatched requests (404) share one label, so callers
+  // cannot mint new series.
   app.addHook('onResponse', (request, reply, done) => {
     metrics.requestFinished(request.routeOptions.url ?? 'unmatched', request.method, reply.statusCode, reply.elapsedTime / 1000)
     done()

@@ -1,3 +1,4 @@
+import { subscribe } from 'node:diagnostics_channel'
 import client from 'prom-client'
 
 /*
@@ -43,13 +44,31 @@ const requestDuration = new client.Histogram({
  * What every request records is counted in plain numbers and handed to prom-client when
  * Prometheus scrapes: its label handling costs microseconds a call, on the hot path.
  */
-let inFlight = 0
+let started = 0
+let finished = 0
+/*
+ * Requests in flight are the requests Node's HTTP servers in this process have received and not
+ * yet finished answering, counted from Node's diagnostics channels while recording is on: no
+ * Fastify hook of its own. A channel costs nothing until it has a subscriber, so the counting
+ * subscribes only when metrics are first enabled.
+ */
+let countingInFlight = false
+function countInFlight() {
+  if (countingInFlight) return
+  countingInFlight = true
+  subscribe('http.server.request.start', () => {
+    if (enabled) started++
+  })
+  subscribe('http.server.response.finish', () => {
+    if (enabled) finished++
+  })
+}
 new client.Gauge({
   name: `${PREFIX}http_requests_in_flight`,
   help: 'Requests received and not yet answered.',
   registers: [registry],
   collect() {
-    this.set(inFlight)
+    this.set(Math.max(0, started - finished))
   },
 })
 
@@ -147,18 +166,14 @@ export const metrics = {
   /** Turns recording on or off for the whole process; the bench compares the two. */
   setEnabled(on: boolean): void {
     enabled = on
+    if (on) countInFlight()
   },
   get enabled(): boolean {
     return enabled
   },
 
-  requestStarted(): void {
-    if (enabled) inFlight++
-  },
   requestFinished(route: string, method: string, statusCode: number, seconds: number): void {
-    if (!enabled) return
-    inFlight--
-    requestDuration.observe({ route, method, status_code: statusCode }, seconds)
+    if (enabled) requestDuration.observe({ route, method, status_code: statusCode }, seconds)
   },
 
   /** Counts a database's pool in the gauges until the returned function is called (at close). */

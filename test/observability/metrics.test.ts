@@ -183,6 +183,8 @@ t.test('METRICS_PORT: /metrics on a listener of its own; optimistic retries; the
   t.ok(moved('oauth_credential_write_retries_total') > 0, 'some writers found the credential changed')
   t.equal(moved('oauth_credential_write_retries_total'), writes - writers, 'one retry per write that found a newer version')
   t.equal(moved('oauth_rate_limit_refusals_total', { kind: 'api_credential' }), 1)
+  // Counted from Node's HTTP events, not a Fastify hook: the metrics listener's requests too.
+  t.equal(after.value('oauth_http_requests_in_flight'), 1, 'in flight: the scrape on the metrics listener itself')
 
   await test.app.close()
   await t.rejects(fetch(`${metricsBase}/metrics`), 'the metrics listener closes with the app')
