@@ -222,18 +222,32 @@ export class CredentialService {
    * what an authorization server calls, since secrets are only stored hashed.
    */
   async authenticate(clientIdentifier: string, clientSecret: string): Promise<Credential | null> {
+    const checked = await this.checkSecret(clientIdentifier, clientSecret)
+    return checked && this.recordUse(checked)
+  }
+
+  /**
+   * The first half of `authenticate`: the credential whose secret (or previous secret, during
+   * its grace period) `clientSecret` is, or null; its use is not recorded yet (`recordUse`).
+   */
+  async checkSecret(clientIdentifier: string, clientSecret: string): Promise<StoredCredential | null> {
     if (hasNul(clientIdentifier)) return null
     const stored = await this.#recent.get(clientIdentifier, () => this.storage.findByClientIdentifier(clientIdentifier))
-    const now = new Date()
     const current = secretMatches(clientSecret, stored?.secretHash)
     const previous =
       stored?.previousSecretExpiresAt != null &&
-      stored.previousSecretExpiresAt > now &&
+      stored.previousSecretExpiresAt.getTime() > Date.now() &&
       secretMatches(clientSecret, stored.previousSecretHash)
-    if (!stored || !(current || previous)) return null
-    if (stored.lastUsedAt === null || now.getTime() - stored.lastUsedAt.getTime() >= LAST_USED_RESOLUTION_MS) {
-      await this.storage.touchLastUsed(stored.credentialId, now)
-      stored.lastUsedAt = now
+    return stored && (current || previous) ? stored : null
+  }
+
+  /** The second half of `authenticate`: records lastUsedAt (to the minute), answers the credential. */
+  async recordUse(stored: StoredCredential): Promise<Credential> {
+    const now = Date.now()
+    if (stored.lastUsedAt === null || now - stored.lastUsedAt.getTime() >= LAST_USED_RESOLUTION_MS) {
+      const at = new Date(now)
+      await this.storage.touchLastUsed(stored.credentialId, at)
+      stored.lastUsedAt = at
     }
     return withoutSecrets(stored)
   }

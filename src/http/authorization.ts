@@ -3,7 +3,7 @@ import type { FastifyRequest } from 'fastify'
 import { ipAllowed, mayRun, refusals, secretAccepted, type Action, type ApiClient } from '../api-clients/access.js'
 import type { ApiClientService } from '../api-clients/service.js'
 import type { ApiCredentialAccess } from '../api-clients/storage.js'
-import type { RequestLimits } from '../limits/index.js'
+import type { Admission, RequestLimits } from '../limits/index.js'
 import { metrics, type Edge } from '../observability/metrics.js'
 import { setActor } from './request-log.js'
 
@@ -72,21 +72,49 @@ export function accessChecks(apiClients: ApiClientService, limits: RequestLimits
     admitIdentifier: ((attempt) => limits.admit(attempt.request, { identifier: attempt.identifier })) satisfies AccessCheck,
 
     /**
-     * The request's budgets as one decision (one round trip to Redis), where the identifier comes
-     * with the request: the address's, the identifier's failures and, when this process remembers
-     * the API credential and the secret is its own, the caller's (checked here, so that it is in
-     * the decision; otherwise `admitCaller` counts it once `authenticate` has looked it up).
-     * `clients`: the request goes on to check a client secret (POST …/authenticate).
+     * REST's checks, where the identifier and secret come with the request (HTTP Basic): the
+     * caller's API credential (from memory, or the database), its secret, its IP allow-list
+     * and its permission are checked first, then every budget of the request is one decision
+     * (one round trip to Redis), the failure the checks found included: the address's, the
+     * identifier's failures and the caller's. A locked address or identifier is refused (429)
+     * whatever the checks found, and a refused request costs no failure; otherwise the
+     * failure answers as it would have.
+     * `defer`: the request goes on to check a client secret (POST …/authenticate), whose
+     * budgets join the decision: an admitted caller gets its admission back, to decide then.
      */
-    admitRequest: (clients: boolean): AccessCheck => (attempt) => {
-      const remembered = apiClients.remembered(attempt.identifier)
-      if (remembered !== undefined && attempt.secret !== '' && secretAccepted(remembered, attempt.secret)) {
-        attempt.found = remembered
-        accept(attempt, remembered)
-        attempt.callerCounted = true
+    restAccess: async (attempt: AccessAttempt, defer: boolean): Promise<Admission | undefined> => {
+      const { request, identifier, secret } = attempt
+      const admission: Admission = { address: true, identifier: identifier === '' ? undefined : identifier }
+      let refusal: AccessRefused | undefined
+      if (identifier === '' || secret === '') {
+        refusal = new AccessRefused('missing', refusals.missing)
+        admission.failed = {}
+      } else {
+        const found = apiClients.remembered(identifier) ?? (await lookUp(attempt))
+        if (!secretAccepted(found, secret)) {
+          refusal = new AccessRefused('failed', refusals.failed)
+          admission.failed = { identifier }
+        } else {
+          attempt.found = found
+          accept(attempt, found)
+          attempt.callerCounted = true
+          admission.caller = found.identifier
+          if (!ipAllowed(found, request.ip)) {
+            // A refusal tells a prober that the identifier exists, so it costs like a failure.
+            refusal = new AccessRefused('address', refusals.address(request.ip))
+            admission.failed = {}
+          } else if (!mayRun(caller(attempt), attempt.action)) {
+            refusal = new AccessRefused('permission', refusals.permission(attempt.action))
+          } else if (defer) {
+            return admission
+          }
+        }
       }
-      const { request, identifier, client } = attempt
-      return limits.admit(request, { address: true, identifier, caller: client?.identifier, clients })
+      const pending = limits.admit(request, admission)
+      if (pending) await pending
+      if (refusal === undefined) return undefined
+      if (refusal.reason !== 'permission') metrics.authenticationFailed(edgeOf(request), refusal.reason)
+      throw refusal
     },
 
     /**

@@ -5,7 +5,7 @@ import type { Actor } from '../credentials/credential.js'
 import { credentialNotFound } from '../credentials/errors.js'
 import { splitScopes } from '../schemas/credential.js'
 import { requireSecretIssuing } from '../http/authorization.js'
-import { callerOf, guard } from './auth.js'
+import { admit, callerOf, guard } from './auth.js'
 import { etagOf, preconditionOf } from './etag.js'
 import { answer, BODY_PROBLEMS, HEADERS, OPERATION, problems } from './openapi.js'
 import { answerUnknownRoutes } from './not-found.js'
@@ -126,13 +126,13 @@ const resource: FastifyPluginAsyncTypebox = async (app) => {
     onRequest: guard(app, 'AuthenticateOAuthCredential'),
     handler: async (request) => {
       const { clientIdentifier, clientSecret } = request.body
-      await app.limits.admitClient(request, clientIdentifier)
-      const credential = await credentials.authenticate(clientIdentifier, clientSecret)
-      if (!credential) {
-        await app.limits.clientAuthenticationFailed(request, clientIdentifier)
-        throw new HttpProblem(401, 'The client identifier or secret is wrong.', undefined, challengeFor(request))
-      }
-      return credentialBody(credential)
+      // The secret is checked first, so that the request's budgets, a wrong secret's included,
+      // are one decision (one round trip with Redis); its use is recorded once admitted.
+      const checked = await credentials.checkSecret(clientIdentifier, clientSecret)
+      const pending = admit(request, { client: clientIdentifier, clientFailed: checked === null })
+      if (pending) await pending
+      if (checked === null) throw new HttpProblem(401, 'The client identifier or secret is wrong.', undefined, challengeFor(request))
+      return credentialBody(await credentials.recordUse(checked))
     },
   })
 
