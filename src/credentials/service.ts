@@ -79,6 +79,8 @@ export class CredentialService {
   #catalogue: Promise<ReadonlySet<string>> | undefined
   /** What authentication read, by client identifier (see RecentlyRead). */
   readonly #recent: RecentlyRead<StoredCredential>
+  /** What `recordUse` answered for a stored credential, while its lastUsedAt stays. */
+  readonly #answers = new WeakMap<StoredCredential, Credential>()
 
   constructor(
     private readonly storage: CredentialStorage,
@@ -241,15 +243,33 @@ export class CredentialService {
     return stored && (current || previous) ? stored : null
   }
 
-  /** The second half of `authenticate`: records lastUsedAt (to the minute), answers the credential. */
-  async recordUse(stored: StoredCredential): Promise<Credential> {
+  /**
+   * The second half of `authenticate`: records lastUsedAt (to the minute), answers the
+   * credential. While the stored credential stays as it is (until its lastUsedAt moves, or it
+   * changes and is read again), the answer is the same frozen object, so that an edge may keep
+   * what it made of it (REST: the serialized answer). Finishes before it returns when there is
+   * nothing to record.
+   */
+  recordUse(stored: StoredCredential): Credential | Promise<Credential> {
     const now = Date.now()
     if (stored.lastUsedAt === null || now - stored.lastUsedAt.getTime() >= LAST_USED_RESOLUTION_MS) {
       const at = new Date(now)
-      await this.storage.touchLastUsed(stored.credentialId, at)
-      stored.lastUsedAt = at
+      return this.storage.touchLastUsed(stored.credentialId, at).then(() => {
+        stored.lastUsedAt = at
+        this.#answers.delete(stored)
+        return this.#answerFor(stored)
+      })
     }
-    return withoutSecrets(stored)
+    return this.#answerFor(stored)
+  }
+
+  #answerFor(stored: StoredCredential): Credential {
+    let answer = this.#answers.get(stored)
+    if (answer === undefined) {
+      answer = Object.freeze(withoutSecrets(stored))
+      this.#answers.set(stored, answer)
+    }
+    return answer
   }
 
   /** The audit trail of one credential, newest first; it outlives the credential. */
