@@ -232,15 +232,14 @@ export class CredentialService {
    * The first half of `authenticate`: the credential whose secret (or previous secret, during
    * its grace period) `clientSecret` is, or null; its use is not recorded yet (`recordUse`).
    */
-  async checkSecret(clientIdentifier: string, clientSecret: string): Promise<StoredCredential | null> {
+  checkSecret(clientIdentifier: string, clientSecret: string): StoredCredential | null | Promise<StoredCredential | null> {
     if (hasNul(clientIdentifier)) return null
-    const stored = await this.#recent.get(clientIdentifier, () => this.storage.findByClientIdentifier(clientIdentifier))
-    const current = secretMatches(clientSecret, stored?.secretHash)
-    const previous =
-      stored?.previousSecretExpiresAt != null &&
-      stored.previousSecretExpiresAt.getTime() > Date.now() &&
-      secretMatches(clientSecret, stored.previousSecretHash)
-    return stored && (current || previous) ? stored : null
+    // A remembered client is checked before this returns.
+    const kept = this.#recent.remembered(clientIdentifier)
+    if (kept !== undefined) return matching(kept, clientSecret)
+    return this.#recent
+      .get(clientIdentifier, () => this.storage.findByClientIdentifier(clientIdentifier))
+      .then((stored) => matching(stored, clientSecret))
   }
 
   /**
@@ -416,6 +415,16 @@ function secretColumns({ secretHash, previousSecretHash, previousSecretExpiresAt
 /** A new secret that replaces every older one at once. */
 function freshSecret(secret: string): SecretColumns {
   return { secretHash: hashSecret(secret), previousSecretHash: null, previousSecretExpiresAt: null }
+}
+
+/** `stored` when `clientSecret` is its secret, or its previous one during the grace period. */
+function matching(stored: StoredCredential | null, clientSecret: string): StoredCredential | null {
+  const current = secretMatches(clientSecret, stored?.secretHash)
+  const previous =
+    stored?.previousSecretExpiresAt != null &&
+    stored.previousSecretExpiresAt.getTime() > Date.now() &&
+    secretMatches(clientSecret, stored.previousSecretHash)
+  return stored && (current || previous) ? stored : null
 }
 
 function withoutSecrets(stored: StoredCredential): Credential {

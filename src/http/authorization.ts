@@ -64,6 +64,37 @@ export function accessChecks(apiClients: ApiClientService, limits: RequestLimits
     return attempt.client
   }
 
+  /** REST's checks on the API credential `found` for the identifier presented (see `restAccess`). */
+  const judgeRest = (attempt: AccessAttempt, found: ApiCredentialAccess | null, defer: boolean) => {
+    const { request, identifier } = attempt
+    const admission: Admission = { address: true, identifier }
+    if (!secretAccepted(found, attempt.secret)) {
+      admission.failed = { identifier }
+      return decideRest(attempt, admission, new AccessRefused('failed', refusals.failed))
+    }
+    attempt.found = found
+    accept(attempt, found)
+    attempt.callerCounted = true
+    admission.caller = found.identifier
+    if (!ipAllowed(found, request.ip)) {
+      // A refusal tells a prober that the identifier exists, so it costs like a failure.
+      admission.failed = {}
+      return decideRest(attempt, admission, new AccessRefused('address', refusals.address(request.ip)))
+    }
+    if (!mayRun(found, attempt.action)) return decideRest(attempt, admission, new AccessRefused('permission', refusals.permission(attempt.action)))
+    return defer ? admission : decideRest(attempt, admission)
+  }
+  /** The request's one decision; then the refusal the checks found, unless a budget refused first. */
+  const decideRest = (attempt: AccessAttempt, admission: Admission, refusal?: AccessRefused): undefined | Promise<undefined> => {
+    const refuse = (): undefined => {
+      if (refusal === undefined) return undefined
+      if (refusal.reason !== 'permission') metrics.authenticationFailed(edgeOf(attempt.request), refusal.reason)
+      throw refusal
+    }
+    const pending = limits.admit(attempt.request, admission)
+    return pending ? pending.then(refuse) : refuse()
+  }
+
   return {
     /** Counts the request against its address, and refuses an address over its budgets. */
     admitAddress: ((attempt) => limits.admit(attempt.request, { address: true })) satisfies AccessCheck,
@@ -82,39 +113,16 @@ export function accessChecks(apiClients: ApiClientService, limits: RequestLimits
      * `defer`: the request goes on to check a client secret (POST …/authenticate), whose
      * budgets join the decision: an admitted caller gets its admission back, to decide then.
      */
-    restAccess: async (attempt: AccessAttempt, defer: boolean): Promise<Admission | undefined> => {
-      const { request, identifier, secret } = attempt
-      const admission: Admission = { address: true, identifier: identifier === '' ? undefined : identifier }
-      let refusal: AccessRefused | undefined
+    restAccess: (attempt: AccessAttempt, defer: boolean): Admission | undefined | Promise<Admission | undefined> => {
+      const { identifier, secret } = attempt
       if (identifier === '' || secret === '') {
-        refusal = new AccessRefused('missing', refusals.missing)
-        admission.failed = {}
-      } else {
-        const found = apiClients.remembered(identifier) ?? (await lookUp(attempt))
-        if (!secretAccepted(found, secret)) {
-          refusal = new AccessRefused('failed', refusals.failed)
-          admission.failed = { identifier }
-        } else {
-          attempt.found = found
-          accept(attempt, found)
-          attempt.callerCounted = true
-          admission.caller = found.identifier
-          if (!ipAllowed(found, request.ip)) {
-            // A refusal tells a prober that the identifier exists, so it costs like a failure.
-            refusal = new AccessRefused('address', refusals.address(request.ip))
-            admission.failed = {}
-          } else if (!mayRun(caller(attempt), attempt.action)) {
-            refusal = new AccessRefused('permission', refusals.permission(attempt.action))
-          } else if (defer) {
-            return admission
-          }
-        }
+        const admission: Admission = { address: true, identifier: identifier === '' ? undefined : identifier, failed: {} }
+        return decideRest(attempt, admission, new AccessRefused('missing', refusals.missing))
       }
-      const pending = limits.admit(request, admission)
-      if (pending) await pending
-      if (refusal === undefined) return undefined
-      if (refusal.reason !== 'permission') metrics.authenticationFailed(edgeOf(request), refusal.reason)
-      throw refusal
+      // A remembered caller is judged before this returns; otherwise once read.
+      const remembered = apiClients.remembered(identifier)
+      if (remembered !== undefined) return judgeRest(attempt, remembered, defer)
+      return lookUp(attempt).then((found) => judgeRest(attempt, found, defer))
     },
 
     /**

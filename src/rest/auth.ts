@@ -1,4 +1,4 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify'
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { Action, ApiClient } from '../api-clients/access.js'
 import type { AccessAttempt } from '../http/authorization.js'
 import type { Admission } from '../limits/index.js'
@@ -41,12 +41,28 @@ export function callerOf(request: FastifyRequest): ApiClient {
 export function guard(app: FastifyInstance, action: Action) {
   const { access } = app
   const defer = action === 'AuthenticateOAuthCredential'
-  return async (request: FastifyRequest) => {
-    const given = basicCredentials(request.headers.authorization) ?? NO_CREDENTIALS
-    const attempt: AccessAttempt = { request, identifier: given.identifier, secret: given.secret, action }
-    const pending = await access.restAccess(attempt, defer)
+  const passed = (request: FastifyRequest, attempt: AccessAttempt, pending: Admission | undefined) => {
     request.apiClient = attempt.client
     if (pending) request.admission = pending
+  }
+  // A callback hook: a remembered caller whose budgets are counted here passes without a promise.
+  return (request: FastifyRequest, _reply: FastifyReply, done: (error?: Error) => void) => {
+    const given = basicCredentials(request.headers.authorization) ?? NO_CREDENTIALS
+    const attempt: AccessAttempt = { request, identifier: given.identifier, secret: given.secret, action }
+    let checked
+    try {
+      checked = access.restAccess(attempt, defer)
+    } catch (error) {
+      return done(error as Error)
+    }
+    if (!(checked instanceof Promise)) {
+      passed(request, attempt, checked)
+      return done()
+    }
+    checked.then((pending) => {
+      passed(request, attempt, pending)
+      done()
+    }, done)
   }
 }
 

@@ -132,7 +132,8 @@ const resource: FastifyPluginAsyncTypebox = async (app) => {
       const { clientIdentifier, clientSecret } = request.body
       // The secret is checked first, so that the request's budgets, a wrong secret's included,
       // are one decision (one round trip with Redis); its use is recorded once admitted.
-      const checked = await credentials.checkSecret(clientIdentifier, clientSecret)
+      const checking = credentials.checkSecret(clientIdentifier, clientSecret)
+      const checked = checking instanceof Promise ? await checking : checking
       const pending = admit(request, { client: clientIdentifier, clientFailed: checked === null })
       if (pending) await pending
       if (checked === null) throw new HttpProblem(401, 'The client identifier or secret is wrong.', undefined, challengeFor(request))
