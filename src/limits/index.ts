@@ -111,7 +111,9 @@ async function limits(app: FastifyInstance, settings: LimitSettings) {
   const keyPrefix = settings.redis?.keyPrefix ?? ''
 
   // Budgets share one Redis: the budget's kind keeps their counts apart.
-  const keyOf = (ask: Ask) => `${keyPrefix}${ask.budget.kind}:${ask.key.length > KEY_LENGTH ? ask.key.slice(0, KEY_LENGTH) : ask.key}`
+  const keyOf = (ask: Ask) => `${keyPrefix}${ask.budget.kind}:${localKey(ask)}`
+  // In this process each budget has a store of its own: the key alone.
+  const localKey = (ask: Ask) => (ask.key.length > KEY_LENGTH ? ask.key.slice(0, KEY_LENGTH) : ask.key)
   const budget = (kind: RateLimitKind, max: number, message: string): Budget => ({ kind, max, message, local: localStore() })
   const refuses = (ask: Ask, tally: Tally) =>
     ask.use === 't' ? tally.current > ask.budget.max : ask.use === 'c' && tally.current >= ask.budget.max
@@ -134,7 +136,7 @@ async function limits(app: FastifyInstance, settings: LimitSettings) {
     let refused = false
     for (const ask of asks) {
       const look = ask.use === 'c' || (ask.use === 'f' && refused)
-      ask.budget.local[look ? 'read' : 'incr'](keyOf(ask), (_error, tally) => void tallies.push(tally ?? { current: 0, ttl: 0 }), timeWindow, ask.budget.max)
+      ask.budget.local[look ? 'read' : 'incr'](localKey(ask), (_error, tally) => void tallies.push(tally ?? { current: 0, ttl: 0 }), timeWindow, ask.budget.max)
       refused ||= refuses(ask, tallies[tallies.length - 1] as Tally)
     }
     return tallies
