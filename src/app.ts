@@ -135,6 +135,8 @@ export async function buildServer(
       serializerOpts: { ajv: { validateFormats: false } },
       frameworkErrors: routerProblem,
     })
+    // Every request has the field its log line's actor is kept in (src/http/request-log.ts).
+    fastify.decorateRequest('actor', null)
     fastify.addHook('onRequest', (request, reply, done) => {
       reply.header('x-request-id', request.id)
       done()

@@ -17,8 +17,22 @@ export function hashSecret(secret: string): string {
 // "wrong secret" take the same time.
 const NO_MATCH = hashSecret(generateSecret())
 
+/** Stored digests decoded once: the hex of every credential a process checks, bounded. */
+const DECODED_MAX = 20_000
+const decoded = new Map<string, Buffer>()
+
+function storedDigest(storedHash: string): Buffer {
+  let digest = decoded.get(storedHash)
+  if (digest === undefined) {
+    if (decoded.size >= DECODED_MAX) decoded.clear()
+    digest = Buffer.from(storedHash, 'hex')
+    decoded.set(storedHash, digest)
+  }
+  return digest
+}
+
 export function secretMatches(secret: string, storedHash: string | null | undefined): boolean {
-  const expected = Buffer.from(storedHash ?? NO_MATCH, 'hex')
-  const actual = Buffer.from(hashSecret(secret), 'hex')
+  const expected = storedDigest(storedHash ?? NO_MATCH)
+  const actual = hash('sha256', secret, 'buffer' as 'hex') as unknown as Buffer
   return expected.length === actual.length && timingSafeEqual(expected, actual) && storedHash != null
 }

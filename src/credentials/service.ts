@@ -79,6 +79,8 @@ export class CredentialService {
   #catalogue: Promise<ReadonlySet<string>> | undefined
   /** What authentication read, by client identifier (see RecentlyRead). */
   readonly #recent: RecentlyRead<StoredCredential>
+  /** What `recordUse` answered for a stored credential, while its lastUsedAt stays. */
+  readonly #answers = new WeakMap<StoredCredential, Credential>()
 
   constructor(
     private readonly storage: CredentialStorage,
@@ -222,20 +224,51 @@ export class CredentialService {
    * what an authorization server calls, since secrets are only stored hashed.
    */
   async authenticate(clientIdentifier: string, clientSecret: string): Promise<Credential | null> {
+    const checked = await this.checkSecret(clientIdentifier, clientSecret)
+    return checked && this.recordUse(checked)
+  }
+
+  /**
+   * The first half of `authenticate`: the credential whose secret (or previous secret, during
+   * its grace period) `clientSecret` is, or null; its use is not recorded yet (`recordUse`).
+   */
+  checkSecret(clientIdentifier: string, clientSecret: string): StoredCredential | null | Promise<StoredCredential | null> {
     if (hasNul(clientIdentifier)) return null
-    const stored = await this.#recent.get(clientIdentifier, () => this.storage.findByClientIdentifier(clientIdentifier))
-    const now = new Date()
-    const current = secretMatches(clientSecret, stored?.secretHash)
-    const previous =
-      stored?.previousSecretExpiresAt != null &&
-      stored.previousSecretExpiresAt > now &&
-      secretMatches(clientSecret, stored.previousSecretHash)
-    if (!stored || !(current || previous)) return null
-    if (stored.lastUsedAt === null || now.getTime() - stored.lastUsedAt.getTime() >= LAST_USED_RESOLUTION_MS) {
-      await this.storage.touchLastUsed(stored.credentialId, now)
-      stored.lastUsedAt = now
+    // A remembered client is checked before this returns.
+    const kept = this.#recent.remembered(clientIdentifier)
+    if (kept !== undefined) return matching(kept, clientSecret)
+    return this.#recent
+      .get(clientIdentifier, () => this.storage.findByClientIdentifier(clientIdentifier))
+      .then((stored) => matching(stored, clientSecret))
+  }
+
+  /**
+   * The second half of `authenticate`: records lastUsedAt (to the minute), answers the
+   * credential. While the stored credential stays as it is (until its lastUsedAt moves, or it
+   * changes and is read again), the answer is the same frozen object, so that an edge may keep
+   * what it made of it (REST: the serialized answer). Finishes before it returns when there is
+   * nothing to record.
+   */
+  recordUse(stored: StoredCredential): Credential | Promise<Credential> {
+    const now = Date.now()
+    if (stored.lastUsedAt === null || now - stored.lastUsedAt.getTime() >= LAST_USED_RESOLUTION_MS) {
+      const at = new Date(now)
+      return this.storage.touchLastUsed(stored.credentialId, at).then(() => {
+        stored.lastUsedAt = at
+        this.#answers.delete(stored)
+        return this.#answerFor(stored)
+      })
     }
-    return withoutSecrets(stored)
+    return this.#answerFor(stored)
+  }
+
+  #answerFor(stored: StoredCredential): Credential {
+    let answer = this.#answers.get(stored)
+    if (answer === undefined) {
+      answer = Object.freeze(withoutSecrets(stored))
+      this.#answers.set(stored, answer)
+    }
+    return answer
   }
 
   /** The audit trail of one credential, newest first; it outlives the credential. */
@@ -382,6 +415,16 @@ function secretColumns({ secretHash, previousSecretHash, previousSecretExpiresAt
 /** A new secret that replaces every older one at once. */
 function freshSecret(secret: string): SecretColumns {
   return { secretHash: hashSecret(secret), previousSecretHash: null, previousSecretExpiresAt: null }
+}
+
+/** `stored` when `clientSecret` is its secret, or its previous one during the grace period. */
+function matching(stored: StoredCredential | null, clientSecret: string): StoredCredential | null {
+  const current = secretMatches(clientSecret, stored?.secretHash)
+  const previous =
+    stored?.previousSecretExpiresAt != null &&
+    stored.previousSecretExpiresAt.getTime() > Date.now() &&
+    secretMatches(clientSecret, stored.previousSecretHash)
+  return stored && (current || previous) ? stored : null
 }
 
 function withoutSecrets(stored: StoredCredential): Credential {

@@ -3,7 +3,7 @@ import type { FastifyRequest } from 'fastify'
 import { ipAllowed, mayRun, refusals, secretAccepted, type Action, type ApiClient } from '../api-clients/access.js'
 import type { ApiClientService } from '../api-clients/service.js'
 import type { ApiCredentialAccess } from '../api-clients/storage.js'
-import type { RequestLimits } from '../limits/index.js'
+import type { Admission, RequestLimits } from '../limits/index.js'
 import { metrics, type Edge } from '../observability/metrics.js'
 import { setActor } from './request-log.js'
 
@@ -64,6 +64,37 @@ export function accessChecks(apiClients: ApiClientService, limits: RequestLimits
     return attempt.client
   }
 
+  /** REST's checks on the API credential `found` for the identifier presented (see `restAccess`). */
+  const judgeRest = (attempt: AccessAttempt, found: ApiCredentialAccess | null, defer: boolean) => {
+    const { request, identifier } = attempt
+    const admission: Admission = { address: true, identifier }
+    if (!secretAccepted(found, attempt.secret)) {
+      admission.failed = { identifier }
+      return decideRest(attempt, admission, new AccessRefused('failed', refusals.failed))
+    }
+    attempt.found = found
+    accept(attempt, found)
+    attempt.callerCounted = true
+    admission.caller = found.identifier
+    if (!ipAllowed(found, request.ip)) {
+      // A refusal tells a prober that the identifier exists, so it costs like a failure.
+      admission.failed = {}
+      return decideRest(attempt, admission, new AccessRefused('address', refusals.address(request.ip)))
+    }
+    if (!mayRun(found, attempt.action)) return decideRest(attempt, admission, new AccessRefused('permission', refusals.permission(attempt.action)))
+    return defer ? admission : decideRest(attempt, admission)
+  }
+  /** The request's one decision; then the refusal the checks found, unless a budget refused first. */
+  const decideRest = (attempt: AccessAttempt, admission: Admission, refusal?: AccessRefused): undefined | Promise<undefined> => {
+    const refuse = (): undefined => {
+      if (refusal === undefined) return undefined
+      if (refusal.reason !== 'permission') metrics.authenticationFailed(edgeOf(attempt.request), refusal.reason)
+      throw refusal
+    }
+    const pending = limits.admit(attempt.request, admission)
+    return pending ? pending.then(refuse) : refuse()
+  }
+
   return {
     /** Counts the request against its address, and refuses an address over its budgets. */
     admitAddress: ((attempt) => limits.admit(attempt.request, { address: true })) satisfies AccessCheck,
@@ -72,21 +103,26 @@ export function accessChecks(apiClients: ApiClientService, limits: RequestLimits
     admitIdentifier: ((attempt) => limits.admit(attempt.request, { identifier: attempt.identifier })) satisfies AccessCheck,
 
     /**
-     * The request's budgets as one decision (one round trip to Redis), where the identifier comes
-     * with the request: the address's, the identifier's failures and, when this process remembers
-     * the API credential and the secret is its own, the caller's (checked here, so that it is in
-     * the decision; otherwise `admitCaller` counts it once `authenticate` has looked it up).
-     * `clients`: the request goes on to check a client secret (POST …/authenticate).
+     * REST's checks, where the identifier and secret come with the request (HTTP Basic): the
+     * caller's API credential (from memory, or the database), its secret, its IP allow-list
+     * and its permission are checked first, then every budget of the request is one decision
+     * (one round trip to Redis), the failure the checks found included: the address's, the
+     * identifier's failures and the caller's. A locked address or identifier is refused (429)
+     * whatever the checks found, and a refused request costs no failure; otherwise the
+     * failure answers as it would have.
+     * `defer`: the request goes on to check a client secret (POST …/authenticate), whose
+     * budgets join the decision: an admitted caller gets its admission back, to decide then.
      */
-    admitRequest: (clients: boolean): AccessCheck => (attempt) => {
-      const remembered = apiClients.remembered(attempt.identifier)
-      if (remembered !== undefined && attempt.secret !== '' && secretAccepted(remembered, attempt.secret)) {
-        attempt.found = remembered
-        accept(attempt, remembered)
-        attempt.callerCounted = true
+    restAccess: (attempt: AccessAttempt, defer: boolean): Admission | undefined | Promise<Admission | undefined> => {
+      const { identifier, secret } = attempt
+      if (identifier === '' || secret === '') {
+        const admission: Admission = { address: true, identifier: identifier === '' ? undefined : identifier, failed: {} }
+        return decideRest(attempt, admission, new AccessRefused('missing', refusals.missing))
       }
-      const { request, identifier, client } = attempt
-      return limits.admit(request, { address: true, identifier, caller: client?.identifier, clients })
+      // A remembered caller is judged before this returns; otherwise once read.
+      const remembered = apiClients.remembered(identifier)
+      if (remembered !== undefined) return judgeRest(attempt, remembered, defer)
+      return lookUp(attempt).then((found) => judgeRest(attempt, found, defer))
     },
 
     /**

@@ -1,7 +1,12 @@
 import { LogController, type FastifyReply, type FastifyRequest } from 'fastify'
 import { redactUrl } from '../logging.js'
 
-const actors = new WeakMap<FastifyRequest, string>()
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Who made the request, once authenticated (see setActor). */
+    actor?: string | null
+  }
+}
 
 /**
  * Records who made a request, for its closing log line (`actor`); other lines of the request
@@ -9,7 +14,7 @@ const actors = new WeakMap<FastifyRequest, string>()
  * logger per request cost more than the rest of the line: docs/performance.md.)
  */
 export function setActor(request: FastifyRequest, identifier: string): void {
-  actors.set(request, identifier)
+  request.actor = identifier
 }
 
 /**
@@ -32,7 +37,7 @@ export class RequestLogController extends LogController {
       url: redactUrl(request.url),
       statusCode: reply.statusCode,
       responseTime: Math.round(reply.elapsedTime * 100) / 100,
-      actor: actors.get(request),
+      actor: request.actor ?? undefined,
     }
     if (error) request.log.error({ ...line, err: error }, 'request errored')
     else request.log.info(line, 'request completed')

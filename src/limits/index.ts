@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
 import { metrics, type RateLimitKind } from '../observability/metrics.js'
-import { localStore, SharedCounting, type CountStore, type Tally } from './shared-counting.js'
+import { localStore, SharedCounting, type CountStore, type Tally, type Use } from './shared-counting.js'
 
 /** How many requests, and how many failed authentications, a window allows per key. */
 export interface LimitSettings {
@@ -31,36 +31,40 @@ export class RateLimited extends Error {
   }
 }
 
-/** What a step of a request is admitted by; the budgets it names are decided together. */
+/**
+ * What a step of a request is admitted by; the budgets it names are decided together, in one
+ * round trip with Redis, in this order: the address's, the identifier's failures, the caller's,
+ * the client failures'; then the failures the request makes, unless it was refused.
+ */
 export interface Admission {
   /** Counts the request against its address; refuses an address over its request budget or out of failures. */
   address?: boolean
-  /** The API identifier the caller presents, before its secret is checked: refused once out of failures. */
+  /** The API identifier the caller presents: refused once out of failures (from any address). */
   identifier?: string
   /** The API credential that authenticated: the request is counted against its request budget. */
   caller?: string
+  /** The caller failed to authenticate (or was refused for its address): it costs the address a failure, and `identifier`'s too when given. */
+  failed?: { identifier?: string }
   /**
-   * The request goes on to check a client secret (POST …/authenticate): refuses an address out
-   * of client failures now, and learns what `admitClient` needs, so that it asks Redis nothing.
+   * The client identifier whose secret the request checks (POST …/authenticate): an address
+   * or a client out of client failures is refused.
    */
-  clients?: boolean
+  client?: string
+  /** The client secret was wrong: it costs the address and `client` a client failure. */
+  clientFailed?: boolean
 }
 
 /**
  * The limits every endpoint applies, in the order it meets them. The endpoints call these
  * instead of a route-level hook because api.php carries its credentials in the body and
  * answers in the caller's format, and REST reads them from a header. Each call is one decision:
- * with REDIS_URL, one round trip. Calls answered in this process finish before they return.
+ * with REDIS_URL, one round trip (one script). Calls answered in this process finish before they return.
  */
 export interface RequestLimits {
   admit(request: FastifyRequest, admission: Admission): Promise<void> | undefined
   /** A failed authentication or IP refusal: it costs the address (and the identifier, when
    * the secret was wrong) from their much smaller failure budgets. */
   authenticationFailed(request: FastifyRequest, identifier?: string): Promise<void> | undefined
-  /** Before a client secret is checked: refuses an address or client out of failures. */
-  admitClient(request: FastifyRequest, clientIdentifier: string): Promise<void> | undefined
-  /** A wrong client secret: it costs the address and the client identifier. */
-  clientAuthenticationFailed(request: FastifyRequest, clientIdentifier: string): Promise<void> | undefined
   /** Whether the counts are shared with other replicas now: REDIS_URL is set and Redis answers. */
   sharing(): boolean
 }
@@ -73,23 +77,26 @@ declare module 'fastify' {
 
 /**
  * A count per key in fixed windows, with a maximum: the one counter every limit uses. The counts
- * live in a store of @fastify/rate-limit's: in process an LRU of 5,000 keys per budget (memory
- * stays bounded; the least recently counted key goes first), or in Redis with REDIS_URL
- * (src/limits/shared-counting.ts).
+ * live in Redis with REDIS_URL (src/limits/shared-counting.ts), and in this process otherwise or
+ * while Redis does not answer: in a store of @fastify/rate-limit's, an LRU of 5,000 keys per
+ * budget (memory stays bounded; the least recently counted key goes first).
  */
 interface Budget {
   kind: RateLimitKind
   max: number
   message: string
-  store: CountStore
+  local: CountStore
 }
 
-/** One count a decision asks of a budget: `take` counts and refuses past the maximum,
- * `check` refuses a key that has used its budget up without counting, `spend` counts and never refuses. */
+/**
+ * One count a decision asks of a budget (see `Use`): `t` counts and refuses past the maximum,
+ * `c` refuses a key that has used its budget up without counting, `s` counts and never
+ * refuses, `f` counts a failure unless an earlier count of the decision refused.
+ */
 interface Ask {
   budget: Budget
   key: string
-  use: 'take' | 'check' | 'spend'
+  use: Use
 }
 
 /** Keys come from callers: longer ones than any identifier can have share their prefix's count. */
@@ -104,46 +111,52 @@ async function limits(app: FastifyInstance, settings: LimitSettings) {
   const keyPrefix = settings.redis?.keyPrefix ?? ''
 
   // Budgets share one Redis: the budget's kind keeps their counts apart.
-  const keyOf = (budget: Budget, key: string) => `${keyPrefix}${budget.kind}:${key.slice(0, KEY_LENGTH)}`
-  const budget = (kind: RateLimitKind, max: number, message: string, store = shared ? shared.store() : localStore()): Budget =>
-    ({ kind, max, message, store })
-  const refused = (budget: Budget, ask: Ask, tally: Tally) =>
-    ask.use === 'take' ? tally.current > budget.max : ask.use === 'check' && tally.current >= budget.max
+  const keyOf = (ask: Ask) => `${keyPrefix}${ask.budget.kind}:${localKey(ask)}`
+  // In this process each budget has a store of its own: the key alone.
+  const localKey = (ask: Ask) => (ask.key.length > KEY_LENGTH ? ask.key.slice(0, KEY_LENGTH) : ask.key)
+  const budget = (kind: RateLimitKind, max: number, message: string): Budget => ({ kind, max, message, local: localStore() })
+  const refuses = (ask: Ask, tally: Tally) =>
+    ask.use === 't' ? tally.current > ask.budget.max : ask.use === 'c' && tally.current >= ask.budget.max
 
-  /** Asks every count at once (one Redis round trip), then refuses with the first budget that says no. */
-  const decide = (asks: Ask[]): Promise<void> | undefined => {
-    const tallies: Tally[] = []
-    let waiting = asks.length
-    let failure: Error | null = null
-    let settle: (() => void) | undefined
-    asks.forEach((ask, index) => {
-      const counted = (error: Error | null, tally?: Tally) => {
-        failure ??= error
-        tallies[index] = tally ?? { current: 0, ttl: 0 }
-        if (--waiting === 0) settle?.()
-      }
-      ask.budget.store[ask.use === 'check' ? 'read' : 'incr'](keyOf(ask.budget, ask.key), counted, timeWindow, ask.budget.max)
-    })
-    const verdict = () => {
-      if (failure) throw failure
-      const index = asks.findIndex((ask, at) => refused(ask.budget, ask, tallies[at] as Tally))
-      const refusal = asks[index]
-      if (!refusal) return
-      metrics.rateLimited(refusal.budget.kind)
-      throw new RateLimited(Math.max(1, Math.ceil((tallies[index] as Tally).ttl / 1000)), refusal.budget.message)
+  /** The first ask whose tally refuses the request, as the error to throw; undefined: admitted. */
+  const verdict = (asks: readonly Ask[], tallies: readonly Tally[]): RateLimited | undefined => {
+    for (let index = 0; index < asks.length; index++) {
+      const ask = asks[index] as Ask
+      const tally = tallies[index] as Tally
+      if (!refuses(ask, tally)) continue
+      metrics.rateLimited(ask.budget.kind)
+      return new RateLimited(Math.max(1, Math.ceil(tally.ttl / 1000)), ask.budget.message)
     }
-    if (waiting === 0) {
-      verdict()
+    return undefined
+  }
+
+  /** Counts in this process, in order, as the Redis script does. */
+  const countHere = (asks: readonly Ask[]): Tally[] => {
+    const tallies: Tally[] = []
+    let refused = false
+    for (const ask of asks) {
+      const look = ask.use === 'c' || (ask.use === 'f' && refused)
+      ask.budget.local[look ? 'read' : 'incr'](localKey(ask), (_error, tally) => void tallies.push(tally ?? { current: 0, ttl: 0 }), timeWindow, ask.budget.max)
+      refused ||= refuses(ask, tallies[tallies.length - 1] as Tally)
+    }
+    return tallies
+  }
+
+  /** Counts every ask at once (one Redis round trip), then refuses with the first budget that says no. */
+  const decide = (asks: readonly Ask[]): Promise<void> | undefined => {
+    if (!shared?.shared) {
+      const refusal = verdict(asks, countHere(asks))
+      if (refusal) throw refusal
       return undefined
     }
     return new Promise<void>((resolve, reject) => {
-      settle = () => {
-        try {
-          resolve(verdict())
-        } catch (error) {
-          reject(error)
-        }
-      }
+      const keys = asks.map(keyOf)
+      shared.decide(keys, asks.map((ask) => ask.use), asks.map((ask) => ask.budget.max), timeWindow, (error, tallies) => {
+        // Redis failed: counted here instead, as every request while it does not answer.
+        const refusal = verdict(asks, error || !tallies ? countHere(asks) : tallies)
+        if (refusal) reject(refusal)
+        else resolve()
+      })
     })
   }
 
@@ -152,48 +165,31 @@ async function limits(app: FastifyInstance, settings: LimitSettings) {
   const failuresByAddress = budget('failed_authentications', settings.failedAuthPerIp, FAILURES)
   const failuresByIdentifier = budget('failed_authentications_by_identifier', settings.failedAuthPerIdentifier, FAILURES)
   const clientFailuresByAddress = budget('failed_client_authentications', settings.failedClientAuthPerIp, FAILURES)
-  // Redis lists the clients out of failures, so that `admit` learns them in its round trip.
-  const listedClients = shared?.store(`${keyPrefix}used_up:failed_client_authentications_by_client`)
-  const clientFailuresByClient = budget('failed_client_authentications_by_client', settings.failedClientAuthPerClient, FAILURES, listedClients)
-
-  /**
-   * Requests admitted with `clients`: their address is checked, and with Redis, the clients
-   * out of failures then (undefined: ask about the client).
-   */
-  const clientsAdmitted = new WeakMap<FastifyRequest, Promise<Set<string> | undefined> | undefined>()
+  const clientFailuresByClient = budget('failed_client_authentications_by_client', settings.failedClientAuthPerClient, FAILURES)
 
   app.decorate('limits', {
-    admit(request, { address, identifier, caller, clients }) {
+    admit(request, { address, identifier, caller, failed, client, clientFailed }) {
       const asks: Ask[] = []
-      if (address) {
-        asks.push({ budget: failuresByAddress, key: request.ip, use: 'check' }, { budget: byAddress, key: request.ip, use: 'take' })
+      const ip = request.ip
+      if (address) asks.push({ budget: failuresByAddress, key: ip, use: 'c' }, { budget: byAddress, key: ip, use: 't' })
+      if (identifier) asks.push({ budget: failuresByIdentifier, key: identifier, use: 'c' })
+      if (caller !== undefined) asks.push({ budget: byCaller, key: caller, use: 't' })
+      if (client !== undefined) {
+        asks.push({ budget: clientFailuresByAddress, key: ip, use: 'c' }, { budget: clientFailuresByClient, key: client, use: 'c' })
       }
-      if (identifier) asks.push({ budget: failuresByIdentifier, key: identifier, use: 'check' })
-      if (caller !== undefined) asks.push({ budget: byCaller, key: caller, use: 'take' })
-      if (clients) {
-        asks.push({ budget: clientFailuresByAddress, key: request.ip, use: 'check' })
-        clientsAdmitted.set(request, listedClients?.usedUp())
+      if (failed) {
+        asks.push({ budget: failuresByAddress, key: ip, use: 'f' })
+        if (failed.identifier) asks.push({ budget: failuresByIdentifier, key: failed.identifier, use: 'f' })
+      }
+      if (clientFailed && client !== undefined) {
+        asks.push({ budget: clientFailuresByAddress, key: ip, use: 'f' }, { budget: clientFailuresByClient, key: client, use: 'f' })
       }
       return decide(asks)
     },
     authenticationFailed(request, identifier) {
-      const asks: Ask[] = [{ budget: failuresByAddress, key: request.ip, use: 'spend' }]
-      if (identifier) asks.push({ budget: failuresByIdentifier, key: identifier, use: 'spend' })
+      const asks: Ask[] = [{ budget: failuresByAddress, key: request.ip, use: 's' }]
+      if (identifier) asks.push({ budget: failuresByIdentifier, key: identifier, use: 's' })
       return decide(asks)
-    },
-    admitClient(request, clientIdentifier) {
-      const byClient: Ask = { budget: clientFailuresByClient, key: clientIdentifier, use: 'check' }
-      if (!clientsAdmitted.has(request)) return decide([{ budget: clientFailuresByAddress, key: request.ip, use: 'check' }, byClient])
-      const usedUp = clientsAdmitted.get(request)
-      if (usedUp === undefined) return decide([byClient])
-      // A client listed as used up is asked about: how long it stays so is its count's to say.
-      return usedUp.then((keys) => (keys?.has(keyOf(clientFailuresByClient, clientIdentifier)) === false ? undefined : decide([byClient])))
-    },
-    clientAuthenticationFailed(request, clientIdentifier) {
-      return decide([
-        { budget: clientFailuresByAddress, key: request.ip, use: 'spend' },
-        { budget: clientFailuresByClient, key: clientIdentifier, use: 'spend' },
-      ])
     },
     sharing: () => shared?.shared ?? false,
   } satisfies RequestLimits)

@@ -1,4 +1,4 @@
-// @fastify/rate-limit ships its two stores without type declarations; SharedCounting uses both.
+// @fastify/rate-limit ships its two stores without type declarations; the limits count in its LocalStore.
 declare module '@fastify/rate-limit/store/*.js' {
   import type { FastifyRateLimitStore } from '@fastify/rate-limit'
   export default class Store implements FastifyRateLimitStore {

@@ -1,5 +1,4 @@
 import LocalStore from '@fastify/rate-limit/store/LocalStore.js'
-import RedisStore from '@fastify/rate-limit/store/RedisStore.js'
 import type { FastifyBaseLogger } from 'fastify'
 import { Redis } from 'ioredis'
 import { metrics } from '../observability/metrics.js'
@@ -10,8 +9,6 @@ const LOCAL_KEYS = 5_000
 const PROBE_MS = 1_000
 /** The namespace @fastify/rate-limit's Redis store put the counts under; kept, so counts survive an upgrade. */
 const NAMESPACE = 'rate-limit:'
-/** At most this many used-up keys are listed to a request; past that it asks Redis about its own key. */
-export const LISTED_KEYS = 64
 
 /** A count and the milliseconds left in its window. */
 export interface Tally {
@@ -33,37 +30,51 @@ export function localStore(): CountStore {
   return new LocalStore(false, false, LOCAL_KEYS)
 }
 
-/*
- * A budget's used-up keys, listed in a sorted set (score: when the window ends, Redis time), so
- * that a request can learn in the round trip it already makes whether a key it only learns
- * later (a client identifier, from the body) is used up.
+/**
+ * One decision of a request in one script call (one round trip), every budget of it in order:
+ * `t` counts and refuses past the maximum, `c` refuses a key that has used its budget up
+ * without counting, `s` counts and never refuses, and `f` counts a failure unless an earlier
+ * count of the decision refused the request (as when it was asked only once admitted). The
+ * counts are @fastify/rate-limit's: the key's first count starts its window (PEXPIRE). Answers
+ * each key's count and the milliseconds left in its window, in the order asked.
  */
-const COUNT_AND_LIST = `
-  local current = redis.call('INCR', KEYS[1])
-  local ttl = tonumber(ARGV[1])
-  if current == 1 then redis.call('PEXPIRE', KEYS[1], ttl) else ttl = redis.call('PTTL', KEYS[1]) end
-  if current >= tonumber(ARGV[2]) then
-    local time = redis.call('TIME')
-    local now = time[1] * 1000 + math.floor(time[2] / 1000)
-    redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
-    redis.call('ZADD', KEYS[2], now + ttl, KEYS[1])
+const DECIDE = `
+  local window = tonumber(ARGV[1])
+  local answer = {}
+  local refused = false
+  for i, key in ipairs(KEYS) do
+    local use = ARGV[i * 2]
+    local max = tonumber(ARGV[i * 2 + 1])
+    local current
+    local ttl = 0
+    if use == 'c' or (use == 'f' and refused) then
+      current = tonumber(redis.call('GET', key) or '0')
+      if current > 0 then ttl = math.max(0, redis.call('PTTL', key)) end
+    else
+      current = redis.call('INCR', key)
+      if current == 1 then
+        redis.call('PEXPIRE', key, window)
+        ttl = window
+      else
+        ttl = redis.call('PTTL', key)
+      end
+    end
+    if (use == 't' and current > max) or (use == 'c' and current >= max) then refused = true end
+    answer[i * 2 - 1] = current
+    answer[i * 2] = ttl
   end
-  return {current, ttl}
+  return answer
 `
-const LISTED = `
-  local time = redis.call('TIME')
-  redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', time[1] * 1000 + math.floor(time[2] / 1000))
-  return redis.call('ZRANGE', KEYS[1], 0, ARGV[1])
-`
-interface ListingRedis {
-  countAndList(key: string, list: string, timeWindow: number, max: number, done: (error: Error | null, result: [number, number]) => void): void
-  listed(list: string, limit: number): Promise<string[]>
+/** How an ask is named to the script. */
+export type Use = 't' | 'c' | 's' | 'f'
+interface DecidingRedis {
+  decide(keyCount: number, ...keysAndArgs: (string | number | ((error: Error | null, result: number[]) => void))[]): void
 }
 
 /**
- * Where the rate-limit budgets are counted when REDIS_URL is set: in Redis, with the atomic
- * script of @fastify/rate-limit's own Redis store, so that N replicas allow the configured
- * budget and not N times it. When Redis fails (an error, or no answer within `timeoutMs`),
+ * Where the rate-limit budgets are counted when REDIS_URL is set: in Redis, a request's
+ * decision in one atomic script (DECIDE: the counts of @fastify/rate-limit's own Redis store,
+ * under its keys), so that N replicas allow the configured budget and not N times it. When Redis fails (an error, or no answer within `timeoutMs`),
  * counting goes on in this process (one line in the log) until Redis answers again (another
  * line): a Redis outage costs the budgets their sharing, never a request.
  */
@@ -88,8 +99,7 @@ export class SharedCounting {
       commandTimeout: timeoutMs,
       connectTimeout: timeoutMs,
     })
-    this.redis.defineCommand('countAndList', { numberOfKeys: 2, lua: COUNT_AND_LIST })
-    this.redis.defineCommand('listed', { numberOfKeys: 1, lua: LISTED })
+    this.redis.defineCommand('decide', { lua: DECIDE })
     this.redis.on('ready', () => this.#back())
     this.redis.on('error', (error: Error) => this.lost(error))
   }
@@ -117,9 +127,26 @@ export class SharedCounting {
     this.log.info('Redis answers: rate limits are shared across replicas')
   }
 
-  /** A budget's store: Redis while it answers, this process otherwise. With `listed`, see `usedUp`. */
-  store(listed?: string): SharedStore {
-    return new SharedStore(this, listed === undefined ? undefined : NAMESPACE + listed)
+  /**
+   * Counts `keys` (each under its budget's kind already) in Redis, in one script call:
+   * `done` gets each key's tally in order, or the error (then Redis is counted as lost, and
+   * the caller counts in this process).
+   */
+  decide(keys: readonly string[], uses: readonly Use[], maxes: readonly number[], timeWindow: number, done: (error: Error | null, tallies?: Tally[]) => void): void {
+    const args: (string | number | ((error: Error | null, result: number[]) => void))[] = []
+    for (const key of keys) args.push(NAMESPACE + key)
+    args.push(timeWindow)
+    for (let i = 0; i < keys.length; i++) args.push(uses[i] as Use, maxes[i] as number)
+    args.push((error, result) => {
+      if (error) {
+        this.lost(error)
+        return done(error)
+      }
+      const tallies: Tally[] = []
+      for (let i = 0; i < keys.length; i++) tallies.push({ current: Number(result[i * 2]), ttl: Number(result[i * 2 + 1]) })
+      done(null, tallies)
+    })
+    ;(this.redis as unknown as DecidingRedis).decide(keys.length, ...args)
   }
 
   async close(): Promise<void> {
@@ -128,60 +155,3 @@ export class SharedCounting {
   }
 }
 
-/** Counts in Redis while it answers, in this process otherwise. */
-export class SharedStore implements CountStore {
-  readonly #redis: RedisStore
-  readonly #local = localStore()
-
-  constructor(
-    private readonly counting: SharedCounting,
-    /** The sorted set that lists this budget's used-up keys, when it keeps one. */
-    private readonly list?: string,
-  ) {
-    this.#redis = new RedisStore(false, false, counting.redis, NAMESPACE)
-  }
-
-  incr(key: string, counted: Counted, timeWindow: number, max: number): void {
-    const list = this.list
-    if (list === undefined) return this.#count('incr', key, counted, timeWindow, max)
-    const redis = this.counting.redis as unknown as ListingRedis
-    this.#count('incr', key, counted, timeWindow, max, (answered) =>
-      redis.countAndList(NAMESPACE + key, list, timeWindow, max, (error, result) =>
-        answered(error, error ? undefined : { current: result[0], ttl: result[1] }),
-      ),
-    )
-  }
-
-  read(key: string, counted: Counted, timeWindow: number, max: number): void {
-    this.#count('read', key, counted, timeWindow, max)
-  }
-
-  /**
-   * The listed budget's used-up keys (at most LISTED_KEYS), asked in the same tick as a
-   * request's counts so that it costs no round trip of its own; undefined when Redis is not
-   * counting or lists more than that: then ask about the key itself.
-   */
-  async usedUp(): Promise<Set<string> | undefined> {
-    if (this.list === undefined || !this.counting.shared) return undefined
-    const redis = this.counting.redis as unknown as ListingRedis
-    const keys = await redis.listed(this.list, LISTED_KEYS).catch((error: Error) => void this.counting.lost(error))
-    return keys && keys.length <= LISTED_KEYS ? new Set(keys.map((key) => key.slice(NAMESPACE.length))) : undefined
-  }
-
-  /** Asks Redis (the plugin's store, unless `ask` says how); counts here while Redis is away or when it fails. */
-  #count(
-    method: 'incr' | 'read',
-    key: string,
-    counted: Counted,
-    timeWindow: number,
-    max: number,
-    ask: (answered: Counted) => void = (answered) => this.#redis[method](key, answered, timeWindow, max),
-  ): void {
-    if (!this.counting.shared) return this.#local[method](key, counted, timeWindow, max)
-    ask((error, tally) => {
-      if (!error) return counted(null, tally)
-      this.counting.lost(error)
-      this.#local[method](key, counted, timeWindow, max)
-    })
-  }
-}

@@ -1,11 +1,17 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify'
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { Action, ApiClient } from '../api-clients/access.js'
-import { checkAccess } from '../http/authorization.js'
+import type { AccessAttempt } from '../http/authorization.js'
+import type { Admission } from '../limits/index.js'
 
 declare module 'fastify' {
   interface FastifyRequest {
     /** The API client that authenticated this REST request. */
     apiClient?: ApiClient
+    /**
+     * POST …/authenticate: the request's budgets, not yet decided, once its caller has passed
+     * its checks; the handler decides them with the client's, in one round trip (see `admit`).
+     */
+    admission?: Admission
   }
 }
 
@@ -28,17 +34,48 @@ export function callerOf(request: FastifyRequest): ApiClient {
 /**
  * An `onRequest` hook that lets a REST operation run only for an API credential sent with HTTP
  * Basic, from an allowed address, holding the permission named after the matching api.php
- * action. It runs before the body is read, so a refused caller's body is never parsed.
+ * action. It runs before the body is read, so a refused caller's body is never parsed. The
+ * request's budgets are one decision (see `restAccess`): here, or for POST …/authenticate, with
+ * the client's once the body is read (`admit`).
  */
 export function guard(app: FastifyInstance, action: Action) {
   const { access } = app
-  // The request's budgets are one decision: the identifier is in the header already.
-  const clients = action === 'AuthenticateOAuthCredential'
-  const checks = [access.admitRequest(clients), access.authenticate, access.admitCaller, access.allowList, access.permission]
-  return async (request: FastifyRequest) => {
-    const given = basicCredentials(request.headers.authorization) ?? NO_CREDENTIALS
-    request.apiClient = await checkAccess({ request, ...given, action }, checks)
+  const defer = action === 'AuthenticateOAuthCredential'
+  const passed = (request: FastifyRequest, attempt: AccessAttempt, pending: Admission | undefined) => {
+    request.apiClient = attempt.client
+    if (pending) request.admission = pending
   }
+  // A callback hook: a remembered caller whose budgets are counted here passes without a promise.
+  return (request: FastifyRequest, _reply: FastifyReply, done: (error?: Error) => void) => {
+    const given = basicCredentials(request.headers.authorization) ?? NO_CREDENTIALS
+    const attempt: AccessAttempt = { request, identifier: given.identifier, secret: given.secret, action }
+    let checked
+    try {
+      checked = access.restAccess(attempt, defer)
+    } catch (error) {
+      return done(error as Error)
+    }
+    if (!(checked instanceof Promise)) {
+      passed(request, attempt, checked)
+      return done()
+    }
+    checked.then((pending) => {
+      passed(request, attempt, pending)
+      done()
+    }, done)
+  }
+}
+
+/**
+ * Decides a request's budgets that its guard left for later (POST …/authenticate), with what
+ * the request adds (the client's); once only: the error handler decides for a request that
+ * failed before its handler did, so that it is counted too.
+ */
+export function admit(request: FastifyRequest, more?: Admission): Promise<void> | undefined {
+  const admission = request.admission
+  if (admission === undefined) return undefined
+  request.admission = undefined
+  return request.server.limits.admit(request, more === undefined ? admission : Object.assign(admission, more))
 }
 
 const NO_CREDENTIALS = { identifier: '', secret: '' }

@@ -4,6 +4,7 @@ import { credentialNotFound, CredentialError, messages, type CredentialErrorKind
 import { AccessRefused } from '../http/authorization.js'
 import { INTERNAL_ERROR, refuseUnavailable, UNAVAILABLE, unavailableReason } from '../http/errors.js'
 import { RateLimited } from '../limits/index.js'
+import { admit } from './auth.js'
 import type { Problem } from './schemas.js'
 
 export const PROBLEM_TYPE = 'application/problem+json'
@@ -100,6 +101,10 @@ function escapePointer(token: string): string {
  * at their fields, and only unexpected failures are logged.
  */
 export async function problemHandler(error: FastifyError, request: FastifyRequest, reply: FastifyReply) {
+  // A request that failed before its handler decided its budgets (a body refused): counted now,
+  // and over a budget it is answered so, as it would have been before its body was read.
+  const pending = admit(request)
+  if (pending) await pending.catch((refusal: unknown) => void (error = refusal as FastifyError))
   if (error instanceof CredentialError) return sendCredentialProblem(reply, error)
   // The only path parameter is the credential id: one out of its range names no credential.
   if (error.validation && error.validationContext === 'params') {

@@ -1,11 +1,11 @@
 import type { FastifyPluginAsyncTypebox, TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
-import type { Actor } from '../credentials/credential.js'
+import type { Actor, Credential } from '../credentials/credential.js'
 import { credentialNotFound } from '../credentials/errors.js'
 import { splitScopes } from '../schemas/credential.js'
 import { requireSecretIssuing } from '../http/authorization.js'
-import { callerOf, guard } from './auth.js'
+import { admit, callerOf, guard } from './auth.js'
 import { etagOf, preconditionOf } from './etag.js'
 import { answer, BODY_PROBLEMS, HEADERS, OPERATION, problems } from './openapi.js'
 import { answerUnknownRoutes } from './not-found.js'
@@ -36,6 +36,10 @@ import { credentialBody, eventBody } from './wire.js'
 
 const REST_PREFIX = '/oauth/credentials'
 const MERGE_PATCH_TYPE = 'application/merge-patch+json'
+/** What Fastify sends serialized JSON as. */
+const JSON_TYPE = 'application/json; charset=utf-8'
+/** POST …/authenticate's answers, serialized, by the credential object the service answered. */
+const answers = new WeakMap<Credential, string>()
 
 /** Who made a change, for the audit trail: the API credential that authenticated. */
 function actor(request: FastifyRequest): Actor {
@@ -124,15 +128,25 @@ const resource: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     onRequest: guard(app, 'AuthenticateOAuthCredential'),
-    handler: async (request) => {
+    handler: async (request, reply) => {
       const { clientIdentifier, clientSecret } = request.body
-      await app.limits.admitClient(request, clientIdentifier)
-      const credential = await credentials.authenticate(clientIdentifier, clientSecret)
-      if (!credential) {
-        await app.limits.clientAuthenticationFailed(request, clientIdentifier)
-        throw new HttpProblem(401, 'The client identifier or secret is wrong.', undefined, challengeFor(request))
+      // The secret is checked first, so that the request's budgets, a wrong secret's included,
+      // are one decision (one round trip with Redis); its use is recorded once admitted.
+      const checking = credentials.checkSecret(clientIdentifier, clientSecret)
+      const checked = checking instanceof Promise ? await checking : checking
+      const pending = admit(request, { client: clientIdentifier, clientFailed: checked === null })
+      if (pending) await pending
+      if (checked === null) throw new HttpProblem(401, 'The client identifier or secret is wrong.', undefined, challengeFor(request))
+      const used = credentials.recordUse(checked)
+      const credential = used instanceof Promise ? await used : used
+      // The same credential object until it changes (or its lastUsedAt does): serialized once.
+      let json = answers.get(credential)
+      if (json === undefined) {
+        json = String(reply.serializeInput(credentialBody(credential), '200', 'application/json'))
+        answers.set(credential, json)
       }
-      return credentialBody(credential)
+      reply.header('content-type', JSON_TYPE)
+      return json
     },
   })
 

@@ -106,28 +106,80 @@ t.test('Redis failing: limits fall back to this process, one line each way, neve
   }
 })
 
-t.test('an authentication asks Redis once: every budget of the request in one round trip', async (t) => {
+t.test('an authentication asks Redis once, whatever it finds: every budget of the request in one round trip', async (t) => {
   // Through the proxy, each write of the app's Redis connection is seen: one a round trip.
   const proxy = await startTcpProxy(REDIS)
   t.teardown(() => proxy.close())
-  const test = await buildTestApp(t, sharedEnv({ REDIS_URL: proxy.via(redisUrl), RATE_LIMIT_FAILED_CLIENT_AUTH_PER_CLIENT: '2' }))
+  const env = { RATE_LIMIT_FAILED_CLIENT_AUTH_PER_CLIENT: '2', RATE_LIMIT_FAILED_AUTH_PER_IP: '1000', RATE_LIMIT_FAILED_AUTH_PER_IDENTIFIER: '3' }
+  const test = await buildTestApp(t, sharedEnv({ REDIS_URL: proxy.via(redisUrl), ...env }))
   t.ok(await sharing(test), 'counting in Redis')
   const { body: client } = await createCredential(test)
-  const authenticate = (clientSecret: string) =>
-    callRest(test, { method: 'POST', url: '/oauth/credentials/authenticate', body: { clientIdentifier: client.clientIdentifier, clientSecret }, remoteAddress: '10.9.7.1' })
-  // The first request reads the API credential from the database and loads Redis's scripts.
+  const { body: other } = await createCredential(test)
+  type Auth = { identifier: string; secret: string } | null
+  // The caller unless one is given (the admin, until it is locked out below).
+  let caller: Auth = test.admin
+  const authenticate = (clientSecret: string, auth = caller, clientIdentifier = client.clientIdentifier) =>
+    callRest(test, { method: 'POST', url: '/oauth/credentials/authenticate', auth, body: { clientIdentifier, clientSecret }, remoteAddress: '10.9.7.1' })
+  // The first request reads the API credential from the database and loads Redis's script.
   t.equal((await authenticate(client.clientSecret)).status, 200)
 
-  const roundTrips = async (requests: number, clientSecret: string) => {
+  /** Round trips per request of `requests` calls; `call` gets the call's number. */
+  const roundTrips = async (requests: number, call: (n: number) => Promise<{ status: number }>) => {
     const before = proxy.sends()
     const statuses = new Set<number>()
-    for (let n = 0; n < requests; n++) statuses.add((await authenticate(clientSecret)).status)
+    for (let n = 0; n < requests; n++) statuses.add((await call(n)).status)
     return { perRequest: (proxy.sends() - before) / requests, statuses: [...statuses] }
   }
-  t.same(await roundTrips(20, client.clientSecret), { perRequest: 1, statuses: [200] }, 'a valid authentication: one round trip')
-  // A wrong secret is known only after the check: counting it is a second round trip.
-  t.same(await roundTrips(2, 'wrong'), { perRequest: 2, statuses: [401] }, 'a wrong client secret: two')
-  const locked = await roundTrips(3, client.clientSecret)
-  t.same(locked.statuses, [429], 'the client is out of failures, from Redis\'s list, even with its secret')
-  t.ok(locked.perRequest <= 2, `a refused client: ${locked.perRequest} round trips`)
+  const fresh = async (extra: { allowedIps?: string[]; permissions?: string[] } = {}) =>
+    test.app.apiClients.create({ description: 'round trips', ...extra })
+  t.same(await roundTrips(20, () => authenticate(client.clientSecret)), { perRequest: 1, statuses: [200] }, 'a valid authentication: one round trip')
+
+  // Callers this replica has not read in the last 5 s: each one is new here.
+  const callers = await Promise.all(Array.from({ length: 5 }, () => fresh()))
+  t.same(await roundTrips(5, (n) => authenticate(client.clientSecret, callers[n])), { perRequest: 1, statuses: [200] }, 'a caller not yet remembered: one')
+  const strangers = await Promise.all(Array.from({ length: 3 }, () => fresh()))
+  t.same(
+    await roundTrips(3, (n) => authenticate(client.clientSecret, { identifier: strangers[n]!.identifier, secret: 'wrong' })),
+    { perRequest: 1, statuses: [401] },
+    'a wrong secret for a caller not yet remembered: one',
+  )
+  t.same(
+    await roundTrips(3, () => authenticate(client.clientSecret, { identifier: test.admin.identifier, secret: 'wrong' })),
+    { perRequest: 1, statuses: [401] },
+    'a wrong secret for a remembered caller: one',
+  )
+  t.same(
+    await roundTrips(2, () => authenticate(client.clientSecret, { identifier: test.admin.identifier, secret: 'wrong' })),
+    { perRequest: 1, statuses: [429] },
+    'an identifier out of failures: one, even with its secret next',
+  )
+  t.same(await roundTrips(2, () => authenticate(client.clientSecret, test.admin)), { perRequest: 1, statuses: [429] }, '(its secret)')
+  caller = await fresh()
+  t.equal((await authenticate(client.clientSecret)).status, 200, 'another caller')
+  t.same(
+    await roundTrips(3, (n) => authenticate(client.clientSecret, { identifier: `nobody-${n}`, secret: 'wrong' })),
+    { perRequest: 1, statuses: [401] },
+    'an unknown identifier: one',
+  )
+  t.same(await roundTrips(2, () => authenticate(client.clientSecret, null)), { perRequest: 1, statuses: [401] }, 'no credentials: one')
+  const elsewhere = await fresh({ allowedIps: ['10.9.8.1'] })
+  t.same(await roundTrips(2, () => authenticate(client.clientSecret, elsewhere)), { perRequest: 1, statuses: [403] }, 'an address its allow-list refuses: one')
+  const reader = await fresh({ permissions: ['GetOAuthCredential'] })
+  t.same(await roundTrips(2, () => authenticate(client.clientSecret, reader)), { perRequest: 1, statuses: [403] }, 'no permission: one')
+
+  const newcomer = await fresh()
+  t.same(await roundTrips(1, () => authenticate('wrong', newcomer)), { perRequest: 1, statuses: [401] }, 'a wrong client secret from a caller not yet remembered: one')
+  t.same(await roundTrips(1, () => authenticate('wrong')), { perRequest: 1, statuses: [401] }, 'a wrong client secret: one')
+  const locked = await roundTrips(3, () => authenticate(client.clientSecret))
+  t.same(locked, { perRequest: 1, statuses: [429] }, 'the client is out of failures, even with its secret: one')
+  t.same(await roundTrips(2, () => authenticate(other.clientSecret, undefined, other.clientIdentifier)), { perRequest: 1, statuses: [200] }, 'another client: one')
+  t.same(
+    await roundTrips(2, () => authenticate(client.clientSecret, undefined, 'x'.repeat(300))),
+    { perRequest: 1, statuses: [401] },
+    'an unknown client: one',
+  )
+  const invalid = await roundTrips(2, () =>
+    callRest(test, { method: 'POST', url: '/oauth/credentials/authenticate', auth: caller, body: { clientIdentifier: 1 }, remoteAddress: '10.9.7.1' }),
+  )
+  t.same(invalid, { perRequest: 1, statuses: [400] }, 'a body the schema refuses: counted too, one')
 })
