@@ -9,8 +9,14 @@ export function generateSecret(bytes = 64): string {
   return randomBytes(bytes).toString('base64')
 }
 
+/** The secret's SHA-256 as bytes; stored as hex (`hashSecret`), compared as bytes. */
+function digestOf(secret: string): Buffer {
+  // Node's hash() answers a Buffer for 'buffer'; its types name only the string encodings.
+  return hash('sha256', secret, 'buffer' as 'hex') as unknown as Buffer
+}
+
 export function hashSecret(secret: string): string {
-  return hash('sha256', secret, 'hex')
+  return digestOf(secret).toString('hex')
 }
 
 // A digest to compare against when there is no stored one, so that "unknown identifier" and
@@ -33,6 +39,6 @@ function storedDigest(storedHash: string): Buffer {
 
 export function secretMatches(secret: string, storedHash: string | null | undefined): boolean {
   const expected = storedDigest(storedHash ?? NO_MATCH)
-  const actual = hash('sha256', secret, 'buffer' as 'hex') as unknown as Buffer
+  const actual = digestOf(secret)
   return expected.length === actual.length && timingSafeEqual(expected, actual) && storedHash != null
 }
