@@ -13,13 +13,24 @@ async function screenshot(target: Page | Locator, name: string) {
   await target.screenshot({ path: new URL(`swagger-ui-${name}.png`, ARTIFACTS).pathname })
 }
 
+/**
+ * Clicks a visible control as a DOM click event. Playwright's `click()` first waits for the
+ * element to stay put over two animation frames, and headless Chromium on a starved CPU can stop
+ * producing frames: in CI such a click once waited out its 30 s. The page's own handlers (React's,
+ * a form's submit) run the same for this event.
+ */
+async function press(control: Locator) {
+  await control.waitFor({ state: 'visible' })
+  await control.dispatchEvent('click')
+}
+
 /** Opens an operation, presses "Try it out", lets `fill` fill it in, presses "Execute"; the status shown. */
 async function execute(page: Page, id: string, fill: (operation: Locator) => Promise<void> = async () => {}) {
   const operation = page.locator(`#operations-${id}`)
-  if (!(await operation.locator('.try-out__btn').isVisible())) await operation.locator('.opblock-summary').click()
-  await operation.locator('.try-out__btn').click()
+  if (!(await operation.locator('.try-out__btn').isVisible())) await press(operation.locator('.opblock-summary-control'))
+  await press(operation.locator('.try-out__btn'))
   await fill(operation)
-  await operation.locator('button.execute').click()
+  await press(operation.locator('button.execute'))
   const status = operation.locator(STATUS).first()
   await status.waitFor({ timeout: 30_000 })
   return { operation, status: (await status.innerText()).trim(), body: await operation.locator('.live-responses-table tbody .response-col_description').first().innerText() }
@@ -50,12 +61,12 @@ t.test('Swagger UI against the live app: document, 401 in the page, authorize, r
   const plain = await test.app.inject({ url: '/oauth/credentials' })
   t.match(plain.headers['www-authenticate'], /^Basic realm=/, 'a plain HTTP client still gets the Basic challenge')
 
-  await page.locator('.auth-wrapper .authorize').click()
+  await press(page.locator('.auth-wrapper .authorize'))
   const dialog = page.locator('.dialog-ux')
   await dialog.locator('input[type=text]').fill(test.admin.identifier)
   await dialog.locator('input[type=password]').fill(test.admin.secret)
-  await dialog.locator('button.authorize').click()
-  await dialog.locator('button.btn-done').click()
+  await press(dialog.locator('button.authorize'))
+  await press(dialog.locator('button.btn-done'))
 
   await page.reload()
   await page.locator('#operations-credentials-updateCredential').waitFor()
