@@ -17,9 +17,12 @@ import { scratchDatabase, serviceEnv, Target } from './target.js'
  *   BENCH_CPU_PROF         a folder: the service runs the load phase with `node --cpu-prof` writing there
  *   BENCH_SERVICE_NODE_OPTIONS  extra node flags for the service, e.g. --max-old-space-size=64
  *   BENCH_PATHS            only the paths whose name contains one of these comma-separated words, e.g. legacy,PATCH
- *   BENCH_COMPARE          metrics or tracing: instead of the floor comparison, each path that has a floor on two
- *                          services that differ only in that (metrics on / off; traces exported / off),
- *                          alternately in rounds of BENCH_SECONDS (see compareVariants); prints the median round
+ *   BENCH_COMPARE          metrics, tracing or logging: instead of the floor comparison, each path that has a floor
+ *                          on two services that differ only in that (metrics on / off; traces exported / off;
+ *                          a log line per request / none), alternately in rounds of BENCH_SECONDS (see
+ *                          compareSides); prints the median round.
+ *                          scale: every path on BENCH_CREDENTIALS credentials against BENCH_SCALE_BASELINE
+ *                          (default 1000), two services on two databases, alternately in rounds as above
  *   BENCH_COMPARE_ROUNDS   rounds per path and side with BENCH_COMPARE (default 6)
  *   BENCH_CREDENTIALS      credentials seeded in bulk, with an audit trail in proportion (default 1000)
  *   BENCH_BUSY_EVENTS      audit events of the one busy credential (default 100000)
@@ -33,9 +36,9 @@ const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50)
 const CREDENTIALS = Number(process.env.BENCH_CREDENTIALS ?? 1_000)
 const BUSY_EVENTS = Number(process.env.BENCH_BUSY_EVENTS ?? 100_000)
 /** The updates, reads and authentications work on this many credentials, spread over all of them. */
-const HOT = Math.min(200, CREDENTIALS)
+const HOT = 200
 /** Authentication across many clients: more than the service keeps in memory (10,000). */
-const DISTINCT_CLIENTS = Math.min(100_000, CREDENTIALS)
+const DISTINCT_CLIENTS = 100_000
 const PAGE = 50
 const REDIS: Record<string, string> = process.env.BENCH_REDIS_URL
   ? { REDIS_URL: process.env.BENCH_REDIS_URL, REDIS_KEY_PREFIX: `bench-${process.pid}:` }
@@ -44,7 +47,9 @@ const API = { identifier: 'bench', secret: randomBytes(32).toString('base64') }
 const BASIC = `Basic ${Buffer.from(`${API.identifier}:${API.secret}`).toString('base64')}`
 
 interface Seeded {
-  /** The hot credentials' ids, spread evenly over 1…CREDENTIALS. */
+  /** How many credentials the database holds (ids 1…credentials). */
+  credentials: number
+  /** The hot credentials' ids, spread evenly over 1…credentials. */
   ids: number[]
   clients: { clientIdentifier: string; clientSecret: string }[]
   /** The credential with BUSY_EVENTS events, and the range of its events' ids. */
@@ -53,7 +58,8 @@ interface Seeded {
 
 const client = (n: number) => ({ clientIdentifier: seededClientIdentifier(n), clientSecret: seededSecret(n) })
 /** A cursor as the service writes it (src/rest/paging.ts): deep into the list, somewhere in its second half. */
-const deepCursor = (n: number) => Buffer.from(`id:${Math.floor(CREDENTIALS / 2) + (n % Math.max(1, CREDENTIALS / 2 - PAGE))}`).toString('base64url')
+const deepCursor = (n: number, { credentials }: Seeded) =>
+  Buffer.from(`id:${Math.floor(credentials / 2) + (n % Math.max(1, credentials / 2 - PAGE))}`).toString('base64url')
 
 /** One benchmarked request: how to build it, and the OpenAPI path that must exist for it. */
 interface BenchPath {
@@ -118,31 +124,34 @@ const PATHS: BenchPath[] = [
     }),
   },
   {
-    name: `REST POST /oauth/credentials/authenticate, ${DISTINCT_CLIENTS} distinct clients`,
+    name: `REST POST /oauth/credentials/authenticate, min(n, ${DISTINCT_CLIENTS}) distinct clients`,
     method: 'POST',
     floor: false,
     requires: { path: '/oauth/credentials/authenticate', method: 'post' },
-    request: (_seeded, n) => ({
-      path: '/oauth/credentials/authenticate',
-      headers: JSON_BODY,
-      // Client k of DISTINCT_CLIENTS, spread over all credentials: each is seen again only after all the others.
-      body: JSON.stringify(client(1 + Math.floor(((n % DISTINCT_CLIENTS) * CREDENTIALS) / DISTINCT_CLIENTS))),
-    }),
+    request: ({ credentials }, n) => {
+      // Client k of `distinct`, spread over all credentials: each is seen again only after all the others.
+      const distinct = Math.min(DISTINCT_CLIENTS, credentials)
+      return {
+        path: '/oauth/credentials/authenticate',
+        headers: JSON_BODY,
+        body: JSON.stringify(client(1 + Math.floor(((n % distinct) * credentials) / distinct))),
+      }
+    },
   },
   {
     name: 'REST GET /oauth/credentials list, deep cursor',
     method: 'GET',
     floor: false,
     requires: { path: '/oauth/credentials', method: 'get' },
-    request: (_seeded, n) => ({ path: `/oauth/credentials?limit=${PAGE}&cursor=${deepCursor(n)}`, headers: { authorization: BASIC } }),
+    request: (seeded, n) => ({ path: `/oauth/credentials?limit=${PAGE}&cursor=${deepCursor(n, seeded)}`, headers: { authorization: BASIC } }),
   },
   {
     name: 'REST GET /oauth/credentials?grantType=single_sign_on, deep cursor',
     method: 'GET',
     floor: false,
     requires: { path: '/oauth/credentials', method: 'get' },
-    request: (_seeded, n) => ({
-      path: `/oauth/credentials?grantType=single_sign_on&limit=${PAGE}&cursor=${deepCursor(n)}`,
+    request: (seeded, n) => ({
+      path: `/oauth/credentials?grantType=single_sign_on&limit=${PAGE}&cursor=${deepCursor(n, seeded)}`,
       headers: { authorization: BASIC },
     }),
   },
@@ -151,8 +160,8 @@ const PATHS: BenchPath[] = [
     method: 'GET',
     floor: false,
     requires: { path: '/oauth/credentials', method: 'get' },
-    request: (_seeded, n) => ({
-      path: `/oauth/credentials?clientIdentifier=${encodeURIComponent(seededClientIdentifier(1 + (n % CREDENTIALS)))}`,
+    request: ({ credentials }, n) => ({
+      path: `/oauth/credentials?clientIdentifier=${encodeURIComponent(seededClientIdentifier(1 + (n % credentials)))}`,
       headers: { authorization: BASIC },
     }),
   },
@@ -268,11 +277,13 @@ async function main() {
       `load average at the start: ${os.loadavg().map((value) => value.toFixed(1)).join(' ')}\n`)
 
     const comparing = process.env.BENCH_COMPARE
-    if (comparing !== undefined && !(comparing in VARIANTS)) throw new Error(`BENCH_COMPARE: ${Object.keys(VARIANTS).join(' or ')}`)
+    if (comparing !== undefined && comparing !== 'scale' && !(comparing in VARIANTS)) {
+      throw new Error(`BENCH_COMPARE: ${[...Object.keys(VARIANTS), 'scale'].join(', ')}`)
+    }
     // 1. What SQL each request really sends: PostgreSQL logs every statement of this database.
     if (!comparing) await admin.query(`ALTER DATABASE "${database}" SET log_statement = 'all'`)
     let service = await startService()
-    const seeded = await seed(url)
+    const seeded = await seed(scratch.url, CREDENTIALS)
     const openapi = (await fetch(service.base + '/openapi.json').then((r) => (r.ok ? r.json() : {}), () => ({})))
     const paths = (openapi as { paths?: Record<string, Record<string, unknown>> }).paths ?? {}
     const chosen = process.env.BENCH_PATHS?.split(',') ?? ['']
@@ -282,6 +293,20 @@ async function main() {
         chosen.some((word) => path.name.includes(word)),
     )
     for (const path of PATHS.filter((path) => !enabled.includes(path))) console.log(`${path.name}: skipped (not chosen, or route not present)`)
+    if (comparing === 'scale') {
+      const small = await scratchDatabase('bench_baseline')
+      try {
+        const baseline = await Target.start('baseline', 'dist/src/server.js', { ...serviceEnv(small.url, API, 'info'), ...REDIS })
+        targets.push(baseline)
+        const label = (count: number) => (count >= 1e6 ? `${count / 1e6}M` : count >= 1e3 ? `${count / 1e3}k` : String(count))
+        const large: Side = { label: label(CREDENTIALS), target: service, seeded }
+        await compareSides(large, { label: label(SCALE_BASELINE), target: baseline, seeded: await seed(small.url, SCALE_BASELINE) }, enabled)
+      } finally {
+        for (const target of targets.splice(0)) await target.stop()
+        await small.drop()
+      }
+      return
+    }
     if (comparing) {
       await service.stop()
       // The four paths of the floor comparison; the scale paths cost the same per request to record.
@@ -378,15 +403,64 @@ const VARIANTS = {
   metrics: { on: { METRICS_ENABLED: 'true' }, off: { METRICS_ENABLED: 'false' } },
   // Traces exported over OTLP/HTTP to a sink in this process, every request sampled.
   tracing: { on: { OTEL_EXPORTER_OTLP_ENDPOINT: 'sink' }, off: {} },
+  // The one log line per request (info) against none (warn).
+  logging: { on: { LOG_LEVEL: 'info' }, off: { LOG_LEVEL: 'warn' } },
 } satisfies Record<string, { on: Record<string, string>; off: Record<string, string> }>
+/** BENCH_COMPARE=scale: the service on BENCH_CREDENTIALS credentials against the same on this many. */
+const SCALE_BASELINE = Number(process.env.BENCH_SCALE_BASELINE ?? 1_000)
+
+/** One side of a comparison: a service, and the data it serves. */
+interface Side {
+  label: string
+  target: Target
+  seeded: Seeded
+}
+
+const median = (values: number[]) => {
+  const sorted = [...values].sort((a, b) => a - b)
+  const middle = Math.floor(sorted.length / 2)
+  return sorted.length % 2 === 1 ? (sorted[middle] as number) : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2
+}
 
 /**
- * Each path on two services, one per variant, started side by side on the same database and
- * loaded in turns. After a warm-up of each, ROUNDS rounds of SECONDS on each, in the order
- * on off, off on, on off, … (so a drift of the machine's load falls on both sides alike). Each
- * round gives its own ratios on/off (req/s, CPU ms per request); the median round is printed,
- * with the range of the rounds, which is the noise the figure has to be read against.
+ * Each path on two services loaded in turns. After a warm-up of each, ROUNDS rounds of SECONDS
+ * on each, in the order a b, b a, a b, … (so a drift of the machine's load falls on both sides
+ * alike). Each round gives its own ratios a/b (req/s, CPU ms per request); the median round is
+ * printed, with the range of the rounds, which is the noise the figure has to be read against.
  */
+async function compareSides(a: Side, b: Side, enabled: BenchPath[]) {
+  const spread = (values: number[]) => `${Math.min(...values).toFixed(3)}–${Math.max(...values).toFixed(3)}`
+  console.log(`\n${ROUNDS} rounds of ${SECONDS} s on each side per path; medians of the rounds, and the range of the rounds' ratios ${a.label} / ${b.label}`)
+  console.log(`| path | req/s ${a.label} | req/s ${b.label} | ratio | (range) | CPU ms/req ${a.label} | CPU ms/req ${b.label} | CPU ratio | (range) | p99 ${a.label} | p99 ${b.label} | load |`)
+  console.log('|---|---:|---:|---:|---|---:|---:|---:|---|---:|---:|---:|')
+  for (const path of enabled) {
+    const rounds: { a: Measured; b: Measured }[] = []
+    for (const side of [a, b]) await load(side.target, path, side.seeded, 2) // warm-up
+    for (let round = 0; round < ROUNDS; round++) {
+      const order = round % 2 === 0 ? (['a', 'b'] as const) : (['b', 'a'] as const)
+      const measured: Partial<Record<'a' | 'b', Measured>> = {}
+      for (const name of order) {
+        const side = name === 'a' ? a : b
+        measured[name] = await load(side.target, path, side.seeded, SECONDS)
+      }
+      rounds.push(measured as { a: Measured; b: Measured })
+    }
+    const of = (side: 'a' | 'b', pick: (m: Measured) => number) => median(rounds.map((round) => pick(round[side])))
+    const ratios = (pick: (m: Measured) => number) => rounds.map((round) => pick(round.a) / pick(round.b))
+    const rate = (m: Measured) => m.requestsPerSecond
+    const cost = (m: Measured) => m.cpuMsPerRequest
+    const rps = ratios(rate)
+    const cpu = ratios(cost)
+    console.log(`| ${path.name} | ${of('a', rate).toFixed(0)} | ${of('b', rate).toFixed(0)} | ${median(rps).toFixed(3)} | ${spread(rps)} | ` +
+      `${of('a', cost).toFixed(3)} | ${of('b', cost).toFixed(3)} | ${median(cpu).toFixed(3)} | ${spread(cpu)} | ` +
+      `${of('a', (m) => m.p99)} | ${of('b', (m) => m.p99)} | ${os.loadavg()[0]?.toFixed(1)} |`)
+    const failed = rounds.reduce((sum, round) => sum + round.a.errors + round.a.non2xx + round.b.errors + round.b.non2xx, 0)
+    if (failed > 0) console.log(`  ${path.name}: ${failed} errors or non-2xx answers`)
+  }
+  console.log(`load average at the end: ${os.loadavg().map((value) => value.toFixed(1)).join(' ')}`)
+}
+
+/** BENCH_COMPARE=<variant>: two services that differ only in that setting, on the same database. */
 async function compareVariants(
   variant: { on: Record<string, string>; off: Record<string, string> },
   enabled: BenchPath[],
@@ -397,64 +471,33 @@ async function compareVariants(
   const sink = createServer((request, response) => request.resume().on('end', () => response.writeHead(200).end('{}')))
   await new Promise<void>((resolve) => sink.listen(0, '127.0.0.1', resolve))
   const sinkUrl = `http://127.0.0.1:${(sink.address() as { port: number }).port}`
-  const start = async (name: string, settings: Record<string, string>) => {
+  const start = async (label: string, settings: Record<string, string>): Promise<Side> => {
     const env = Object.fromEntries(Object.entries(settings).map(([key, value]) => [key, value === 'sink' ? sinkUrl : value]))
-    const target = await Target.start(name, 'dist/src/server.js', { ...serviceEnv(databaseUrl, API, 'info'), ...env })
+    const target = await Target.start(label, 'dist/src/server.js', { ...serviceEnv(databaseUrl, API, 'info'), ...REDIS, ...env })
     targets.push(target)
-    return target
+    return { label, target, seeded }
   }
-  const median = (values: number[]) => {
-    const sorted = [...values].sort((a, b) => a - b)
-    const middle = Math.floor(sorted.length / 2)
-    return sorted.length % 2 === 1 ? (sorted[middle] as number) : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2
-  }
-  const spread = (values: number[]) => `${Math.min(...values).toFixed(3)}–${Math.max(...values).toFixed(3)}`
   try {
-    const on = await start('on', variant.on)
-    const off = await start('off', variant.off)
-    console.log(`\n${ROUNDS} rounds of ${SECONDS} s on each side per path; medians of the rounds, and the range of the rounds' ratios`)
-    console.log('| path | req/s on | req/s off | ratio | (range) | CPU ms/req on | CPU ms/req off | CPU ratio | (range) | p99 on | p99 off | load |')
-    console.log('|---|---:|---:|---:|---|---:|---:|---:|---|---:|---:|---:|')
-    for (const path of enabled) {
-      const rounds: { on: Measured; off: Measured }[] = []
-      for (const target of [on, off]) await load(target, path, seeded, 2) // warm-up
-      for (let round = 0; round < ROUNDS; round++) {
-        const order = round % 2 === 0 ? ([['on', on], ['off', off]] as const) : ([['off', off], ['on', on]] as const)
-        const measured: Partial<Record<'on' | 'off', Measured>> = {}
-        for (const [name, target] of order) measured[name] = await load(target, path, seeded, SECONDS)
-        rounds.push(measured as { on: Measured; off: Measured })
-      }
-      const of = (side: 'on' | 'off', pick: (m: Measured) => number) => median(rounds.map((round) => pick(round[side])))
-      const ratios = (pick: (m: Measured) => number) => rounds.map((round) => pick(round.on) / pick(round.off))
-      const rate = (m: Measured) => m.requestsPerSecond
-      const cost = (m: Measured) => m.cpuMsPerRequest
-      const rps = ratios(rate)
-      const cpu = ratios(cost)
-      console.log(`| ${path.name} | ${of('on', rate).toFixed(0)} | ${of('off', rate).toFixed(0)} | ${median(rps).toFixed(3)} | ${spread(rps)} | ` +
-        `${of('on', cost).toFixed(3)} | ${of('off', cost).toFixed(3)} | ${median(cpu).toFixed(3)} | ${spread(cpu)} | ` +
-        `${of('on', (m) => m.p99)} | ${of('off', (m) => m.p99)} | ${os.loadavg()[0]?.toFixed(1)} |`)
-      const failed = rounds.reduce((sum, round) => sum + round.on.errors + round.on.non2xx + round.off.errors + round.off.non2xx, 0)
-      if (failed > 0) console.log(`  ${path.name}: ${failed} errors or non-2xx answers`)
-    }
-    console.log(`load average at the end: ${os.loadavg().map((value) => value.toFixed(1)).join(' ')}`)
+    await compareSides(await start('on', variant.on), await start('off', variant.off), enabled)
   } finally {
     sink.close()
   }
 }
 
-/** Credentials to work on, seeded in bulk straight into the database the service migrated. */
-async function seed(url: URL): Promise<Seeded> {
+/** `credentials` credentials to work on, seeded in bulk straight into the database the service migrated. */
+async function seed(url: string, credentials: number): Promise<Seeded> {
   const started = performance.now()
-  const database = new pg.Client({ connectionString: url.toString() })
+  const database = new pg.Client({ connectionString: url })
   await database.connect()
-  const busy = await bulkSeed((text, params) => database.query(text, params), { credentials: CREDENTIALS, busyEvents: BUSY_EVENTS })
+  const busy = await bulkSeed((text, params) => database.query(text, params), { credentials, busyEvents: BUSY_EVENTS })
   const [range] = (await database.query('SELECT min(id)::int AS first, max(id)::int AS last FROM audit_event WHERE credential_id = $1', [busy])).rows
   const [size] = (await database.query(`SELECT (SELECT count(*) FROM audit_event)::int AS events, pg_database_size(current_database()) AS bytes`)).rows
   await database.end()
-  console.log(`seeded ${CREDENTIALS} credentials and ${size.events} audit events (${BUSY_EVENTS} on credential ${busy}) ` +
+  console.log(`seeded ${credentials} credentials and ${size.events} audit events (${BUSY_EVENTS} on credential ${busy}) ` +
     `in ${((performance.now() - started) / 1000).toFixed(1)} s, vacuum and analyze included; database ${(size.bytes / 2 ** 20).toFixed(0)} MiB`)
-  const ids = Array.from({ length: HOT }, (_, k) => 1 + Math.floor((k * CREDENTIALS) / HOT))
-  return { ids, clients: ids.map(client), busy: { id: busy, firstEvent: range.first, lastEvent: range.last } }
+  const hot = Math.min(HOT, credentials)
+  const ids = Array.from({ length: hot }, (_, k) => 1 + Math.floor((k * credentials) / hot))
+  return { credentials, ids, clients: ids.map(client), busy: { id: busy, firstEvent: range.first, lastEvent: range.last } }
 }
 
 async function auditEvents(url: URL): Promise<number> {
