@@ -58,6 +58,8 @@ t.test('SIGTERM: the in-flight request completes, new connections are refused, e
   const [code, signal] = await server.exited
   t.same({ code, signal }, { code: 0, signal: null }, 'a clean exit')
   t.ok(Date.now() - signalled < 10_000, 'within 10 s of SIGTERM')
+  // Log lines leave asynchronously: the last ones are flushed as the process exits.
+  t.ok(await waitForLog(/^request completed$/), "the in-flight request's log line, written as the process stopped, is not lost")
 
   const check = await openDatabase(env.DATABASE_URL ? { url: env.DATABASE_URL } : { dataDir: env.DATA_DIR as string })
   t.teardown(() => check.close())
