@@ -17,9 +17,11 @@ export type DatabaseTarget = { url: string } | PgliteTarget
 
 /**
  * An embedded database in a folder or in memory. `image`, a data-folder tarball (see
- * migratedPgliteImage), is what a new one starts from instead of an empty cluster.
+ * migratedPgliteImage), is what a new one starts from instead of an empty cluster. Or one
+ * already open, `pglite`, that its opener keeps: closing the Database leaves it open (the
+ * tests hand one to app after app, emptied between them, instead of starting one for each).
  */
-export type PgliteTarget = ({ dataDir: string } | { memory: true }) & { image?: Blob }
+export type PgliteTarget = (({ dataDir: string } | { memory: true }) & { image?: Blob }) | { pglite: PGlite }
 
 export interface DatabaseOptions {
   /**
@@ -213,24 +215,19 @@ function statementName(text: string): string {
 }
 
 async function openPglite(target: PgliteTarget): Promise<Opened> {
-  const unlock = 'dataDir' in target ? await lockDataDir(target.dataDir) : async () => {}
-  const folder = 'dataDir' in target ? path.join(target.dataDir, 'pglite') : undefined
-  // The image seeds a new database only: PGlite refuses to load one over an existing cluster.
-  const seeded = target.image && !(folder && existsSync(path.join(folder, 'PG_VERSION')))
-  const { PGlite } = await import('@electric-sql/pglite')
-  const pglite = new PGlite({ dataDir: folder, loadDataDir: seeded ? target.image : undefined })
-  try {
-    await pglite.waitReady
-  } catch (error) {
-    await unlock()
-    throw error
-  }
+  const { pglite, stop } = 'pglite' in target ? { pglite: target.pglite, stop: async () => {} } : await startPglite(target)
   const [{ PrismaPGlite }, { PrismaClient }] = await Promise.all([
     import('pglite-prisma-adapter'),
     import('../generated/prisma/client.js'),
   ])
   let prisma: PrismaClient | undefined
-  const session = pgliteSession(pglite)
+  // Once closed, this Database answers as a closed PGlite does, even when the PGlite is lent and stays open.
+  let closed = false
+  const live = () => {
+    if (closed) throw new Error('PGlite is closed')
+    return pglite
+  }
+  const session: MigrationSession = { transaction: (work) => pgliteSession(live()).transaction(work) }
   let queue: Promise<unknown> = Promise.resolve()
   /** Units of work queued or running on the one connection. */
   let pending = 0
@@ -248,10 +245,33 @@ async function openPglite(target: PgliteTarget): Promise<Opened> {
     session,
     exclusive,
     poolStats: () => ({ size: 1, idle: pending === 0 ? 1 : 0, waiting: Math.max(0, pending - 1) }),
-    query: async <R>(text: string, params: unknown[]) => (await pglite.query<R>(text, params)).rows,
+    query: async <R>(text: string, params: unknown[]) => (await live().query<R>(text, params)).rows,
     watch: () => ({ live: () => true, close: async () => {} }),
     async close() {
+      closed = true
       await prisma?.$disconnect()
+      await stop()
+    },
+  }
+}
+
+/** A new PGlite in its folder (locked) or in memory; `stop` closes it and frees the folder. */
+async function startPglite(target: Exclude<PgliteTarget, { pglite: PGlite }>) {
+  const unlock = 'dataDir' in target ? await lockDataDir(target.dataDir) : async () => {}
+  const folder = 'dataDir' in target ? path.join(target.dataDir, 'pglite') : undefined
+  // The image seeds a new database only: PGlite refuses to load one over an existing cluster.
+  const seeded = target.image && !(folder && existsSync(path.join(folder, 'PG_VERSION')))
+  const { PGlite } = await import('@electric-sql/pglite')
+  const pglite = new PGlite({ dataDir: folder, loadDataDir: seeded ? target.image : undefined })
+  try {
+    await pglite.waitReady
+  } catch (error) {
+    await unlock()
+    throw error
+  }
+  return {
+    pglite,
+    stop: async () => {
       await pglite.close()
       await unlock()
     },
