@@ -38,8 +38,11 @@ export const DEFAULT_DATABASE_OPTIONS: DatabaseOptions = { timeoutMs: 5_000 }
 export type StatementRunner = Pick<Database, 'run'>
 
 export interface Database {
-  /** Made on first use: nothing in src queries through Prisma, whose query engine costs start-up CPU. */
-  readonly prisma: PrismaClient
+  /**
+   * Loaded and made on first use: nothing in src queries through Prisma, whose client and query
+   * compiler cost start-up CPU (tests read rows as stored through it).
+   */
+  prisma(): Promise<PrismaClient>
   readonly kind: 'postgresql' | 'pglite'
   /** Whether the database answers; the edges report their 503s to it (src/db/availability.ts). */
   readonly availability: DatabaseAvailability
@@ -99,9 +102,7 @@ export async function openDatabase(
   // Closing twice (a readiness test closes it, then the app's onClose hook) is harmless.
   let closed: Promise<void> | undefined
   return {
-    get prisma() {
-      return database.prisma
-    },
+    prisma: database.prisma,
     kind: database.kind,
     query: database.query,
     watch: database.watch,
@@ -134,12 +135,7 @@ export async function openDatabase(
 // other's modules (PGlite's, or pg's) costs start-up CPU for nothing (a CLI call, `npm start`).
 
 async function openPostgres(url: string, { timeoutMs }: DatabaseOptions): Promise<Opened> {
-  const [{ default: pg }, { PrismaPg }, { PrismaClient }, { listen }] = await Promise.all([
-    import('pg'),
-    import('@prisma/adapter-pg'),
-    import('../generated/prisma/client.js'),
-    import('./notifications.js'),
-  ])
+  const [{ default: pg }, { listen }] = await Promise.all([import('pg'), import('./notifications.js')])
   const half = Math.ceil(timeoutMs / 2)
   const pool = new pg.Pool({
     connectionString: url,
@@ -154,7 +150,7 @@ async function openPostgres(url: string, { timeoutMs }: DatabaseOptions): Promis
   })
   // A pool error (e.g. the server restarting) must not crash the process: the next query retries.
   pool.on('error', () => {})
-  let prisma: PrismaClient | undefined
+  let prisma: Promise<PrismaClient> | undefined
   const watches = new Set<Watch>()
   const session: MigrationSession = {
     async transaction(work) {
@@ -181,9 +177,10 @@ async function openPostgres(url: string, { timeoutMs }: DatabaseOptions): Promis
     },
   }
   return {
-    get prisma() {
-      return (prisma ??= new PrismaClient({ adapter: new PrismaPg(pool) }))
-    },
+    prisma: () =>
+      (prisma ??= Promise.all([import('@prisma/adapter-pg'), import('../generated/prisma/client.js')]).then(
+        ([{ PrismaPg }, { PrismaClient }]) => new PrismaClient({ adapter: new PrismaPg(pool) }),
+      )),
     kind: 'postgresql',
     session,
     exclusive: (work) => work(),
@@ -197,7 +194,7 @@ async function openPostgres(url: string, { timeoutMs }: DatabaseOptions): Promis
     poolStats: () => ({ size: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount }),
     async close() {
       await Promise.all([...watches].map((watch) => watch.close()))
-      await prisma?.$disconnect()
+      await (await prisma)?.$disconnect()
       await pool.end().catch(() => {})
     },
   }
@@ -216,11 +213,7 @@ function statementName(text: string): string {
 
 async function openPglite(target: PgliteTarget): Promise<Opened> {
   const { pglite, stop } = 'pglite' in target ? { pglite: target.pglite, stop: async () => {} } : await startPglite(target)
-  const [{ PrismaPGlite }, { PrismaClient }] = await Promise.all([
-    import('pglite-prisma-adapter'),
-    import('../generated/prisma/client.js'),
-  ])
-  let prisma: PrismaClient | undefined
+  let prisma: Promise<PrismaClient> | undefined
   // Once closed, this Database answers as a closed PGlite does, even when the PGlite is lent and stays open.
   let closed = false
   const live = () => {
@@ -238,9 +231,10 @@ async function openPglite(target: PgliteTarget): Promise<Opened> {
     return run
   }
   return {
-    get prisma() {
-      return (prisma ??= new PrismaClient({ adapter: new PrismaPGlite(pglite) }))
-    },
+    prisma: () =>
+      (prisma ??= Promise.all([import('pglite-prisma-adapter'), import('../generated/prisma/client.js')]).then(
+        ([{ PrismaPGlite }, { PrismaClient }]) => new PrismaClient({ adapter: new PrismaPGlite(pglite) }),
+      )),
     kind: 'pglite',
     session,
     exclusive,
@@ -249,7 +243,7 @@ async function openPglite(target: PgliteTarget): Promise<Opened> {
     watch: () => ({ live: () => true, close: async () => {} }),
     async close() {
       closed = true
-      await prisma?.$disconnect()
+      await (await prisma)?.$disconnect()
       await stop()
     },
   }

@@ -55,7 +55,7 @@ export async function buildTestApp(
     await drop()
   })
   const sql = async <R>(text: string, params: unknown[] = []) =>
-    built.app.database.exclusive(() => built.app.database.prisma.$queryRawUnsafe<R[]>(text, ...params))
+    built.app.database.exclusive(async () => (await built.app.database.prisma()).$queryRawUnsafe<R[]>(text, ...params))
   return { ...built, config, admin, sql }
 }
 
