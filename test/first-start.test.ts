@@ -44,6 +44,6 @@ t.test('with bootstrap variables, no admin is made and the bootstrap credential 
   t.equal(built.firstAdmin, null)
   const test = { app: built.app, admin: { identifier: 'deployer', secret } }
   t.equal((await callLegacy(test, { action: 'ListOAuthCredentials', responsetype: 'json' })).data.result, 'success')
-  const [row] = await built.app.database.prisma.apiCredential.findMany({ where: { identifier: 'deployer' } })
+  const [row] = await (await built.app.database.prisma()).apiCredential.findMany({ where: { identifier: 'deployer' } })
   t.not(row?.secretHash, secret, 'only a digest of the bootstrap secret is stored')
 })

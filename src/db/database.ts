@@ -17,9 +17,11 @@ export type DatabaseTarget = { url: string } | PgliteTarget
 
 /**
  * An embedded database in a folder or in memory. `image`, a data-folder tarball (see
- * migratedPgliteImage), is what a new one starts from instead of an empty cluster.
+ * migratedPgliteImage), is what a new one starts from instead of an empty cluster. Or one
+ * already open, `pglite`, that its opener keeps: closing the Database leaves it open (the
+ * tests hand one to app after app, emptied between them, instead of starting one for each).
  */
-export type PgliteTarget = ({ dataDir: string } | { memory: true }) & { image?: Blob }
+export type PgliteTarget = (({ dataDir: string } | { memory: true }) & { image?: Blob }) | { pglite: PGlite }
 
 export interface DatabaseOptions {
   /**
@@ -36,8 +38,11 @@ export const DEFAULT_DATABASE_OPTIONS: DatabaseOptions = { timeoutMs: 5_000 }
 export type StatementRunner = Pick<Database, 'run'>
 
 export interface Database {
-  /** Made on first use: nothing in src queries through Prisma, whose query engine costs start-up CPU. */
-  readonly prisma: PrismaClient
+  /**
+   * Loaded and made on first use: nothing in src queries through Prisma, whose client and query
+   * compiler cost start-up CPU (tests read rows as stored through it).
+   */
+  prisma(): Promise<PrismaClient>
   readonly kind: 'postgresql' | 'pglite'
   /** Whether the database answers; the edges report their 503s to it (src/db/availability.ts). */
   readonly availability: DatabaseAvailability
@@ -97,9 +102,7 @@ export async function openDatabase(
   // Closing twice (a readiness test closes it, then the app's onClose hook) is harmless.
   let closed: Promise<void> | undefined
   return {
-    get prisma() {
-      return database.prisma
-    },
+    prisma: database.prisma,
     kind: database.kind,
     query: database.query,
     watch: database.watch,
@@ -132,12 +135,7 @@ export async function openDatabase(
 // other's modules (PGlite's, or pg's) costs start-up CPU for nothing (a CLI call, `npm start`).
 
 async function openPostgres(url: string, { timeoutMs }: DatabaseOptions): Promise<Opened> {
-  const [{ default: pg }, { PrismaPg }, { PrismaClient }, { listen }] = await Promise.all([
-    import('pg'),
-    import('@prisma/adapter-pg'),
-    import('../generated/prisma/client.js'),
-    import('./notifications.js'),
-  ])
+  const [{ default: pg }, { listen }] = await Promise.all([import('pg'), import('./notifications.js')])
   const half = Math.ceil(timeoutMs / 2)
   const pool = new pg.Pool({
     connectionString: url,
@@ -152,7 +150,7 @@ async function openPostgres(url: string, { timeoutMs }: DatabaseOptions): Promis
   })
   // A pool error (e.g. the server restarting) must not crash the process: the next query retries.
   pool.on('error', () => {})
-  let prisma: PrismaClient | undefined
+  let prisma: Promise<PrismaClient> | undefined
   const watches = new Set<Watch>()
   const session: MigrationSession = {
     async transaction(work) {
@@ -179,9 +177,10 @@ async function openPostgres(url: string, { timeoutMs }: DatabaseOptions): Promis
     },
   }
   return {
-    get prisma() {
-      return (prisma ??= new PrismaClient({ adapter: new PrismaPg(pool) }))
-    },
+    prisma: () =>
+      (prisma ??= Promise.all([import('@prisma/adapter-pg'), import('../generated/prisma/client.js')]).then(
+        ([{ PrismaPg }, { PrismaClient }]) => new PrismaClient({ adapter: new PrismaPg(pool) }),
+      )),
     kind: 'postgresql',
     session,
     exclusive: (work) => work(),
@@ -195,7 +194,7 @@ async function openPostgres(url: string, { timeoutMs }: DatabaseOptions): Promis
     poolStats: () => ({ size: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount }),
     async close() {
       await Promise.all([...watches].map((watch) => watch.close()))
-      await prisma?.$disconnect()
+      await (await prisma)?.$disconnect()
       await pool.end().catch(() => {})
     },
   }
@@ -213,6 +212,45 @@ function statementName(text: string): string {
 }
 
 async function openPglite(target: PgliteTarget): Promise<Opened> {
+  const { pglite, stop } = 'pglite' in target ? { pglite: target.pglite, stop: async () => {} } : await startPglite(target)
+  let prisma: Promise<PrismaClient> | undefined
+  // Once closed, this Database answers as a closed PGlite does, even when the PGlite is lent and stays open.
+  let closed = false
+  const live = () => {
+    if (closed) throw new Error('PGlite is closed')
+    return pglite
+  }
+  const session: MigrationSession = { transaction: (work) => pgliteSession(live()).transaction(work) }
+  let queue: Promise<unknown> = Promise.resolve()
+  /** Units of work queued or running on the one connection. */
+  let pending = 0
+  function exclusive<T>(work: () => Promise<T>): Promise<T> {
+    pending++
+    const run = queue.then(work, work).finally(() => pending--)
+    queue = run.catch(() => {})
+    return run
+  }
+  return {
+    prisma: () =>
+      (prisma ??= Promise.all([import('pglite-prisma-adapter'), import('../generated/prisma/client.js')]).then(
+        ([{ PrismaPGlite }, { PrismaClient }]) => new PrismaClient({ adapter: new PrismaPGlite(pglite) }),
+      )),
+    kind: 'pglite',
+    session,
+    exclusive,
+    poolStats: () => ({ size: 1, idle: pending === 0 ? 1 : 0, waiting: Math.max(0, pending - 1) }),
+    query: async <R>(text: string, params: unknown[]) => (await live().query<R>(text, params)).rows,
+    watch: () => ({ live: () => true, close: async () => {} }),
+    async close() {
+      closed = true
+      await (await prisma)?.$disconnect()
+      await stop()
+    },
+  }
+}
+
+/** A new PGlite in its folder (locked) or in memory; `stop` closes it and frees the folder. */
+async function startPglite(target: Exclude<PgliteTarget, { pglite: PGlite }>) {
   const unlock = 'dataDir' in target ? await lockDataDir(target.dataDir) : async () => {}
   const folder = 'dataDir' in target ? path.join(target.dataDir, 'pglite') : undefined
   // The image seeds a new database only: PGlite refuses to load one over an existing cluster.
@@ -225,33 +263,9 @@ async function openPglite(target: PgliteTarget): Promise<Opened> {
     await unlock()
     throw error
   }
-  const [{ PrismaPGlite }, { PrismaClient }] = await Promise.all([
-    import('pglite-prisma-adapter'),
-    import('../generated/prisma/client.js'),
-  ])
-  let prisma: PrismaClient | undefined
-  const session = pgliteSession(pglite)
-  let queue: Promise<unknown> = Promise.resolve()
-  /** Units of work queued or running on the one connection. */
-  let pending = 0
-  function exclusive<T>(work: () => Promise<T>): Promise<T> {
-    pending++
-    const run = queue.then(work, work).finally(() => pending--)
-    queue = run.catch(() => {})
-    return run
-  }
   return {
-    get prisma() {
-      return (prisma ??= new PrismaClient({ adapter: new PrismaPGlite(pglite) }))
-    },
-    kind: 'pglite',
-    session,
-    exclusive,
-    poolStats: () => ({ size: 1, idle: pending === 0 ? 1 : 0, waiting: Math.max(0, pending - 1) }),
-    query: async <R>(text: string, params: unknown[]) => (await pglite.query<R>(text, params)).rows,
-    watch: () => ({ live: () => true, close: async () => {} }),
-    async close() {
-      await prisma?.$disconnect()
+    pglite,
+    stop: async () => {
       await pglite.close()
       await unlock()
     },

@@ -2,6 +2,7 @@ import { createHash, randomBytes } from 'node:crypto'
 import { readdir, readFile, rename, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
+import type { PGlite } from '@electric-sql/pglite'
 import pg from 'pg'
 import type { Test } from 'tap'
 import type { FastifyServerOptions } from 'fastify'
@@ -44,7 +45,7 @@ export async function buildTestApp(
     API_BOOTSTRAP_SECRET: admin.secret,
     ...env,
   })
-  const { database, drop } = fresh ?? (await freshDatabase())
+  const { database, drop } = fresh ?? (await freshDatabase({ lend: true }))
   const built = await buildServer(config, {
     database: options.connect ? options.connect(database) : database,
     logger: options.logger ?? false,
@@ -54,7 +55,7 @@ export async function buildTestApp(
     await drop()
   })
   const sql = async <R>(text: string, params: unknown[] = []) =>
-    built.app.database.exclusive(() => built.app.database.prisma.$queryRawUnsafe<R[]>(text, ...params))
+    built.app.database.exclusive(async () => (await built.app.database.prisma()).$queryRawUnsafe<R[]>(text, ...params))
   return { ...built, config, admin, sql }
 }
 
@@ -64,12 +65,15 @@ const POSTGRES_SERVER_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgre
 /**
  * A new, empty database: on PostgreSQL (TEST_DATABASE_URL) a database of its own; else PGlite,
  * in memory, or in `dataDir` when the test opens it more than once. `on` chooses regardless.
+ * `lend`: an in-memory PGlite may be one this test file used before and gave back with `drop`,
+ * emptied to the image's state (for a database opened once, and dropped only when closed).
  */
 export async function freshDatabase(
-  options: { dataDir?: string; on?: 'pglite' | 'postgresql' } = {},
+  options: { dataDir?: string; on?: 'pglite' | 'postgresql'; lend?: boolean } = {},
 ): Promise<{ database: DatabaseTarget; drop: () => Promise<void> }> {
   const on = options.on ?? (process.env.TEST_DATABASE_URL ? 'postgresql' : 'pglite')
   const serverUrl = POSTGRES_SERVER_URL
+  if (on === 'pglite' && options.lend && !options.dataDir) return lendPglite()
   if (on === 'pglite') {
     const image = await pgliteImage()
     const database = options.dataDir ? { dataDir: options.dataDir, image } : { memory: true as const, image }
@@ -134,3 +138,78 @@ export function pgliteImage(): Promise<Blob> {
     }
   })())
 }
+
+/**
+ * In-memory PGlite databases given back by the tests of this file, emptied: the next app takes
+ * one of these instead of loading the image again (about 1 s of CPU each). A database comes
+ * back only when it is exactly as the image left it (rows, sequences, schema); else it is closed.
+ */
+const lendable: PGlite[] = []
+const IDLE_MS = 200
+let pristine: Promise<string> | undefined
+
+async function lendPglite(): Promise<{ database: DatabaseTarget; drop: () => Promise<void> }> {
+  let pglite = lendable.pop()
+  if (!pglite) {
+    const { PGlite } = await import('@electric-sql/pglite')
+    pglite = new PGlite({ loadDataDir: await pgliteImage() })
+    pristine ??= stateOf(pglite)
+    await pristine
+  }
+  const lent = pglite
+  return { database: { pglite: lent }, drop: () => giveBack(lent) }
+}
+
+/** Empties a lent database back to the image's state, or closes it when that cannot be shown. */
+async function giveBack(pglite: PGlite): Promise<void> {
+  try {
+    const image = JSON.parse(await (pristine as Promise<string>)) as { rows: Record<string, unknown[] | null> }
+    const tables = Object.keys(image.rows)
+    await pglite.transaction(async (tx) => {
+      await tx.exec(`TRUNCATE ${tables.join(', ')} RESTART IDENTITY CASCADE`)
+      for (const [table, rows] of Object.entries(image.rows)) {
+        if (rows) await tx.query(`INSERT INTO ${table} SELECT * FROM json_populate_recordset(NULL::${table}, $1)`, [JSON.stringify(rows)])
+      }
+    })
+    // Session state (settings, prepared statements, temporary tables); fails inside an open transaction.
+    await pglite.exec('DISCARD ALL')
+    if ((await stateOf(pglite)) === (await pristine)) {
+      lendable.push(pglite)
+      // An open PGlite keeps the process alive (a timer of its own): one no test takes soon is
+      // closed, so the file's process ends when its tests do.
+      setTimeout(() => lendable.includes(pglite) && lendable.splice(lendable.indexOf(pglite), 1) && void pglite.close(), IDLE_MS).unref()
+      return
+    }
+  } catch {
+    // Not shown to be as new: closed below, and the next app starts from the image.
+  }
+  await pglite.close().catch(() => {})
+}
+
+/** Every user table's rows, every sequence's position and the schema, as one text. */
+async function stateOf(pglite: PGlite): Promise<string> {
+  const { rows: tables } = await pglite.query<{ name: string }>(
+    "SELECT format('%I.%I', schemaname, tablename) AS name FROM pg_tables WHERE schemaname NOT IN ('pg_catalog', 'information_schema') ORDER BY 1",
+  )
+  const rows = tables.map(({ name }) => `${pgText(name)}, (SELECT json_agg(r ORDER BY r::text) FROM ${name} r)`).join(', ')
+  const { rows: [state] } = await pglite.query<{ state: string }>(`SELECT json_build_object(
+    'rows', json_build_object(${rows}),
+    'sequences', (SELECT json_agg(s ORDER BY schemaname, sequencename) FROM pg_sequences s),
+    'schema', (SELECT json_agg(d ORDER BY d) FROM (
+      SELECT format('%s %s %s', c.oid::regclass, c.relkind, pg_get_indexdef(c.oid)) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')
+      UNION ALL SELECT format('%s.%s %s %s %s', a.attrelid::regclass, a.attname, a.atttypid::regtype, a.attnotnull, pg_get_expr(d.adbin, d.adrelid))
+        FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+        LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+        WHERE n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast') AND a.attnum > 0 AND NOT a.attisdropped
+      UNION ALL SELECT format('%s %s', conrelid::regclass, pg_get_constraintdef(oid)) FROM pg_constraint WHERE connamespace NOT IN ('pg_catalog'::regnamespace, 'information_schema'::regnamespace)
+      UNION ALL SELECT format('%s %s %s', tgrelid::regclass, tgname, tgenabled) FROM pg_trigger WHERE NOT tgisinternal
+      UNION ALL SELECT format('%s %s', p.oid::regprocedure, md5(p.prosrc)) FROM pg_proc p WHERE pronamespace NOT IN ('pg_catalog'::regnamespace, 'information_schema'::regnamespace)
+      UNION ALL SELECT format('%s %s', nspname, nspowner) FROM pg_namespace
+      UNION ALL SELECT format('%s %s', setdatabase, setconfig) FROM pg_db_role_setting
+    ) AS definitions (d))
+  )::text AS state`)
+  return (state as { state: string }).state
+}
+
+const pgText = (text: string) => `'${text.replaceAll("'", "''")}'`

@@ -63,7 +63,7 @@ t.test('SIGTERM: the in-flight request completes, new connections are refused, e
 
   const check = await openDatabase(env.DATABASE_URL ? { url: env.DATABASE_URL } : { dataDir: env.DATA_DIR as string })
   t.teardown(() => check.close())
-  const rows = await check.prisma.$queryRaw<{ name: string }[]>`SELECT name FROM credential`
+  const rows = await (await check.prisma()).$queryRaw<{ name: string }[]>`SELECT name FROM credential`
   t.same(rows, [{ name: 'Created during shutdown' }], 'its write was committed before the database closed')
 })
 
