@@ -33,8 +33,6 @@ export interface AccessAttempt {
   found?: ApiCredentialAccess | null
   /** The caller, once its secret has been checked. */
   client?: ApiClient
-  /** Whether the request has been counted against the caller's request budget. */
-  callerCounted?: boolean
 }
 
 /** One check; it finishes before it returns when it needs no I/O. */
@@ -72,9 +70,7 @@ export function accessChecks(apiClients: ApiClientService, limits: RequestLimits
       admission.failed = { identifier }
       return decideRest(attempt, admission, new AccessRefused('failed', refusals.failed))
     }
-    attempt.found = found
     accept(attempt, found)
-    attempt.callerCounted = true
     admission.caller = found.identifier
     if (!ipAllowed(found, request.ip)) {
       // A refusal tells a prober that the identifier exists, so it costs like a failure.
@@ -142,7 +138,6 @@ export function accessChecks(apiClients: ApiClientService, limits: RequestLimits
 
     /** Identifier and secret; an admission (above) has refused identifiers out of failures. */
     authenticate: (async (attempt) => {
-      if (attempt.client !== undefined) return
       if (attempt.identifier === '' || attempt.secret === '') {
         throw await authenticationFailed(attempt, 'missing', refusals.missing)
       }
@@ -153,12 +148,8 @@ export function accessChecks(apiClients: ApiClientService, limits: RequestLimits
       accept(attempt, found)
     }) satisfies AccessCheck,
 
-    /** Counts the request against the API credential that made it, unless an admission did. */
-    admitCaller: ((attempt) => {
-      if (attempt.callerCounted) return undefined
-      attempt.callerCounted = true
-      return limits.admit(attempt.request, { caller: caller(attempt).identifier })
-    }) satisfies AccessCheck,
+    /** Counts the request against the API credential that made it. */
+    admitCaller: ((attempt) => limits.admit(attempt.request, { caller: caller(attempt).identifier })) satisfies AccessCheck,
 
     permission: ((attempt) => requirePermission(caller(attempt), attempt.action)) satisfies AccessCheck,
   }
