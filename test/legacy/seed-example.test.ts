@@ -1,6 +1,6 @@
 import t from 'tap'
-import { buildTestApp } from './helpers/app.js'
-import { callLegacy } from './helpers/legacy.js'
+import { buildTestApp } from '../helpers/app.js'
+import { callLegacy } from '../helpers/legacy.js'
 
 t.test('the seed example: UpdateOAuthCredential with resetSecret, field for field', async (t) => {
   const test = await buildTestApp(t)

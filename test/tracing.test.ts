@@ -47,11 +47,11 @@ t.test('traces', async (t) => {
   process.env.OTEL_SERVICE_NAME = 'oauth-tracing-test'
   process.env.OTEL_BSP_SCHEDULE_DELAY = '100'
 
-  const { tracingRequested } = await import('../../src/observability/tracing.js')
-  const { stopTracing } = await import('../../src/observability/start-tracing.js')
-  const { buildTestApp } = await import('../helpers/app.js')
-  const { basic } = await import('../helpers/rest.js')
-  const { hashSecret } = await import('../../src/secrets.js')
+  const { tracingRequested } = await import('../src/observability/tracing.js')
+  const { stopTracing } = await import('../src/observability/start-tracing.js')
+  const { buildTestApp } = await import('./helpers/app.js')
+  const { basic } = await import('./helpers/rest.js')
+  const { hashSecret } = await import('../src/secrets.js')
 
   t.test('tracing is off unless the OTEL_* variables ask for it', async (t) => {
     t.notOk(tracingRequested({}), 'off by default')

@@ -1,0 +1,3 @@
+import { runFolderOf } from './helpers/folder.js'
+
+await runFolderOf(import.meta.url)

@@ -1,0 +1,36 @@
+import { existsSync, readdirSync } from 'node:fs'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+import t from 'tap'
+
+const TEST_ROOT = new URL('../', import.meta.url)
+
+/**
+ * Runs the test files of one folder in this process, one after another: `test/rest.test.ts`
+ * runs every `test/rest/*.test.ts`. tap gives each file it runs a process of its own, and a
+ * process costs 3–4 s of CPU before its first test (Node, tap, loading the app's modules,
+ * PGlite's first database), so a folder's files share one; tap's `exclude` keeps it from
+ * running them again on their own. One file can still be run alone: `npm test -- test/rest/list.test.ts`.
+ */
+export async function runFolderOf(runner: string): Promise<void> {
+  refuseFoldersWithoutRunner()
+  const folder = new URL(runner.replace(/\.test\.ts$/, '/'))
+  const files = readdirSync(folder).filter((name) => name.endsWith('.test.ts')).sort()
+  if (files.length === 0) throw new Error(`no test files in ${fileURLToPath(folder)}`)
+  // Each file is loaded in a subtest of its own name, and its tests are queued behind it: tap
+  // ends the process's tests once they are idle, and would end them while the next file loads.
+  for (const name of files) {
+    const file = new URL(name, folder)
+    await t.test(path.relative(fileURLToPath(new URL('../', TEST_ROOT)), fileURLToPath(file)), () => import(file.href))
+  }
+}
+
+/** A folder of test files with no runner beside it would never run: tap excludes every folder. */
+function refuseFoldersWithoutRunner(): void {
+  for (const entry of readdirSync(TEST_ROOT, { withFileTypes: true })) {
+    if (!entry.isDirectory() || existsSync(new URL(`${entry.name}.test.ts`, TEST_ROOT))) continue
+    if (readdirSync(new URL(`${entry.name}/`, TEST_ROOT)).some((name) => name.endsWith('.test.ts'))) {
+      throw new Error(`test/${entry.name}/ holds test files but no test/${entry.name}.test.ts runs them`)
+    }
+  }
+}
