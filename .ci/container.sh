@@ -20,7 +20,9 @@ SUITE=bookworm
 MIRROR=$( (sed -n 's|^URIs:[[:space:]]*\([^[:space:]]*/debian\)/\{0,1\}$|\1|p' /etc/apt/sources.list.d/*.sources 2>/dev/null
   awk '$1 == "deb" { for (i = 2; i <= NF; i++) if ($i ~ /^[a-z]+:\/\/.*\/debian\/?$/) { sub(/\/$/, "", $i); print $i } }' \
     /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null) | head -1 || true)
-BASE_IMAGE=docker.io/library/node:24-bookworm-slim   # the Dockerfile's FROM
+# What the Dockerfile's FROM resolves to: podman looks a short name up under localhost/ first,
+# and the build pulls nothing.
+BASE_IMAGE=localhost/node:24-bookworm-slim
 BASE_KEY="$SUITE-minbase-node$NODE_VERSION-npm$NPM_VERSION-v1"
 APP_IMAGE=localhost/oauth-credential-service:ci
 CACHE_DIR=${CONTAINER_CACHE_DIR:-/var/cache/oauth-credential-service-ci}
