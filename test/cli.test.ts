@@ -1,9 +1,12 @@
+import { execFile } from 'node:child_process'
 import { readFileSync, writeFileSync } from 'node:fs'
+import { promisify } from 'node:util'
 import t from 'tap'
 import { runCli } from '../src/cli/index.js'
 import { loadConfig } from '../src/config.js'
 import { openDatabase } from '../src/db/database.js'
-import { buildTestApp, freshDatabase, pgliteImage } from './helpers/app.js'
+import { PROJECT_ROOT } from '../src/paths.js'
+import { buildTestApp, freshDatabase, freshDatabaseEnv, pgliteImage } from './helpers/app.js'
 import { callLegacy } from './helpers/legacy.js'
 
 const secretOf = (stdout: string) => /Secret \(shown only now; only its hash is stored\):\n(\S+)\n$/.exec(stdout)?.[1] ?? ''
@@ -156,4 +159,14 @@ t.test('the embedded database refuses a second process while one has it open', a
   const second = await openDatabase({ dataDir })
   t.equal(readFileSync(`${dataDir}/owner.pid`, 'utf8'), `${process.pid} ${started(process.pid)}`, 'a stale lock is taken over')
   await second.close()
+})
+
+t.test('`npm run -s cli -- api-credentials list`, as the README runs it: stdout holds only its output', async (t) => {
+  // As a user's shell has it: without this suite's TypeScript hooks and coverage.
+  const { NODE_OPTIONS: _hooks, NODE_V8_COVERAGE: _coverage, ...env } = process.env
+  const listed = await promisify(execFile)('npm', ['run', '-s', 'cli', '--', 'api-credentials', 'list'], {
+    cwd: PROJECT_ROOT,
+    env: { ...env, ...(await freshDatabaseEnv(t)) },
+  })
+  t.equal(listed.stdout, 'identifier\tstatus\tpermissions\tallowed-ips\tdescription\n', 'the header of an empty list, and nothing else')
 })
