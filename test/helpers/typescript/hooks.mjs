@@ -32,7 +32,11 @@ export async function resolve(specifier, context, nextResolve) {
 
 export async function load(url, context, nextLoad) {
   if (!url.startsWith('file:') || !url.endsWith('.ts') || url.includes('/node_modules/')) return nextLoad(url, context)
-  const file = fileURLToPath(url)
+  return { format: 'module', source: await compiled(fileURLToPath(url)), shortCircuit: true }
+}
+
+/** The file's JavaScript: from the cache, or compiled and kept there (warm.mjs fills it ahead). */
+export async function compiled(file) {
   const source = readFileSync(file, 'utf8')
   const key = createHash('sha256').update(salt).update(file).update('\0').update(source).digest('hex')
   const cached = path.join(cacheDir, `${key}.js`)
@@ -47,7 +51,7 @@ export async function load(url, context, nextLoad) {
     writeFileSync(partial, output)
     renameSync(partial, cached)
   }
-  return { format: 'module', source: output, shortCircuit: true }
+  return output
 }
 
 let compilerOptions
