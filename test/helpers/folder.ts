@@ -2,6 +2,7 @@ import { existsSync, readdirSync } from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import t from 'tap'
+import { PROJECT_ROOT } from '../../src/paths.js'
 
 const TEST_ROOT = new URL('../', import.meta.url)
 
@@ -21,7 +22,7 @@ export async function runFolderOf(runner: string): Promise<void> {
   // ends the process's tests once they are idle, and would end them while the next file loads.
   for (const name of files) {
     const file = new URL(name, folder)
-    await t.test(path.relative(fileURLToPath(new URL('../', TEST_ROOT)), fileURLToPath(file)), () => import(file.href))
+    await t.test(path.relative(PROJECT_ROOT, fileURLToPath(file)), () => import(file.href))
   }
 }
 

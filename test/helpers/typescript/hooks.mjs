@@ -9,7 +9,8 @@ import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from '
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 
-const root = fileURLToPath(new URL('../../../', import.meta.url))
+/** The project folder (warm.mjs walks it too). */
+export const root = fileURLToPath(new URL('../../../', import.meta.url))
 const cacheDir = path.join(root, 'node_modules/.cache/test-typescript')
 // A change to the compiler, its options or this file makes new outputs.
 const salt = createHash('sha256')

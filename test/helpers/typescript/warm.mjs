@@ -5,10 +5,8 @@
 // file is missing from the cache; a warm cache costs this step about 0.1 s.
 import { readdirSync } from 'node:fs'
 import path from 'node:path'
-import { fileURLToPath } from 'node:url'
-import { compiled } from './hooks.mjs'
+import { compiled, root } from './hooks.mjs'
 
-const root = fileURLToPath(new URL('../../../', import.meta.url))
 for (const folder of ['src', 'test', 'bench', 'sdk']) {
   for (const entry of readdirSync(path.join(root, folder), { recursive: true })) {
     if (entry.endsWith('.ts') && !entry.endsWith('.d.ts')) await compiled(path.join(root, folder, entry))
