@@ -288,13 +288,18 @@ function pgliteSession(pglite: PGlite): MigrationSession {
 /**
  * An empty embedded database with every migration applied, as a data-folder tarball. A new
  * PGlite runs initdb, seconds of CPU; one loaded from this image starts in a tenth of that
- * (the tests start each of their databases from one).
+ * (the tests start each of their databases from one). The image leaves out the template
+ * databases: the service never creates a database, and they were 14 MB of its 40, each loaded
+ * again by every database started from it.
  */
 export async function migratedPgliteImage(): Promise<Blob> {
   const { PGlite } = await import('@electric-sql/pglite')
   const pglite = new PGlite()
   try {
     await applyMigrations(pgliteSession(pglite))
+    await pglite.exec("UPDATE pg_database SET datistemplate = false WHERE datname IN ('template0', 'template1')")
+    // One statement a call: DROP DATABASE refuses to run in the transaction a multi-statement call is.
+    for (const statement of ['DROP DATABASE template0', 'DROP DATABASE template1', 'CHECKPOINT']) await pglite.exec(statement)
     return await pglite.dumpDataDir('none')
   } finally {
     await pglite.close()

@@ -120,8 +120,9 @@ export async function freshDatabaseEnv(t: Test): Promise<Record<string, string>>
 let image: Promise<Blob> | undefined
 export function pgliteImage(): Promise<Blob> {
   return (image ??= (async () => {
-    // Keyed by PGlite's version and the migrations: a change to either makes a new image.
+    // Keyed by PGlite's version, the migrations and the code that makes it: a change to any makes a new image.
     const digest = createHash('sha256').update(await readFile(path.join(PROJECT_ROOT, 'node_modules/@electric-sql/pglite/package.json')))
+    digest.update(migratedPgliteImage.toString())
     for (const entry of (await readdir(MIGRATIONS_DIR, { recursive: true })).sort()) {
       if (entry.endsWith('.sql')) digest.update(entry).update(await readFile(path.join(MIGRATIONS_DIR, entry)))
     }
