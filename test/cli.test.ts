@@ -6,7 +6,7 @@ import { runCli } from '../src/cli/index.js'
 import { loadConfig } from '../src/config.js'
 import { openDatabase } from '../src/db/database.js'
 import { PROJECT_ROOT } from '../src/paths.js'
-import { buildTestApp, freshDatabase, freshDatabaseEnv, pgliteImage } from './helpers/app.js'
+import { buildTestApp, freshDatabase, freshDatabaseEnv, freshDatabaseFor, pgliteImage } from './helpers/app.js'
 import { callLegacy } from './helpers/legacy.js'
 
 const secretOf = (stdout: string) => /Secret \(shown only now; only its hash is stored\):\n(\S+)\n$/.exec(stdout)?.[1] ?? ''
@@ -77,7 +77,7 @@ t.test('migrate, then create, list and revoke API credentials', async (t) => {
 })
 
 t.test('an API credential made with the CLI calls api.php within its permissions', async (t) => {
-  const fresh = await freshDatabase({ dataDir: t.testdir() })
+  const fresh = await freshDatabaseFor(t)
   const io = capture()
   const code = await runCli(['api-credentials', 'create', '--permission', 'ListOAuthCredentials'], io, {
     config: loadConfig({}),

@@ -2,7 +2,7 @@ import { Readable } from 'node:stream'
 import t from 'tap'
 import { runCli } from '../../src/cli/index.js'
 import { loadConfig } from '../../src/config.js'
-import { buildTestApp, freshDatabase } from '../helpers/app.js'
+import { buildTestApp, freshDatabaseFor } from '../helpers/app.js'
 import { startLegacyUpstream } from '../helpers/legacy-upstream.js'
 
 function capture(input?: string) {
@@ -18,7 +18,7 @@ function capture(input?: string) {
 
 t.test("a caller registered with the original's API credential changes nothing but the URL", async (t) => {
   const upstream = await startLegacyUpstream(t)
-  const fresh = await freshDatabase({ dataDir: t.testdir() })
+  const fresh = await freshDatabaseFor(t)
   const cli = async (argv: string[], input?: string) => {
     const io = capture(input)
     const code = await runCli(argv, io, { config: loadConfig({}), database: fresh.database })

@@ -7,7 +7,7 @@ import t from 'tap'
 import { runCli } from '../../src/cli/index.js'
 import { loadConfig } from '../../src/config.js'
 import { PROJECT_ROOT } from '../../src/paths.js'
-import { buildTestApp, freshDatabase } from '../helpers/app.js'
+import { buildTestApp, freshDatabaseFor } from '../helpers/app.js'
 import { startLegacyUpstream } from '../helpers/legacy-upstream.js'
 import { callRest } from '../helpers/rest.js'
 
@@ -50,7 +50,7 @@ const portal = {
 t.test('import-legacy: from the original, all or nothing, again and again; its clients then work here', async (t) => {
   const upstream = await startLegacyUpstream(t, [sso, portal])
   const dir = t.testdir()
-  const fresh = await freshDatabase({ dataDir: path.join(dir, 'data') })
+  const fresh = await freshDatabaseFor(t)
   const config = loadConfig({ LEGACY_UPSTREAM_SECRET: upstream.secret })
   const importLegacy = async (...extra: string[]) => {
     const io = { stdout: '', stderr: '', out: (text: string) => void (io.stdout += text), err: (text: string) => void (io.stderr += text) }

@@ -1,6 +1,5 @@
-import path from 'node:path'
 import t from 'tap'
-import { buildTestApp, freshDatabase } from '../helpers/app.js'
+import { buildTestApp, freshDatabase, freshDatabaseFor } from '../helpers/app.js'
 import { cli } from '../helpers/cli.js'
 import { callRest } from '../helpers/rest.js'
 
@@ -21,7 +20,7 @@ const recordsOf = (backup: string, ...types: string[]) => linesOf(backup).filter
 t.test('PGlite → PostgreSQL → PGlite keeps everything, and clients still authenticate', async (t) => {
   // 1. Data made through the service on PGlite: every kind of field, a rotation in its grace
   //    period, a deleted credential whose trail remains, API credentials with limits, a revoked one.
-  const source = await freshDatabase({ on: 'pglite', dataDir: path.join(t.testdir(), 'source') })
+  const source = await freshDatabaseFor(t, { on: 'pglite' })
   const a = await buildTestApp(t, {}, source)
   const portal = await callRest(a, {
     method: 'POST',
@@ -94,7 +93,7 @@ t.test('PGlite → PostgreSQL → PGlite keeps everything, and clients still aut
   ], 'the import is in the trail, after every imported event')
 
   // 4. Back into PGlite: the same data again, and the service works on it.
-  const last = await freshDatabase({ on: 'pglite', dataDir: path.join(t.testdir(), 'last') })
+  const last = await freshDatabaseFor(t, { on: 'pglite' })
   t.equal((await cli(last.database, ['import'], second)).code, 0)
   const third = (await cli(last.database, ['export', '--with-events'])).stdout
   t.same(recordsOf(third, 'credential', 'apiCredential'), recordsOf(first.stdout, 'credential', 'apiCredential'), 'PGlite again holds the same data')
