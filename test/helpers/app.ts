@@ -10,6 +10,7 @@ import { buildServer, type BuiltServer } from '../../src/app.js'
 import { loadConfig, type Config } from '../../src/config.js'
 import { migratedPgliteImage, openDatabase, type DatabaseTarget } from '../../src/db/database.js'
 import { MIGRATIONS_DIR, PROJECT_ROOT } from '../../src/paths.js'
+import { teardownWithFile } from './folder.js'
 
 export interface TestApp extends BuiltServer {
   config: Config
@@ -50,7 +51,7 @@ export async function buildTestApp(
     database: options.connect ? options.connect(database) : database,
     logger: options.logger ?? false,
   })
-  t.teardown(async () => {
+  teardownWithFile(t, async () => {
     await built.app.close()
     await drop()
   })

@@ -1,7 +1,7 @@
 import { existsSync, readdirSync } from 'node:fs'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { PROJECT_ROOT } from '../../src/paths.js'
 
 const TEST_ROOT = new URL('../', import.meta.url)
@@ -20,10 +20,34 @@ export async function runFolderOf(runner: string): Promise<void> {
   if (files.length === 0) throw new Error(`no test files in ${fileURLToPath(folder)}`)
   // Each file is loaded in a subtest of its own name, and its tests are queued behind it: tap
   // ends the process's tests once they are idle, and would end them while the next file loads.
-  for (const name of files) {
+  // So the next file's loading is also where the previous file's own teardowns run.
+  for (const [index, name] of files.entries()) {
     const file = new URL(name, folder)
-    await t.test(path.relative(PROJECT_ROOT, fileURLToPath(file)), () => import(file.href))
+    await t.test(path.relative(PROJECT_ROOT, fileURLToPath(file)), async () => {
+      await endOfFile()
+      // The last file's go to the process's end, as a file's do when it runs alone.
+      fileTeardowns = index < files.length - 1 ? [] : undefined
+      await import(file.href)
+    })
   }
+}
+
+/** What the file a folder is running registered with `teardownWithFile` on tap's root; undefined outside a folder run. */
+let fileTeardowns: (() => unknown)[] | undefined
+
+/**
+ * `t.teardown`, except that what a test file registers on tap's root at its top level (an app
+ * its tests share) ends with that file's tests, not with the folder's process: the next file
+ * can then take its database (test/helpers/app.ts lends them).
+ */
+export function teardownWithFile(test: Test, teardown: () => unknown): void {
+  if (fileTeardowns && test === t) fileTeardowns.push(teardown)
+  else test.teardown(teardown)
+}
+
+/** Runs the teardowns of the file whose tests just ended, last registered first, as tap does. */
+async function endOfFile(): Promise<void> {
+  for (let teardown; (teardown = fileTeardowns?.pop()); ) await teardown()
 }
 
 /** A folder of test files with no runner beside it would never run: tap excludes every folder. */
