@@ -17,6 +17,7 @@ import legacyApi from './legacy/route.js'
 import limits from './limits/index.js'
 import { loggerOptions } from './logging.js'
 import metricsPlugin from './observability/http.js'
+import { metrics } from './observability/metrics.js'
 import opsRoutes from './ops/routes.js'
 import { routerProblem } from './rest/problem.js'
 import restApi from './rest/routes.js'
@@ -137,8 +138,10 @@ export async function buildServer(
     })
     // Every request has the field its log line's actor is kept in (src/http/request-log.ts).
     fastify.decorateRequest('actor', null)
+    // Every request's start: its id in the answer, and one more request in flight (metrics.ts).
     fastify.addHook('onRequest', (request, reply, done) => {
       reply.header('x-request-id', request.id)
+      metrics.requestStarted()
       done()
     })
     fastify.addHook('onClose', () => database.close())

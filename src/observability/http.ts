@@ -1,4 +1,5 @@
 import { createServer, type Server } from 'node:http'
+import { performance } from 'node:perf_hooks'
 import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
 import { metrics } from './metrics.js'
@@ -20,9 +21,8 @@ async function metricsPlugin(app: FastifyInstance, settings: MetricsSettings) {
   metrics.setEnabled(settings.enabled)
   if (!settings.enabled) return
 
-  // One hook per request, at its end; requests in flight are counted from Node's own HTTP events
-  // (metrics.ts), not by a second hook. Unmatched requests (404) share one label, so callers
-  // cannot mint new series.
+  // One hook per request, at its end (its start is counted in the app's own `onRequest` hook:
+  // src/app.ts). Unmatched requests (404) share one label, so callers cannot mint new series.
   app.addHook('onResponse', (request, reply, done) => {
     metrics.requestFinished(request.routeOptions.url ?? 'unmatched', request.method, reply.statusCode, reply.elapsedTime / 1000)
     done()
@@ -40,7 +40,12 @@ async function metricsPlugin(app: FastifyInstance, settings: MetricsSettings) {
   let server: Server | undefined
   app.addHook('onListen', async () => {
     server = createServer((request, response) => {
-      if (request.method !== 'GET' || request.url?.split('?')[0] !== METRICS_PATH) {
+      // Counted and timed like the main listener's requests, under the same labels.
+      const started = performance.now()
+      metrics.requestStarted()
+      const route = request.method === 'GET' && request.url?.split('?')[0] === METRICS_PATH ? METRICS_PATH : 'unmatched'
+      response.once('finish', () => metrics.requestFinished(route, request.method ?? 'GET', response.statusCode, (performance.now() - started) / 1000))
+      if (route !== METRICS_PATH) {
         response.writeHead(404).end()
         return
       }

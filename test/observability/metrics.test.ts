@@ -183,8 +183,10 @@ t.test('METRICS_PORT: /metrics on a listener of its own; optimistic retries; the
   t.ok(moved('oauth_credential_write_retries_total') > 0, 'some writers found the credential changed')
   t.equal(moved('oauth_credential_write_retries_total'), writes - writers, 'one retry per write that found a newer version')
   t.equal(moved('oauth_rate_limit_refusals_total', { kind: 'api_credential' }), 1)
-  // Counted from Node's HTTP events, not a Fastify hook: the metrics listener's requests too.
+  // The metrics listener's own requests are counted and timed like the main listener's.
   t.equal(after.value('oauth_http_requests_in_flight'), 1, 'in flight: the scrape on the metrics listener itself')
+  t.equal(moved('oauth_http_request_duration_seconds_count', { route: '/metrics', method: 'GET', status_code: '200' }), 1, 'the scrape before, answered')
+  t.ok(after.value('oauth_http_request_duration_seconds_count', { route: 'unmatched', method: 'GET', status_code: '404' }) >= 1, 'and the request for /other')
 
   await test.app.close()
   await t.rejects(fetch(`${metricsBase}/metrics`), 'the metrics listener closes with the app')
