@@ -17,18 +17,25 @@ export interface ServerProcess {
 /**
  * Runs src/server.ts as its own process, with the TypeScript loader this test runs under (no
  * build step), `env` on top of a clean environment for the service. Killed at teardown.
+ * `npmStart`: runs `npm start` instead, as a user's shell does (built, without this suite's
+ * TypeScript hooks and coverage), in a process group of its own, as a terminal would.
  */
-export function startServerProcess(t: Test, env: Record<string, string>): ServerProcess {
+export function startServerProcess(t: Test, env: Record<string, string>, options: { npmStart?: boolean } = {}): ServerProcess {
   const base = { ...process.env }
   for (const name of ['DATABASE_URL', 'DATA_DIR', 'API_BOOTSTRAP_IDENTIFIER', 'API_BOOTSTRAP_SECRET']) delete base[name]
-  const child = spawn(process.execPath, [...process.execArgv, 'src/server.ts'], {
+  if (options.npmStart) for (const name of ['NODE_OPTIONS', 'NODE_V8_COVERAGE']) delete base[name]
+  const [command, args] = options.npmStart ? ['npm', ['start']] : [process.execPath, [...process.execArgv, 'src/server.ts']]
+  const child = spawn(command, args, {
     cwd: PROJECT_ROOT,
     env: { ...base, PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
+    detached: options.npmStart,
   })
   const exited = once(child, 'exit') as Promise<[number | null, NodeJS.Signals | null]>
   t.teardown(() => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
+    if (child.exitCode !== null || child.signalCode !== null) return
+    if (options.npmStart) process.kill(-(child.pid as number), 'SIGKILL')
+    else child.kill('SIGKILL')
   })
   let stderr = ''
   child.stderr!.on('data', (chunk) => (stderr += String(chunk)))

@@ -1,0 +1,24 @@
+import t from 'tap'
+import { freshDatabaseEnv } from '../helpers/app.js'
+import { startServerProcess } from '../helpers/server-process.js'
+
+// The README's first command, as a user runs it: `npm start`, a first session's call, Ctrl-C.
+t.test('`npm start` on a new database: the admin secret printed once, a call with it, Ctrl-C stops everything', async (t) => {
+  const server = startServerProcess(t, await freshDatabaseEnv(t), { npmStart: true })
+  const [, url] = (await server.waitFor(/^Server listening at (http:\S+)/)) as RegExpExecArray & [string, string]
+  await server.waitFor(/^First start: created the API credential "admin" with every permission\.$/)
+  await server.waitFor(/^Its secret is shown only now:$/)
+  const [, secret] = (await server.waitFor(/^ {2}(\S{32,})$/)) as RegExpExecArray & [string, string]
+
+  const listed = await fetch(`${url}/includes/api.php`, {
+    method: 'POST',
+    body: new URLSearchParams({ action: 'ListOAuthCredentials', identifier: 'admin', secret, responsetype: 'json' }),
+  })
+  t.same(await listed.json(), { result: 'success', clients: [] }, 'the printed secret works')
+
+  // Ctrl-C in a terminal signals the whole foreground group: npm, its shell and the server.
+  process.kill(-(server.child.pid as number), 'SIGINT')
+  await server.exited
+  await t.rejects(fetch(`${url}/healthz`), 'nothing listens any more')
+  t.equal(server.stderr(), '', 'nothing on stderr')
+})
