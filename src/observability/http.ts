@@ -27,6 +27,11 @@ async function metricsPlugin(app: FastifyInstance, settings: MetricsSettings) {
     metrics.requestFinished(request.routeOptions.url ?? 'unmatched', request.method, reply.statusCode, reply.elapsedTime / 1000)
     done()
   })
+  // A request its client gave up on gets no onResponse: without this it would stay in flight.
+  app.addHook('onRequestAbort', (_request, done) => {
+    metrics.requestAbandoned()
+    done()
+  })
 
   if (settings.port === undefined) {
     app.get(METRICS_PATH, { schema: { hide: true } }, async (_request, reply) => {

@@ -231,6 +231,10 @@ export const metrics = {
   requestStarted(): void {
     if (enabled) started++
   },
+  /** A request whose client went away before its answer: no longer in flight, and not timed. */
+  requestAbandoned(): void {
+    if (enabled) finished++
+  },
   requestFinished(route: string, method: string, statusCode: number, seconds: number): void {
     if (!enabled) return
     finished++

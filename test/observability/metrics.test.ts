@@ -1,3 +1,5 @@
+import http from 'node:http'
+import { setTimeout } from 'node:timers/promises'
 import parsePrometheus, { type MetricFamily, type Sample } from 'parse-prometheus-text-format'
 import t from 'tap'
 import { freePort } from '../../bench/target.js'
@@ -154,6 +156,25 @@ t.test('after real traffic, /metrics shows each counter moved by what happened',
   t.equal(after.family('oauth_db_pool_idle_connections')?.type, 'GAUGE')
   t.ok(after.value('process_cpu_user_seconds_total') > 0, 'default process metrics')
   t.ok(after.family('nodejs_eventloop_lag_seconds'), 'default Node.js metrics')
+})
+
+t.test('a request its client gives up on is no longer in flight', async (t) => {
+  const test = await buildTestApp(t)
+  const base = await listen(test)
+  const inFlight = async () => (await scrape(base)).value('oauth_http_requests_in_flight')
+  t.equal(await inFlight(), 1, 'the scrape itself')
+  // Headers and half a body, then the client goes away.
+  const upload = http.request(`${base}/includes/api.php`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', 'content-length': 100 },
+  })
+  upload.on('error', () => {})
+  upload.write('action=ListOAuthCredentials&')
+  for (let waited = 0; (await inFlight()) !== 2 && waited < 2_000; waited += 20) await setTimeout(20)
+  t.equal(await inFlight(), 2, 'in flight while its body is coming')
+  upload.destroy()
+  for (let waited = 0; (await inFlight()) !== 1 && waited < 2_000; waited += 20) await setTimeout(20)
+  t.equal(await inFlight(), 1, 'not after its client went away')
 })
 
 t.test('METRICS_PORT: /metrics on a listener of its own; optimistic retries; the per-caller limit', async (t) => {
