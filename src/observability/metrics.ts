@@ -113,8 +113,8 @@ const requestDuration = new CountedHistogram({
 
 /*
  * Requests in flight: those whose start the app's `onRequest` hook counted (src/app.ts) and
- * whose end the `onResponse` hook has not yet (http.ts), in plain numbers read at a scrape: an
- * addition in hooks that run anyway. Node's diagnostics channels for HTTP requests would count
+ * whose end (answered, or given up by their client) the hooks of http.ts have not yet, in plain
+ * numbers read at a scrape: an addition in hooks that run anyway. Node's diagnostics channels for HTTP requests would count
  * them without a hook, but a subscriber makes Node build and publish two messages a request
  * (about 0.3 µs on a bare Node server; docs/performance.md).
  */
