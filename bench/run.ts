@@ -24,6 +24,9 @@ import { scratchDatabase, serviceEnv, Target } from './target.js'
  *                          scale: every path on BENCH_CREDENTIALS credentials against BENCH_SCALE_BASELINE
  *                          (default 1000), two services on two databases, alternately in rounds as above
  *   BENCH_COMPARE_ROUNDS   rounds per path and side with BENCH_COMPARE (default 6)
+ *   BENCH_COMPARE_PAIRS    with BENCH_COMPARE=metrics, tracing or logging: pairs of services started in turn
+ *                          for each path, each measured in ROUNDS rounds; the median over the pairs is printed
+ *                          (default 3)
  *   BENCH_CREDENTIALS      credentials seeded in bulk, with an audit trail in proportion (default 1000)
  *   BENCH_BUSY_EVENTS      audit events of the one busy credential (default 100000)
  *   BENCH_REDIS_URL        the service counts its rate limits in this Redis (its REDIS_URL, under a key
@@ -31,6 +34,7 @@ import { scratchDatabase, serviceEnv, Target } from './target.js'
  */
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10)
 const ROUNDS = Number(process.env.BENCH_COMPARE_ROUNDS ?? 6)
+const PAIRS = Number(process.env.BENCH_COMPARE_PAIRS ?? 3)
 const MEMORY_SECONDS = Number(process.env.BENCH_MEMORY_SECONDS ?? 60)
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50)
 const CREDENTIALS = Number(process.env.BENCH_CREDENTIALS ?? 1_000)
@@ -300,7 +304,9 @@ async function main() {
         targets.push(baseline)
         const label = (count: number) => (count >= 1e6 ? `${count / 1e6}M` : count >= 1e3 ? `${count / 1e3}k` : String(count))
         const large: Side = { label: label(CREDENTIALS), target: service, seeded }
-        await compareSides(large, { label: label(SCALE_BASELINE), target: baseline, seeded: await seed(small.url, SCALE_BASELINE) }, enabled)
+        const baselineSide: Side = { label: label(SCALE_BASELINE), target: baseline, seeded: await seed(small.url, SCALE_BASELINE) }
+        // One pair: these two services are seeded on two databases, once.
+        await compareSides([large.label, baselineSide.label], async () => ({ a: large, b: baselineSide, release: async () => {} }), 1, enabled)
       } finally {
         for (const target of targets.splice(0)) await target.stop()
         await small.drop()
@@ -422,38 +428,59 @@ const median = (values: number[]) => {
   return sorted.length % 2 === 1 ? (sorted[middle] as number) : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2
 }
 
+/** Two sides to compare, and what to do with them when a path is done. */
+interface Pair {
+  a: Side
+  b: Side
+  release(): Promise<void>
+}
+
 /**
  * Each path on two services loaded in turns. After a warm-up of each, ROUNDS rounds of SECONDS
  * on each, in the order a b, b a, a b, … (so a drift of the machine's load falls on both sides
- * alike). Each round gives its own ratios a/b (req/s, CPU ms per request); the median round is
- * printed, with the range of the rounds, which is the noise the figure has to be read against.
+ * alike). Each round gives its own ratios a/b (req/s, CPU ms per request). With several pairs
+ * (`pairs`, each a new pair of processes from `pairOf`), each pair's median round is taken and
+ * the median over the pairs printed, with each pair's CPU ratio: a process keeps for its life
+ * whatever made it a little faster or slower than its twin, so pairs differ more than rounds.
  */
-async function compareSides(a: Side, b: Side, enabled: BenchPath[]) {
+async function compareSides(labels: [string, string], pairOf: () => Promise<Pair>, pairs: number, enabled: BenchPath[]) {
+  const [a, b] = labels
   const spread = (values: number[]) => `${Math.min(...values).toFixed(3)}–${Math.max(...values).toFixed(3)}`
-  console.log(`\n${ROUNDS} rounds of ${SECONDS} s on each side per path; medians of the rounds, and the range of the rounds' ratios ${a.label} / ${b.label}`)
-  console.log(`| path | req/s ${a.label} | req/s ${b.label} | ratio | (range) | CPU ms/req ${a.label} | CPU ms/req ${b.label} | CPU ratio | (range) | p99 ${a.label} | p99 ${b.label} | load |`)
-  console.log('|---|---:|---:|---:|---|---:|---:|---:|---|---:|---:|---:|')
+  console.log(`\n${pairs} pair(s) of processes, ${ROUNDS} rounds of ${SECONDS} s on each side per path and pair; the median over the pairs of each pair's median round, and the range of all rounds' ratios ${a} / ${b}`)
+  console.log(`| path | req/s ${a} | req/s ${b} | ratio | (range) | CPU ms/req ${a} | CPU ms/req ${b} | CPU ratio | (range) | CPU ratio of each pair | p99 ${a} | p99 ${b} | load |`)
+  console.log('|---|---:|---:|---:|---|---:|---:|---:|---|---|---:|---:|---:|')
+  const rate = (m: Measured) => m.requestsPerSecond
+  const cost = (m: Measured) => m.cpuMsPerRequest
   for (const path of enabled) {
     const rounds: { a: Measured; b: Measured }[] = []
-    for (const side of [a, b]) await load(side.target, path, side.seeded, 2) // warm-up
-    for (let round = 0; round < ROUNDS; round++) {
-      const order = round % 2 === 0 ? (['a', 'b'] as const) : (['b', 'a'] as const)
-      const measured: Partial<Record<'a' | 'b', Measured>> = {}
-      for (const name of order) {
-        const side = name === 'a' ? a : b
-        measured[name] = await load(side.target, path, side.seeded, SECONDS)
+    const pairRates: number[] = []
+    const pairCosts: number[] = []
+    for (let n = 0; n < pairs; n++) {
+      const pair = await pairOf()
+      try {
+        const ofPair: { a: Measured; b: Measured }[] = []
+        for (const side of [pair.a, pair.b]) await load(side.target, path, side.seeded, 2) // warm-up
+        for (let round = 0; round < ROUNDS; round++) {
+          const order = round % 2 === 0 ? (['a', 'b'] as const) : (['b', 'a'] as const)
+          const measured: Partial<Record<'a' | 'b', Measured>> = {}
+          for (const name of order) {
+            const side = pair[name]
+            measured[name] = await load(side.target, path, side.seeded, SECONDS)
+          }
+          ofPair.push(measured as { a: Measured; b: Measured })
+        }
+        pairRates.push(median(ofPair.map((round) => rate(round.a) / rate(round.b))))
+        pairCosts.push(median(ofPair.map((round) => cost(round.a) / cost(round.b))))
+        rounds.push(...ofPair)
+      } finally {
+        await pair.release()
       }
-      rounds.push(measured as { a: Measured; b: Measured })
     }
     const of = (side: 'a' | 'b', pick: (m: Measured) => number) => median(rounds.map((round) => pick(round[side])))
     const ratios = (pick: (m: Measured) => number) => rounds.map((round) => pick(round.a) / pick(round.b))
-    const rate = (m: Measured) => m.requestsPerSecond
-    const cost = (m: Measured) => m.cpuMsPerRequest
-    const rps = ratios(rate)
-    const cpu = ratios(cost)
-    console.log(`| ${path.name} | ${of('a', rate).toFixed(0)} | ${of('b', rate).toFixed(0)} | ${median(rps).toFixed(3)} | ${spread(rps)} | ` +
-      `${of('a', cost).toFixed(3)} | ${of('b', cost).toFixed(3)} | ${median(cpu).toFixed(3)} | ${spread(cpu)} | ` +
-      `${of('a', (m) => m.p99)} | ${of('b', (m) => m.p99)} | ${os.loadavg()[0]?.toFixed(1)} |`)
+    console.log(`| ${path.name} | ${of('a', rate).toFixed(0)} | ${of('b', rate).toFixed(0)} | ${median(pairRates).toFixed(3)} | ${spread(ratios(rate))} | ` +
+      `${of('a', cost).toFixed(3)} | ${of('b', cost).toFixed(3)} | ${median(pairCosts).toFixed(3)} | ${spread(ratios(cost))} | ` +
+      `${pairCosts.map((ratio) => ratio.toFixed(3)).join(', ')} | ${of('a', (m) => m.p99)} | ${of('b', (m) => m.p99)} | ${os.loadavg()[0]?.toFixed(1)} |`)
     const failed = rounds.reduce((sum, round) => sum + round.a.errors + round.a.non2xx + round.b.errors + round.b.non2xx, 0)
     if (failed > 0) console.log(`  ${path.name}: ${failed} errors or non-2xx answers`)
   }
@@ -478,7 +505,21 @@ async function compareVariants(
     return { label, target, seeded }
   }
   try {
-    await compareSides(await start('on', variant.on), await start('off', variant.off), enabled)
+    const pairOf = async (): Promise<Pair> => {
+      const a = await start('on', variant.on)
+      const b = await start('off', variant.off)
+      return {
+        a,
+        b,
+        async release() {
+          for (const side of [a, b]) {
+            targets.splice(targets.indexOf(side.target), 1)
+            await side.target.stop()
+          }
+        },
+      }
+    }
+    await compareSides(['on', 'off'], pairOf, PAIRS, enabled)
   } finally {
     sink.close()
   }
