@@ -162,6 +162,11 @@ t.test('a request its client gives up on is no longer in flight', async (t) => {
   const test = await buildTestApp(t)
   const base = await listen(test)
   const inFlight = async () => (await scrape(base)).value('oauth_http_requests_in_flight')
+  /** The gauge once it shows `expected`, or after 2 s: the server sees the client's moves a moment later. */
+  const inFlightOnceAt = async (expected: number) => {
+    for (let waited = 0; (await inFlight()) !== expected && waited < 2_000; waited += 20) await setTimeout(20)
+    return inFlight()
+  }
   t.equal(await inFlight(), 1, 'the scrape itself')
   // Headers and half a body, then the client goes away.
   const upload = http.request(`${base}/includes/api.php`, {
@@ -170,11 +175,9 @@ t.test('a request its client gives up on is no longer in flight', async (t) => {
   })
   upload.on('error', () => {})
   upload.write('action=ListOAuthCredentials&')
-  for (let waited = 0; (await inFlight()) !== 2 && waited < 2_000; waited += 20) await setTimeout(20)
-  t.equal(await inFlight(), 2, 'in flight while its body is coming')
+  t.equal(await inFlightOnceAt(2), 2, 'in flight while its body is coming')
   upload.destroy()
-  for (let waited = 0; (await inFlight()) !== 1 && waited < 2_000; waited += 20) await setTimeout(20)
-  t.equal(await inFlight(), 1, 'not after its client went away')
+  t.equal(await inFlightOnceAt(1), 1, 'not after its client went away')
 })
 
 t.test('METRICS_PORT: /metrics on a listener of its own; optimistic retries; the per-caller limit', async (t) => {

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { buildTestApp, freshDatabase, freshDatabaseFor } from '../helpers/app.js'
+import { buildTestApp, freshDatabaseFor } from '../helpers/app.js'
 import { cli } from '../helpers/cli.js'
 import { callRest } from '../helpers/rest.js'
 
@@ -69,8 +69,7 @@ t.test('PGlite → PostgreSQL → PGlite keeps everything, and clients still aut
   ])
 
   // 3. Into PostgreSQL: a dry run writes nothing, the import writes all, a second one nothing.
-  const middle = await freshDatabase({ on: 'postgresql' })
-  t.teardown(middle.drop)
+  const middle = await freshDatabaseFor(t, { on: 'postgresql' })
   const dry = await cli(middle.database, ['import', '--dry-run'], first.stdout)
   t.equal(dry.code, 0, dry.stderr)
   t.match(dry.stdout, /^Credentials: 2 to create, 0 to update, 0 unchanged\n[^]*\nEvents: 5 to create, 0 unchanged\nDry run: nothing was written\.\n$/)
