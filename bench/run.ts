@@ -14,7 +14,7 @@ import { scratchDatabase, serviceEnv, Target } from './target.js'
  *   BENCH_CONNECTIONS      concurrent connections (default 50)
  *   BENCH_ADMIN_URL        where to create the bench database (default postgres://postgres@127.0.0.1:5432/test)
  *   BENCH_PG_LOG           PostgreSQL's log file, read to see the SQL sent (default: newest in /var/log/postgresql)
- *   BENCH_CPU_PROF         a folder: the service runs the load phase with `node --cpu-prof` writing there
+ *   BENCH_CPU_PROF         a folder: the service and its floor run the load phase with `node --cpu-prof` writing there
  *   BENCH_SERVICE_NODE_OPTIONS  extra node flags for the service, e.g. --max-old-space-size=64
  *   BENCH_PATHS            only the paths whose name contains one of these comma-separated words, e.g. legacy,PATCH
  *   BENCH_COMPARE          metrics, tracing or logging: instead of the floor comparison, each path that has a floor
@@ -259,15 +259,16 @@ async function main() {
   const { admin, name: database } = scratch
   const url = new URL(scratch.url)
   const targets: Target[] = []
+  const profiling = (profile: boolean) =>
+    profile && process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : []
   const startService = async (profile = false) => {
-    const profiling = profile && process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : []
-    const flags = [...profiling, ...(process.env.BENCH_SERVICE_NODE_OPTIONS?.split(' ').filter(Boolean) ?? [])]
+    const flags = [...profiling(profile), ...(process.env.BENCH_SERVICE_NODE_OPTIONS?.split(' ').filter(Boolean) ?? [])]
     const target = await Target.start('service', 'dist/src/server.js', { ...serviceEnv(scratch.url, API, 'info'), ...REDIS }, flags)
     targets.push(target)
     return target
   }
-  const startFloor = async () => {
-    const target = await Target.start('floor', 'dist/bench/floor.js', { DATABASE_URL: url.toString() })
+  const startFloor = async (profile = false) => {
+    const target = await Target.start('floor', 'dist/bench/floor.js', { DATABASE_URL: url.toString() }, profiling(profile))
     targets.push(target)
     return target
   }
@@ -353,7 +354,7 @@ async function main() {
     // 2. Load: each path on the service, then on its floor.
     const results: { path: string; service: Measured; floor?: Measured; writes?: number }[] = []
     service = await startService(true)
-    const floor = await startFloor()
+    const floor = await startFloor(true)
     for (const path of enabled) {
       await load(service, path, seeded, 2) // warm-up (JIT, pools)
       const before = await auditEvents(url)
