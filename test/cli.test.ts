@@ -6,7 +6,7 @@ import { runCli } from '../src/cli/index.js'
 import { loadConfig } from '../src/config.js'
 import { openDatabase } from '../src/db/database.js'
 import { PROJECT_ROOT } from '../src/paths.js'
-import { buildTestApp, freshDatabase, freshDatabaseEnv, freshDatabaseFor, pgliteImage } from './helpers/app.js'
+import { buildTestApp, freshDatabaseEnv, freshDatabaseFor, pgliteImage } from './helpers/app.js'
 import { callLegacy } from './helpers/legacy.js'
 
 const secretOf = (stdout: string) => /Secret \(shown only now; only its hash is stored\):\n(\S+)\n$/.exec(stdout)?.[1] ?? ''
@@ -17,8 +17,7 @@ function capture() {
 }
 
 t.test('migrate, then create, list and revoke API credentials', async (t) => {
-  const { database, drop } = await freshDatabase()
-  t.teardown(drop)
+  const { database } = await freshDatabaseFor(t)
   const open = await openDatabase(database)
   t.teardown(() => open.close())
   const config = loadConfig({})

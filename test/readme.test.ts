@@ -6,7 +6,7 @@ import t from 'tap'
 import { startServer } from '../src/app.js'
 import { loadConfig } from '../src/config.js'
 import { PROJECT_ROOT } from '../src/paths.js'
-import { freshDatabase } from './helpers/app.js'
+import { freshDatabaseFor } from './helpers/app.js'
 
 const README = readFileSync(path.join(PROJECT_ROOT, 'README.md'), 'utf8')
 /** The README's session: its `sh` blocks under "A first session", run in order, as written. */
@@ -17,8 +17,7 @@ const README_BASE = 'http://127.0.0.1:3000'
 
 t.test("the README's first session works on a fresh database, top to bottom", async (t) => {
   t.ok(BLOCKS.length >= 4, `found the session's shell blocks (${BLOCKS.length})`)
-  const fresh = await freshDatabase()
-  t.teardown(fresh.drop)
+  const fresh = await freshDatabaseFor(t)
   const { app, address, firstAdmin } = await startServer(loadConfig({ LOG_LEVEL: 'silent', PORT: '0' }), {
     database: fresh.database,
     logger: false,
