@@ -20,13 +20,14 @@ import { scratchDatabase, serviceEnv, Target } from './target.js'
  *   BENCH_COMPARE          metrics, tracing or logging: instead of the floor comparison, each path that has a floor
  *                          on two services that differ only in that (metrics on / off; traces exported / off;
  *                          a log line per request / none), alternately in rounds of BENCH_SECONDS (see
- *                          compareSides); prints the median round.
+ *                          compareSides); prints the median round. identical: two services with the same
+ *                          settings, the noise the others are read against.
  *                          scale: every path on BENCH_CREDENTIALS credentials against BENCH_SCALE_BASELINE
  *                          (default 1000), two services on two databases, alternately in rounds as above
  *   BENCH_COMPARE_ROUNDS   rounds per path and side with BENCH_COMPARE (default 6)
- *   BENCH_COMPARE_PAIRS    with BENCH_COMPARE=metrics, tracing or logging: pairs of services started in turn
+ *   BENCH_COMPARE_PAIRS    with BENCH_COMPARE=metrics, tracing, logging or identical: pairs of services started in turn
  *                          for each path, each measured in ROUNDS rounds; the median over the pairs is printed
- *                          (default 3)
+ *                          (default 4: the sides take turns at being started first, which is the slower)
  *   BENCH_CREDENTIALS      credentials seeded in bulk, with an audit trail in proportion (default 1000)
  *   BENCH_BUSY_EVENTS      audit events of the one busy credential (default 100000)
  *   BENCH_REDIS_URL        the service counts its rate limits in this Redis (its REDIS_URL, under a key
@@ -34,7 +35,7 @@ import { scratchDatabase, serviceEnv, Target } from './target.js'
  */
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10)
 const ROUNDS = Number(process.env.BENCH_COMPARE_ROUNDS ?? 6)
-const PAIRS = Number(process.env.BENCH_COMPARE_PAIRS ?? 3)
+const PAIRS = Number(process.env.BENCH_COMPARE_PAIRS ?? 4)
 const MEMORY_SECONDS = Number(process.env.BENCH_MEMORY_SECONDS ?? 60)
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50)
 const CREDENTIALS = Number(process.env.BENCH_CREDENTIALS ?? 1_000)
@@ -412,6 +413,8 @@ const VARIANTS = {
   tracing: { on: { OTEL_EXPORTER_OTLP_ENDPOINT: 'sink' }, off: {} },
   // The one log line per request (info) against none (warn).
   logging: { on: { LOG_LEVEL: 'info' }, off: { LOG_LEVEL: 'warn' } },
+  // The same settings on both sides: what the method reads when there is nothing to find.
+  identical: { on: {}, off: {} },
 } satisfies Record<string, { on: Record<string, string>; off: Record<string, string> }>
 /** BENCH_COMPARE=scale: the service on BENCH_CREDENTIALS credentials against the same on this many. */
 const SCALE_BASELINE = Number(process.env.BENCH_SCALE_BASELINE ?? 1_000)
@@ -443,8 +446,9 @@ interface Pair {
  * (`pairs`, each a new pair of processes from `pairOf`), each pair's median round is taken and
  * the median over the pairs printed, with each pair's CPU ratio: a process keeps for its life
  * whatever made it a little faster or slower than its twin, so pairs differ more than rounds.
+ * `pairOf(n)` starts pair n's processes.
  */
-async function compareSides(labels: [string, string], pairOf: () => Promise<Pair>, pairs: number, enabled: BenchPath[]) {
+async function compareSides(labels: [string, string], pairOf: (n: number) => Promise<Pair>, pairs: number, enabled: BenchPath[]) {
   const [a, b] = labels
   const spread = (values: number[]) => `${Math.min(...values).toFixed(3)}–${Math.max(...values).toFixed(3)}`
   console.log(`\n${pairs} pair(s) of processes, ${ROUNDS} rounds of ${SECONDS} s on each side per path and pair; the median over the pairs of each pair's median round, and the range of all rounds' ratios ${a} / ${b}`)
@@ -457,7 +461,7 @@ async function compareSides(labels: [string, string], pairOf: () => Promise<Pair
     const pairRates: number[] = []
     const pairCosts: number[] = []
     for (let n = 0; n < pairs; n++) {
-      const pair = await pairOf()
+      const pair = await pairOf(n)
       try {
         const ofPair: { a: Measured; b: Measured }[] = []
         for (const side of [pair.a, pair.b]) await load(side.target, path, side.seeded, 2) // warm-up
@@ -506,9 +510,14 @@ async function compareVariants(
     return { label, target, seeded }
   }
   try {
-    const pairOf = async (): Promise<Pair> => {
-      const a = await start('on', variant.on)
-      const b = await start('off', variant.off)
+    // Of two processes started one after the other, the first used 3–5 % more CPU a request
+    // (identical settings, 12 pairs out of 12; started the other way round, the other one), so
+    // the sides take turns at being first.
+    const pairOf = async (n: number): Promise<Pair> => {
+      const onFirst = n % 2 === 0
+      const first = onFirst ? await start('on', variant.on) : await start('off', variant.off)
+      const second = onFirst ? await start('off', variant.off) : await start('on', variant.on)
+      const [a, b] = onFirst ? [first, second] : [second, first]
       return {
         a,
         b,
