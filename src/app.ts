@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
 import fp from 'fastify-plugin'
-import pino from 'pino'
+import pino, { type DestinationStream } from 'pino'
 import { ApiClientService } from './api-clients/service.js'
 import { apiCredentialStorage } from './api-clients/storage.js'
 import { corsOrigins, trustProxySetting, type Config } from './config.js'
@@ -110,7 +110,7 @@ export interface StartedServer extends BuiltServer {
  */
 export async function buildServer(
   config: Config,
-  overrides: { database?: DatabaseTarget; logger?: FastifyServerOptions['logger'] } = {},
+  overrides: { database?: DatabaseTarget; logger?: FastifyServerOptions['logger']; logStream?: DestinationStream } = {},
 ): Promise<BuiltServer> {
   const target =
     overrides.database ?? (config.DATABASE_URL ? { url: config.DATABASE_URL } : { dataDir: config.DATA_DIR })
@@ -120,7 +120,7 @@ export async function buildServer(
     const fastify = Fastify({
       // Asynchronous: lines are written to stdout off the request path, several per write
       // when busy (the bench measured the synchronous write at ~6 % of a request's time).
-      logger: overrides.logger ?? { ...loggerOptions(config.LOG_LEVEL), stream: pino.destination({ sync: false }) },
+      logger: overrides.logger ?? { ...loggerOptions(config.LOG_LEVEL), stream: overrides.logStream ?? pino.destination({ sync: false }) },
       genReqId: requestId,
       logController: new RequestLogController(),
       requestIdHeader: false,

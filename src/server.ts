@@ -42,11 +42,15 @@ async function main() {
 
 async function start(config: Config) {
   const { startServer } = await import('./app.js')
-  const { app, address, firstAdmin } = await startServer(config)
+  const { default: pino } = await import('pino')
+  // The log's own asynchronous stdout, which the banner below joins: written in order after the
+  // "Server listening" line, where a write of its own could overtake it.
+  const stdout = pino.destination({ sync: false })
+  const { app, address, firstAdmin } = await startServer(config, { logStream: stdout })
   if (firstAdmin) {
     const base = address.replace('0.0.0.0', '127.0.0.1')
     // Printed once, to the console only: the database keeps just a hash of the secret.
-    process.stdout.write(
+    stdout.write(
       `\nFirst start: created the API credential "${firstAdmin.identifier}" with every permission.\n` +
         `Its secret is shown only now:\n\n  ${firstAdmin.secret}\n\n` +
         `Try it:\n  curl -s ${base}/includes/api.php -d action=ListOAuthCredentials ` +
