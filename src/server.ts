@@ -42,10 +42,10 @@ async function main() {
 
 async function start(config: Config) {
   const { startServer } = await import('./app.js')
-  const { default: pino } = await import('pino')
-  // The log's own asynchronous stdout, which the banner below joins: written in order after the
-  // "Server listening" line, where a write of its own could overtake it.
-  const stdout = pino.destination({ sync: false })
+  const { logDestination } = await import('./logging.js')
+  // The log's own stdout, which the banner below joins: written in order after the "Server
+  // listening" line, where a write of its own could overtake it.
+  const stdout = logDestination()
   const { app, address, firstAdmin } = await startServer(config, { logStream: stdout })
   if (firstAdmin) {
     const base = address.replace('0.0.0.0', '127.0.0.1')
