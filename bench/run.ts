@@ -514,10 +514,9 @@ async function compareVariants(
     // (identical settings, 12 pairs out of 12; started the other way round, the other one), so
     // the sides take turns at being first.
     const pairOf = async (n: number): Promise<Pair> => {
-      const onFirst = n % 2 === 0
-      const first = onFirst ? await start('on', variant.on) : await start('off', variant.off)
-      const second = onFirst ? await start('off', variant.off) : await start('on', variant.on)
-      const [a, b] = onFirst ? [first, second] : [second, first]
+      const started: Partial<Record<'on' | 'off', Side>> = {}
+      for (const side of n % 2 === 0 ? (['on', 'off'] as const) : (['off', 'on'] as const)) started[side] = await start(side, variant[side])
+      const { on: a, off: b } = started as Record<'on' | 'off', Side>
       return {
         a,
         b,
