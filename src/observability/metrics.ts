@@ -42,8 +42,9 @@ interface Series {
 }
 
 /**
- * A prom-client histogram whose observations are counted in plain numbers: a series is one Map
- * look-up by its label values, an observation a bucket index and three additions. prom-client's
+ * A prom-client histogram whose observations are counted in plain numbers: a series is found by
+ * one Map look-up per label value (no key string is built: joining the values into one cost four
+ * times as much), an observation is a bucket index and three additions. prom-client's
  * own `observe` validates and hashes a labels object and finds the bucket by its bound turned
  * into a property name, on every call: about 5 µs of authenticate's 100 µs a request
  * (docs/performance.md). The registry reads this histogram as it reads any other, through
@@ -51,7 +52,10 @@ interface Series {
  * the exposition.
  */
 class CountedHistogram<T extends string> extends client.Histogram<T> {
-  readonly #series = new Map<string, Series>()
+  /** Series by their first label value, then their second, and so on. */
+  readonly #byLabelValue = new Map<LabelValue, unknown>()
+  /** The same series in a list, for the exposition. */
+  readonly #series: Series[] = []
   readonly #labelNames: readonly T[]
   readonly #bounds: readonly number[]
   readonly #name: string
@@ -67,12 +71,20 @@ class CountedHistogram<T extends string> extends client.Histogram<T> {
 
   /** One observation of the series with these label values, in the order of `labelNames`. */
   record(value: number, ...labelValues: LabelValue[]): void {
-    const key = labelValues.join('\u0000')
-    let series = this.#series.get(key)
+    let level = this.#byLabelValue
+    const last = labelValues.length - 1
+    for (let index = 0; index < last; index++) {
+      const labelValue = labelValues[index] as LabelValue
+      let next = level.get(labelValue) as Map<LabelValue, unknown> | undefined
+      if (next === undefined) level.set(labelValue, (next = new Map()))
+      level = next
+    }
+    let series = level.get(labelValues[last] as LabelValue) as Series | undefined
     if (series === undefined) {
       const labels = Object.fromEntries(this.#labelNames.map((name, index) => [name, labelValues[index] as LabelValue]))
       series = { labels, inBucket: new Array<number>(this.#bounds.length + 1).fill(0), sum: 0, count: 0 }
-      this.#series.set(key, series)
+      level.set(labelValues[last] as LabelValue, series)
+      this.#series.push(series)
     }
     let bucket = 0
     while (bucket < this.#bounds.length && value > (this.#bounds[bucket] as number)) bucket++
@@ -84,7 +96,7 @@ class CountedHistogram<T extends string> extends client.Histogram<T> {
   /** What prom-client's registry writes as text: each series' cumulative buckets, then its sum and count. */
   async getForPromString() {
     const values = []
-    for (const { labels, inBucket, sum, count } of this.#series.values()) {
+    for (const { labels, inBucket, sum, count } of this.#series) {
       let cumulative = 0
       for (const [index, le] of this.#bounds.entries()) {
         cumulative += inBucket[index] as number
@@ -99,7 +111,10 @@ class CountedHistogram<T extends string> extends client.Histogram<T> {
 
   override reset(): void {
     // prom-client's constructor calls it too, before this class's fields exist.
-    if (#series in this) this.#series.clear()
+    if (#series in this) {
+      this.#byLabelValue.clear()
+      this.#series.length = 0
+    }
   }
 }
 
