@@ -1,7 +1,7 @@
 import t from 'tap'
 import { runCli } from '../../src/cli/index.js'
 import { loadConfig } from '../../src/config.js'
-import { buildTestApp, freshDatabase, type TestApp } from '../helpers/app.js'
+import { buildTestApp, freshDatabaseFor, type TestApp } from '../helpers/app.js'
 import { callRest } from '../helpers/rest.js'
 
 // A caller's API credential is kept in memory after its first request (src/api-clients/service.ts).
@@ -34,12 +34,8 @@ t.test('revoked in this process: the next request is refused', async (t) => {
 const serverUrl = process.env.TEST_DATABASE_URL
 if (serverUrl) {
   t.test('revoked by the CLI or another replica: refused by every replica within 100 ms', async (t) => {
-    const fresh = await freshDatabase()
-    const replicas = [
-      await buildTestApp(t, {}, fresh),
-      await buildTestApp(t, {}, { database: fresh.database, drop: async () => {} }),
-      await buildTestApp(t, {}, { database: fresh.database, drop: async () => {} }),
-    ]
+    const fresh = await freshDatabaseFor(t)
+    const replicas = [await buildTestApp(t, {}, fresh), await buildTestApp(t, {}, fresh), await buildTestApp(t, {}, fresh)]
     const [first, second, third] = replicas as [TestApp, TestApp, TestApp]
     const cli = async (...argv: string[]) => {
       const io = { stdout: '', stderr: '', out: (text: string) => void (io.stdout += text), err: (text: string) => void (io.stderr += text) }

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { buildTestApp, freshDatabase, type TestApp } from '../helpers/app.js'
+import { buildTestApp, freshDatabaseFor, type TestApp } from '../helpers/app.js'
 import { startTcpProxy } from '../helpers/tcp-proxy.js'
 
 // Authentication answers from memory once it has read a credential (src/recently-read.ts).
@@ -55,9 +55,9 @@ t.test('a wrong secret is refused from memory as from the database', async (t) =
 const serverUrl = process.env.TEST_DATABASE_URL
 if (serverUrl) {
   t.test('a change made by another process reaches this one by notification, well before the memory expires', async (t) => {
-    const fresh = await freshDatabase()
+    const fresh = await freshDatabaseFor(t)
     const here = await buildTestApp(t, {}, fresh)
-    const there = await buildTestApp(t, {}, { database: fresh.database, drop: async () => {} })
+    const there = await buildTestApp(t, {}, fresh)
     const { credential, clientSecret } = await here.app.credentials.create(newCredential, actor)
     t.ok(await remembering(here), 'listening')
     t.ok(await authenticated(here, credential.clientIdentifier, clientSecret), 'read, and remembered')
