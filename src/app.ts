@@ -136,9 +136,12 @@ export async function buildServer(
     })
     // Every request has the field its log line's actor is kept in (src/http/request-log.ts).
     fastify.decorateRequest('actor', null)
-    // Every request's start: its id in the answer, and one more request in flight (metrics.ts).
+    // Every request's start: its id in the answer, one more request in flight (metrics.ts), and
+    // no cache keeping a copy of the answer, refusals included: answers carry client secrets or
+    // data about them. (An error answer keeps the headers set here; static files set their own.)
     fastify.addHook('onRequest', (request, reply, done) => {
       reply.header('x-request-id', request.id)
+      reply.header('cache-control', 'no-store')
       metrics.requestStarted()
       done()
     })

@@ -36,11 +36,6 @@ export default async function legacyApi(app: FastifyInstance) {
     limits: { fields: FORM_LIMITS.parameters, fieldSize: FORM_LIMITS.fieldBytes, files: 0, parts: FORM_LIMITS.parameters },
   })
 
-  // Answers carry client secrets or data about them: no cache may keep a copy, refusals included.
-  app.addHook('onSend', async (_request, reply) => {
-    reply.header('cache-control', 'no-store')
-  })
-
   const { access, config } = app
   const upstream =
     config.LEGACY_UPSTREAM_URL === undefined

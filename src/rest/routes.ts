@@ -56,11 +56,6 @@ const resource: FastifyPluginAsyncTypebox = async (app) => {
   app.setErrorHandler(problemHandler)
   answerUnknownRoutes(app)
   for (const schema of NAMED_SCHEMAS) app.addSchema(schema)
-  // Answers carry client secrets or data about them: no cache may keep a copy.
-  app.addHook('onSend', (_request, reply, payload, done) => {
-    reply.header('cache-control', 'no-store')
-    done(null, payload)
-  })
   app.setValidatorCompiler(restValidatorCompiler)
   // Before the id is converted to a number: only canonical digits name a credential.
   app.addHook('preValidation', (request, _reply, done) => {

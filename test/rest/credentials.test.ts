@@ -1,7 +1,7 @@
 import t from 'tap'
 import { buildTestApp, type TestApp } from '../helpers/app.js'
 import { callLegacy } from '../helpers/legacy.js'
-import { callRest, createCredential as create, newCredential, type Credential, type Problem } from '../helpers/rest.js'
+import { basic, callRest, createCredential as create, newCredential, type Credential, type Problem } from '../helpers/rest.js'
 
 async function storedRow(test: TestApp, id: number) {
   const [row] = await test.sql('SELECT name, logo_uri, service_id, version, secret_hash FROM credential WHERE id = $1', [id])
@@ -23,6 +23,18 @@ async function credentialCount(test: TestApp) {
 
 // One app (and database) for the file: starting one costs seconds; each test makes its own rows.
 const test = await buildTestApp(t)
+
+t.test('no answer may be cached: refusals, unknown routes and a body that is not JSON carry no-store too', async (t) => {
+  const answers = [
+    await test.app.inject({ method: 'GET', url: '/oauth/credentials' }),
+    await test.app.inject({ method: 'GET', url: '/oauth/credentials/1/nothing-here', headers: { authorization: basic(test.admin) } }),
+    await test.app.inject({ method: 'POST', url: '/oauth/credentials', headers: { authorization: basic(test.admin), 'content-type': 'application/json' }, payload: '{' }),
+  ]
+  t.same(answers.map((answer) => answer.statusCode), [401, 404, 400])
+  for (const answer of answers) t.equal(answer.headers['cache-control'], 'no-store', `${answer.statusCode} ${answer.body.slice(0, 40)}`)
+  const docs = await test.app.inject({ method: 'GET', url: '/docs/static/index.css' })
+  t.not(docs.headers['cache-control'], 'no-store', 'static files of the docs set their own')
+})
 
 t.test('POST creates: 201, Location, ETag, the secret once, an audit event from rest', async (t) => {
   const { status, headers, body } = await create(test)
