@@ -1,5 +1,5 @@
 import { mkdir } from 'node:fs/promises'
-import type { Locator, Page } from 'playwright-core'
+import { errors, type Locator, type Page } from 'playwright-core'
 import t from 'tap'
 import { buildTestApp } from '../helpers/app.js'
 import { launchChromium } from '../helpers/browser.js'
@@ -8,9 +8,22 @@ import { createCredential } from '../helpers/rest.js'
 const ARTIFACTS = new URL('../../test-artifacts/', import.meta.url)
 const STATUS = '.live-responses-table tbody .response-col_status'
 
+/**
+ * Saves what the page shows, for whoever reads CI's artifacts. An element's screenshot first
+ * waits for the element to stay put over two animation frames, which a headless Chromium on a
+ * starved CPU may not produce (CI waited out 30 s on one, the test's checks all passed): then
+ * the whole page is saved instead.
+ */
 async function screenshot(target: Page | Locator, name: string) {
   await mkdir(ARTIFACTS, { recursive: true })
-  await target.screenshot({ path: new URL(`swagger-ui-${name}.png`, ARTIFACTS).pathname })
+  const path = new URL(`swagger-ui-${name}.png`, ARTIFACTS).pathname
+  if (!('page' in target)) return void (await target.screenshot({ path }))
+  try {
+    await target.screenshot({ path, timeout: 10_000 })
+  } catch (error) {
+    if (!(error instanceof errors.TimeoutError)) throw error
+    await target.page().screenshot({ path, fullPage: true })
+  }
 }
 
 /**
