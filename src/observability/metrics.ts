@@ -47,7 +47,7 @@ interface Series {
  * times as much), an observation is a bucket index and three additions. prom-client's
  * own `observe` validates and hashes a labels object and finds the bucket by its bound turned
  * into a property name, on every call: about 5 µs of authenticate's 100 µs a request
- * (docs/performance.md). The registry reads this histogram as it reads any other, through
+ * (docs/performance-history.md). The registry reads this histogram as it reads any other, through
  * `getForPromString` (prom-client's `get`, for JSON, calls it too), so prom-client still writes
  * the exposition.
  */
