@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto'
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify'
 import fp from 'fastify-plugin'
 import type { DestinationStream } from 'pino'
 import { ApiClientService } from './api-clients/service.js'
@@ -104,6 +104,16 @@ export interface StartedServer extends BuiltServer {
 }
 
 /**
+ * What every answer carries: its request id, and no-store, since answers carry client secrets or
+ * data about them and no cache may keep a copy, refusals included. (An error answer keeps the
+ * headers set before it; static files of the docs set their own cache-control.)
+ */
+function answerHeaders(request: FastifyRequest, reply: FastifyReply): void {
+  reply.header('x-request-id', request.id)
+  reply.header('cache-control', 'no-store')
+}
+
+/**
  * Everything a start needs, used alike by server.ts, the tests and the container: opens the
  * database (PostgreSQL when DATABASE_URL is set, else PGlite in DATA_DIR), applies pending
  * migrations, makes sure someone can call the service, and builds the app.
@@ -132,16 +142,17 @@ export async function buildServer(
       // Answers are serialized, not validated: a nullable field's schema (anyOf) is chosen by its
       // type, so checking a date-time string's format again on every answer would only cost.
       serializerOpts: { ajv: { validateFormats: false } },
-      frameworkErrors: routerProblem,
+      // The router's refusals run no hook: they get the headers of every answer here.
+      frameworkErrors: (error, request, reply) => {
+        answerHeaders(request, reply)
+        return routerProblem(error, request, reply)
+      },
     })
     // Every request has the field its log line's actor is kept in (src/http/request-log.ts).
     fastify.decorateRequest('actor', null)
-    // Every request's start: its id in the answer, one more request in flight (metrics.ts), and
-    // no cache keeping a copy of the answer, refusals included: answers carry client secrets or
-    // data about them. (An error answer keeps the headers set here; static files set their own.)
+    // Every request's start: the headers of its answer, and one more request in flight (metrics.ts).
     fastify.addHook('onRequest', (request, reply, done) => {
-      reply.header('x-request-id', request.id)
-      reply.header('cache-control', 'no-store')
+      answerHeaders(request, reply)
       metrics.requestStarted()
       done()
     })

@@ -24,14 +24,20 @@ async function credentialCount(test: TestApp) {
 // One app (and database) for the file: starting one costs seconds; each test makes its own rows.
 const test = await buildTestApp(t)
 
-t.test('no answer may be cached: refusals, unknown routes and a body that is not JSON carry no-store too', async (t) => {
+t.test('no answer may be cached: refusals, unknown routes, a body that is not JSON and a URL the router refuses carry no-store too', async (t) => {
   const answers = [
     await test.app.inject({ method: 'GET', url: '/oauth/credentials' }),
     await test.app.inject({ method: 'GET', url: '/oauth/credentials/1/nothing-here', headers: { authorization: basic(test.admin) } }),
     await test.app.inject({ method: 'POST', url: '/oauth/credentials', headers: { authorization: basic(test.admin), 'content-type': 'application/json' }, payload: '{' }),
+    await test.app.inject({ method: 'GET', url: '/nothing-here' }),
+    // Refused by the router itself, before any hook: a percent-encoding that is not UTF-8.
+    await test.app.inject({ method: 'GET', url: '/oauth/credentials/%E0%A4%A', headers: { authorization: basic(test.admin) } }),
   ]
-  t.same(answers.map((answer) => answer.statusCode), [401, 404, 400])
-  for (const answer of answers) t.equal(answer.headers['cache-control'], 'no-store', `${answer.statusCode} ${answer.body.slice(0, 40)}`)
+  t.same(answers.map((answer) => answer.statusCode), [401, 404, 400, 404, 400])
+  for (const answer of answers) {
+    t.equal(answer.headers['cache-control'], 'no-store', `${answer.statusCode} ${answer.body.slice(0, 40)}`)
+    t.ok(answer.headers['x-request-id'], 'with its request id')
+  }
   const docs = await test.app.inject({ method: 'GET', url: '/docs/static/index.css' })
   t.not(docs.headers['cache-control'], 'no-store', 'static files of the docs set their own')
 })
