@@ -1,6 +1,6 @@
 import { mkdir } from 'node:fs/promises'
 import { errors, type Locator, type Page } from 'playwright-core'
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { buildTestApp } from '../helpers/app.js'
 import { launchChromium } from '../helpers/browser.js'
 import { createCredential } from '../helpers/rest.js'
@@ -14,7 +14,7 @@ const STATUS = '.live-responses-table tbody .response-col_status'
  * starved CPU may not produce (CI waited out 30 s on one, the test's checks all passed): then
  * the whole page is saved instead.
  */
-async function screenshot(target: Page | Locator, name: string) {
+async function screenshot(t: Test, target: Page | Locator, name: string) {
   await mkdir(ARTIFACTS, { recursive: true })
   const path = new URL(`swagger-ui-${name}.png`, ARTIFACTS).pathname
   if (!('page' in target)) return void (await target.screenshot({ path }))
@@ -22,7 +22,8 @@ async function screenshot(target: Page | Locator, name: string) {
     await target.screenshot({ path, timeout: 10_000 })
   } catch (error) {
     if (!(error instanceof errors.TimeoutError)) throw error
-    await target.page().screenshot({ path, fullPage: true })
+    t.comment(`swagger-ui-${name}.png: the element did not hold still for 10 s; the whole page is saved instead`)
+    await target.page().screenshot({ path, fullPage: true, timeout: 10_000 })
   }
 }
 
@@ -65,12 +66,12 @@ t.test('Swagger UI against the live app: document, 401 in the page, authorize, r
 
   await page.locator('#operations-credentials-listCredentials').waitFor()
   t.equal(await page.locator('.topbar input.download-url-input').inputValue(), '/openapi.json', 'the top bar shows /openapi.json')
-  await screenshot(page.locator('.topbar'), 'document-url')
+  await screenshot(t, page.locator('.topbar'), 'document-url')
 
   const unauthorized = await execute(page, 'credentials-listCredentials')
   t.equal(unauthorized.status, '401', 'Execute before Authorize shows 401 in the page, no hang')
   t.match(unauthorized.body, /"status": 401/, 'with the problem')
-  await screenshot(unauthorized.operation, 'unauthorized')
+  await screenshot(t, unauthorized.operation, 'unauthorized')
   const plain = await test.app.inject({ url: '/oauth/credentials' })
   t.match(plain.headers['www-authenticate'], /^Basic realm=/, 'a plain HTTP client still gets the Basic challenge')
 
@@ -90,7 +91,7 @@ t.test('Swagger UI against the live app: document, 401 in the page, authorize, r
   })
   t.equal(patched.status, '200', 'PATCH with the kept authorization: 200')
   t.match(patched.body, /Renamed in Swagger UI/)
-  await screenshot(patched.operation, 'patch')
+  await screenshot(t, patched.operation, 'patch')
   const [row] = await test.sql<{ name: string }>('SELECT name FROM credential WHERE id = $1', [credential.credentialId])
   t.equal(row?.name, 'Renamed in Swagger UI', 'the change reached the database')
   const [event] = await test.sql<{ actor: string; source: string }>(
@@ -106,7 +107,7 @@ t.test('Swagger UI against the live app: document, 401 in the page, authorize, r
   t.equal(legacy.status, '200', 'api.php from its form fields, with the credential given in Authorize')
   t.match(legacy.body, /"result": "success"/)
   t.match(legacy.body, /Renamed in Swagger UI/)
-  await screenshot(legacy.operation, 'legacy-form')
+  await screenshot(t, legacy.operation, 'legacy-form')
 
   // Chromium logs every 4xx response; the one 401 is the unauthorized "Execute" above.
   const expected = 'Failed to load resource: the server responded with a status of 401 (Unauthorized)'
