@@ -9,21 +9,20 @@ const ARTIFACTS = new URL('../../test-artifacts/', import.meta.url)
 const STATUS = '.live-responses-table tbody .response-col_status'
 
 /**
- * Saves what the page shows, for whoever reads CI's artifacts. An element's screenshot first
+ * Saves what an element shows, for whoever reads CI's artifacts. An element's screenshot first
  * waits for the element to stay put over two animation frames, which a headless Chromium on a
- * starved CPU may not produce (CI waited out 30 s on one, the test's checks all passed): then
- * the whole page is saved instead.
+ * starved CPU may not produce (CI once waited out 30 s on one, and the checks after it did not
+ * run): then the whole page is saved instead.
  */
-async function screenshot(t: Test, target: Page | Locator, name: string) {
+async function screenshot(t: Test, element: Locator, name: string) {
   await mkdir(ARTIFACTS, { recursive: true })
   const path = new URL(`swagger-ui-${name}.png`, ARTIFACTS).pathname
-  if (!('page' in target)) return void (await target.screenshot({ path }))
   try {
-    await target.screenshot({ path, timeout: 10_000 })
+    await element.screenshot({ path, timeout: 10_000 })
   } catch (error) {
     if (!(error instanceof errors.TimeoutError)) throw error
     t.comment(`swagger-ui-${name}.png: the element did not hold still for 10 s; the whole page is saved instead`)
-    await target.page().screenshot({ path, fullPage: true, timeout: 10_000 })
+    await element.page().screenshot({ path, fullPage: true, timeout: 10_000 })
   }
 }
 
