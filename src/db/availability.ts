@@ -4,12 +4,6 @@ export interface OutageLog {
   info(fields: object, message: string): void
 }
 
-/** What the tracker knows now, for metrics: 1 while the database answers, refusals ever counted. */
-export interface AvailabilityState {
-  available: 0 | 1
-  refusals: number
-}
-
 /** How often a lost database is asked whether it is back. */
 const PROBE_EVERY_MS = 1_000
 
@@ -24,15 +18,15 @@ const PROBE_EVERY_MS = 1_000
 export class DatabaseAvailability {
   #lostAt: number | null = null
   #refusedSinceLost = 0
-  #refusals = 0
   #probe: NodeJS.Timeout | undefined
   #probing = false
   #log: OutageLog | undefined
 
   constructor(private readonly ping: () => Promise<unknown>) {}
 
-  get state(): AvailabilityState {
-    return { available: this.#lostAt === null ? 1 : 0, refusals: this.#refusals }
+  /** Whether the database answers now, as far as the requests and the probe have seen (oauth_database_up). */
+  get available(): boolean {
+    return this.#lostAt === null
   }
 
   /** Where the two lines go (the database opens before the logger exists). */
@@ -44,7 +38,6 @@ export class DatabaseAvailability {
   refused(reason: string): void {
     this.lost(reason)
     this.#refusedSinceLost++
-    this.#refusals++
   }
 
   /** The database failed to answer; logs once per outage. */

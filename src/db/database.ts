@@ -98,7 +98,7 @@ export async function openDatabase(
   const unwatchPool = metrics.watchPool(poolStats)
   const { exclusive } = database
   const availability = new DatabaseAvailability(() => exclusive(() => database.query('SELECT 1', [])))
-  const unwatchAvailability = metrics.watchAvailability(() => availability.state.available === 1)
+  const unwatchAvailability = metrics.watchAvailability(() => availability.available)
   // Closing twice (a readiness test closes it, then the app's onClose hook) is harmless.
   let closed: Promise<void> | undefined
   return {
