@@ -9,14 +9,6 @@ export const UNAVAILABLE = {
 /** What every edge answers for a failure it did not expect; the details go to the log only. */
 export const INTERNAL_ERROR = 'An internal error occurred.'
 
-const UNAVAILABLE_PRISMA_CODES = new Set(['P1001', 'P1002', 'P1008', 'P1017', 'P2024', 'P2028'])
-const UNAVAILABLE_ADAPTER_KINDS = new Set([
-  'DatabaseNotReachable',
-  'ConnectionClosed',
-  'SocketTimeout',
-  'TooManyConnections',
-  'TransactionAlreadyClosed',
-])
 // Socket errors, then PostgreSQL's: server shutting down or restarting, connection failures,
 // too many connections, a statement cancelled by statement_timeout (DATABASE_TIMEOUT_MS).
 const UNAVAILABLE_NODE_CODES = new Set([
@@ -40,24 +32,17 @@ const UNAVAILABLE_MESSAGES = /Connection terminated|connect ECONNREFUSED|timeout
 /**
  * Why the database cannot be reached right now, in a few words (a code or pg's message), or
  * null when the error is something else, a bug: the endpoints answer 503 for the first, so
- * callers retry, and 500 for anything else. Prisma puts the
- * driver's error in `cause` or, for errors inside a query, in `meta.driverAdapterError`.
+ * callers retry, and 500 for anything else. The driver's error may be wrapped: its `cause`
+ * chain is searched too.
  */
 export function unavailableReason(error: unknown): string | null {
-  const pending = [error as Record<string, unknown> | undefined]
-  for (let depth = 0; depth < 10 && pending.length > 0; depth++) {
-    const cause = pending.shift()
-    if (!cause || typeof cause !== 'object') continue
+  let cause = error as Record<string, unknown> | undefined
+  for (let depth = 0; depth < 10 && cause && typeof cause === 'object'; depth++) {
     const code = cause.code
-    if (typeof code === 'string' && (UNAVAILABLE_PRISMA_CODES.has(code) || UNAVAILABLE_NODE_CODES.has(code))) {
-      return code
-    }
-    const kind = cause.kind
-    if (typeof kind === 'string' && UNAVAILABLE_ADAPTER_KINDS.has(kind)) return kind
+    if (typeof code === 'string' && UNAVAILABLE_NODE_CODES.has(code)) return code
     const message = typeof cause.message === 'string' ? UNAVAILABLE_MESSAGES.exec(cause.message) : null
     if (message) return message[0]
-    const meta = cause.meta as { driverAdapterError?: Record<string, unknown> } | undefined
-    pending.push(cause.cause as Record<string, unknown> | undefined, meta?.driverAdapterError)
+    cause = cause.cause as Record<string, unknown> | undefined
   }
   return null
 }
