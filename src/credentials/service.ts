@@ -9,11 +9,12 @@ import {
   type CredentialChanges,
   type CredentialFields,
   type CredentialReference,
+  type GrantType,
   type StoredCredential,
 } from './credential.js'
 import { credentialNotFound, CredentialError, messages } from './errors.js'
 import { RecentlyRead } from '../recently-read.js'
-import { assertValidCredential, hasNul, isGrantType, type CredentialDraft } from './rules.js'
+import { assertValidCredential, hasNul, type CredentialDraft } from './rules.js'
 import type { CredentialChangeStorage, CredentialStorage, SecretColumns, SortField } from './storage.js'
 
 export interface Precondition {
@@ -28,7 +29,8 @@ export interface UpdateOptions extends Precondition {
 }
 
 export interface ListQuery {
-  grantType?: string
+  /** The edges parse the filter into a grant type with their own wire's message. */
+  grantType?: GrantType
   clientIdentifier?: string
   sort?: { field: SortField; order: 'asc' | 'desc' }
   limit?: number
@@ -38,6 +40,8 @@ export interface ListQuery {
 
 /** How many credentials one list answers at most, and when the caller does not say. */
 export const LIST_LIMIT = { default: 100, max: 1000 } as const
+/** The order of a list when the caller names none; api.php names the field and the order apart. */
+export const DEFAULT_SORT = { field: 'credentialId', order: 'asc' } as const
 export const MAX_GRACE_SECONDS = 7 * 24 * 3600
 
 /**
@@ -133,16 +137,13 @@ export class CredentialService {
   }
 
   async list(query: ListQuery = {}): Promise<Credential[]> {
-    if (query.grantType !== undefined && !isGrantType(query.grantType)) {
-      throw new CredentialError('invalid', messages.grantTypeInvalid(query.grantType), 'grantType')
-    }
     if (query.clientIdentifier !== undefined && hasNul(query.clientIdentifier)) return []
     const limit = Math.min(Math.max(1, Math.trunc(query.limit ?? LIST_LIMIT.default)), LIST_LIMIT.max)
     const found = await this.storage.list({
       grantType: query.grantType,
       clientIdentifier: query.clientIdentifier,
       afterId: query.afterId,
-      sort: query.sort ?? { field: 'credentialId', order: 'asc' },
+      sort: query.sort ?? DEFAULT_SORT,
       limit,
     })
     return found.map(withoutSecrets)

@@ -4,7 +4,7 @@ import { requireSecretIssuing } from '../http/authorization.js'
 import { GRANT_TYPES, type Actor, type Credential, type CredentialChanges, type GrantType } from '../credentials/credential.js'
 import { messages } from '../credentials/errors.js'
 import { LIMITS } from '../credentials/rules.js'
-import { LIST_LIMIT, type CredentialService } from '../credentials/service.js'
+import { DEFAULT_SORT, LIST_LIMIT, type CredentialService } from '../credentials/service.js'
 import type { SortField } from '../credentials/storage.js'
 import {
   ClientSecretSchema,
@@ -174,7 +174,6 @@ const GRANT_TYPE_FILTERS = new Map<string, GrantType | undefined>([
   ['', undefined],
   ...GRANT_TYPES.map((type) => [type, type] as const),
 ])
-const DEFAULT_SORT = { field: 'credentialId', order: 'asc' } as const
 const lowerCase = (text: string) => text.toLowerCase()
 
 /** `2026-11-27 21:07:13`, as the original writes timestamps (UTC here). */
