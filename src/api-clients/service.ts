@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto'
 import { hasNul } from '../credentials/rules.js'
 import { generateSecret, hashSecret } from '../secrets.js'
 import { RecentlyRead } from '../recently-read.js'
-import { ACTIONS, ALL_ACTIONS, notAnAddress, unknownPermission } from './access.js'
+import { ACTIONS, ALL_ACTIONS, API_IDENTIFIER_RULE, isApiIdentifier, notAnAddress, unknownPermission } from './access.js'
 import type { ApiCredentialAccess, ApiCredentialStorage, ApiCredentialSummary } from './storage.js'
 
 export interface NewApiClient {
@@ -54,6 +54,9 @@ export class ApiClientService {
 
   async create(input: NewApiClient): Promise<{ identifier: string; secret: string }> {
     const identifier = input.identifier ?? `api-${randomBytes(9).toString('base64url')}`
+    if (!isApiIdentifier(identifier)) {
+      throw new ApiClientError(`Invalid identifier ${JSON.stringify(identifier.slice(0, 40))}: ${API_IDENTIFIER_RULE.description}`)
+    }
     const permissions = input.permissions ?? [ALL_ACTIONS]
     const unknown = unknownPermission(permissions)
     if (unknown !== undefined) throw new ApiClientError(`Unknown action "${unknown}". Known: ${ACTIONS.join(', ')} or ${ALL_ACTIONS}`)
