@@ -26,9 +26,9 @@ export function notAnAddress(allowedIps: readonly string[]): string | undefined 
 }
 
 /**
- * What an API credential identifier may be, wherever one is made (ApiClientService.create;
- * API_BOOTSTRAP_IDENTIFIER and the CLI's --identifier are checked before they get there): HTTP Basic cannot carry a `:` in it, and spaces or an empty one cannot be typed
- * back reliably.
+ * What an API credential identifier may be, wherever one is made (ApiClientService.create,
+ * API_BOOTSTRAP_IDENTIFIER, the CLI's --identifier before it reads a secret): HTTP Basic cannot
+ * carry a `:` in it, and spaces or an empty one cannot be typed back reliably.
  */
 export const API_IDENTIFIER_RULE = { pattern: '^[A-Za-z0-9._-]{3,128}$', description: '3 to 128 of A-Z a-z 0-9 . _ -' }
 const API_IDENTIFIER = new RegExp(API_IDENTIFIER_RULE.pattern)
