@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process'
 import { readFileSync, writeFileSync } from 'node:fs'
 import { promisify } from 'node:util'
 import t from 'tap'
-import { runCli } from '../src/cli/index.js'
+import { cli } from './helpers/cli.js'
 import { loadConfig } from '../src/config.js'
 import { openDatabase } from '../src/db/database.js'
 import { PROJECT_ROOT } from '../src/paths.js'
@@ -11,21 +11,11 @@ import { callLegacy } from './helpers/legacy.js'
 
 const secretOf = (stdout: string) => /Secret \(shown only now; only its hash is stored\):\n(\S+)\n$/.exec(stdout)?.[1] ?? ''
 
-function capture() {
-  const io = { stdout: '', stderr: '', out: (text: string) => void (io.stdout += text), err: (text: string) => void (io.stderr += text) }
-  return io
-}
-
 t.test('migrate, then create, list and revoke API credentials', async (t) => {
   const { database } = await freshDatabaseFor(t)
   const open = await openDatabase(database)
   t.teardown(() => open.close())
-  const config = loadConfig({})
-  const run = async (...argv: string[]) => {
-    const io = capture()
-    const code = await runCli(argv, io, { config, open })
-    return { code, ...io }
-  }
+  const run = (...argv: string[]) => cli({ open }, argv)
 
   const migrate = await run('migrate')
   t.equal(migrate.code, 0)
@@ -77,20 +67,17 @@ t.test('migrate, then create, list and revoke API credentials', async (t) => {
 
 t.test('an API credential made with the CLI calls api.php within its permissions', async (t) => {
   const fresh = await freshDatabaseFor(t)
-  const io = capture()
-  const code = await runCli(['api-credentials', 'create', '--permission', 'ListOAuthCredentials'], io, {
-    config: loadConfig({}),
-    database: fresh.database,
-  })
-  t.equal(code, 0)
-  const [, identifier, oldSecret] = /"(.+)"\.\n.*\n(\S+)\n$/.exec(io.stdout) ?? []
-  const rotated = capture()
-  t.equal(await runCli(['api-credentials', 'rotate', identifier as string], rotated, { config: loadConfig({}), database: fresh.database }), 0)
+  const { database } = fresh
+  const created = await cli({ database }, ['api-credentials', 'create', '--permission', 'ListOAuthCredentials'])
+  t.equal(created.code, 0)
+  const [, identifier, oldSecret] = /"(.+)"\.\n.*\n(\S+)\n$/.exec(created.stdout) ?? []
+  const rotated = await cli({ database }, ['api-credentials', 'rotate', identifier as string])
+  t.equal(rotated.code, 0)
   t.match(rotated.stdout, /^New secret for API credential ".+"\.\nSecret \(shown only now; only its hash is stored\):\n\S{40,}\n$/)
   const secret = secretOf(rotated.stdout)
   t.not(secret, oldSecret, 'rotate prints a new secret')
-  const unknown = capture()
-  t.equal(await runCli(['api-credentials', 'rotate', 'nobody'], unknown, { config: loadConfig({}), database: fresh.database }), 1)
+  const unknown = await cli({ database }, ['api-credentials', 'rotate', 'nobody'])
+  t.equal(unknown.code, 1)
   t.equal(unknown.stderr, 'No active API credential "nobody"\n')
 
   const test = await buildTestApp(t, {}, fresh)
@@ -120,18 +107,18 @@ t.test('usage errors: one line saying what is wrong, then the usage, exit 2', as
     [['api-credentials', 'create', '--bogus'], /^Unknown option '--bogus'/, /Usage: npm run cli -- api-credentials create \[options\]/],
   ]
   for (const [argv, first, then] of cases) {
-    const io = capture()
-    t.equal(await runCli(argv, io), 2, argv.join(' ') || '(nothing)')
+    const io = await cli({}, argv)
+    t.equal(io.code, 2, argv.join(' ') || '(nothing)')
     t.match(io.stderr, first, `${argv.join(' ')}: what is wrong`)
     t.match(io.stderr, then, `${argv.join(' ')}: the usage`)
     t.equal(io.stdout, '', 'nothing on stdout')
   }
-  const help = capture()
-  t.equal(await runCli(['--help'], help), 0)
+  const help = await cli({}, ['--help'])
+  t.equal(help.code, 0)
   t.match(help.stdout, /api-credentials create \[options\]/)
   t.match(help.stdout, /Exit codes: 0 done, 1 refused/)
-  const createHelp = capture()
-  t.equal(await runCli(['api-credentials', 'create', '--help'], createHelp), 0, 'help of one command')
+  const createHelp = await cli({}, ['api-credentials', 'create', '--help'])
+  t.equal(createHelp.code, 0, 'help of one command')
   t.match(createHelp.stdout, /^Usage: npm run cli -- api-credentials create \[options\]\n/)
   t.match(createHelp.stdout, /--permission <action> +repeatable/)
   t.match(createHelp.stdout, /UpdateOAuthCredential/, 'names the actions a permission may be')
@@ -148,8 +135,8 @@ t.test('the embedded database refuses a second process while one has it open', a
   // The lock names another live process (this test's parent) as the owner, with its start time.
   writeFileSync(`${dataDir}/owner.pid`, `${process.ppid} ${started(process.ppid)}`)
   await t.rejects(openDatabase({ dataDir }), /^The embedded database in .+ is in use by process \d+\. Stop that process first, or set DATABASE_URL/)
-  const io = capture()
-  t.equal(await runCli(['api-credentials', 'list'], io, { config: loadConfig({ DATA_DIR: dataDir }) }), 1, 'the CLI exits 1')
+  const io = await cli({ config: loadConfig({ DATA_DIR: dataDir }) }, ['api-credentials', 'list'])
+  t.equal(io.code, 1, 'the CLI exits 1')
   t.match(io.stderr, /^The embedded database in .+ is in use by process \d+\. [^\n]+\n$/, 'with one line')
 
   // The same live pid, but a start time that is not its own: a pid reused after a crash.

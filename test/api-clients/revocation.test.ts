@@ -1,7 +1,6 @@
 import t from 'tap'
-import { runCli } from '../../src/cli/index.js'
-import { loadConfig } from '../../src/config.js'
 import { buildTestApp, freshDatabaseFor, type TestApp } from '../helpers/app.js'
+import { cli } from '../helpers/cli.js'
 import { callRest } from '../helpers/rest.js'
 
 // A caller's API credential is kept in memory after its first request (src/api-clients/service.ts).
@@ -37,14 +36,8 @@ if (serverUrl) {
     const fresh = await freshDatabaseFor(t)
     const replicas = [await buildTestApp(t, {}, fresh), await buildTestApp(t, {}, fresh), await buildTestApp(t, {}, fresh)]
     const [first, second, third] = replicas as [TestApp, TestApp, TestApp]
-    const cli = async (...argv: string[]) => {
-      const io = { stdout: '', stderr: '', out: (text: string) => void (io.stdout += text), err: (text: string) => void (io.stderr += text) }
-      const code = await runCli(argv, io, { config: loadConfig({}), database: fresh.database })
-      return { code, ...io }
-    }
-
     for (const [revokedBy, revoke] of [
-      ['the CLI', async (identifier: string) => (await cli('api-credentials', 'revoke', identifier)).code === 0],
+      ['the CLI', async (identifier: string) => (await cli({ database: fresh.database }, ['api-credentials', 'revoke', identifier])).code === 0],
       ['a replica', (identifier: string) => third.app.apiClients.revoke(identifier)],
     ] as const) {
       const identifier = `${caller.identifier}-${revokedBy.replace(/\W/g, '')}`

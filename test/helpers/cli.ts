@@ -1,12 +1,14 @@
 import { Readable } from 'node:stream'
 import { runCli } from '../../src/cli/index.js'
 import { loadConfig } from '../../src/config.js'
-import type { DatabaseTarget } from '../../src/db/database.js'
 
-const config = loadConfig({ LOG_LEVEL: 'silent' })
+/** Where a command runs (a database to open, or one already open) and its settings; default: silent logs. */
+type Where = NonNullable<Parameters<typeof runCli>[2]>
 
-/** Runs one CLI command on `database`, with `input` as its standard input; returns what it printed. */
-export async function cli(database: DatabaseTarget, argv: string[], input?: string | Buffer) {
+const quiet = loadConfig({ LOG_LEVEL: 'silent' })
+
+/** Runs one CLI command, with `input` as its standard input; returns its exit code and what it printed. */
+export async function cli(where: Where, argv: string[], input?: string | Buffer) {
   const io = {
     stdout: '',
     stderr: '',
@@ -14,6 +16,6 @@ export async function cli(database: DatabaseTarget, argv: string[], input?: stri
     err: (text: string) => void (io.stderr += text),
     input: input === undefined ? undefined : Readable.from([Buffer.from(input)]),
   }
-  const code = await runCli(argv, io, { config, database })
+  const code = await runCli(argv, io, { config: quiet, ...where })
   return { code, stdout: io.stdout, stderr: io.stderr }
 }

@@ -1,39 +1,22 @@
-import { Readable } from 'node:stream'
 import t from 'tap'
-import { runCli } from '../../src/cli/index.js'
-import { loadConfig } from '../../src/config.js'
 import { buildTestApp, freshDatabaseFor } from '../helpers/app.js'
+import { cli } from '../helpers/cli.js'
 import { startLegacyUpstream } from '../helpers/legacy-upstream.js'
-
-function capture(input?: string) {
-  const io = {
-    stdout: '',
-    stderr: '',
-    out: (text: string) => void (io.stdout += text),
-    err: (text: string) => void (io.stderr += text),
-    input: Readable.from([input ?? '']),
-  }
-  return io
-}
 
 t.test("a caller registered with the original's API credential changes nothing but the URL", async (t) => {
   const upstream = await startLegacyUpstream(t)
   const fresh = await freshDatabaseFor(t)
-  const cli = async (argv: string[], input?: string) => {
-    const io = capture(input)
-    const code = await runCli(argv, io, { config: loadConfig({}), database: fresh.database })
-    return { code, ...io }
-  }
+  const { database } = fresh
 
   const register = ['api-credentials', 'create', '--identifier', upstream.identifier, '--secret-stdin']
-  const empty = await cli(register, '\n')
+  const empty = await cli({ database }, register, '\n')
   t.equal(empty.code, 1)
   t.equal(empty.stderr, '--secret-stdin: nothing was given on standard input.\n')
-  const short = await cli(register, 'tooshort\n')
+  const short = await cli({ database }, register, 'tooshort\n')
   t.equal(short.code, 1)
   t.equal(short.stderr, 'The secret must be 32 to 256 printable ASCII characters, without spaces\n')
 
-  const registered = await cli(register, `${upstream.secret}\n`)
+  const registered = await cli({ database }, register, `${upstream.secret}\n`)
   t.equal(registered.code, 0)
   t.equal(registered.stdout, `Created API credential "${upstream.identifier}" with the secret given (only its hash is stored).\n`)
   t.notMatch(registered.stdout + registered.stderr, upstream.secret, 'the secret is not printed back')

@@ -4,10 +4,10 @@ import { writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { promisify } from 'node:util'
 import t from 'tap'
-import { runCli } from '../../src/cli/index.js'
 import { loadConfig } from '../../src/config.js'
 import { PROJECT_ROOT } from '../../src/paths.js'
 import { buildTestApp, freshDatabaseFor } from '../helpers/app.js'
+import { cli } from '../helpers/cli.js'
 import { startLegacyUpstream } from '../helpers/legacy-upstream.js'
 import { callRest } from '../helpers/rest.js'
 
@@ -52,12 +52,12 @@ t.test('import-legacy: from the original, all or nothing, again and again; its c
   const dir = t.testdir()
   const fresh = await freshDatabaseFor(t)
   const config = loadConfig({ LEGACY_UPSTREAM_SECRET: upstream.secret })
+  const { database } = fresh
   const importLegacy = async (...extra: string[]) => {
-    const io = { stdout: '', stderr: '', out: (text: string) => void (io.stdout += text), err: (text: string) => void (io.stderr += text) }
     const argv = ['import-legacy', ...(extra.includes('--file') ? [] : ['--url', upstream.url, '--identifier', upstream.identifier]), ...extra]
-    const code = await runCli(argv, io, { config, database: fresh.database })
-    t.notMatch(io.stdout + io.stderr, sso.clientSecret.slice(0, 16), 'no secret is ever printed')
-    return { code, ...io }
+    const result = await cli({ config, database }, argv)
+    t.notMatch(result.stdout + result.stderr, sso.clientSecret.slice(0, 16), 'no secret is ever printed')
+    return result
   }
 
   const dry = await importLegacy('--dry-run')
@@ -106,14 +106,11 @@ t.test('import-legacy: from the original, all or nothing, again and again; its c
   t.equal(unreadable.code, 1)
   t.equal(unreadable.stderr, 'Nothing was imported.\nclients[0] (credentialId 5): clientSecret is missing (the original returns each secret: is this its own answer?)\n')
 
-  const noSecret = { stdout: '', stderr: '', out: () => {}, err: (text: string) => void (noSecret.stderr += text) }
-  t.equal(await runCli(['import-legacy', '--url', upstream.url, '--identifier', upstream.identifier], noSecret, { config: loadConfig({}), database: fresh.database }), 1)
+  const fromUpstream = ['import-legacy', '--url', upstream.url, '--identifier', upstream.identifier]
+  const noSecret = await cli({ database }, fromUpstream)
+  t.equal(noSecret.code, 1)
   t.equal(noSecret.stderr, `Set LEGACY_UPSTREAM_SECRET to the secret of "${upstream.identifier}" (it is never taken from the command line).\n`)
-  const wrongSecret = { stdout: '', stderr: '', out: () => {}, err: (text: string) => void (wrongSecret.stderr += text) }
-  await runCli(['import-legacy', '--url', upstream.url, '--identifier', upstream.identifier], wrongSecret, {
-    config: loadConfig({ LEGACY_UPSTREAM_SECRET: 'not-the-secret' }),
-    database: fresh.database,
-  })
+  const wrongSecret = await cli({ config: loadConfig({ LEGACY_UPSTREAM_SECRET: 'not-the-secret' }), database }, fromUpstream)
   t.equal(wrongSecret.stderr, 'Nothing was imported.\nThe original answered HTTP 403: Authentication Failed\n')
 
   // Afterwards, on the service.

@@ -11,20 +11,20 @@ t.test('a conflict is reported and nothing is written; a malformed backup names 
   const source = await freshDatabase({ on: 'postgresql' })
   const a = await buildTestApp(t, {}, source)
   const made = await callRest(a, { method: 'POST', url: '/oauth/credentials', body: { grantType: 'single_sign_on', serviceId: 7, scope: 'openid' } })
-  const backup = (await cli(source.database, ['export'])).stdout
+  const backup = (await cli({ database: source.database }, ['export'])).stdout
 
   const target = await freshDatabase({ on: 'postgresql' })
   t.teardown(target.drop)
-  t.equal((await cli(target.database, ['import'], backup)).code, 0)
+  t.equal((await cli({ database: target.database }, ['import'], backup)).code, 0)
   const url = (target.database as { url: string }).url
   const client = new pg.Client({ connectionString: url })
   await client.connect()
   t.teardown(() => client.end())
   await client.query("UPDATE credential SET name = 'changed since', updated_at = now() WHERE id = $1", [made.body.credentialId])
   await client.query("UPDATE api_credential SET description = 'changed too' WHERE identifier = 'test-admin'")
-  const before = (await cli(target.database, ['export', '--with-events'])).stdout.split('\n').slice(1)
+  const before = (await cli({ database: target.database }, ['export', '--with-events'])).stdout.split('\n').slice(1)
 
-  const refused = await cli(target.database, ['import'], backup)
+  const refused = await cli({ database: target.database }, ['import'], backup)
   t.equal(refused.code, 1)
   t.equal(refused.stdout, '')
   t.equal(
@@ -33,7 +33,7 @@ t.test('a conflict is reported and nothing is written; a malformed backup names 
       `Conflicts (2):\n  credential ${made.body.credentialId} (line 2): ${made.body.clientIdentifier} is stored with other name, updatedAt\n` +
       '  API credential test-admin (line 3): stored with other description\nRefused: nothing was written.\n',
   )
-  t.same((await cli(target.database, ['export', '--with-events'])).stdout.split('\n').slice(1), before, 'nothing written')
+  t.same((await cli({ database: target.database }, ['export', '--with-events'])).stdout.split('\n').slice(1), before, 'nothing written')
 
   const cut = backup.split('\n').slice(0, -2).join('\n')
   const cases: [string | Buffer, string][] = [
@@ -47,11 +47,11 @@ t.test('a conflict is reported and nothing is written; a malformed backup names 
     [Buffer.concat([Buffer.from(backup), Buffer.from([0xff, 0x0a])]), 'Not imported: line 5: not UTF-8 text\n'],
   ]
   for (const [input, message] of cases) {
-    const result = await cli(target.database, ['import'], input)
+    const result = await cli({ database: target.database }, ['import'], input)
     t.equal(result.code, 1)
     t.equal(result.stderr, message)
   }
   const banner = `\n> oauth-credential-service@0.1.0 cli\n> npm run build --silent && node dist/src/cli/index.js export\n\n${backup}`
-  t.match((await cli(target.database, ['import', '--dry-run'], banner)).stderr, /Conflicts \(2\)/, "npm run's banner before the backup is skipped")
-  t.equal((await cli(target.database, ['import'])).stderr, 'Give the backup on standard input: npm run cli -- import < backup.jsonl\n')
+  t.match((await cli({ database: target.database }, ['import', '--dry-run'], banner)).stderr, /Conflicts \(2\)/, "npm run's banner before the backup is skipped")
+  t.equal((await cli({ database: target.database }, ['import'])).stderr, 'Give the backup on standard input: npm run cli -- import < backup.jsonl\n')
 })

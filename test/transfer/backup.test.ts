@@ -52,7 +52,7 @@ t.test('PGlite → PostgreSQL → PGlite keeps everything, and clients still aut
   await a.app.close()
 
   // 2. Export from PGlite.
-  const first = await cli(source.database, ['export', '--with-events'])
+  const first = await cli({ database: source.database }, ['export', '--with-events'])
   t.equal(first.code, 0, first.stderr)
   const firstLines = linesOf(first.stdout)
   t.match(firstLines[0], { type: 'format', format: 'oauth-credential-service/backup', version: 1, events: true })
@@ -70,17 +70,17 @@ t.test('PGlite → PostgreSQL → PGlite keeps everything, and clients still aut
 
   // 3. Into PostgreSQL: a dry run writes nothing, the import writes all, a second one nothing.
   const middle = await freshDatabaseFor(t, { on: 'postgresql' })
-  const dry = await cli(middle.database, ['import', '--dry-run'], first.stdout)
+  const dry = await cli({ database: middle.database }, ['import', '--dry-run'], first.stdout)
   t.equal(dry.code, 0, dry.stderr)
   t.match(dry.stdout, /^Credentials: 2 to create, 0 to update, 0 unchanged\n[^]*\nEvents: 5 to create, 0 unchanged\nDry run: nothing was written\.\n$/)
-  t.same(recordsOf((await cli(middle.database, ['export', '--with-events'])).stdout, 'credential', 'apiCredential', 'event'), [], 'the dry run wrote nothing')
-  const imported = await cli(middle.database, ['import'], first.stdout)
+  t.same(recordsOf((await cli({ database: middle.database }, ['export', '--with-events'])).stdout, 'credential', 'apiCredential', 'event'), [], 'the dry run wrote nothing')
+  const imported = await cli({ database: middle.database }, ['import'], first.stdout)
   t.equal(imported.code, 0, imported.stderr)
   t.match(imported.stdout, /Imported\.\n$/)
-  const second = (await cli(middle.database, ['export', '--with-events'])).stdout
-  const again = await cli(middle.database, ['import'], first.stdout)
+  const second = (await cli({ database: middle.database }, ['export', '--with-events'])).stdout
+  const again = await cli({ database: middle.database }, ['import'], first.stdout)
   t.match(again.stdout, /^Credentials: 0 to create, 0 to update, 2 unchanged\nAPI credentials: 0 to create, 3 unchanged\nEvents: 0 to create, 5 unchanged\nImported\.\n$/)
-  t.equal((await cli(middle.database, ['export', '--with-events'])).stdout.split('\n').slice(1).join('\n'),
+  t.equal((await cli({ database: middle.database }, ['export', '--with-events'])).stdout.split('\n').slice(1).join('\n'),
     second.split('\n').slice(1).join('\n'), 're-importing changed nothing')
 
   t.same(recordsOf(second, 'credential', 'apiCredential'), recordsOf(first.stdout, 'credential', 'apiCredential'), 'PostgreSQL holds the same data')
@@ -93,8 +93,8 @@ t.test('PGlite → PostgreSQL → PGlite keeps everything, and clients still aut
 
   // 4. Back into PGlite: the same data again, and the service works on it.
   const last = await freshDatabaseFor(t, { on: 'pglite' })
-  t.equal((await cli(last.database, ['import'], second)).code, 0)
-  const third = (await cli(last.database, ['export', '--with-events'])).stdout
+  t.equal((await cli({ database: last.database }, ['import'], second)).code, 0)
+  const third = (await cli({ database: last.database }, ['export', '--with-events'])).stdout
   t.same(recordsOf(third, 'credential', 'apiCredential'), recordsOf(first.stdout, 'credential', 'apiCredential'), 'PGlite again holds the same data')
   const thirdEvents = recordsOf(third, 'event')
   t.same(thirdEvents.slice(0, 7), secondEvents, 'the trail again, ids kept')
