@@ -25,7 +25,7 @@ export class ApiClientError extends Error {}
  * saves a round trip on each. Any change (here, by another replica, or by the CLI) drops the
  * entry at once through the database's notification; the time bounds a silently lost one.
  */
-export const API_CLIENT_CACHE_MS = 5_000
+const API_CLIENT_CACHE_MS = 5_000
 const API_CLIENT_CACHE_ENTRIES = 10_000
 
 /**

@@ -10,8 +10,6 @@ import { importLegacy } from './import-legacy.js'
 import { migrate } from './migrate.js'
 import { transferCommands } from './transfer.js'
 
-export type { CliIo }
-
 const COMMANDS: readonly Command[] = [migrate, ...apiCredentialCommands, ...transferCommands, importLegacy]
 
 const PROGRAM = 'npm run cli --'

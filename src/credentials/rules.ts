@@ -49,7 +49,7 @@ const LOOPBACK_HTTP = /^http:\/\/(127\.0\.0\.1|\[::1\])(:\d{1,5})?([/?]|$)/i
  * fragment, no wildcard, https (http only on loopback literals, compared as written so that
  * `http://0x7f.1/` cannot pass as 127.0.0.1), or a private-use scheme in reverse-DNS form.
  */
-export function isAcceptableRedirectUri(uri: string): boolean {
+function isAcceptableRedirectUri(uri: string): boolean {
   if (uri.length === 0 || characters(uri) > LIMITS.redirectUri) return false
   if (/[#*\s\\\p{Cc}]/u.test(uri) || isDeceptive(uri)) return false
   // `https://@a.com/cb`: an empty userinfo, which URL parsing drops, still hides the host.

@@ -52,7 +52,7 @@ export const LISTS = [
 ] as const
 
 /** Inserts the list given as `:param`, in order, for the credential that CTE `owner` returns. */
-export function insertList(owner: string, { param, table, column }: (typeof LISTS)[number]): string {
+function insertList(owner: string, { param, table, column }: (typeof LISTS)[number]): string {
   return `INSERT INTO ${table} (credential_id, ${column}, position)
     SELECT ${owner}.id, item.value, item.n - 1 FROM ${owner}, unnest(CAST(:${param} AS text[])) WITH ORDINALITY AS item(value, n)`
 }
@@ -191,7 +191,6 @@ const SORT_COLUMNS = {
   updatedAt: 'c.updated_at',
 } as const
 export type SortField = keyof typeof SORT_COLUMNS
-export const SORT_FIELDS = Object.keys(SORT_COLUMNS) as SortField[]
 
 export interface ListFilter {
   grantType?: string

@@ -158,7 +158,7 @@ export function accessChecks(apiClients: ApiClientService, limits: RequestLimits
 export type AccessChecks = ReturnType<typeof accessChecks>
 
 /** Refuses a caller that may not run `action`. */
-export function requirePermission(client: ApiClient, action: string): void {
+function requirePermission(client: ApiClient, action: string): void {
   if (!mayRun(client, action)) throw new AccessRefused('permission', refusals.permission(action))
 }
 

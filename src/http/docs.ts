@@ -64,7 +64,7 @@ export const SDK_TAGS = ['credentials']
  * The document with only the operations tagged with one of `tags`, and only the schemas they
  * reach, so a generator makes no types or services for the rest.
  */
-export function documentFor(document: OpenApiDocument, tags: readonly string[]): OpenApiDocument {
+function documentFor(document: OpenApiDocument, tags: readonly string[]): OpenApiDocument {
   const tagged = (operation: { tags?: string[] }) => operation.tags?.some((tag) => tags.includes(tag)) ?? false
   const paths = Object.fromEntries(
     Object.entries(document.paths)

@@ -88,7 +88,7 @@ const PHP_LEADING_NUMBER = new RegExp(`^${PHP_SPACE}*([+-]?(?:\\d+(?:\\.\\d*)?|\
  * 0, as in PHP. Past PHP's integer range PHP saturates and we keep the larger number: both are
  * past any id.
  */
-export function phpInt(value: PhpScalar): number {
+function phpInt(value: PhpScalar): number {
   if (typeof value === 'number') return Number.isFinite(value) ? Math.trunc(value) : 0
   if (typeof value !== 'string') return value === true ? 1 : 0
   const number = PHP_LEADING_NUMBER.exec(value)?.[1]

@@ -111,8 +111,6 @@ export function legacyUpstream(settings: UpstreamSettings) {
   return { keepBody, forward }
 }
 
-export type LegacyUpstream = ReturnType<typeof legacyUpstream>
-
 async function* continued(first: Uint8Array, rest: AsyncIterator<Uint8Array>) {
   yield first
   for (let next = await rest.next(); !next.done; next = await rest.next()) yield next.value

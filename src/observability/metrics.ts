@@ -239,9 +239,6 @@ export const metrics = {
   setEnabled(on: boolean): void {
     enabled = on
   },
-  get enabled(): boolean {
-    return enabled
-  },
 
   requestStarted(): void {
     if (enabled) started++

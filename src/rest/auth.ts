@@ -16,7 +16,7 @@ declare module 'fastify' {
 }
 
 /** `Authorization: Basic base64(identifier:secret)` (RFC 7617), or null when absent or malformed. */
-export function basicCredentials(header: string | undefined): { identifier: string; secret: string } | null {
+function basicCredentials(header: string | undefined): { identifier: string; secret: string } | null {
   const match = /^Basic +([A-Za-z0-9+/]+=*) *$/i.exec(header ?? '')
   if (!match?.[1]) return null
   const decoded = Buffer.from(match[1], 'base64').toString('utf8')

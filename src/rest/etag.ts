@@ -14,7 +14,7 @@ export function etagOf(credential: Pick<Credential, 'credentialId' | 'version'>)
  * The versions an If-Match header accepts for this credential; undefined for `*` (any).
  * Tags of other credentials or weak tags accept none (If-Match compares strongly, RFC 9110 §13.1.1).
  */
-export function versionsMatching(ifMatch: string, credentialId: number): number[] | undefined {
+function versionsMatching(ifMatch: string, credentialId: number): number[] | undefined {
   if (ifMatch.trim() === '*') return undefined
   return ifMatch
     .split(',')

@@ -9,7 +9,7 @@ import type { Problem } from './schemas.js'
 
 export const PROBLEM_TYPE = 'application/problem+json'
 /** Sent with a 401, as RFC 9110 requires: how to authenticate (HTTP Basic). */
-export const CHALLENGE = { 'www-authenticate': 'Basic realm="oauth-credentials", charset="UTF-8"' }
+const CHALLENGE = { 'www-authenticate': 'Basic realm="oauth-credentials", charset="UTF-8"' }
 
 /**
  * The challenge for this 401: none to a script that says it is one (`X-Requested-With:
@@ -42,7 +42,7 @@ const STATUS_OF_KIND: Record<CredentialErrorKind, number> = {
 }
 
 /** Where the credential service's field names come from in a REST request. */
-const FIELD_LOCATION: Record<string, ProblemError['in']> = { credentialId: 'path', sortField: 'query', sortOrder: 'query' }
+const FIELD_LOCATION: Record<string, ProblemError['in']> = { credentialId: 'path' }
 
 const VALIDATION_LOCATION: Record<string, ProblemError['in']> = {
   body: 'body',
