@@ -16,7 +16,8 @@ const IMPORT_ACTOR = 'import-legacy'
 /**
  * `import-legacy`: the original's OAuth credentials, secrets included, read from its
  * ListOAuthCredentials answer and imported with the transfer core (src/transfer): one
- * transaction, nothing written on any conflict, unchanged ones skipped, changed ones updated.
+ * transaction, nothing written on any conflict, unchanged ones skipped, changed ones updated
+ * unless they were changed here since (src/transfer/plan.ts).
  */
 export const importLegacy: Command = {
   words: ['import-legacy'],
@@ -24,7 +25,8 @@ export const importLegacy: Command = {
   details:
     'Asks the original api.php at --url (default LEGACY_UPSTREAM_URL) for ListOAuthCredentials (json), as the\n' +
     'API credential --identifier, whose secret is read from LEGACY_UPSTREAM_SECRET (never from the command\n' +
-    'line); or reads a saved answer with --file. Running it again updates what changed and skips the rest.',
+    'line); or reads a saved answer with --file. Running it again updates what changed at the original and\n' +
+    'skips the rest; a credential changed or deleted here since it was imported is kept as it is here.',
   options: {
     url: { type: 'string', value: '<api.php URL>', description: "the original's …/includes/api.php" },
     identifier: { type: 'string', value: '<id>', description: "an API identifier of the original's" },

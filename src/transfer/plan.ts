@@ -4,12 +4,17 @@ import { CredentialError } from '../credentials/errors.js'
 import { assertValidCredential, hasNul } from '../credentials/rules.js'
 import type { ApiCredentialRecord, CredentialRecord, EventRecord, TransferRecords } from './records.js'
 
+/** The audit trail's source for every change an import makes. */
+export const IMPORT_SOURCE = 'import' as const
+
 /** What the database holds of the incoming records' keys (ids, identifiers), and the scope catalogue. */
 export interface ExistingRows {
   credentials: StoredCredential[]
   apiCredentials: ApiCredentialRecord[]
   events: AuditEvent[]
   catalogue: ReadonlySet<string>
+  /** With `whenChanged: 'update'`: the newest audit event of each incoming credential id, a deleted one's too. */
+  lastEvents?: ReadonlyMap<number, AuditEvent>
 }
 
 /** A credential the import changes: the record, what is stored, and which fields differ. */
@@ -20,12 +25,21 @@ export interface CredentialUpdate {
   changedFields: string[]
 }
 
+/** A credential changed or deleted here since this importer last wrote it: left as it is here. */
+export interface CredentialKept {
+  record: CredentialRecord
+  /** The change made here (the credential's newest audit event). */
+  last: AuditEvent
+  /** What the import would have changed; empty for a credential deleted here. */
+  changedFields: string[]
+}
+
 /**
  * What an import does. Nothing is written unless `conflicts` is empty. API credentials and
  * events are never changed by an import: one that differs from what is stored is a conflict.
  */
 export interface ImportPlan {
-  credentials: { create: CredentialRecord[]; update: CredentialUpdate[]; unchanged: CredentialRecord[] }
+  credentials: { create: CredentialRecord[]; update: CredentialUpdate[]; unchanged: CredentialRecord[]; keptHere: CredentialKept[] }
   apiCredentials: { create: ApiCredentialRecord[]; unchanged: ApiCredentialRecord[] }
   events: { create: EventRecord[]; unchanged: EventRecord[] }
   /** One readable line each. */
@@ -39,6 +53,13 @@ export interface PlanOptions {
    * which must not overwrite what changed since it was made).
    */
   whenChanged: 'update' | 'conflict'
+  /**
+   * Who imports, as the audit trail names them (its source is IMPORT_SOURCE). With `update`, a
+   * credential whose newest event is not this importer's was changed or deleted here since it
+   * was imported: the import would undo that (a secret reset here would bring the old secret
+   * back), so it is kept as it is here and reported.
+   */
+  actor: string
 }
 
 /** Fields compared between a record and the stored credential, with their audit-trail names. */
@@ -71,7 +92,7 @@ function named(kind: string, key: string | number, record: { origin?: string }):
  */
 export function planImport(incoming: TransferRecords, existing: ExistingRows, options: PlanOptions): ImportPlan {
   const plan: ImportPlan = {
-    credentials: { create: [], update: [], unchanged: [] },
+    credentials: { create: [], update: [], unchanged: [], keptHere: [] },
     apiCredentials: { create: [], unchanged: [] },
     events: { create: [], unchanged: [] },
     conflicts: [],
@@ -87,6 +108,11 @@ function planCredentials(plan: ImportPlan, records: CredentialRecord[], existing
   const byIdentifier = new Map(existing.credentials.map((row) => [row.clientIdentifier, row]))
   const seenIds = new Set<number>()
   const seenIdentifiers = new Set<string>()
+  /** The change made here since this importer last wrote the credential, if any. */
+  const changedHere = (id: number) => {
+    const last = existing.lastEvents?.get(id)
+    return last && !(last.source === IMPORT_SOURCE && last.actor === options.actor) ? last : undefined
+  }
   for (const record of records) {
     const name = named('credential', record.credentialId, record)
     const problem = credentialProblem(record, existing.catalogue)
@@ -107,7 +133,9 @@ function planCredentials(plan: ImportPlan, records: CredentialRecord[], existing
     } else if (holder && holder.credentialId !== record.credentialId) {
       plan.conflicts.push(`${name}: ${record.clientIdentifier} is credential ${holder.credentialId} here`)
     } else if (!atId) {
-      plan.credentials.create.push(record)
+      const deleted = options.whenChanged === 'update' ? changedHere(record.credentialId) : undefined
+      if (deleted) plan.credentials.keptHere.push({ record, last: deleted, changedFields: [] })
+      else plan.credentials.create.push(record)
     } else {
       const changedFields = [
         ...new Set(
@@ -117,8 +145,12 @@ function planCredentials(plan: ImportPlan, records: CredentialRecord[], existing
         ),
       ]
       if (changedFields.length === 0) plan.credentials.unchanged.push(record)
-      else if (options.whenChanged === 'update') plan.credentials.update.push({ record, current: atId, changedFields })
-      else plan.conflicts.push(`${name}: ${record.clientIdentifier} is stored with other ${changedFields.join(', ')}`)
+      else if (options.whenChanged === 'conflict') plan.conflicts.push(`${name}: ${record.clientIdentifier} is stored with other ${changedFields.join(', ')}`)
+      else {
+        const changed = changedHere(record.credentialId)
+        if (changed) plan.credentials.keptHere.push({ record, last: changed, changedFields })
+        else plan.credentials.update.push({ record, current: atId, changedFields })
+      }
     }
   }
 }
@@ -202,12 +234,18 @@ function planEvents(plan: ImportPlan, records: EventRecord[], existing: AuditEve
 /** The plan as the operator reads it: counts, each change, and every conflict. */
 export function describePlan(plan: ImportPlan, outcome: 'dry-run' | 'refused' | 'written'): string {
   const { credentials, apiCredentials, events, conflicts } = plan
+  const kept = credentials.keptHere.length > 0 ? `, ${credentials.keptHere.length} changed here since imported (kept)` : ''
   const lines = [
-    `Credentials: ${credentials.create.length} to create, ${credentials.update.length} to update, ${credentials.unchanged.length} unchanged`,
+    `Credentials: ${credentials.create.length} to create, ${credentials.update.length} to update, ${credentials.unchanged.length} unchanged${kept}`,
     ...credentials.create.map((record) => `  create ${record.credentialId} ${record.clientIdentifier} ${JSON.stringify(record.name)}`),
     ...credentials.update.map(
       ({ record, changedFields }) => `  update ${record.credentialId} ${record.clientIdentifier}: ${changedFields.join(', ')}`,
     ),
+    ...credentials.keptHere.map(({ record, last, changedFields }) => {
+      const change = `${last.action} by ${last.source} "${last.actor}" at ${last.createdAt.toISOString()}`
+      const skipped = changedFields.length > 0 ? `the original's ${changedFields.join(', ')} not taken` : 'not created again'
+      return `  keep ${record.credentialId} ${record.clientIdentifier}: ${last.action === 'delete' ? 'deleted' : 'changed'} here (${change}); ${skipped}`
+    }),
     `API credentials: ${apiCredentials.create.length} to create, ${apiCredentials.unchanged.length} unchanged`,
     ...apiCredentials.create.map((record) => `  create ${record.identifier}`),
     `Events: ${events.create.length} to create, ${events.unchanged.length} unchanged`,

@@ -1,18 +1,13 @@
 import type { AuditEvent, StoredCredential } from '../credentials/credential.js'
 import type { Database } from '../db/database.js'
 import { metrics } from '../observability/metrics.js'
-import { planImport, type ImportPlan, type PlanOptions } from './plan.js'
+import { IMPORT_SOURCE, planImport, type ImportPlan, type PlanOptions } from './plan.js'
 import type { ApiCredentialRecord, CredentialRecord, TransferRecords } from './records.js'
 import { transferStorage, type CredentialRow, type TransferStorage } from './storage.js'
-
-/** The audit trail's source for every change an import makes. */
-export const IMPORT_SOURCE = 'import' as const
 
 export interface ImportOptions extends PlanOptions {
   /** Plan only: nothing is written. */
   dryRun?: boolean
-  /** Who imports, as the audit trail names them (its source is always IMPORT_SOURCE). */
-  actor: string
 }
 
 export interface ImportOutcome {
@@ -41,6 +36,10 @@ export async function importRecords(database: Database, incoming: TransferRecord
       apiCredentials: await storage.apiCredentialsMatching(apiCredentials.map((record) => record.identifier)),
       events: await storage.eventsMatching(events.map((record) => record.id)),
       catalogue: await storage.scopeNames(),
+      lastEvents:
+        options.whenChanged === 'update'
+          ? new Map((await storage.lastEvents(credentials.map((record) => record.credentialId))).map((event) => [event.credentialId, event]))
+          : undefined,
     }
     const plan = planImport(incoming, existing, options)
     if (options.dryRun || plan.conflicts.length > 0) return { plan, written: false }

@@ -32,6 +32,11 @@ const API_CREDENTIALS_BY_IDENTIFIERS = sql<ApiCredentialRecord, { identifiers: s
 const EVENTS_BY_IDS = sql<EventRow, { ids: number[] }>('transfer.events_by_ids', 
   `SELECT ${EVENT_COLUMNS} FROM audit_event WHERE id = ANY(CAST(:ids AS bigint[]))`,
 )
+/** Each credential id's newest event, found through the (credential_id, id) index, not by reading its whole trail. */
+const LAST_EVENTS = sql<EventRow, { ids: number[] }>('transfer.last_events', 
+  `SELECT last.* FROM unnest(CAST(:ids AS integer[])) AS wanted(id) CROSS JOIN LATERAL
+     (SELECT ${EVENT_COLUMNS} FROM audit_event WHERE credential_id = wanted.id ORDER BY id DESC LIMIT 1) AS last`,
+)
 
 const CREDENTIALS_PAGE = sql<StoredCredential, { afterId: number; limit: number }>('transfer.credentials_page', 
   `SELECT ${CREDENTIAL_COLUMNS} FROM credential c WHERE c.id > :afterId ORDER BY c.id LIMIT :limit`,
@@ -134,6 +139,11 @@ export function transferStorage(tx: Transaction) {
 
     async eventsMatching(ids: number[]): Promise<AuditEvent[]> {
       return (await tx.run(EVENTS_BY_IDS, { ids })).map(eventOf)
+    },
+
+    /** The newest audit event of each of these credential ids that has one (deleted credentials' included). */
+    async lastEvents(ids: number[]): Promise<AuditEvent[]> {
+      return (await tx.run(LAST_EVENTS, { ids })).map(eventOf)
     },
 
     /** Stores new credentials, with the records' ids. */

@@ -163,4 +163,26 @@ t.test('import-legacy: from the original, all or nothing, again and again; its c
     body: { grantType: 'single_sign_on', serviceId: 1, scope: 'clientarea:sso' },
   })
   t.equal(created.body.credentialId, 10, 'new ids continue past the highest imported one')
+
+  // Step 4 of docs/migration.md, once callers change credentials here: a re-import takes what
+  // changed at the original, and never undoes a change or deletion made here.
+  t.equal((await callRest(test, { method: 'DELETE', url: '/oauth/credentials/5' })).status, 204)
+  const later = { ...portal, credentialId: 30, clientIdentifier: 'WHMCS.later', name: 'Created at the original later' }
+  await upstream.setClients([{ ...sso, description: 'changed at the original' }, { ...renamed, description: 'changed at the original' }, later])
+  const reimported = await importLegacy()
+  t.equal(reimported.code, 0)
+  t.match(
+    reimported.stdout,
+    new RegExp(
+      '^Credentials: 1 to create, 0 to update, 0 unchanged, 2 changed here since imported \\(kept\\)\n' +
+        ' {2}create 30 WHMCS\\.later "Created at the original later"\n' +
+        ' {2}keep 5 WHMCS\\.\\S+: deleted here \\(delete by rest "[^"]+" at \\d{4}-[^)]+\\); not created again\n' +
+        ' {2}keep 9 WHMCS\\.\\S+: changed here \\(update by legacy "[^"]+" at \\d{4}-[^)]+\\); the original\'s [a-zA-Z, ]*clientSecret[a-zA-Z, ]* not taken\n',
+    ),
+  )
+  t.match(reimported.stdout, /Imported\.\n$/)
+  t.equal((await callRest(test, { method: 'GET', url: '/oauth/credentials/5' })).status, 404, 'a credential deleted here stays deleted')
+  t.equal((await test.app.credentials.authenticate(portal.clientIdentifier, reply.newClientSecret as string))?.name, 'Credential name', 'the secret reset here still holds')
+  t.equal(await test.app.credentials.authenticate(portal.clientIdentifier, portal.clientSecret), null, 'and the original\'s old secret does not come back')
+  t.equal((await callRest(test, { method: 'GET', url: '/oauth/credentials/30' })).status, 200, 'what the original created meanwhile is imported')
 })
