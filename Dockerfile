@@ -1,5 +1,6 @@
 # syntax=docker/dockerfile:1
-# The OAuth credential service on PostgreSQL. Build: docker build -t oauth-credential-service .
+# The OAuth credential service: on PostgreSQL with DATABASE_URL, else on the embedded PGlite
+# database in the volume /data. Build: docker build -t oauth-credential-service .
 # Stages: build (all dependencies, prisma generate + tsc), prod-deps (runtime dependencies
 # only), runtime (those two, the migrations, a non-root user).
 
