@@ -160,8 +160,12 @@ export async function buildServer(
     database.availability.reportTo(fastify.log)
     await fastify.register(appPlugin, { config, database })
     await fastify.ready()
-    if (config.API_BOOTSTRAP_IDENTIFIER && config.API_BOOTSTRAP_SECRET) {
-      await fastify.apiClients.ensureBootstrap(config.API_BOOTSTRAP_IDENTIFIER, config.API_BOOTSTRAP_SECRET)
+    const { API_BOOTSTRAP_IDENTIFIER: identifier, API_BOOTSTRAP_SECRET: secret } = config
+    if (identifier && secret && !(await fastify.apiClients.ensureBootstrap(identifier, secret))) {
+      fastify.log.warn(
+        { identifier },
+        'API_BOOTSTRAP_IDENTIFIER names a revoked API credential: it stays revoked. Name another identifier to get a bootstrap credential.',
+      )
     }
     return { app: fastify }
   } catch (error) {

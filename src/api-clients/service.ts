@@ -79,10 +79,11 @@ export class ApiClientService {
 
   /**
    * Makes sure the configured bootstrap credential exists with every permission and the
-   * configured secret (API_BOOTSTRAP_IDENTIFIER / API_BOOTSTRAP_SECRET).
+   * configured secret (API_BOOTSTRAP_IDENTIFIER / API_BOOTSTRAP_SECRET). One that was revoked
+   * stays revoked (false): a restart must not bring back a credential an operator shut out.
    */
-  async ensureBootstrap(identifier: string, secret: string): Promise<void> {
-    await this.storage.upsert({
+  async ensureBootstrap(identifier: string, secret: string): Promise<boolean> {
+    const active = await this.storage.ensureActive({
       identifier,
       secretHash: hashSecret(secret),
       permissions: [ALL_ACTIONS],
@@ -90,6 +91,7 @@ export class ApiClientService {
       description: 'bootstrap (API_BOOTSTRAP_IDENTIFIER)',
     })
     this.#forgetChanged(identifier)
+    return active
   }
 
   /** On a database with no API credential at all, creates one admin credential. */

@@ -26,9 +26,12 @@ const INSERT = sql<{ identifier: string }, NewApiCredential>('api_credential.ins
   ON CONFLICT (identifier) DO UPDATE SET ${SET_NEW_VALUES}, created_at = CURRENT_TIMESTAMP
   WHERE api_credential.revoked_at IS NOT NULL
   RETURNING identifier`)
-const UPSERT = sql<unknown, NewApiCredential>('api_credential.upsert', `
+/** Creates the credential, or sets these values on the active one; a revoked one is left revoked (no row back). */
+const ENSURE_ACTIVE = sql<{ identifier: string }, NewApiCredential>('api_credential.ensure_active', `
   INSERT INTO api_credential (identifier, secret_hash, description, permissions, allowed_ips) VALUES ${NEW_VALUES}
-  ON CONFLICT (identifier) DO UPDATE SET ${SET_NEW_VALUES}`)
+  ON CONFLICT (identifier) DO UPDATE SET ${SET_NEW_VALUES}
+  WHERE api_credential.revoked_at IS NULL
+  RETURNING identifier`)
 const REPLACE_SECRET = sql<{ identifier: string }, { identifier: string; secretHash: string }>('api_credential.replace_secret',
   `UPDATE api_credential SET secret_hash = :secretHash WHERE identifier = :identifier AND revoked_at IS NULL RETURNING identifier`,
 )
@@ -61,8 +64,9 @@ export function apiCredentialStorage(db: Database) {
     },
 
     /** Creates or replaces the credential with this identifier, active again if it was revoked. */
-    async upsert(credential: NewApiCredential): Promise<void> {
-      await db.run(UPSERT, credential)
+    /** Creates or updates the credential; false when it is revoked, which nothing here undoes. */
+    async ensureActive(credential: NewApiCredential): Promise<boolean> {
+      return (await db.run(ENSURE_ACTIVE, credential)).length > 0
     },
 
     async count(): Promise<number> {
