@@ -2,7 +2,8 @@
  * Browser code that Swagger UI's page loads after its bundle and before it starts (a theme
  * script of @fastify/swagger-ui). It wraps SwaggerUIBundle so that the page:
  * - loads and shows the document at /openapi.json, the one SDKs are generated from;
- * - keeps the authorization across reloads (persistAuthorization);
+ * - keeps the secret given in "Authorize" only in the page's memory: persistAuthorization would
+ *   write it to localStorage, in plain text, for anyone with the browser profile later;
  * - marks its requests `X-Requested-With: XMLHttpRequest`, so an unauthorized "Execute" gets its
  *   401 problem without a Basic challenge (which would open the browser's password dialog);
  * - shows api.php's form body as form fields: the document describes it as one schema per
@@ -20,7 +21,7 @@ export const SWAGGER_UI_SETUP = `(() => {
   const original = window.SwaggerUIBundle
   let ui
   window.SwaggerUIBundle = Object.assign(
-    (config) => (ui = original({ ...config, url: DOCUMENT, persistAuthorization: true, requestInterceptor, responseInterceptor })),
+    (config) => (ui = original({ ...config, url: DOCUMENT, persistAuthorization: false, requestInterceptor, responseInterceptor })),
     original,
   )
 

@@ -49,7 +49,7 @@ async function execute(page: Page, id: string, fill: (operation: Locator) => Pro
   return { operation, status: (await status.innerText()).trim(), body: await operation.locator('.live-responses-table tbody .response-col_description').first().innerText() }
 }
 
-t.test('Swagger UI against the live app: document, 401 in the page, authorize, reload, REST and api.php', async (t) => {
+t.test('Swagger UI against the live app: document, 401 in the page, authorize, a reload that forgets it, REST and api.php', async (t) => {
   const test = await buildTestApp(t)
   const { body: credential } = await createCredential(test)
   const address = await test.app.listen({ port: 0, host: '127.0.0.1' })
@@ -74,21 +74,28 @@ t.test('Swagger UI against the live app: document, 401 in the page, authorize, r
   const plain = await test.app.inject({ url: '/oauth/credentials' })
   t.match(plain.headers['www-authenticate'], /^Basic realm=/, 'a plain HTTP client still gets the Basic challenge')
 
-  await press(page.locator('.auth-wrapper .authorize'))
-  const dialog = page.locator('.dialog-ux')
-  await dialog.locator('input[type=text]').fill(test.admin.identifier)
-  await dialog.locator('input[type=password]').fill(test.admin.secret)
-  await press(dialog.locator('button.authorize'))
-  await press(dialog.locator('button.btn-done'))
+  const authorize = async () => {
+    await press(page.locator('.auth-wrapper .authorize'))
+    const dialog = page.locator('.dialog-ux')
+    await dialog.locator('input[type=text]').fill(test.admin.identifier)
+    await dialog.locator('input[type=password]').fill(test.admin.secret)
+    await press(dialog.locator('button.authorize'))
+    await press(dialog.locator('button.btn-done'))
+  }
+  await authorize()
+  t.ok(await page.locator('.auth-wrapper .authorize.locked').isVisible(), 'authorized')
 
   await page.reload()
   await page.locator('#operations-credentials-updateCredential').waitFor()
-  t.ok(await page.locator('.auth-wrapper .authorize.locked').isVisible(), 'after a reload, still authorized')
+  t.notOk(await page.locator('.auth-wrapper .authorize.locked').isVisible(), 'a reload forgets the authorization')
+  const stored = await page.evaluate(() => JSON.stringify({ ...localStorage }) + JSON.stringify({ ...sessionStorage }))
+  t.notMatch(stored, test.admin.secret, 'the secret was never written to the browser\'s storage')
+  await authorize()
   const patched = await execute(page, 'credentials-updateCredential', async (operation) => {
     await operation.locator('tr[data-param-name="credentialId"] input').fill(String(credential.credentialId))
     await operation.locator('textarea.body-param__text').fill(JSON.stringify({ name: 'Renamed in Swagger UI' }))
   })
-  t.equal(patched.status, '200', 'PATCH with the kept authorization: 200')
+  t.equal(patched.status, '200', 'PATCH once authorized again: 200')
   t.match(patched.body, /Renamed in Swagger UI/)
   await screenshot(t, patched.operation, 'patch')
   const [row] = await test.sql<{ name: string }>('SELECT name FROM credential WHERE id = $1', [credential.credentialId])
