@@ -7,10 +7,12 @@ import { TtlCache } from './ttl-cache.js'
  * credential by its identifier), so that authenticating often costs no database round trip. An
  * entry goes when this process changes the row, when any process does (the database notifies
  * every watcher at commit), and after `ttlMs` at the latest. Nothing is kept or served while
- * notifications may be missed, nor a read that a change overtook.
+ * notifications may be missed, nor a read that a change overtook. With `keepUnknown`, a key
+ * that found nothing is kept too (as null), so that a known and an unknown key cost the same;
+ * only for rows whose creation is notified as well.
  */
 export class RecentlyRead<T> {
-  readonly #entries: TtlCache<string, T>
+  readonly #entries: TtlCache<string, T | null>
   /** Moves on every change heard, so a read that started before one is not kept. */
   #generation = 0
 
@@ -20,6 +22,7 @@ export class RecentlyRead<T> {
     maxEntries: number,
     /** Which cache this is, in the hit and miss counts. */
     private readonly cache: AuthCache,
+    private readonly keepUnknown = false,
   ) {
     this.#entries = new TtlCache(ttlMs, maxEntries)
   }
@@ -36,12 +39,12 @@ export class RecentlyRead<T> {
     metrics.authCacheLookup(this.cache, false)
     const generation = this.#generation
     const value = await load()
-    if (value !== null && generation === this.#generation && this.live) this.#entries.set(key, value)
+    if ((value !== null || this.keepUnknown) && generation === this.#generation && this.live) this.#entries.set(key, value)
     return value
   }
 
-  /** What is kept for `key`, without reading: a look-up answered from memory, or undefined. */
-  remembered(key: string): T | undefined {
+  /** What is kept for `key`, without reading: a look-up answered from memory (null: known to be absent), or undefined. */
+  remembered(key: string): T | null | undefined {
     const kept = this.live ? this.#entries.get(key) : undefined
     if (kept !== undefined) metrics.authCacheLookup(this.cache, true)
     return kept

@@ -42,7 +42,9 @@ export class ApiClientService {
   get #recent(): RecentlyRead<ApiCredentialAccess> {
     if (this.#recentlyRead === undefined) {
       const watch = this.storage.watchChanges((identifier) => this.#recent.forget(identifier))
-      this.#recentlyRead = new RecentlyRead(watch, API_CLIENT_CACHE_MS, API_CLIENT_CACHE_ENTRIES, 'api_credential')
+      // Unknown identifiers are kept too: a prober cannot tell one from a known identifier by the
+      // time it takes, or by the cache's hit count (creations are notified, migration 20261204000000).
+      this.#recentlyRead = new RecentlyRead(watch, API_CLIENT_CACHE_MS, API_CLIENT_CACHE_ENTRIES, 'api_credential', true)
     }
     return this.#recentlyRead
   }
@@ -74,6 +76,7 @@ export class ApiClientService {
       allowedIps: input.allowedIps ?? [],
     })
     if (!created) throw new ApiClientError(`An API credential "${identifier}" already exists`)
+    this.#forgetChanged(identifier)
     return { identifier, secret }
   }
 
@@ -127,15 +130,15 @@ export class ApiClientService {
     this.#recentlyRead?.forget(identifier)
   }
 
-  /** The API client `find` would answer from memory now, without reading; undefined otherwise. */
-  remembered(identifier: string): ApiCredentialAccess | undefined {
+  /** What `find` would answer from memory now (null: no active API credential), without reading; undefined otherwise. */
+  remembered(identifier: string): ApiCredentialAccess | null | undefined {
     return this.#recent.remembered(identifier)
   }
 
   /**
    * The active API client with this identifier, before its secret is checked (IP checks come
-   * first). Answered from memory while changes are heard (see RecentlyRead); unknown and
-   * revoked identifiers are not kept.
+   * first). Answered from memory while changes are heard (see RecentlyRead), unknown and
+   * revoked identifiers included.
    */
   find(identifier: string): Promise<ApiCredentialAccess | null> {
     if (hasNul(identifier)) return Promise.resolve(null)

@@ -1,6 +1,7 @@
 import t from 'tap'
 import { ApiClientError } from '../../src/api-clients/service.js'
-import { buildTestApp } from '../helpers/app.js'
+import { buildTestApp, freshDatabaseFor, type TestApp } from '../helpers/app.js'
+import { callRest } from '../helpers/rest.js'
 
 t.test('the service refuses an identifier HTTP Basic could not carry back, whoever asks', async (t) => {
   const test = await buildTestApp(t)
@@ -15,3 +16,49 @@ t.test('the service refuses an identifier HTTP Basic could not carry back, whoev
   t.same(await test.app.apiClients.list(), before, 'nothing was stored')
   t.match(await test.app.apiClients.create({}), { identifier: /^api-[A-Za-z0-9_-]{12}$/ }, 'a generated identifier follows the rule')
 })
+
+// A prober must not tell a known identifier from an unknown one by the time an answer takes:
+// both are answered from memory after their first look-up, and a new one is heard at once.
+const list = (test: TestApp, auth: { identifier: string; secret: string }) =>
+  callRest(test, { method: 'GET', url: '/oauth/credentials', auth }).then((answer) => answer.status)
+
+/** Until the app hears changes, it keeps nothing (on PostgreSQL its LISTEN connection opens after the start). */
+async function listening(test: TestApp): Promise<void> {
+  for (const started = Date.now(); !test.app.apiClients.remembering && Date.now() - started < 10_000; ) {
+    await new Promise((resolve) => setTimeout(resolve, 5))
+  }
+}
+
+t.test('an unknown identifier is remembered like a known one, and works as soon as it is created', async (t) => {
+  const test = await buildTestApp(t)
+  const late = { identifier: 'late-comer', secret: 'x'.repeat(40) }
+  await listening(test)
+  t.equal(await list(test, late), 401, 'unknown: refused')
+  t.equal(test.app.apiClients.remembered(late.identifier), null, 'and remembered as unknown')
+  t.equal(await list(test, test.admin), 200)
+  t.not(test.app.apiClients.remembered(test.admin.identifier), undefined, 'as a known one is remembered')
+  const created = await test.app.apiClients.create({ identifier: late.identifier })
+  t.equal(await list(test, { ...late, secret: created.secret }), 200, 'created here: accepted at once')
+})
+
+if (process.env.TEST_DATABASE_URL) {
+  t.test('an identifier created by another replica is accepted by one that knew it as unknown within 100 ms', async (t) => {
+    const fresh = await freshDatabaseFor(t)
+    const [first, second] = [await buildTestApp(t, {}, fresh), await buildTestApp(t, {}, fresh)] as [TestApp, TestApp]
+    const late = { identifier: 'late-comer', secret: '' }
+    await listening(first)
+    t.equal(await list(first, { ...late, secret: 'x'.repeat(40) }), 401)
+    t.equal(first.app.apiClients.remembered(late.identifier), null, 'remembered as unknown')
+    late.secret = (await second.app.apiClients.create({ identifier: late.identifier })).secret
+    const createdAt = Date.now()
+    let status = 0
+    // Every 5 ms: each refusal before the news arrives costs the identifier a failure (30 allowed).
+    while (status !== 200 && Date.now() - createdAt < 2_000) {
+      status = await list(first, late)
+      if (status !== 200) await new Promise((resolve) => setTimeout(resolve, 5))
+    }
+    const ms = Date.now() - createdAt
+    t.equal(status, 200, 'accepted')
+    t.ok(ms < 100, `within 100 ms (${ms} ms)`)
+  })
+}
