@@ -18,15 +18,30 @@ export function hasNul(value: string): boolean {
 }
 
 // Names and descriptions are single-line text: no C0 or C1 control characters (not even tab
-// or line breaks), which XML cannot carry and which would garble NVP answers and log lines.
-const CONTROL_CHARACTER = /\p{Cc}/u
+// or line breaks), which XML cannot carry and which would garble NVP answers and log lines,
+// and no line or paragraph separator (U+2028, U+2029), which ends a line as well.
+const CONTROL_CHARACTER = /[\p{Cc}\p{Zl}\p{Zp}]/u
 
 /**
- * Text that displays other than it reads: bidi controls (U+202A–202E, U+2066–2069) reorder
- * what follows, zero-width characters (U+200B–200D, U+2060, U+FEFF) hide inside look-alikes,
- * and a lone surrogate half is no character at all (it cannot be stored as sent).
+ * Text that displays other than it reads: bidi controls (every Bidi_Control character: U+061C,
+ * U+200E–200F, U+202A–202E, U+2066–2069) reorder what follows; default-ignorable characters
+ * (U+00AD soft hyphen, U+034F, U+200B–200D, U+2060, U+3164 and the other Hangul fillers,
+ * variation selectors, U+FEFF, the U+E0000 tag block, ...) display as nothing and hide inside
+ * look-alikes; and a lone surrogate half is no character at all (it cannot be stored as sent).
+ * Two of them are an emoji's own and stay allowed there: a presentation selector (U+FE0E,
+ * U+FE0F) right after an emoji, as phone keyboards type "❤️", and a zero-width joiner between
+ * two pictographs, as in "👩‍💻".
  */
-const DECEPTIVE_TEXT = /[\u202A-\u202E\u2066-\u2069\u200B-\u200D\u2060\uFEFF]|\p{Cs}/u
+const DECEPTIVE_TEXT = new RegExp(
+  [
+    '[\\p{Bidi_Control}\\p{Cs}]',
+    '(?![\\uFE0E\\uFE0F\\u200D])\\p{Default_Ignorable_Code_Point}',
+    '(?<!\\p{Emoji})[\\uFE0E\\uFE0F]',
+    '(?<!\\p{Extended_Pictographic}\\uFE0F?)\\u200D',
+    '\\u200D(?!\\p{Extended_Pictographic})',
+  ].join('|'),
+  'u',
+)
 
 function isDeceptive(text: string): boolean {
   return DECEPTIVE_TEXT.test(text)
@@ -44,23 +59,49 @@ export function isGrantType(value: string): value is GrantType {
 const FORBIDDEN_SCHEMES = new Set(['javascript', 'data', 'vbscript', 'blob', 'file', 'about'])
 const LOOPBACK_HTTP = /^http:\/\/(127\.0\.0\.1|\[::1\])(:\d{1,5})?([/?]|$)/i
 
+/** The authority of a URI as written (`host:port`, user info included), or null when it has none. */
+function authorityOf(uri: string): string | null {
+  return /^[^/?#]*:\/\/([^/?#]*)/.exec(uri)?.[1] ?? null
+}
+
+/**
+ * User info, even an empty one: `https://@a.com/cb` or `https://:@a.com/cb`, which URL parsing
+ * drops, still hides the host from a reader; `https://user:pass@a.com/` names another one. For
+ * http(s), URL parsing takes the authority after any run of slashes and backslashes
+ * (`https:\\@a.com/`, `http:u:p@a.com/`), so it is read the same way here.
+ */
+function hasUserInfo(uri: string, url: URL): boolean {
+  const special = url.protocol === 'http:' || url.protocol === 'https:'
+  const authority = special ? /^[a-z][a-z0-9+.-]*:[/\\]*([^/\\?#]*)/i.exec(uri)?.[1] : authorityOf(uri)
+  return (authority?.includes('@') ?? false) || url.username !== '' || url.password !== ''
+}
+
+/**
+ * A host written in printable ASCII (an internationalised name in its punycode form, xn--...),
+ * without percent-encoding: URL parsing would map `аpple.com` (Cyrillic a), a full-width dot
+ * or `%D0%B0pple.com` onto another host than the one a reader sees.
+ */
+function hasAsciiHost(uri: string): boolean {
+  const authority = authorityOf(uri)
+  return authority === null || (/^[\x21-\x7E]*$/.test(authority) && !authority.includes('%'))
+}
+
 /**
  * Redirect URI rules from the OAuth 2.0 Security BCP (RFC 9700) and RFC 8252: absolute, no
- * fragment, no wildcard, https (http only on loopback literals, compared as written so that
- * `http://0x7f.1/` cannot pass as 127.0.0.1), or a private-use scheme in reverse-DNS form.
+ * fragment, no wildcard, no user info, a host in ASCII, https (http only on loopback literals,
+ * compared as written so that `http://0x7f.1/` cannot pass as 127.0.0.1), or a private-use
+ * scheme in reverse-DNS form.
  */
 function isAcceptableRedirectUri(uri: string): boolean {
   if (uri.length === 0 || characters(uri) > LIMITS.redirectUri) return false
-  if (/[#*\s\\\p{Cc}]/u.test(uri) || isDeceptive(uri)) return false
-  // `https://@a.com/cb`: an empty userinfo, which URL parsing drops, still hides the host.
-  if (/^[^/?#]*:\/\/[^/?#]*@/.test(uri)) return false
+  if (/[#*\s\\\p{Cc}]/u.test(uri) || isDeceptive(uri) || !hasAsciiHost(uri)) return false
   let url: URL
   try {
     url = new URL(uri)
   } catch {
     return false
   }
-  if (url.username !== '' || url.password !== '') return false
+  if (hasUserInfo(uri, url)) return false
   const scheme = url.protocol.slice(0, -1).toLowerCase()
   if (scheme === 'https') return url.hostname !== '' && /^https:\/\/[^/]/i.test(uri)
   if (scheme === 'http') return LOOPBACK_HTTP.test(uri)
@@ -72,11 +113,12 @@ function isServiceId(value: number): boolean {
   return Number.isInteger(value) && value > 0 && value <= MAX_ID
 }
 
+/** An absolute http(s) URL with a host and, as for redirect URIs, no user info. */
 function isAcceptableLogoUri(uri: string): boolean {
   if (characters(uri) > LIMITS.logoUri || /[\s\p{Cc}]/u.test(uri) || isDeceptive(uri)) return false
   try {
     const url = new URL(uri)
-    return (url.protocol === 'https:' || url.protocol === 'http:') && url.hostname !== ''
+    return (url.protocol === 'https:' || url.protocol === 'http:') && url.hostname !== '' && !hasUserInfo(uri, url)
   } catch {
     return false
   }
