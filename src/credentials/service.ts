@@ -226,15 +226,17 @@ export class CredentialService {
    */
   async authenticate(clientIdentifier: string, clientSecret: string): Promise<Credential | null> {
     const checked = await this.checkSecret(clientIdentifier, clientSecret)
-    return checked && this.recordUse(checked)
+    return checked ? this.recordUse(checked) : null
   }
 
   /**
    * The first half of `authenticate`: the credential whose secret (or previous secret, during
-   * its grace period) `clientSecret` is, or null; its use is not recorded yet (`recordUse`).
+   * its grace period) `clientSecret` is; null when the client has another secret, undefined
+   * when there is no such client (the rate limits keep the two apart). Its use is not recorded
+   * yet (`recordUse`).
    */
-  checkSecret(clientIdentifier: string, clientSecret: string): StoredCredential | null | Promise<StoredCredential | null> {
-    if (hasNul(clientIdentifier)) return null
+  checkSecret(clientIdentifier: string, clientSecret: string): SecretCheck | Promise<SecretCheck> {
+    if (hasNul(clientIdentifier)) return undefined
     // A remembered client is checked before this returns.
     const kept = this.#recent.remembered(clientIdentifier)
     if (kept !== undefined) return matching(kept, clientSecret)
@@ -419,13 +421,18 @@ function freshSecret(secret: string): SecretColumns {
 }
 
 /** `stored` when `clientSecret` is its secret, or its previous one during the grace period. */
-function matching(stored: StoredCredential | null, clientSecret: string): StoredCredential | null {
+/** What checking a client secret found: the credential, a wrong secret (null) or no such client (undefined). */
+export type SecretCheck = StoredCredential | null | undefined
+
+function matching(stored: StoredCredential | null, clientSecret: string): SecretCheck {
+  // Hashed for an unknown client too, so that it takes as long as a wrong secret.
   const current = secretMatches(clientSecret, stored?.secretHash)
+  if (stored === null) return undefined
   const previous =
-    stored?.previousSecretExpiresAt != null &&
+    stored.previousSecretExpiresAt != null &&
     stored.previousSecretExpiresAt.getTime() > Date.now() &&
     secretMatches(clientSecret, stored.previousSecretHash)
-  return stored && (current || previous) ? stored : null
+  return current || previous ? stored : null
 }
 
 function withoutSecrets(stored: StoredCredential): Credential {

@@ -50,7 +50,7 @@ export function accessChecks(apiClients: ApiClientService, limits: RequestLimits
   // Every failure costs the address; a wrong secret costs the identifier it was tried on too.
   const authenticationFailed = async (attempt: AccessAttempt, reason: RefusalReason, message: string, identifier?: string) => {
     metrics.authenticationFailed(edgeOf(attempt.request), reason)
-    await limits.authenticationFailed(attempt.request, identifier)
+    await limits.authenticationFailed(attempt.request, identifier === undefined ? undefined : { name: identifier, exists: Boolean(attempt.found) })
     return new AccessRefused(reason, message)
   }
   const accept = (attempt: AccessAttempt, found: ApiCredentialAccess) => {
@@ -65,7 +65,7 @@ export function accessChecks(apiClients: ApiClientService, limits: RequestLimits
   /** REST's checks on the API credential `found` for the identifier presented (see `restAccess`). */
   const judgeRest = (attempt: AccessAttempt, found: ApiCredentialAccess | null, defer: boolean) => {
     const { request, identifier } = attempt
-    const admission: Admission = { address: true, identifier }
+    const admission: Admission = { address: true, identifier, identifierExists: found !== null }
     if (!secretAccepted(found, attempt.secret)) {
       admission.failed = { identifier }
       return decideRest(attempt, admission, new AccessRefused('failed', refusals.failed))
@@ -96,7 +96,8 @@ export function accessChecks(apiClients: ApiClientService, limits: RequestLimits
     admitAddress: ((attempt) => limits.admit(attempt.request, { address: true })) satisfies AccessCheck,
 
     /** Before the secret is checked: refuses an identifier out of failures (from any address). */
-    admitIdentifier: ((attempt) => limits.admit(attempt.request, { identifier: attempt.identifier })) satisfies AccessCheck,
+    admitIdentifier: ((attempt) =>
+      limits.admit(attempt.request, { identifier: attempt.identifier, identifierExists: Boolean(attempt.found) })) satisfies AccessCheck,
 
     /**
      * REST's checks, where the identifier and secret come with the request (HTTP Basic): the
@@ -112,7 +113,9 @@ export function accessChecks(apiClients: ApiClientService, limits: RequestLimits
     restAccess: (attempt: AccessAttempt, defer: boolean): Admission | undefined | Promise<Admission | undefined> => {
       const { identifier, secret } = attempt
       if (identifier === '' || secret === '') {
-        const admission: Admission = { address: true, identifier: identifier === '' ? undefined : identifier, failed: {} }
+        // Not looked up: whether the identifier exists is known only when it is remembered.
+        const identifierExists = identifier !== '' && Boolean(apiClients.remembered(identifier))
+        const admission: Admission = { address: true, identifier: identifier === '' ? undefined : identifier, identifierExists, failed: {} }
         return decideRest(attempt, admission, new AccessRefused('missing', refusals.missing))
       }
       // A remembered caller is judged before this returns; otherwise once read.

@@ -41,6 +41,12 @@ export interface Admission {
   address?: boolean
   /** The API identifier the caller presents: refused once out of failures (from any address). */
   identifier?: string
+  /**
+   * Whether `identifier` names an API credential (as far as the checks know). In this process
+   * the failures of real identifiers are counted apart from made-up ones, so that a flood of
+   * made-up identifiers cannot push a real one's count out of the bounded store.
+   */
+  identifierExists?: boolean
   /** The API credential that authenticated: the request is counted against its request budget. */
   caller?: string
   /** The caller failed to authenticate (or was refused for its address): it costs the address a failure, and `identifier`'s too when given. */
@@ -50,6 +56,8 @@ export interface Admission {
    * or a client out of client failures is refused.
    */
   client?: string
+  /** Whether `client` names a credential: as for `identifierExists`, real ones are counted apart here. */
+  clientExists?: boolean
   /** The client secret was wrong: it costs the address and `client` a client failure. */
   clientFailed?: boolean
 }
@@ -64,7 +72,7 @@ export interface RequestLimits {
   admit(request: FastifyRequest, admission: Admission): Promise<void> | undefined
   /** A failed authentication or IP refusal: it costs the address (and the identifier, when
    * the secret was wrong) from their much smaller failure budgets. */
-  authenticationFailed(request: FastifyRequest, identifier?: string): Promise<void> | undefined
+  authenticationFailed(request: FastifyRequest, identifier?: { name: string; exists: boolean }): Promise<void> | undefined
   /** Whether the counts are shared with other replicas now: REDIS_URL is set and Redis answers. */
   sharing(): boolean
 }
@@ -86,6 +94,8 @@ interface Budget {
   max: number
   message: string
   local: CountStore
+  /** The failures per identifier or client: a store of their own for names that exist nowhere. */
+  localMadeUp?: CountStore
 }
 
 /**
@@ -97,6 +107,8 @@ interface Ask {
   budget: Budget
   key: string
   use: Use
+  /** An identifier or client that does not exist: counted in the budget's `localMadeUp` here. */
+  madeUp?: boolean
 }
 
 /** Keys come from callers: longer ones than any identifier can have share their prefix's count. */
@@ -136,7 +148,8 @@ async function limits(app: FastifyInstance, settings: LimitSettings) {
     let refused = false
     for (const ask of asks) {
       const look = ask.use === 'c' || (ask.use === 'f' && refused)
-      ask.budget.local[look ? 'read' : 'incr'](localKey(ask), (_error, tally) => void tallies.push(tally ?? { current: 0, ttl: 0 }), timeWindow, ask.budget.max)
+      const store = (ask.madeUp && ask.budget.localMadeUp) || ask.budget.local
+      store[look ? 'read' : 'incr'](localKey(ask), (_error, tally) => void tallies.push(tally ?? { current: 0, ttl: 0 }), timeWindow, ask.budget.max)
       refused ||= refuses(ask, tallies[tallies.length - 1] as Tally)
     }
     return tallies
@@ -163,32 +176,39 @@ async function limits(app: FastifyInstance, settings: LimitSettings) {
   const byAddress = budget('address', settings.perIp, 'Too many requests. Please try again later.')
   const byCaller = budget('api_credential', settings.perCredential, 'Too many requests for this API credential. Please try again later.')
   const failuresByAddress = budget('failed_authentications', settings.failedAuthPerIp, FAILURES)
-  const failuresByIdentifier = budget('failed_authentications_by_identifier', settings.failedAuthPerIdentifier, FAILURES)
+  const failuresByIdentifier = {
+    ...budget('failed_authentications_by_identifier', settings.failedAuthPerIdentifier, FAILURES),
+    localMadeUp: localStore(),
+  }
   const clientFailuresByAddress = budget('failed_client_authentications', settings.failedClientAuthPerIp, FAILURES)
-  const clientFailuresByClient = budget('failed_client_authentications_by_client', settings.failedClientAuthPerClient, FAILURES)
+  const clientFailuresByClient = {
+    ...budget('failed_client_authentications_by_client', settings.failedClientAuthPerClient, FAILURES),
+    localMadeUp: localStore(),
+  }
 
   app.decorate('limits', {
-    admit(request, { address, identifier, caller, failed, client, clientFailed }) {
+    admit(request, { address, identifier, identifierExists, caller, failed, client, clientExists, clientFailed }) {
       const asks: Ask[] = []
       const ip = request.ip
+      const madeUp = identifierExists !== true
       if (address) asks.push({ budget: failuresByAddress, key: ip, use: 'c' }, { budget: byAddress, key: ip, use: 't' })
-      if (identifier) asks.push({ budget: failuresByIdentifier, key: identifier, use: 'c' })
+      if (identifier) asks.push({ budget: failuresByIdentifier, key: identifier, use: 'c', madeUp })
       if (caller !== undefined) asks.push({ budget: byCaller, key: caller, use: 't' })
       if (client !== undefined) {
-        asks.push({ budget: clientFailuresByAddress, key: ip, use: 'c' }, { budget: clientFailuresByClient, key: client, use: 'c' })
+        asks.push({ budget: clientFailuresByAddress, key: ip, use: 'c' }, { budget: clientFailuresByClient, key: client, use: 'c', madeUp: clientExists !== true })
       }
       if (failed) {
         asks.push({ budget: failuresByAddress, key: ip, use: 'f' })
-        if (failed.identifier) asks.push({ budget: failuresByIdentifier, key: failed.identifier, use: 'f' })
+        if (failed.identifier) asks.push({ budget: failuresByIdentifier, key: failed.identifier, use: 'f', madeUp })
       }
       if (clientFailed && client !== undefined) {
-        asks.push({ budget: clientFailuresByAddress, key: ip, use: 'f' }, { budget: clientFailuresByClient, key: client, use: 'f' })
+        asks.push({ budget: clientFailuresByAddress, key: ip, use: 'f' }, { budget: clientFailuresByClient, key: client, use: 'f', madeUp: clientExists !== true })
       }
       return decide(asks)
     },
     authenticationFailed(request, identifier) {
       const asks: Ask[] = [{ budget: failuresByAddress, key: request.ip, use: 's' }]
-      if (identifier) asks.push({ budget: failuresByIdentifier, key: identifier, use: 's' })
+      if (identifier) asks.push({ budget: failuresByIdentifier, key: identifier.name, use: 's', madeUp: !identifier.exists })
       return decide(asks)
     },
     sharing: () => shared?.shared ?? false,

@@ -129,9 +129,9 @@ const resource: FastifyPluginAsyncTypebox = async (app) => {
       // are one decision (one round trip with Redis); its use is recorded once admitted.
       const checking = credentials.checkSecret(clientIdentifier, clientSecret)
       const checked = checking instanceof Promise ? await checking : checking
-      const pending = admit(request, { client: clientIdentifier, clientFailed: checked === null })
+      const pending = admit(request, { client: clientIdentifier, clientExists: checked !== undefined, clientFailed: !checked })
       if (pending) await pending
-      if (checked === null) throw new HttpProblem(401, 'The client identifier or secret is wrong.', undefined, challengeFor(request))
+      if (!checked) throw new HttpProblem(401, 'The client identifier or secret is wrong.', undefined, challengeFor(request))
       const used = credentials.recordUse(checked)
       const credential = used instanceof Promise ? await used : used
       // The same credential object until it changes (or its lastUsedAt does): serialized once.

@@ -12,6 +12,20 @@ const test = await buildTestApp(t, {
   RATE_LIMIT_FAILED_CLIENT_AUTH_PER_CLIENT: '3',
 })
 const FAILURES = 'Too many failed authentication attempts. Please try again later.'
+
+/** More than the 5,000 keys a budget's in-process count keeps. */
+const MADE_UP = 5_100
+/** MADE_UP failures, 100 at a time, `perAddress` from each address under `network` (a.b). */
+async function failMadeUp(network: string, perAddress: number, fail: (n: number, remoteAddress: string) => Promise<unknown>) {
+  for (let start = 0; start < MADE_UP; start += 100) {
+    await Promise.all(
+      Array.from({ length: 100 }, (_, offset) => {
+        const address = Math.floor((start + offset) / perAddress)
+        return fail(start + offset, `${network}.${Math.floor(address / 250)}.${address % 250}`)
+      }),
+    )
+  }
+}
 const retryAfter = (headers: Record<string, unknown>) => Number(headers['retry-after'])
 
 t.test('client authentication: wrong secrets per client identifier, from any address', async (t) => {
@@ -55,6 +69,33 @@ t.test('API callers: wrong secrets per API identifier, spread over many addresse
   t.same([legacy.status, legacy.data], [429, { result: 'error', message: FAILURES }])
   t.ok(Number(legacy.headers['retry-after']) >= 1)
   t.equal((await callRest(test, { method: 'GET', url: '/oauth/credentials', remoteAddress: '10.3.0.9' })).status, 200, 'another identifier, same address: fine')
+})
+
+t.test('made-up identifiers, however many, cannot push a real identifier\'s failures out of the count', async (t) => {
+  const caller = await test.app.apiClients.create({ identifier: 'pushed' })
+  const wrong = { identifier: caller.identifier, secret: 'wrong' }
+  for (let attempt = 1; attempt <= 4; attempt++) {
+    await callRest(test, { method: 'GET', url: '/oauth/credentials', auth: wrong, remoteAddress: `10.7.0.${attempt}` })
+  }
+  const locked = () => callRest(test, { method: 'GET', url: '/oauth/credentials', auth: caller, remoteAddress: '10.7.1.1' })
+  t.equal((await locked()).status, 429, 'out of failures')
+  // Both edges, from addresses that each stay within their own budget (3).
+  await failMadeUp('10.8', 3, (n, remoteAddress) =>
+    n % 2 === 0
+      ? callRest(test, { method: 'GET', url: '/oauth/credentials', auth: { identifier: `made-up-${n}`, secret: 'wrong' }, remoteAddress })
+      : callLegacy(test, { action: 'ListOAuthCredentials', username: `made-up-${n}`, password: 'wrong' }, { auth: false, remoteAddress }),
+  )
+  t.equal((await locked()).status, 429, `still out of failures after ${MADE_UP} made-up identifiers failed`)
+})
+
+t.test('made-up client identifiers cannot push a real client\'s failures out of the count either', async (t) => {
+  const { body: client } = await createCredential(test)
+  const authenticate = (clientIdentifier: string, clientSecret: string, remoteAddress: string) =>
+    callRest(test, { method: 'POST', url: '/oauth/credentials/authenticate', body: { clientIdentifier, clientSecret }, remoteAddress })
+  for (let attempt = 1; attempt <= 3; attempt++) await authenticate(client.clientIdentifier, 'wrong', `10.9.0.${attempt}`)
+  t.equal((await authenticate(client.clientIdentifier, client.clientSecret, '10.9.1.1')).status, 429, 'out of failures')
+  await failMadeUp('10.10', 5, (n, remoteAddress) => authenticate(`made-up-${n}`, 'wrong', remoteAddress))
+  t.equal((await authenticate(client.clientIdentifier, client.clientSecret, '10.9.1.2')).status, 429, `still out of failures after ${MADE_UP} made-up clients failed`)
 })
 
 t.test('legacy IP refusals count against the address\'s failure budget', async (t) => {
