@@ -31,9 +31,9 @@ const UNAVAILABLE_MESSAGES = /Connection terminated|connect ECONNREFUSED|timeout
 
 /**
  * Why the database cannot be reached right now, in a few words (a code or pg's message), or
- * null when the error is something else, a bug: the endpoints answer 503 for the first, so
- * callers retry, and 500 for anything else. The driver's error may be wrapped: its `cause`
- * chain is searched too.
+ * null when the error is something else, a bug. The driver's error may be wrapped: its `cause`
+ * chain is searched too. It judges the error alone, so it suits errors of database work (a
+ * start, a probe); an edge asks `failureOf`, which first rules out the request's own failures.
  */
 export function unavailableReason(error: unknown): string | null {
   let cause = error as Record<string, unknown> | undefined
@@ -54,4 +54,30 @@ export function unavailableReason(error: unknown): string | null {
 export function refuseUnavailable(request: FastifyRequest, reply: FastifyReply, reason: string): void {
   request.server.database.availability.refused(reason)
   reply.header('retry-after', String(UNAVAILABLE.retryAfterSeconds))
+}
+
+/**
+ * How an edge answers a failure its own refusals did not match (`failureOf`): the request's own
+ * fault (its 4xx status), the database unavailable (503, and why), or anything else (500, logged).
+ */
+export type Failure = { kind: 'request'; status: number } | { kind: 'unavailable'; reason: string } | { kind: 'internal' }
+
+/**
+ * The one rule both edges classify their failures by. A failure that comes from the request
+ * itself is the client's, whatever its code: its body could not be read (a client that hangs
+ * up fails the body with ECONNRESET "aborted", one too slow is cut off with Node's 408, and
+ * Fastify marks either 400), Fastify refused it (its content parsers' errors: malformed body
+ * 400, too large 413, unsupported media type 415; each with its 4xx `statusCode`), or its
+ * connection is already gone. Such a failure is never the database's: only an error of
+ * database work may be answered 503 and reported to the outage tracker (`refuseUnavailable`).
+ * Any other failure is a bug, logged with its stack, whether or not the client is still there.
+ */
+export function failureOf(error: unknown, request: FastifyRequest): Failure {
+  const statusCode = (error as { statusCode?: unknown } | null | undefined)?.statusCode
+  if (typeof statusCode === 'number' && statusCode >= 400 && statusCode < 500) return { kind: 'request', status: statusCode }
+  const reason = unavailableReason(error)
+  if (reason === null) return { kind: 'internal' }
+  // Its client is gone (the socket, not the request's stream: that one ends once the body is read).
+  if (request.raw.socket?.destroyed) return { kind: 'request', status: 400 }
+  return { kind: 'unavailable', reason }
 }

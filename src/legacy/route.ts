@@ -3,7 +3,7 @@ import multipart from '@fastify/multipart'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { CredentialError } from '../credentials/errors.js'
 import { AccessRefused, checkAccess, type AccessAttempt, type AccessCheck } from '../http/authorization.js'
-import { INTERNAL_ERROR, refuseUnavailable, UNAVAILABLE, unavailableReason } from '../http/errors.js'
+import { failureOf, INTERNAL_ERROR, refuseUnavailable, UNAVAILABLE } from '../http/errors.js'
 import { RateLimited } from '../limits/index.js'
 import { LEGACY_ACTIONS } from './actions.js'
 import { CONTENT_TYPES, render, type LegacyReply, type ResponseType } from './format.js'
@@ -98,11 +98,12 @@ export default async function legacyApi(app: FastifyInstance) {
         if (error.retryAfterSeconds !== undefined) reply.header('retry-after', String(error.retryAfterSeconds))
         return refused(200, error.message)
       }
-      const unavailable = unavailableReason(error)
-      if (unavailable !== null) {
-        refuseUnavailable(request, reply, unavailable)
+      const failure = failureOf(error, request)
+      if (failure.kind === 'unavailable') {
+        refuseUnavailable(request, reply, failure.reason)
         return refused(503, UNAVAILABLE.message)
       }
+      if (failure.kind === 'request') return refused(failure.status, (error as Error).message)
       request.log.error({ err: error }, 'legacy request failed')
       return refused(500, INTERNAL_ERROR)
     }

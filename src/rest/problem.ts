@@ -2,7 +2,7 @@ import { STATUS_CODES } from 'node:http'
 import type { FastifyError, FastifyReply, FastifyRequest, FastifySchemaValidationError } from 'fastify'
 import { credentialNotFound, CredentialError, messages, type CredentialErrorKind } from '../credentials/errors.js'
 import { AccessRefused } from '../http/authorization.js'
-import { INTERNAL_ERROR, refuseUnavailable, UNAVAILABLE, unavailableReason } from '../http/errors.js'
+import { failureOf, INTERNAL_ERROR, refuseUnavailable, UNAVAILABLE } from '../http/errors.js'
 import { RateLimited } from '../limits/index.js'
 import { admit } from './auth.js'
 import type { Problem } from './schemas.js'
@@ -128,18 +128,18 @@ export async function problemHandler(error: FastifyError, request: FastifyReques
     const errors = validationErrors(error)
     return sendProblem(reply, problem(400, errors[0]?.detail ?? error.message, errors))
   }
-  const unavailable = unavailableReason(error)
-  if (unavailable !== null) {
-    refuseUnavailable(request, reply, unavailable)
+  const failure = failureOf(error, request)
+  if (failure.kind === 'unavailable') {
+    refuseUnavailable(request, reply, failure.reason)
     return sendProblem(reply, problem(503, UNAVAILABLE.message))
   }
-  const status = error.statusCode ?? 500
-  if (status >= 500) {
+  if (failure.kind === 'internal') {
     request.log.error({ err: error }, 'REST request failed')
     return sendProblem(reply, problem(500, INTERNAL_ERROR))
   }
-  // Fastify's own refusals: malformed JSON, body too large (413), unsupported media type (415).
-  return sendProblem(reply, problem(status, error.message))
+  // Fastify's own refusals: malformed JSON, body too large (413), unsupported media type (415),
+  // a body cut short by its client (400, to a client gone).
+  return sendProblem(reply, problem(failure.status, error.message))
 }
 
 /**
