@@ -8,12 +8,17 @@ import { observeStatement } from '../observability/statements.js'
 import { DatabaseAvailability } from './availability.js'
 import { applyMigrations, type MigrationSession, type MigrationTx } from './migrate.js'
 import type { Watch } from './notifications.js'
-import { valuesOf, type Statement } from './sql.js'
+import { sql, valuesOf, type Statement } from './sql.js'
 
 export type { PrismaClient, Watch }
 
 /** Where the data lives: a PostgreSQL URL, a PGlite data folder, or PGlite in memory (tests). */
 export type DatabaseTarget = { url: string } | PgliteTarget
+
+/** The database the settings name: PostgreSQL at DATABASE_URL, else the embedded one in DATA_DIR. */
+export function configuredDatabase(config: { DATABASE_URL?: string | undefined; DATA_DIR: string }): DatabaseTarget {
+  return config.DATABASE_URL ? { url: config.DATABASE_URL } : { dataDir: config.DATA_DIR }
+}
 
 /**
  * An embedded database in a folder or in memory. `image`, a data-folder tarball (see
@@ -60,6 +65,8 @@ export interface Database {
   query<R>(text: string, params: unknown[]): Promise<R[]>
   /** A statement with named parameters (src/db/sql.ts), run alone on PGlite (`exclusive`). */
   run<R, P extends object>(statement: Statement<R, P>, params: P): Promise<R[]>
+  /** One trivial statement: resolves when the database answers (the readiness probe, the outage tracker). */
+  ping(): Promise<void>
   /**
    * Runs `work` in one transaction on one connection (alone, on PGlite): committed when it
    * returns, rolled back when it throws.
@@ -78,11 +85,14 @@ export interface Database {
 }
 
 /** What each kind of database provides; openDatabase adds the rest. */
-type Opened = Omit<Database, 'run' | 'transaction' | 'migrate' | 'availability'> & {
+type Opened = Omit<Database, 'run' | 'ping' | 'transaction' | 'migrate' | 'availability'> & {
   /** One transaction on one connection, for migrations and `transaction`. */
   session: MigrationSession
   poolStats(): PoolStats
 }
+
+/** The statement that asks whether the database answers. */
+const PING = sql<{ '?column?': number }>('database.ping', 'SELECT 1')
 
 /** Statements inside one transaction (Database.transaction). */
 export interface Transaction extends MigrationTx {
@@ -97,7 +107,10 @@ export async function openDatabase(
     'url' in target ? await openPostgres(target.url, options) : await openPglite(target)
   const unwatchPool = metrics.watchPool(poolStats)
   const { exclusive } = database
-  const availability = new DatabaseAvailability(() => exclusive(() => database.query('SELECT 1', [])))
+  const run = <R, P extends object>(statement: Statement<R, P>, params: P) =>
+    exclusive(() => observeStatement(statement.name, database.kind, () => database.query<R>(statement.text, valuesOf(statement, params))))
+  const ping = () => run(PING, {}).then(() => undefined)
+  const availability = new DatabaseAvailability(ping)
   const unwatchAvailability = metrics.watchAvailability(() => availability.available)
   // Closing twice (a readiness test closes it, then the app's onClose hook) is harmless.
   let closed: Promise<void> | undefined
@@ -108,10 +121,8 @@ export async function openDatabase(
     watch: database.watch,
     exclusive,
     availability,
-    run: <R, P extends object>(statement: Statement<R, P>, params: P) =>
-      exclusive(() =>
-        observeStatement(statement.name, database.kind, () => database.query<R>(statement.text, valuesOf(statement, params))),
-      ),
+    run,
+    ping,
     transaction: (work) =>
       exclusive(() =>
         session.transaction((tx) =>

@@ -1,11 +1,9 @@
 import { Type } from '@sinclair/typebox'
 import type { FastifyInstance } from 'fastify'
 import { UNAVAILABLE } from '../http/errors.js'
-import { sql } from '../db/sql.js'
 
 /** How long /readyz waits for the database before calling it unavailable. */
 const READINESS_TIMEOUT_MS = 2_000
-const PING = sql<{ '?column?': number }>('readiness.ping', 'SELECT 1')
 
 const Ok = Type.Object({ status: Type.Literal('ok') }, { examples: [{ status: 'ok' }] })
 const Unavailable = Type.Object(
@@ -41,7 +39,7 @@ export default async function opsRoutes(app: FastifyInstance) {
     },
     handler: async (_request, reply) => {
       try {
-        await withTimeout(app.database.run(PING, {}), READINESS_TIMEOUT_MS)
+        await withTimeout(app.database.ping(), READINESS_TIMEOUT_MS)
         return { status: 'ok' as const }
       } catch (error) {
         const reason = error instanceof TimeoutError ? 'database timed out' : 'database unreachable'
