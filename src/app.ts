@@ -8,7 +8,7 @@ import { corsOrigins, trustProxySetting, type Config } from './config.js'
 import { AuditRetention } from './credentials/retention.js'
 import { CredentialService } from './credentials/service.js'
 import { credentialStorage } from './credentials/storage.js'
-import { openDatabase, type Database, type DatabaseTarget } from './db/database.js'
+import { configuredDatabase, openDatabase, type Database, type DatabaseTarget } from './db/database.js'
 import { accessChecks, type AccessChecks } from './http/authorization.js'
 import crossOrigin from './http/cors.js'
 import apiDocs from './http/docs.js'
@@ -122,9 +122,7 @@ export async function buildServer(
   config: Config,
   overrides: { database?: DatabaseTarget; logger?: FastifyServerOptions['logger']; logStream?: DestinationStream } = {},
 ): Promise<BuiltServer> {
-  const target =
-    overrides.database ?? (config.DATABASE_URL ? { url: config.DATABASE_URL } : { dataDir: config.DATA_DIR })
-  const database = await openDatabase(target, { timeoutMs: config.DATABASE_TIMEOUT_MS })
+  const database = await openDatabase(overrides.database ?? configuredDatabase(config), { timeoutMs: config.DATABASE_TIMEOUT_MS })
   try {
     await database.migrate()
     const fastify = Fastify({

@@ -2,7 +2,7 @@ import { pathToFileURL } from 'node:url'
 import { parseArgs } from 'node:util'
 import { ApiClientError } from '../api-clients/service.js'
 import { loadConfig, loadEnvFile, type Config } from '../config.js'
-import { openDatabase, type Database, type DatabaseTarget } from '../db/database.js'
+import { configuredDatabase, openDatabase, type Database, type DatabaseTarget } from '../db/database.js'
 import { describeStartFailure } from '../start-failure.js'
 import { apiCredentialCommands } from './api-credentials.js'
 import { CommandError, UsageError, type CliIo, type Command } from './command.js'
@@ -112,10 +112,7 @@ export async function runCli(
     config = options.config ?? loadConfig()
     database =
       options.open ??
-      (await openDatabase(
-        options.database ?? (config.DATABASE_URL ? { url: config.DATABASE_URL } : { dataDir: config.DATA_DIR }),
-        { timeoutMs: config.DATABASE_TIMEOUT_MS },
-      ))
+      (await openDatabase(options.database ?? configuredDatabase(config), { timeoutMs: config.DATABASE_TIMEOUT_MS }))
     applied = await database.migrate()
   } catch (error) {
     if (!options.open) await database?.close().catch(() => {})
