@@ -55,7 +55,7 @@ export async function bulkSeed(run: Run, { credentials, busyEvents }: BulkSeed):
       `INSERT INTO audit_event (credential_id, actor, action, changed_fields, source, created_at)
        SELECT credential_id, 'bench', action, changed_fields, 'legacy', created_at FROM (
          SELECT n AS credential_id, CASE WHEN k = 0 THEN 'create' ELSE 'update' END AS action,
-           CASE WHEN k = 0 THEN '{name,grantType,scopes,redirectUris}'::text[] ELSE '{name}'::text[] END AS changed_fields,
+           CASE WHEN k = 0 THEN '{name,grantType,scope,redirectUri}'::text[] ELSE '{name}'::text[] END AS changed_fields,
            now() - make_interval(days => 730 - (k * 146 + n % 146)) AS created_at
          FROM generate_series(0, 4) AS k CROSS JOIN LATERAL generate_series(1, $1) AS n
          WHERE k <= n % 5

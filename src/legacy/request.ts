@@ -1,5 +1,6 @@
 import type { FastifyRequest } from 'fastify'
 import { RESPONSE_TYPES, type ResponseType } from './format.js'
+import { legacyMessages } from './messages.js'
 import { parseForm, type LegacyParams } from './params.js'
 
 /** The raw query string of a request, as PHP sees it before parsing. */
@@ -11,7 +12,7 @@ export function queryString(request: FastifyRequest): string {
 
 /** Fastify's 413 for a body past its bodyLimit, as every other body type gets it. */
 function bodyTooLarge(): Error {
-  return Object.assign(new Error('Request body is too large'), { statusCode: 413, code: 'FST_ERR_CTP_BODY_TOO_LARGE' })
+  return Object.assign(new Error(legacyMessages.bodyTooLarge), { statusCode: 413, code: 'FST_ERR_CTP_BODY_TOO_LARGE' })
 }
 
 /**

@@ -160,7 +160,7 @@ poolGauge('waiting_queries', 'Queries waiting for a pool connection (PGlite: for
 
 const statementDuration = new CountedHistogram({
   name: `${PREFIX}db_statement_duration_seconds`,
-  help: 'Time a database statement took, by statement name (src/credentials/storage.ts) and outcome.',
+  help: 'Time a database statement took, by statement name (as each storage module names it) and outcome.',
   labelNames: ['statement', 'outcome'] as const,
   buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
   registers: [registry],
