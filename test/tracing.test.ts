@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto'
-import { createServer } from 'node:http'
 import t from 'tap'
+import { startOtlpReceiver } from './helpers/otlp.js'
 
 /*
  * Traces end to end, in this process: an OTLP/HTTP receiver (JSON encoding) on a local port,
@@ -29,20 +29,8 @@ interface OtlpExport {
 const SPAN_KIND = { SERVER: 2, CLIENT: 3 }
 
 t.test('traces', async (t) => {
-  const received: { path: string; body: string }[] = []
-  const receiver = createServer((request, response) => {
-    let body = ''
-    request.setEncoding('utf8')
-    request.on('data', (chunk: string) => (body += chunk))
-    request.on('end', () => {
-      received.push({ path: request.url ?? '', body })
-      response.writeHead(200, { 'content-type': 'application/json' }).end('{}')
-    })
-  })
-  await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve))
-  t.teardown(() => new Promise((resolve) => receiver.close(resolve)))
-
-  process.env.OTEL_EXPORTER_OTLP_ENDPOINT = `http://127.0.0.1:${(receiver.address() as { port: number }).port}`
+  const { url, received } = await startOtlpReceiver(t)
+  process.env.OTEL_EXPORTER_OTLP_ENDPOINT = url
   process.env.OTEL_EXPORTER_OTLP_PROTOCOL = 'http/json'
   process.env.OTEL_SERVICE_NAME = 'oauth-tracing-test'
   process.env.OTEL_BSP_SCHEDULE_DELAY = '100'

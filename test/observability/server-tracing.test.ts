@@ -1,32 +1,21 @@
-import { createServer } from 'node:http'
 import t from 'tap'
 import { freshDatabaseEnv } from '../helpers/app.js'
+import { startOtlpReceiver } from '../helpers/otlp.js'
 import { startServerProcess } from '../helpers/server-process.js'
 
 // The real server process with OTEL_EXPORTER_OTLP_ENDPOINT: server.ts starts the SDK before the
 // app, and spans still buffered at SIGTERM reach the collector before the process exits.
 t.test('server.ts exports a request span to the OTLP endpoint, and flushes at SIGTERM', async (t) => {
-  const paths: string[] = []
-  const bodies: string[] = []
-  const collector = createServer((request, response) => {
-    let body = ''
-    request.setEncoding('utf8')
-    request.on('data', (chunk: string) => (body += chunk))
-    request.on('end', () => {
-      paths.push(request.url ?? '')
-      bodies.push(body)
-      response.writeHead(200, { 'content-type': 'application/json' }).end('{}')
-    })
-  })
-  await new Promise<void>((resolve) => collector.listen(0, '127.0.0.1', resolve))
-  t.teardown(() => new Promise((resolve) => collector.close(resolve)))
+  const collector = await startOtlpReceiver(t)
+  const paths = () => collector.received.map((request) => request.path)
+  const bodies = () => collector.received.map((request) => request.body)
 
   const admin = { identifier: 'traced-admin', secret: 'a-bootstrap-secret-of-at-least-32-characters' }
   const env: Record<string, string> = {
     ...(await freshDatabaseEnv(t)),
     API_BOOTSTRAP_IDENTIFIER: admin.identifier,
     API_BOOTSTRAP_SECRET: admin.secret,
-    OTEL_EXPORTER_OTLP_ENDPOINT: `http://127.0.0.1:${(collector.address() as { port: number }).port}`,
+    OTEL_EXPORTER_OTLP_ENDPOINT: collector.url,
     OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
     // Longer than the test: only the flush at shutdown can deliver the span.
     OTEL_BSP_SCHEDULE_DELAY: '600000',
@@ -40,13 +29,13 @@ t.test('server.ts exports a request span to the OTLP endpoint, and flushes at SI
     body: new URLSearchParams({ action: 'ListOAuthCredentials', username: admin.identifier, password: admin.secret, responsetype: 'json' }),
   })
   t.equal(answer.status, 200)
-  t.equal(paths.length, 0, 'nothing exported yet: the batch waits')
+  t.equal(paths().length, 0, 'nothing exported yet: the batch waits')
 
   server.child.kill('SIGTERM')
   const [code] = await server.exited
   t.equal(code, 0, 'a clean exit')
-  t.ok(paths.length > 0 && paths.every((path) => path === '/v1/traces'), 'spans were sent to /v1/traces at shutdown')
-  const names = bodies.flatMap((body) => [...body.matchAll(/"name":"([^"]+)"/g)].map((match) => match[1]))
+  t.ok(paths().length > 0 && paths().every((path) => path === '/v1/traces'), 'spans were sent to /v1/traces at shutdown')
+  const names = bodies().flatMap((body) => [...body.matchAll(/"name":"([^"]+)"/g)].map((match) => match[1]))
   t.ok(names.includes('POST /includes/api.php'), 'the request span, named by its route')
-  t.notOk(bodies.join('').includes(admin.secret), 'without the secret')
+  t.notOk(bodies().join('').includes(admin.secret), 'without the secret')
 })
