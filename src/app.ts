@@ -135,6 +135,10 @@ export async function buildServer(
       // closed) is served, not answered 503: a rolling restart must fail nothing it received.
       return503OnClosing: false,
       requestTimeout: REQUEST_TIMEOUT_MS,
+      // Given to Node's server as it is made too: set afterwards (as Fastify does), the bound
+      // held for headers but a body could trickle in for 60 s (Node 20). And Node looks for
+      // connections past it every second, not every 30 s (up to twice the bound).
+      http: { requestTimeout: REQUEST_TIMEOUT_MS, connectionsCheckingInterval: 1_000 },
       trustProxy: trustProxySetting(config.TRUST_PROXY),
       ajv: { customOptions: { removeAdditional: false } },
       // Answers are serialized, not validated: a nullable field's schema (anyOf) is chosen by its
