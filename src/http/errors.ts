@@ -66,18 +66,16 @@ export type Failure = { kind: 'request'; status: number } | { kind: 'unavailable
  * The one rule both edges classify their failures by. A failure that comes from the request
  * itself is the client's, whatever its code: its body could not be read (a client that hangs
  * up fails the body with ECONNRESET "aborted", one too slow is cut off with Node's 408, and
- * Fastify marks either 400), Fastify refused it (its content parsers' errors: malformed body
- * 400, too large 413, unsupported media type 415; each with its 4xx `statusCode`), or its
- * connection is already gone. Such a failure is never the database's: only an error of
- * database work may be answered 503 and reported to the outage tracker (`refuseUnavailable`).
- * Any other failure is a bug, logged with its stack, whether or not the client is still there.
+ * Fastify marks either 400), or Fastify refused it (its content parsers' errors: malformed
+ * body 400, too large 413, unsupported media type 415; each with its 4xx `statusCode`). Such a
+ * failure is never the database's: only an error of database work may be answered 503 and
+ * reported to the outage tracker (`refuseUnavailable`), even when its client has gone
+ * meanwhile (a caller that gave up on a stalled database). Any other failure is a bug, logged
+ * with its stack.
  */
-export function failureOf(error: unknown, request: FastifyRequest): Failure {
+export function failureOf(error: unknown): Failure {
   const statusCode = (error as { statusCode?: unknown } | null | undefined)?.statusCode
   if (typeof statusCode === 'number' && statusCode >= 400 && statusCode < 500) return { kind: 'request', status: statusCode }
   const reason = unavailableReason(error)
-  if (reason === null) return { kind: 'internal' }
-  // Its client is gone (the socket, not the request's stream: that one ends once the body is read).
-  if (request.raw.socket?.destroyed) return { kind: 'request', status: 400 }
-  return { kind: 'unavailable', reason }
+  return reason === null ? { kind: 'internal' } : { kind: 'unavailable', reason }
 }

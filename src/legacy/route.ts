@@ -98,7 +98,7 @@ export default async function legacyApi(app: FastifyInstance) {
         if (error.retryAfterSeconds !== undefined) reply.header('retry-after', String(error.retryAfterSeconds))
         return refused(200, error.message)
       }
-      const failure = failureOf(error, request)
+      const failure = failureOf(error)
       if (failure.kind === 'unavailable') {
         refuseUnavailable(request, reply, failure.reason)
         return refused(503, UNAVAILABLE.message)

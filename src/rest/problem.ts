@@ -128,7 +128,7 @@ export async function problemHandler(error: FastifyError, request: FastifyReques
     const errors = validationErrors(error)
     return sendProblem(reply, problem(400, errors[0]?.detail ?? error.message, errors))
   }
-  const failure = failureOf(error, request)
+  const failure = failureOf(error)
   if (failure.kind === 'unavailable') {
     refuseUnavailable(request, reply, failure.reason)
     return sendProblem(reply, problem(503, UNAVAILABLE.message))
