@@ -4,17 +4,17 @@ import { CredentialError } from '../credentials/errors.js'
 import { assertValidCredential, hasNul } from '../credentials/rules.js'
 import type { ApiCredentialRecord, CredentialRecord, EventRecord, TransferRecords } from './records.js'
 
-/** The audit trail's source for every change an import makes. */
-export const IMPORT_SOURCE = 'import' as const
-
 /** What the database holds of the incoming records' keys (ids, identifiers), and the scope catalogue. */
 export interface ExistingRows {
   credentials: StoredCredential[]
   apiCredentials: ApiCredentialRecord[]
   events: AuditEvent[]
   catalogue: ReadonlySet<string>
-  /** With `whenChanged: 'update'`: the newest audit event of each incoming credential id, a deleted one's too. */
-  lastEvents?: ReadonlyMap<number, AuditEvent>
+  /**
+   * With `whenChanged: 'update'`: per credential id, the newest change made here since this
+   * importer last imported it (a deletion too), if any.
+   */
+  changedHere?: ReadonlyMap<number, AuditEvent>
 }
 
 /** A credential the import changes: the record, what is stored, and which fields differ. */
@@ -25,10 +25,10 @@ export interface CredentialUpdate {
   changedFields: string[]
 }
 
-/** A credential changed or deleted here since this importer last wrote it: left as it is here. */
+/** A credential changed or deleted here since this importer last imported it: left as it is here. */
 export interface CredentialKept {
   record: CredentialRecord
-  /** The change made here (the credential's newest audit event). */
+  /** The newest change made here. */
   last: AuditEvent
   /** What the import would have changed; empty for a credential deleted here. */
   changedFields: string[]
@@ -53,13 +53,6 @@ export interface PlanOptions {
    * which must not overwrite what changed since it was made).
    */
   whenChanged: 'update' | 'conflict'
-  /**
-   * Who imports, as the audit trail names them (its source is IMPORT_SOURCE). With `update`, a
-   * credential whose newest event is not this importer's was changed or deleted here since it
-   * was imported: the import would undo that (a secret reset here would bring the old secret
-   * back), so it is kept as it is here and reported.
-   */
-  actor: string
 }
 
 /** Fields compared between a record and the stored credential, with their audit-trail names. */
@@ -108,11 +101,9 @@ function planCredentials(plan: ImportPlan, records: CredentialRecord[], existing
   const byIdentifier = new Map(existing.credentials.map((row) => [row.clientIdentifier, row]))
   const seenIds = new Set<number>()
   const seenIdentifiers = new Set<string>()
-  /** The change made here since this importer last wrote the credential, if any. */
-  const changedHere = (id: number) => {
-    const last = existing.lastEvents?.get(id)
-    return last && !(last.source === IMPORT_SOURCE && last.actor === options.actor) ? last : undefined
-  }
+  // With `update`, a credential changed or deleted here since it was imported is kept as it is
+  // here and reported: the import would undo that (a secret reset here would bring the old one back).
+  const changedHere = (id: number) => existing.changedHere?.get(id)
   for (const record of records) {
     const name = named('credential', record.credentialId, record)
     const problem = credentialProblem(record, existing.catalogue)

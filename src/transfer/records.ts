@@ -8,6 +8,9 @@ import type { ApiCredential } from '../generated/prisma/client.js'
  * out, and the import then keeps or defaults them.
  */
 
+/** The audit trail's source for every change an import makes. */
+export const IMPORT_SOURCE = 'import' as const
+
 /** Where a record came from ("line 12"), so that a report can point at it. */
 interface Traced {
   origin?: string

@@ -1,13 +1,15 @@
 import type { AuditEvent, StoredCredential } from '../credentials/credential.js'
 import type { Database } from '../db/database.js'
 import { metrics } from '../observability/metrics.js'
-import { IMPORT_SOURCE, planImport, type ImportPlan, type PlanOptions } from './plan.js'
-import type { ApiCredentialRecord, CredentialRecord, TransferRecords } from './records.js'
+import { planImport, type ImportPlan, type PlanOptions } from './plan.js'
+import { IMPORT_SOURCE, type ApiCredentialRecord, type CredentialRecord, type TransferRecords } from './records.js'
 import { transferStorage, type CredentialRow, type TransferStorage } from './storage.js'
 
 export interface ImportOptions extends PlanOptions {
   /** Plan only: nothing is written. */
   dryRun?: boolean
+  /** Who imports, as the audit trail names them (its source is always IMPORT_SOURCE). */
+  actor: string
 }
 
 export interface ImportOutcome {
@@ -36,9 +38,11 @@ export async function importRecords(database: Database, incoming: TransferRecord
       apiCredentials: await storage.apiCredentialsMatching(apiCredentials.map((record) => record.identifier)),
       events: await storage.eventsMatching(events.map((record) => record.id)),
       catalogue: await storage.scopeNames(),
-      lastEvents:
+      changedHere:
         options.whenChanged === 'update'
-          ? new Map((await storage.lastEvents(credentials.map((record) => record.credentialId))).map((event) => [event.credentialId, event]))
+          ? new Map(
+              (await storage.changedSinceImport(credentials.map((record) => record.credentialId), options.actor)).map((event) => [event.credentialId, event]),
+            )
           : undefined,
     }
     const plan = planImport(incoming, existing, options)

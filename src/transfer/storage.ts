@@ -2,7 +2,7 @@ import type { AuditEvent, StoredCredential } from '../credentials/credential.js'
 import { CREDENTIAL_COLUMNS, EVENT_COLUMNS, LISTS, SCOPE_NAMES } from '../credentials/storage.js'
 import type { Transaction } from '../db/database.js'
 import { sql } from '../db/sql.js'
-import type { ApiCredentialRecord, CredentialRecord } from './records.js'
+import { IMPORT_SOURCE, type ApiCredentialRecord, type CredentialRecord } from './records.js'
 
 /*
  * The transfer's storage: the statements an export and an import run, always inside one
@@ -32,10 +32,17 @@ const API_CREDENTIALS_BY_IDENTIFIERS = sql<ApiCredentialRecord, { identifiers: s
 const EVENTS_BY_IDS = sql<EventRow, { ids: number[] }>('transfer.events_by_ids', 
   `SELECT ${EVENT_COLUMNS} FROM audit_event WHERE id = ANY(CAST(:ids AS bigint[]))`,
 )
-/** Each credential id's newest event, found through the (credential_id, id) index, not by reading its whole trail. */
-const LAST_EVENTS = sql<EventRow, { ids: number[] }>('transfer.last_events', 
-  `SELECT last.* FROM unnest(CAST(:ids AS integer[])) AS wanted(id) CROSS JOIN LATERAL
-     (SELECT ${EVENT_COLUMNS} FROM audit_event WHERE credential_id = wanted.id ORDER BY id DESC LIMIT 1) AS last`,
+/**
+ * For each credential id that `actor` imported: the newest change made here since its newest
+ * import (an event of another source than `import`; another import, such as a restore, is no
+ * change), through the (credential_id, id) index. An id this importer never imported has none.
+ */
+const CHANGED_SINCE_IMPORT = sql<EventRow, { ids: number[]; actor: string }>('transfer.changed_since_import', 
+  `SELECT changed.* FROM unnest(CAST(:ids AS integer[])) AS wanted(id)
+   CROSS JOIN LATERAL (SELECT max(id) AS id FROM audit_event
+     WHERE credential_id = wanted.id AND source = '${IMPORT_SOURCE}' AND actor = :actor) AS imported
+   CROSS JOIN LATERAL (SELECT ${EVENT_COLUMNS} FROM audit_event
+     WHERE credential_id = wanted.id AND id > imported.id AND source <> '${IMPORT_SOURCE}' ORDER BY id DESC LIMIT 1) AS changed`,
 )
 
 const CREDENTIALS_PAGE = sql<StoredCredential, { afterId: number; limit: number }>('transfer.credentials_page', 
@@ -141,9 +148,9 @@ export function transferStorage(tx: Transaction) {
       return (await tx.run(EVENTS_BY_IDS, { ids })).map(eventOf)
     },
 
-    /** The newest audit event of each of these credential ids that has one (deleted credentials' included). */
-    async lastEvents(ids: number[]): Promise<AuditEvent[]> {
-      return (await tx.run(LAST_EVENTS, { ids })).map(eventOf)
+    /** The changes made here since `actor` last imported each of these credentials (CHANGED_SINCE_IMPORT). */
+    async changedSinceImport(ids: number[], actor: string): Promise<AuditEvent[]> {
+      return (await tx.run(CHANGED_SINCE_IMPORT, { ids, actor })).map(eventOf)
     },
 
     /** Stores new credentials, with the records' ids. */

@@ -185,4 +185,10 @@ t.test('import-legacy: from the original, all or nothing, again and again; its c
   t.equal((await test.app.credentials.authenticate(portal.clientIdentifier, reply.newClientSecret as string))?.name, 'Credential name', 'the secret reset here still holds')
   t.equal(await test.app.credentials.authenticate(portal.clientIdentifier, portal.clientSecret), null, 'and the original\'s old secret does not come back')
   t.equal((await callRest(test, { method: 'GET', url: '/oauth/credentials/30' })).status, 200, 'what the original created meanwhile is imported')
+
+  // A restore (`import` of a backup, as when moving to PostgreSQL) writes events of its own: no change made here.
+  await test.sql("INSERT INTO audit_event (credential_id, actor, action, changed_fields, source) VALUES (30, 'cli', 'create', '{}', 'import')")
+  await upstream.setClients([{ ...renamed, description: 'changed at the original' }, { ...later, name: 'Renamed at the original' }])
+  const afterRestore = await importLegacy()
+  t.match(afterRestore.stdout, /^Credentials: 0 to create, 1 to update, 0 unchanged, 1 changed here since imported \(kept\)\n {2}update 30 WHMCS\.later: name\n {2}keep 9 /)
 })
