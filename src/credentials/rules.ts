@@ -29,15 +29,16 @@ const CONTROL_CHARACTER = /[\p{Cc}\p{Zl}\p{Zp}]/u
  * variation selectors, U+FEFF, the U+E0000 tag block, ...) display as nothing and hide inside
  * look-alikes; and a lone surrogate half is no character at all (it cannot be stored as sent).
  * Two of them are an emoji's own and stay allowed there: a presentation selector (U+FE0E,
- * U+FE0F) right after an emoji, as phone keyboards type "❤️", and a zero-width joiner between
- * two pictographs, as in "👩‍💻".
+ * U+FE0F) right after a pictograph, as phone keyboards type "❤️", or in a keycap ("1️⃣"); and a
+ * zero-width joiner between two pictographs, the first with its skin tone or selector, as in
+ * "👩🏽‍💻". Elsewhere ("Client 2️", a joiner between letters) they hide in look-alikes.
  */
 const DECEPTIVE_TEXT = new RegExp(
   [
     '[\\p{Bidi_Control}\\p{Cs}]',
     '(?![\\uFE0E\\uFE0F\\u200D])\\p{Default_Ignorable_Code_Point}',
-    '(?<!\\p{Emoji})[\\uFE0E\\uFE0F]',
-    '(?<!\\p{Extended_Pictographic}\\uFE0F?)\\u200D',
+    '(?<!\\p{Extended_Pictographic})[\\uFE0E\\uFE0F](?!\\u20E3)',
+    '(?<![\\p{Extended_Pictographic}\\p{Emoji_Modifier}]\\uFE0F?)\\u200D',
     '\\u200D(?!\\p{Extended_Pictographic})',
   ].join('|'),
   'u',
@@ -126,11 +127,15 @@ function isAcceptableLogoUri(uri: string): boolean {
 
 /**
  * Checks a credential as it would be stored, in the order the original API reports problems,
- * and throws the first one. `catalogue` is the set of known scope tokens.
+ * and throws the first one. `catalogue` is the set of known scope tokens. `stored`: the
+ * credential as it is stored now (an update): a name, description or URI it already holds is
+ * not judged again, so that a rule tightened since it was stored (look-alike characters) does
+ * not refuse every later change of other fields, a secret reset included.
  */
 export function assertValidCredential(
   state: CredentialDraft,
   catalogue: ReadonlySet<string>,
+  stored?: CredentialFields,
 ): asserts state is CredentialFields {
   const invalid = (message: string, field: string) => new CredentialError('invalid', message, field)
   if (state.grantType === '') throw invalid(messages.grantTypeRequired, 'grantType')
@@ -140,7 +145,7 @@ export function assertValidCredential(
   }
   for (const field of ['name', 'description'] as const) {
     if (characters(state[field]) > LIMITS[field]) throw invalid(messages.tooLong(field, LIMITS[field]), field)
-    if (CONTROL_CHARACTER.test(state[field]) || isDeceptive(state[field])) {
+    if (state[field] !== stored?.[field] && (CONTROL_CHARACTER.test(state[field]) || isDeceptive(state[field]))) {
       throw invalid(messages.controlCharacters(field), field)
     }
   }
@@ -154,13 +159,14 @@ export function assertValidCredential(
     if (!catalogue.has(scope)) throw invalid(messages.scopeInvalid(scope), 'scope')
   }
   if (state.scopes.length === 0) throw invalid(messages.scopeRequired, 'scope')
-  if (state.logoUri !== null && !isAcceptableLogoUri(state.logoUri)) {
+  if (state.logoUri !== null && state.logoUri !== stored?.logoUri && !isAcceptableLogoUri(state.logoUri)) {
     throw invalid(messages.logoUriInvalid(state.logoUri), 'logoUri')
   }
   // SPEC §2 has one message for every redirect URI rule; past the limit it names the first extra URI.
   const seen = new Set<string>()
+  const kept = new Set(stored?.redirectUris)
   for (const uri of state.redirectUris) {
-    if (seen.size === LIMITS.redirectUris || seen.has(uri) || !isAcceptableRedirectUri(uri)) {
+    if (seen.size === LIMITS.redirectUris || seen.has(uri) || (!kept.has(uri) && !isAcceptableRedirectUri(uri))) {
       throw invalid(messages.redirectUriInvalid(uri), 'redirectUri')
     }
     seen.add(uri)

@@ -162,7 +162,7 @@ export class CredentialService {
     const catalogue = await this.scopeCatalogue()
     return this.change(reference, options, async (current, storage) => {
       const after = applyChanges(current, changes)
-      assertValidCredential(after, catalogue)
+      assertValidCredential(after, catalogue, current)
       const fields = changedFields(current, after)
       if (options.resetSecret) fields.push('clientSecret')
       if (options.dryRun) return { credential: withoutSecrets({ ...current, ...after }) }

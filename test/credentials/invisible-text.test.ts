@@ -36,6 +36,7 @@ const INVISIBLE: [string, string][] = [
   ['a tag letter', '\u{E0061}'],
   ['a cancel tag', '\u{E007F}'],
   ['an emoji presentation selector after a letter', 'a\uFE0F'],
+  ['an emoji presentation selector after a digit, outside a keycap', '2\uFE0F'],
   ['a zero-width joiner between letters', 'a\u200Db'],
   ['a zero-width joiner after an emoji, before a letter', '👩\u200Db'],
 ]
@@ -84,7 +85,7 @@ t.test('logo URIs with user info are refused, as redirect URIs are', async (t) =
 })
 
 t.test('ordinary text and an IDN host in punycode are still accepted', async (t) => {
-  const names = ['Café Zürich — Ñandú', '東京の請求ポータル', '청구 포털', 'Billing 🔑🚀 portal', 'I ❤️ NY', 'Dev 👩‍💻 team', 'Ops 🏳️‍🌈 desk', 'مدير الفواتير', 'Ελληνικά']
+  const names = ['Café Zürich — Ñandú', '東京の請求ポータル', '청구 포털', 'Billing 🔑🚀 portal', 'I ❤️ NY', 'Dev 👩‍💻 team', 'Ops 🏳️‍🌈 desk', 'Care 👩🏽‍💻 👨🏾‍⚕️ 🧑🏻‍❤️‍💋‍🧑🏼', 'Room 1️⃣', 'مدير الفواتير', 'Ελληνικά']
   for (const name of names) {
     const { credential: made } = await service.create({ ...valid, name, description: name }, actor)
     t.equal(made.name, name, `create: ${name}`)
@@ -100,6 +101,21 @@ t.test('ordinary text and an IDN host in punycode are still accepted', async (t)
   t.same((await service.update(reference, { redirectUris }, actor)).credential.redirectUris, redirectUris, 'redirect URIs')
   const logoUri = 'https://xn--mnchen-3ya.de/logo@2x.png'
   t.equal((await service.update(reference, { logoUri }, actor)).credential.logoUri, logoUri, 'logo URI')
+})
+
+t.test('a value stored before these rules is not judged again when other fields change', async (t) => {
+  const { credential: old } = await service.create({ ...valid, name: 'Old', redirectUris: ['https://old.example/cb'] }, actor)
+  // As an earlier version stored them: a soft hyphen in the name, a host not in ASCII.
+  const [name, uri] = ['Bil\u00ADling', 'https://bücher.example/cb']
+  await test.sql('UPDATE credential SET name = $1 WHERE id = $2', [name, old.credentialId])
+  await test.sql('UPDATE credential_redirect_uri SET uri = $1 WHERE credential_id = $2', [uri, old.credentialId])
+  const at = { credentialId: old.credentialId }
+  t.equal((await service.update(at, { description: 'still changeable' }, actor)).credential.name, name, 'another field changes')
+  t.ok((await service.update(at, {}, actor, { resetSecret: true })).newClientSecret, 'and its secret can be reset')
+  const more = [uri, 'https://new.example/cb']
+  t.same((await service.update(at, { redirectUris: more }, actor)).credential.redirectUris, more, 'a URI it holds stays beside a new one')
+  await t.rejects(service.update(at, { name: 'Bil\u00ADling 2' }, actor), { message: controlCharacters('name') }, 'a new value is judged')
+  await t.rejects(service.update(at, { redirectUris: ['https://bücher2.example/cb'] }, actor), { message: redirectUriInvalid('https://bücher2.example/cb') })
 })
 
 t.test('api.php answers with the same messages', async (t) => {
