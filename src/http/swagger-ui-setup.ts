@@ -3,7 +3,8 @@
  * script of @fastify/swagger-ui). It wraps SwaggerUIBundle so that the page:
  * - loads and shows the document at /openapi.json, the one SDKs are generated from;
  * - keeps the secret given in "Authorize" only in the page's memory: persistAuthorization would
- *   write it to localStorage, in plain text, for anyone with the browser profile later;
+ *   write it to localStorage, in plain text, for anyone with the browser profile later (and what
+ *   an earlier version of this page saved there is removed);
  * - marks its requests `X-Requested-With: XMLHttpRequest`, so an unauthorized "Execute" gets its
  *   401 problem without a Basic challenge (which would open the browser's password dialog);
  * - shows api.php's form body as form fields: the document describes it as one schema per
@@ -19,6 +20,11 @@ export const SWAGGER_UI_SETUP = `(() => {
   const LEGACY_PATH = '/includes/api.php'
   const FORM = 'application/x-www-form-urlencoded'
   const original = window.SwaggerUIBundle
+  try {
+    localStorage.removeItem('authorized')
+  } catch {
+    // Storage refused (a private window): nothing was saved there either.
+  }
   let ui
   window.SwaggerUIBundle = Object.assign(
     (config) => (ui = original({ ...config, url: DOCUMENT, persistAuthorization: false, requestInterceptor, responseInterceptor })),
