@@ -8,11 +8,13 @@ import { TtlCache } from './ttl-cache.js'
  * entry goes when this process changes the row, when any process does (the database notifies
  * every watcher at commit), and after `ttlMs` at the latest. Nothing is kept or served while
  * notifications may be missed, nor a read that a change overtook. With `keepUnknown`, a key
- * that found nothing is kept too (as null), so that a known and an unknown key cost the same;
- * only for rows whose creation is notified as well.
+ * that found nothing is kept too, so that a known and an unknown key cost the same (only for
+ * rows whose creation is notified as well); apart from the found ones, so that a stream of
+ * made-up keys cannot push real ones out.
  */
 export class RecentlyRead<T> {
-  readonly #entries: TtlCache<string, T | null>
+  readonly #entries: TtlCache<string, T>
+  readonly #unknown: TtlCache<string, true> | undefined
   /** Moves on every change heard, so a read that started before one is not kept. */
   #generation = 0
 
@@ -22,9 +24,10 @@ export class RecentlyRead<T> {
     maxEntries: number,
     /** Which cache this is, in the hit and miss counts. */
     private readonly cache: AuthCache,
-    private readonly keepUnknown = false,
+    keepUnknown = false,
   ) {
     this.#entries = new TtlCache(ttlMs, maxEntries)
+    this.#unknown = keepUnknown ? new TtlCache(ttlMs, maxEntries) : undefined
   }
 
   /** Whether entries are kept and served now: changes are heard. */
@@ -39,13 +42,17 @@ export class RecentlyRead<T> {
     metrics.authCacheLookup(this.cache, false)
     const generation = this.#generation
     const value = await load()
-    if ((value !== null || this.keepUnknown) && generation === this.#generation && this.live) this.#entries.set(key, value)
+    if (generation === this.#generation && this.live) {
+      if (value !== null) this.#entries.set(key, value)
+      else this.#unknown?.set(key, true)
+    }
     return value
   }
 
   /** What is kept for `key`, without reading: a look-up answered from memory (null: known to be absent), or undefined. */
   remembered(key: string): T | null | undefined {
-    const kept = this.live ? this.#entries.get(key) : undefined
+    if (!this.live) return undefined
+    const kept = this.#entries.get(key) ?? (this.#unknown?.get(key) ? null : undefined)
     if (kept !== undefined) metrics.authCacheLookup(this.cache, true)
     return kept
   }
@@ -53,7 +60,12 @@ export class RecentlyRead<T> {
   /** `key` changed; `null`: anything may have. */
   forget(key: string | null): void {
     this.#generation++
-    if (key === null) this.#entries.clear()
-    else this.#entries.delete(key)
+    if (key === null) {
+      this.#entries.clear()
+      this.#unknown?.clear()
+    } else {
+      this.#entries.delete(key)
+      this.#unknown?.delete(key)
+    }
   }
 }

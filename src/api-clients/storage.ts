@@ -63,7 +63,6 @@ export function apiCredentialStorage(db: Database) {
       return (await db.run(REPLACE_SECRET, { identifier, secretHash })).length > 0
     },
 
-    /** Creates or replaces the credential with this identifier, active again if it was revoked. */
     /** Creates or updates the credential; false when it is revoked, which nothing here undoes. */
     async ensureActive(credential: NewApiCredential): Promise<boolean> {
       return (await db.run(ENSURE_ACTIVE, credential)).length > 0

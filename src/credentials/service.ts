@@ -420,10 +420,10 @@ function freshSecret(secret: string): SecretColumns {
   return { secretHash: hashSecret(secret), previousSecretHash: null, previousSecretExpiresAt: null }
 }
 
-/** `stored` when `clientSecret` is its secret, or its previous one during the grace period. */
 /** What checking a client secret found: the credential, a wrong secret (null) or no such client (undefined). */
 export type SecretCheck = StoredCredential | null | undefined
 
+/** `stored` when `clientSecret` is its secret, or its previous one during the grace period. */
 function matching(stored: StoredCredential | null, clientSecret: string): SecretCheck {
   // Hashed for an unknown client too, so that it takes as long as a wrong secret.
   const current = secretMatches(clientSecret, stored?.secretHash)

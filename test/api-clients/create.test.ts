@@ -1,5 +1,7 @@
 import t from 'tap'
 import { ApiClientError } from '../../src/api-clients/service.js'
+import type { Watch } from '../../src/db/notifications.js'
+import { RecentlyRead } from '../../src/recently-read.js'
 import { buildTestApp, freshDatabaseFor, type TestApp } from '../helpers/app.js'
 import { callRest } from '../helpers/rest.js'
 
@@ -39,6 +41,20 @@ t.test('an unknown identifier is remembered like a known one, and works as soon 
   t.not(test.app.apiClients.remembered(test.admin.identifier), undefined, 'as a known one is remembered')
   const created = await test.app.apiClients.create({ identifier: late.identifier })
   t.equal(await list(test, { ...late, secret: created.secret }), 200, 'created here: accepted at once')
+})
+
+t.test('a stream of made-up identifiers does not push a real caller out of memory', async (t) => {
+  // The API credentials' memory as the service makes it, smaller: 3 entries of each kind.
+  const heard: Watch = { live: () => true, close: async () => {} }
+  const recent = new RecentlyRead<{ identifier: string }>(heard, 60_000, 3, 'api_credential', true)
+  const stored = new Map([['billing', { identifier: 'billing' }]])
+  const find = (identifier: string) => recent.get(identifier, async () => stored.get(identifier) ?? null)
+  await find('billing')
+  for (let n = 0; n < 10; n++) await find(`made-up-${n}`)
+  t.equal(recent.remembered('made-up-9'), null, 'made-up ones are remembered')
+  t.same(recent.remembered('billing'), { identifier: 'billing' }, 'and the real one still is')
+  recent.forget('made-up-9')
+  t.equal(recent.remembered('made-up-9'), undefined, 'until a change of it is heard')
 })
 
 if (process.env.TEST_DATABASE_URL) {
