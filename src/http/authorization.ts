@@ -50,7 +50,7 @@ export function accessChecks(apiClients: ApiClientService, limits: RequestLimits
   // Every failure costs the address; a wrong secret costs the identifier it was tried on too.
   const authenticationFailed = async (attempt: AccessAttempt, reason: RefusalReason, message: string, identifier?: string) => {
     metrics.authenticationFailed(edgeOf(attempt.request), reason)
-    await limits.authenticationFailed(attempt.request, identifier === undefined ? undefined : { name: identifier, exists: Boolean(attempt.found) })
+    await limits.authenticationFailed(attempt.request, identifier, Boolean(attempt.found))
     return new AccessRefused(reason, message)
   }
   const accept = (attempt: AccessAttempt, found: ApiCredentialAccess) => {

@@ -72,7 +72,7 @@ export interface RequestLimits {
   admit(request: FastifyRequest, admission: Admission): Promise<void> | undefined
   /** A failed authentication or IP refusal: it costs the address (and the identifier, when
    * the secret was wrong) from their much smaller failure budgets. */
-  authenticationFailed(request: FastifyRequest, identifier?: { name: string; exists: boolean }): Promise<void> | undefined
+  authenticationFailed(request: FastifyRequest, identifier?: string, identifierExists?: boolean): Promise<void> | undefined
   /** Whether the counts are shared with other replicas now: REDIS_URL is set and Redis answers. */
   sharing(): boolean
 }
@@ -95,7 +95,7 @@ interface Budget {
   message: string
   local: CountStore
   /** The failures per identifier or client: a store of their own for names that exist nowhere. */
-  localMadeUp?: CountStore
+  localMadeUp: CountStore | undefined
 }
 
 /**
@@ -126,7 +126,14 @@ async function limits(app: FastifyInstance, settings: LimitSettings) {
   const keyOf = (ask: Ask) => `${keyPrefix}${ask.budget.kind}:${localKey(ask)}`
   // In this process each budget has a store of its own: the key alone.
   const localKey = (ask: Ask) => (ask.key.length > KEY_LENGTH ? ask.key.slice(0, KEY_LENGTH) : ask.key)
-  const budget = (kind: RateLimitKind, max: number, message: string): Budget => ({ kind, max, message, local: localStore() })
+  /** `madeUpApart`: a per-name budget whose names that exist nowhere are counted in a store of their own here. */
+  const budget = (kind: RateLimitKind, max: number, message: string, madeUpApart = false): Budget => ({
+    kind,
+    max,
+    message,
+    local: localStore(),
+    localMadeUp: madeUpApart ? localStore() : undefined,
+  })
   const refuses = (ask: Ask, tally: Tally) =>
     ask.use === 't' ? tally.current > ask.budget.max : ask.use === 'c' && tally.current >= ask.budget.max
 
@@ -176,39 +183,34 @@ async function limits(app: FastifyInstance, settings: LimitSettings) {
   const byAddress = budget('address', settings.perIp, 'Too many requests. Please try again later.')
   const byCaller = budget('api_credential', settings.perCredential, 'Too many requests for this API credential. Please try again later.')
   const failuresByAddress = budget('failed_authentications', settings.failedAuthPerIp, FAILURES)
-  const failuresByIdentifier = {
-    ...budget('failed_authentications_by_identifier', settings.failedAuthPerIdentifier, FAILURES),
-    localMadeUp: localStore(),
-  }
+  const failuresByIdentifier = budget('failed_authentications_by_identifier', settings.failedAuthPerIdentifier, FAILURES, true)
   const clientFailuresByAddress = budget('failed_client_authentications', settings.failedClientAuthPerIp, FAILURES)
-  const clientFailuresByClient = {
-    ...budget('failed_client_authentications_by_client', settings.failedClientAuthPerClient, FAILURES),
-    localMadeUp: localStore(),
-  }
+  const clientFailuresByClient = budget('failed_client_authentications_by_client', settings.failedClientAuthPerClient, FAILURES, true)
 
   app.decorate('limits', {
     admit(request, { address, identifier, identifierExists, caller, failed, client, clientExists, clientFailed }) {
       const asks: Ask[] = []
       const ip = request.ip
       const madeUp = identifierExists !== true
+      const madeUpClient = clientExists !== true
       if (address) asks.push({ budget: failuresByAddress, key: ip, use: 'c' }, { budget: byAddress, key: ip, use: 't' })
       if (identifier) asks.push({ budget: failuresByIdentifier, key: identifier, use: 'c', madeUp })
       if (caller !== undefined) asks.push({ budget: byCaller, key: caller, use: 't' })
       if (client !== undefined) {
-        asks.push({ budget: clientFailuresByAddress, key: ip, use: 'c' }, { budget: clientFailuresByClient, key: client, use: 'c', madeUp: clientExists !== true })
+        asks.push({ budget: clientFailuresByAddress, key: ip, use: 'c' }, { budget: clientFailuresByClient, key: client, use: 'c', madeUp: madeUpClient })
       }
       if (failed) {
         asks.push({ budget: failuresByAddress, key: ip, use: 'f' })
         if (failed.identifier) asks.push({ budget: failuresByIdentifier, key: failed.identifier, use: 'f', madeUp })
       }
       if (clientFailed && client !== undefined) {
-        asks.push({ budget: clientFailuresByAddress, key: ip, use: 'f' }, { budget: clientFailuresByClient, key: client, use: 'f', madeUp: clientExists !== true })
+        asks.push({ budget: clientFailuresByAddress, key: ip, use: 'f' }, { budget: clientFailuresByClient, key: client, use: 'f', madeUp: madeUpClient })
       }
       return decide(asks)
     },
-    authenticationFailed(request, identifier) {
+    authenticationFailed(request, identifier, identifierExists) {
       const asks: Ask[] = [{ budget: failuresByAddress, key: request.ip, use: 's' }]
-      if (identifier) asks.push({ budget: failuresByIdentifier, key: identifier.name, use: 's', madeUp: !identifier.exists })
+      if (identifier) asks.push({ budget: failuresByIdentifier, key: identifier, use: 's', madeUp: identifierExists !== true })
       return decide(asks)
     },
     sharing: () => shared?.shared ?? false,
