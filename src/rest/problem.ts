@@ -138,7 +138,7 @@ export async function problemHandler(error: FastifyError, request: FastifyReques
     return sendProblem(reply, problem(500, INTERNAL_ERROR))
   }
   // Fastify's own refusals: malformed JSON, body too large (413), unsupported media type (415),
-  // a body cut short by its client (400, to a client gone).
+  // a body its client cut short (400) or sent too slowly (408).
   return sendProblem(reply, problem(failure.status, error.message))
 }
 

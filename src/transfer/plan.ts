@@ -101,9 +101,6 @@ function planCredentials(plan: ImportPlan, records: CredentialRecord[], existing
   const byIdentifier = new Map(existing.credentials.map((row) => [row.clientIdentifier, row]))
   const seenIds = new Set<number>()
   const seenIdentifiers = new Set<string>()
-  // With `update`, a credential changed or deleted here since it was imported is kept as it is
-  // here and reported: the import would undo that (a secret reset here would bring the old one back).
-  const changedHere = (id: number) => existing.changedHere?.get(id)
   for (const record of records) {
     const name = named('credential', record.credentialId, record)
     const problem = credentialProblem(record, existing.catalogue)
@@ -124,7 +121,10 @@ function planCredentials(plan: ImportPlan, records: CredentialRecord[], existing
     } else if (holder && holder.credentialId !== record.credentialId) {
       plan.conflicts.push(`${name}: ${record.clientIdentifier} is credential ${holder.credentialId} here`)
     } else if (!atId) {
-      const deleted = options.whenChanged === 'update' ? changedHere(record.credentialId) : undefined
+      // A credential changed or deleted here since it was imported (`changedHere`, given with
+      // `update`) is kept as it is here and reported: the import would undo that (a secret reset
+      // here would bring the old one back).
+      const deleted = existing.changedHere?.get(record.credentialId)
       if (deleted) plan.credentials.keptHere.push({ record, last: deleted, changedFields: [] })
       else plan.credentials.create.push(record)
     } else {
@@ -138,7 +138,7 @@ function planCredentials(plan: ImportPlan, records: CredentialRecord[], existing
       if (changedFields.length === 0) plan.credentials.unchanged.push(record)
       else if (options.whenChanged === 'conflict') plan.conflicts.push(`${name}: ${record.clientIdentifier} is stored with other ${changedFields.join(', ')}`)
       else {
-        const changed = changedHere(record.credentialId)
+        const changed = existing.changedHere?.get(record.credentialId)
         if (changed) plan.credentials.keptHere.push({ record, last: changed, changedFields })
         else plan.credentials.update.push({ record, current: atId, changedFields })
       }
