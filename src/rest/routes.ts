@@ -245,10 +245,6 @@ const resource: FastifyPluginAsyncTypebox = async (app) => {
         ...problems(...BODY_PROBLEMS, 404, 409, 412),
       },
     },
-    // Rotating needs no options: an empty body means "no grace period".
-    preValidation: async (request) => {
-      request.body ??= {}
-    },
     onRequest: guard(app, 'RotateOAuthCredentialSecret'),
     handler: async (request, reply) => {
       const credentialId = request.params.credentialId

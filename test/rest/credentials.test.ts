@@ -356,8 +356,15 @@ t.test('rotate: the new secret, the old one during the grace period, 409 on a se
   t.equal(tooLong.status, 400)
   t.equal(tooLong.body.errors?.[0]?.pointer, '/graceSeconds')
 
-  const immediate = await callRest<Credential & { clientSecret: string }>(test, { method: 'POST', url })
-  t.equal(immediate.status, 200, 'no body: no grace period')
+  // A POST without a body is what any page can send cross-site, with the Basic credentials a
+  // browser keeps for this origin once someone signed in at its prompt: it must not rotate.
+  const bodiless = await callRest<Problem>(test, { method: 'POST', url })
+  t.equal(bodiless.status, 400, 'no body: refused')
+  t.strictSame(bodiless.body.errors, [{ in: 'body', pointer: '', detail: 'The body must be object.' }])
+  t.ok(await test.app.credentials.authenticate(created.clientIdentifier, rotated.body.clientSecret), 'nothing rotated')
+
+  const immediate = await callRest<Credential & { clientSecret: string }>(test, { method: 'POST', url, body: {} })
+  t.equal(immediate.status, 200, 'empty object: no grace period')
   t.equal(immediate.body.previousSecretExpiresAt, null)
   t.equal(await test.app.credentials.authenticate(created.clientIdentifier, created.clientSecret), null)
   t.equal(await test.app.credentials.authenticate(created.clientIdentifier, rotated.body.clientSecret), null)
