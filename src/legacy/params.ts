@@ -8,7 +8,7 @@ import { legacyMessages } from './messages.js'
 /** What a legacy request carries once its query and body are merged: PHP's `$_REQUEST`. */
 export type LegacyParams = Record<string, unknown>
 
-export const FORM_LIMITS = { parameters: 200, arrayItems: 50, depth: 3, fieldBytes: 16 * 1024 } as const
+export const FORM_LIMITS = { parameters: 200, arrayItems: 50, depth: 3 } as const
 
 /**
  * Parses a form (or query) string the way PHP fills `$_POST`: `a[]=1&a[]=2` and `a[0]=1` make

@@ -33,7 +33,9 @@ class Refusal extends Error {
 export default async function legacyApi(app: FastifyInstance) {
   await app.register(formbody, { parser: parseForm })
   await app.register(multipart, {
-    limits: { fields: FORM_LIMITS.parameters, fieldSize: FORM_LIMITS.fieldBytes, files: 0, parts: FORM_LIMITS.parameters },
+    // A field may be as long as the whole body may be: busboy cuts a longer field short without
+    // a word, and a redirect URI list cut short would be stored as a shorter URI.
+    limits: { fields: FORM_LIMITS.parameters, fieldSize: app.initialConfig.bodyLimit, files: 0, parts: FORM_LIMITS.parameters },
   })
 
   const { access, config } = app

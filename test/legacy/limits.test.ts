@@ -30,6 +30,19 @@ t.test('multipart bodies over 64 KiB: 413, declared or chunked', async (t) => {
   t.same([fine.statusCode, JSON.parse(fine.body).result], [200, 'success'], 'a body under the limit is read')
 })
 
+t.test('a multipart field is never cut short: a long redirect URI list is stored whole', async (t) => {
+  const credential = await createCredential(test)
+  // Ten URIs of about 1,800 characters in one field, 18 KB: past the 16 KiB busboy once cut to.
+  const uris = Array.from({ length: 10 }, (_, i) => `https://app${i}.example.com/${'p'.repeat(1_800)}`)
+  const boundary = 'long-field'
+  const part = (name: string, value: string | number) => `--${boundary}\r\nContent-Disposition: form-data; name="${name}"\r\n\r\n${value}\r\n`
+  const body = part('action', 'UpdateOAuthCredential') + part('identifier', test.admin.identifier) + part('secret', test.admin.secret) +
+    part('credentialId', credential.credentialId) + part('redirectUri', uris.join(' ')) + `--${boundary}--\r\n`
+  const answer = await test.app.inject({ method: 'POST', url: '/includes/api.php?responsetype=json', headers: { 'content-type': `multipart/form-data; boundary=${boundary}` }, payload: body })
+  t.same(JSON.parse(answer.body), { result: 'success', credentialId: String(credential.credentialId) })
+  t.same((await storedCredential(test, credential.credentialId)).redirectUris, uris, 'every URI whole')
+})
+
 t.test('every legacy answer sends Cache-Control: no-store', async (t) => {
   const credential = await createCredential(test)
   const answers = [
