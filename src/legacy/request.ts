@@ -60,11 +60,17 @@ export function plain(value: unknown): string {
   return typeof value === 'string' ? value : ''
 }
 
-/** The `responsetype` asked for; these actions answer in NVP when it is left out. */
-export function requestedType(value: unknown): string {
-  return typeof value === 'string' && value !== '' ? value.toLowerCase() : 'nvp'
+/**
+ * The `responsetype` asked for; these actions answer in NVP when it is left out. Null when it
+ * came as a list or map (`responsetype=json&responsetype=json`): that is refused, not read as
+ * "left out", which would answer NVP to a caller that asked for JSON.
+ */
+export function requestedType(value: unknown): string | null {
+  if (value === undefined || value === null || value === '') return 'nvp'
+  if (typeof value === 'object') return null
+  return String(value).toLowerCase()
 }
 
-export function isResponseType(type: string): type is ResponseType {
-  return (RESPONSE_TYPES as readonly string[]).includes(type)
+export function isResponseType(type: string | null): type is ResponseType {
+  return (RESPONSE_TYPES as readonly string[]).includes(type as string)
 }

@@ -6,6 +6,7 @@ import { AccessRefused, checkAccess, type AccessAttempt, type AccessCheck } from
 import { failureOf, INTERNAL_ERROR, refuseUnavailable, UNAVAILABLE } from '../http/errors.js'
 import { RateLimited } from '../limits/index.js'
 import { LEGACY_ACTIONS } from './actions.js'
+import { legacyMessages } from './messages.js'
 import { CONTENT_TYPES, render, type LegacyReply, type ResponseType } from './format.js'
 import { LEGACY_GET_SCHEMA, LEGACY_POST_SCHEMA, LegacyRequest } from './openapi.js'
 import { FORM_LIMITS, parseForm } from './params.js'
@@ -66,7 +67,10 @@ export default async function legacyApi(app: FastifyInstance) {
     const forwardTo = definition ? undefined : upstream
     const requested = requestedType(params.responsetype)
     if (!isResponseType(requested) && !forwardTo) {
-      const message = `Unsupported API response type format "${requested}". Supported formats include: json, xml, nvp`
+      const message =
+        requested === null
+          ? legacyMessages.singleValue('responsetype')
+          : `Unsupported API response type format "${requested}". Supported formats include: json, xml, nvp`
       return send(reply, 400, { result: 'error', message }, 'json', '')
     }
     const type = isResponseType(requested) ? requested : 'json'

@@ -131,6 +131,15 @@ t.test('responsetype: nvp when left out, unsupported formats refused', async (t)
   })
   const anonymous = await callLegacy(test, { ...list, responsetype: 'php' }, { auth: false })
   t.same([anonymous.status, anonymous.data.message], [400, 'Unsupported API response type format "php". Supported formats include: json, xml, nvp'])
+
+  // Sent twice, or as a list, it is not "left out": that would answer NVP to a caller asking for JSON.
+  const single = { result: 'error', message: 'The responsetype parameter must be a single value.' }
+  for (const arrayFormat of ['repeat', 'brackets'] as const) {
+    const twice = await callLegacy(test, { ...list, responsetype: ['json', 'json'] }, { arrayFormat })
+    t.same([twice.status, twice.contentType, twice.data], [400, 'application/json; charset=utf-8', single], arrayFormat)
+  }
+  const json = await callLegacy(test, { ...list, responsetype: ['json'] }, { encoding: 'json' })
+  t.same([json.status, json.data], [400, single], 'a list in a JSON body')
 })
 
 t.test('errors keep the requested format', async (t) => {
