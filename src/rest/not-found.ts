@@ -9,7 +9,8 @@ import { problem, sendProblem } from './problem.js'
 export function answerUnknownRoutes(app: FastifyInstance) {
   const routes: { pattern: RegExp; methods: string[] }[] = []
   app.addHook('onRoute', (route: RouteOptions) => {
-    const pattern = new RegExp(`^${route.url.replace(/\/$/, '').replace(/:[^/]+/g, '[^/]+')}/?$`)
+    // The path exactly as the router takes it: with a trailing slash only where a route has one.
+    const pattern = new RegExp(`^${route.url.replace(/:[^/]+/g, '[^/]+')}$`)
     routes.push({ pattern, methods: [route.method].flat() })
   })
   app.setNotFoundHandler((request, reply) => {
