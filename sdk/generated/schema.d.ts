@@ -447,11 +447,8 @@ export interface components {
          *     }
          */
         SecretRotation: {
-            /**
-             * @description How long the previous secret keeps working (at most 7 days). 0 revokes it at once.
-             * @default 0
-             */
-            graceSeconds: number;
+            /** @description How long the previous secret keeps working (at most 7 days). 0, or left out, revokes it at once. */
+            graceSeconds?: number;
         };
         /**
          * ClientAuthentication
@@ -1012,7 +1009,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Missing or wrong API credential (HTTP Basic). */
+            /** @description Missing or wrong API credential (HTTP Basic), or a wrong client identifier or secret: detail says which ("Authentication Failed" or "The client identifier or secret is wrong."). */
             401: {
                 headers: {
                     /** @description Basic realm="oauth-credentials" */
@@ -1521,7 +1518,7 @@ export interface operations {
     updateCredential: {
         parameters: {
             query?: {
-                /** @description Validate and answer with the would-be credential; write nothing. */
+                /** @description Validate and answer with the would-be credential; write nothing. The answer has no ETag header, and its etag and version are still the stored ones: send that etag in If-Match to make the same change for real. */
                 dryRun?: boolean;
             };
             header?: {

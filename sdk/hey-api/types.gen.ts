@@ -310,7 +310,7 @@ export type CredentialPatch = {
  */
 export type SecretRotation = {
     /**
-     * How long the previous secret keeps working (at most 7 days). 0 revokes it at once.
+     * How long the previous secret keeps working (at most 7 days). 0, or left out, revokes it at once.
      */
     graceSeconds?: number;
 };
@@ -529,7 +529,7 @@ export type AuthenticateClientErrors = {
      */
     400: Problem;
     /**
-     * Missing or wrong API credential (HTTP Basic).
+     * Missing or wrong API credential (HTTP Basic), or a wrong client identifier or secret: detail says which ("Authentication Failed" or "The client identifier or secret is wrong.").
      */
     401: Problem;
     /**
@@ -707,7 +707,7 @@ export type UpdateCredentialData = {
     };
     query?: {
         /**
-         * Validate and answer with the would-be credential; write nothing.
+         * Validate and answer with the would-be credential; write nothing. The answer has no ETag header, and its etag and version are still the stored ones: send that etag in If-Match to make the same change for real.
          */
         dryRun?: boolean;
     };

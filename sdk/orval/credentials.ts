@@ -229,7 +229,7 @@ export interface CredentialPatch {
 
 export interface SecretRotation {
   /**
-     * How long the previous secret keeps working (at most 7 days). 0 revokes it at once.
+     * How long the previous secret keeps working (at most 7 days). 0, or left out, revokes it at once.
      * @minimum 0
      * @maximum 604800
      */
@@ -327,7 +327,7 @@ cursor?: string;
 
 export type UpdateCredentialParams = {
 /**
- * Validate and answer with the would-be credential; write nothing.
+ * Validate and answer with the would-be credential; write nothing. The answer has no ETag header, and its etag and version are still the stored ones: send that etag in If-Match to make the same change for real.
  */
 dryRun?: boolean;
 };

@@ -4,6 +4,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify'
 import type { Actor, Credential } from '../credentials/credential.js'
 import { credentialNotFound } from '../credentials/errors.js'
 import { splitScopes } from '../schemas/credential.js'
+import { refusals } from '../api-clients/access.js'
 import { requireSecretIssuing } from '../http/authorization.js'
 import { admit, callerOf, guard } from './auth.js'
 import { etagOf, preconditionOf } from './etag.js'
@@ -38,6 +39,20 @@ const REST_PREFIX = '/oauth/credentials'
 const MERGE_PATCH_TYPE = 'application/merge-patch+json'
 /** What Fastify sends serialized JSON as. */
 const JSON_TYPE = 'application/json; charset=utf-8'
+const CLIENT_REFUSED = 'The client identifier or secret is wrong.'
+
+/**
+ * POST …/authenticate answers 401 for its caller's credential and for the client's it checks,
+ * with a Basic challenge either way (a 401 must carry one, RFC 9110); `detail` tells them apart.
+ */
+const AUTHENTICATE_PROBLEMS = (() => {
+  const answers = problems(...BODY_PROBLEMS)
+  const description =
+    'Missing or wrong API credential (HTTP Basic), or a wrong client identifier or secret: detail says which ' +
+    `("${refusals.failed}" or "${CLIENT_REFUSED}").`
+  return { ...answers, 401: { ...answers[401], description } }
+})()
+
 /** POST …/authenticate's answers, serialized, by the credential object the service answered. */
 const answers = new WeakMap<Credential, string>()
 
@@ -119,7 +134,7 @@ const resource: FastifyPluginAsyncTypebox = async (app) => {
       body: Type.Ref(AuthenticateBody),
       response: {
         200: answer('The client credentials are valid: the credential, without any secret.', CredentialSchema),
-        ...problems(...BODY_PROBLEMS),
+        ...AUTHENTICATE_PROBLEMS,
       },
     },
     onRequest: guard(app, 'AuthenticateOAuthCredential'),
@@ -131,7 +146,7 @@ const resource: FastifyPluginAsyncTypebox = async (app) => {
       const checked = checking instanceof Promise ? await checking : checking
       const pending = admit(request, { client: clientIdentifier, clientExists: checked !== undefined, clientFailed: !checked })
       if (pending) await pending
-      if (!checked) throw new HttpProblem(401, 'The client identifier or secret is wrong.', undefined, challengeFor(request))
+      if (!checked) throw new HttpProblem(401, CLIENT_REFUSED, undefined, challengeFor(request))
       const used = credentials.recordUse(checked)
       const credential = used instanceof Promise ? await used : used
       // The same credential object until it changes (or its lastUsedAt does): serialized once.

@@ -204,11 +204,12 @@ export const CredentialPatchBody = Type.Object(
 export const RotateSecretBody = Type.Object(
   {
     graceSeconds: Type.Optional(
+      // No `default: 0` in the schema: openapi-typescript makes a property with a default
+      // required, and `{}` (no grace period) must stay a body its SDK can send.
       Type.Integer({
         minimum: 0,
         maximum: MAX_GRACE_SECONDS,
-        default: 0,
-        description: 'How long the previous secret keeps working (at most 7 days). 0 revokes it at once.',
+        description: 'How long the previous secret keeps working (at most 7 days). 0, or left out, revokes it at once.',
       }),
     ),
   },
@@ -243,7 +244,12 @@ export const IfMatchHeaders = Type.Object({
 export const DryRunQuery = Type.Object(
   {
     dryRun: Type.Optional(
-      Type.Boolean({ default: false, description: 'Validate and answer with the would-be credential; write nothing.' }),
+      Type.Boolean({
+        default: false,
+        description:
+          'Validate and answer with the would-be credential; write nothing. The answer has no ETag header, and its ' +
+          'etag and version are still the stored ones: send that etag in If-Match to make the same change for real.',
+      }),
     ),
   },
   strict,

@@ -66,11 +66,17 @@ t.test('the generated SDK drives a credential through its life against a listeni
   const wrong = await client.POST('/oauth/credentials/authenticate', { body: { clientIdentifier, clientSecret: 'wrong' } })
   t.equal(wrong.response.status, 401)
 
+  // No grace period: an empty body, which the SDK's types must allow (npm run typecheck).
+  const revoked = await client.POST('/oauth/credentials/{credentialId}/secret', { params: { path }, body: {} })
+  t.equal(revoked.data?.previousSecretExpiresAt, null)
+  const withOld = await client.POST('/oauth/credentials/authenticate', { body: { clientIdentifier, clientSecret: newSecret } })
+  t.equal(withOld.response.status, 401, 'the secret before it stops at once')
+
   const deleted = await client.DELETE('/oauth/credentials/{credentialId}', { params: { path } })
   t.equal(deleted.response.status, 204)
   const gone = await client.GET('/oauth/credentials/{credentialId}', { params: { path } })
   t.equal(gone.response.status, 404)
   t.equal(gone.error?.detail, 'Invalid Credential ID provided.')
   const trail = await client.GET('/oauth/credentials/{credentialId}/events', { params: { path } })
-  t.same(trail.data?.items.map((event) => event.action), ['delete', 'rotate_secret', 'update', 'create'])
+  t.same(trail.data?.items.map((event) => event.action), ['delete', 'rotate_secret', 'rotate_secret', 'update', 'create'])
 })
