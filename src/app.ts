@@ -73,6 +73,13 @@ async function app(fastify: FastifyInstance, { config, database }: AppOptions) {
   })
   fastify.decorate('access', accessChecks(fastify.apiClients, fastify.limits, config.API_ACCESS_KEY))
 
+  // Fastify's own 404 repeats the URL, query string and all, where a caller may have put a
+  // secret (api.php reads one from the query): the path is enough. REST answers its own.
+  fastify.setNotFoundHandler((request, reply) => {
+    const path = request.url.split('?')[0]
+    return reply.code(404).send({ message: `Route ${request.method}:${path} not found`, error: 'Not Found', statusCode: 404 })
+  })
+
   // First: the document collects the routes registered after it.
   await fastify.register(apiDocs)
   await fastify.register(opsRoutes)

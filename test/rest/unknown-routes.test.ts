@@ -32,3 +32,13 @@ t.test('a method the path does not take: 405 problem+json with Allow', async (t)
     t.equal(response.json().detail, `${method} is not allowed here; use ${allow}.`)
   }
 })
+
+t.test('outside the resource a 404 names the path, never the query string a secret may be in', async (t) => {
+  const secret = 'Zm9vYmFyIGEgc2VjcmV0'
+  for (const [method, url] of [['PUT', `/includes/api.php?action=ListOAuthCredentials&identifier=admin&secret=${secret}`], ['GET', `/nothing?token=${secret}`]] as const) {
+    const response = await test.app.inject({ method, url })
+    t.equal(response.statusCode, 404, `${method} ${url}`)
+    t.notMatch(response.body, secret)
+    t.same(response.json(), { message: `Route ${method}:${url.split('?')[0]} not found`, error: 'Not Found', statusCode: 404 })
+  }
+})
