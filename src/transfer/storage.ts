@@ -35,14 +35,20 @@ const EVENTS_BY_IDS = sql<EventRow, { ids: number[] }>('transfer.events_by_ids',
 /**
  * For each credential id that `actor` imported: the newest change made here since its newest
  * import (an event of another source than `import`; another import, such as a restore, is no
- * change), through the (credential_id, id) index. An id this importer never imported has none.
+ * change), through the (credential_id, id) index. A trail with neither an import of `actor`'s
+ * nor any creation left was pruned past them (AUDIT_RETENTION_DAYS deletes the oldest first):
+ * every change in it was made here after the import. Otherwise an id this importer never
+ * imported has none.
  */
 const CHANGED_SINCE_IMPORT = sql<EventRow, { ids: number[]; actor: string }>('transfer.changed_since_import', 
   `SELECT changed.* FROM unnest(CAST(:ids AS integer[])) AS wanted(id)
    CROSS JOIN LATERAL (SELECT max(id) AS id FROM audit_event
      WHERE credential_id = wanted.id AND source = '${IMPORT_SOURCE}' AND actor = :actor) AS imported
    CROSS JOIN LATERAL (SELECT ${EVENT_COLUMNS} FROM audit_event
-     WHERE credential_id = wanted.id AND id > imported.id AND source <> '${IMPORT_SOURCE}' ORDER BY id DESC LIMIT 1) AS changed`,
+     WHERE credential_id = wanted.id AND source <> '${IMPORT_SOURCE}'
+       AND (id > imported.id OR (imported.id IS NULL AND NOT EXISTS (
+         SELECT 1 FROM audit_event created WHERE created.credential_id = wanted.id AND created.action = 'create')))
+     ORDER BY id DESC LIMIT 1) AS changed`,
 )
 
 const CREDENTIALS_PAGE = sql<StoredCredential, { afterId: number; limit: number }>('transfer.credentials_page', 

@@ -5,6 +5,8 @@ import path from 'node:path'
 import { promisify } from 'node:util'
 import t from 'tap'
 import { loadConfig } from '../../src/config.js'
+import { AuditRetention } from '../../src/credentials/retention.js'
+import { credentialStorage } from '../../src/credentials/storage.js'
 import { PROJECT_ROOT } from '../../src/paths.js'
 import { buildTestApp, freshDatabaseFor } from '../helpers/app.js'
 import { cli } from '../helpers/cli.js'
@@ -191,4 +193,15 @@ t.test('import-legacy: from the original, all or nothing, again and again; its c
   await upstream.setClients([{ ...renamed, description: 'changed at the original' }, { ...later, name: 'Renamed at the original' }])
   const afterRestore = await importLegacy()
   t.match(afterRestore.stdout, /^Credentials: 0 to create, 1 to update, 0 unchanged, 1 changed here since imported \(kept\)\n {2}update 30 WHMCS\.later: name\n {2}keep 9 /)
+  // Audit retention prunes the oldest events first: the imports' go before the changes made here
+  // since, which still say that 5 was deleted and 9 changed here.
+  await test.sql("UPDATE audit_event SET created_at = now() - interval '40 days' WHERE source = 'import'")
+  const pruned = await new AuditRetention(credentialStorage(test.app.database), 30, test.app.log).prune()
+  t.ok(pruned.deleted >= 4, `the imports' events pruned (${pruned.deleted})`)
+  t.same(await test.sql("SELECT count(*)::int AS n FROM audit_event WHERE source = 'import' AND credential_id IN (5, 9)"), [{ n: 0 }])
+  await upstream.setClients([sso, portal])
+  const afterRetention = await importLegacy()
+  t.match(afterRetention.stdout, /^Credentials: 0 to create, 0 to update, 0 unchanged, 2 changed here since imported \(kept\)\n {2}keep 5 [^\n]+not created again\n {2}keep 9 /)
+  t.equal((await callRest(test, { method: 'GET', url: '/oauth/credentials/5' })).status, 404, 'still deleted')
+  t.equal(await test.app.credentials.authenticate(portal.clientIdentifier, portal.clientSecret), null, 'the original\'s old secret still does not come back')
 })
