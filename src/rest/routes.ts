@@ -177,8 +177,9 @@ const resource: FastifyPluginAsyncTypebox = async (app) => {
     },
   })
 
-  // In its own scope, so that only PATCH accepts JSON Merge Patch bodies.
-  await app.register(async (patchScope) => {
+  // In its own scope, so that only PATCH accepts JSON Merge Patch bodies. Named: an anonymous
+  // plugin is named after its source text, which traces then show in its hooks' span names.
+  await app.register(async function mergePatchScope(patchScope) {
     patchScope.addContentTypeParser(MERGE_PATCH_TYPE, { parseAs: 'string' }, patchScope.getDefaultJsonParser('error', 'error'))
     patchScope.withTypeProvider<TypeBoxTypeProvider>().patch('/:credentialId', {
       schema: {
