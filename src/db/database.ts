@@ -284,7 +284,7 @@ async function startPglite(target: Exclude<PgliteTarget, { pglite: PGlite }>) {
 }
 
 /** PGlite's transactions, for migrations and Database.transaction. */
-function pgliteSession(pglite: PGlite): MigrationSession {
+export function pgliteSession(pglite: PGlite): MigrationSession {
   return {
     transaction: (work) =>
       pglite.transaction((tx) =>

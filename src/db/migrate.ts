@@ -64,7 +64,13 @@ export async function applyMigrations(
         }
         continue
       }
-      await tx.exec(migration.sql)
+      try {
+        await tx.exec(migration.sql)
+      } catch (error) {
+        // Named, so that the one line a failed start prints says which file to look at.
+        const reason = error instanceof Error ? error.message : String(error)
+        throw new Error(`Migration ${migration.name} failed (${reason}): none of this start's migrations was applied`, { cause: error })
+      }
       await tx.query(
         `INSERT INTO "_prisma_migrations" (id, checksum, finished_at, migration_name, applied_steps_count)
          VALUES ($1, $2, now(), $3, 1)`,
