@@ -39,7 +39,7 @@ export interface paths {
         put?: never;
         /**
          * Check a client secret
-         * @description What an authorization server calls to check client credentials (secrets are stored hashed). Honours the previous secret during a rotation grace period and records lastUsedAt. Wrong secrets are counted per address and per client identifier; past either budget the answer is 429.
+         * @description What an authorization server calls to check client credentials (secrets are stored hashed). Honours the previous secret during a rotation grace period and records lastUsedAt. Wrong secrets are counted per address and per client identifier; past either budget a wrong secret is answered 429, and the right one still authenticates.
          */
         post: operations["authenticateClient"];
         delete?: never;

@@ -47,7 +47,7 @@ export const createCredential = <ThrowOnError extends boolean = false>(options: 
 /**
  * Check a client secret
  *
- * What an authorization server calls to check client credentials (secrets are stored hashed). Honours the previous secret during a rotation grace period and records lastUsedAt. Wrong secrets are counted per address and per client identifier; past either budget the answer is 429.
+ * What an authorization server calls to check client credentials (secrets are stored hashed). Honours the previous secret during a rotation grace period and records lastUsedAt. Wrong secrets are counted per address and per client identifier; past either budget a wrong secret is answered 429, and the right one still authenticates.
  */
 export const authenticateClient = <ThrowOnError extends boolean = false>(options: Options<AuthenticateClientData, ThrowOnError>) => (options.client ?? client).post<AuthenticateClientResponses, AuthenticateClientErrors, ThrowOnError>({
     security: [{ scheme: 'basic', type: 'http' }],

@@ -591,7 +591,7 @@ export const getAuthenticateClientUrl = () => {
 }
 
 /**
- * What an authorization server calls to check client credentials (secrets are stored hashed). Honours the previous secret during a rotation grace period and records lastUsedAt. Wrong secrets are counted per address and per client identifier; past either budget the answer is 429.
+ * What an authorization server calls to check client credentials (secrets are stored hashed). Honours the previous secret during a rotation grace period and records lastUsedAt. Wrong secrets are counted per address and per client identifier; past either budget a wrong secret is answered 429, and the right one still authenticates.
  * @summary Check a client secret
  */
 export const authenticateClient = async (clientAuthentication: ClientAuthentication, options?: RequestInit): Promise<authenticateClientResponse> => {

@@ -52,8 +52,8 @@ export interface Admission {
   /** The caller failed to authenticate (or was refused for its address): it costs the address a failure, and `identifier`'s too when given. */
   failed?: { identifier?: string }
   /**
-   * The client identifier whose secret the request checks (POST …/authenticate): an address
-   * or a client out of client failures is refused.
+   * The client identifier whose secret the request checks (POST …/authenticate): with a wrong
+   * secret, an address or a client out of client failures is refused.
    */
   client?: string
   /** Whether `client` names a credential: as for `identifierExists`, real ones are counted apart here. */
@@ -196,14 +196,19 @@ async function limits(app: FastifyInstance, settings: LimitSettings) {
       if (address) asks.push({ budget: failuresByAddress, key: ip, use: 'c' }, { budget: byAddress, key: ip, use: 't' })
       if (identifier) asks.push({ budget: failuresByIdentifier, key: identifier, use: 'c', madeUp })
       if (caller !== undefined) asks.push({ budget: byCaller, key: caller, use: 't' })
-      if (client !== undefined) {
+      // Only a wrong client secret meets the client budgets. Client identifiers are public (they
+      // travel in authorization URLs), so budgets that refused the right secret too would let
+      // anyone stop a client's token requests with a few wrong ones. The secrets are 512 random
+      // bits: no budget is what stops guessing them; it caps what a flood of wrong ones costs.
+      const clientFailure = client !== undefined && clientFailed === true
+      if (clientFailure) {
         asks.push({ budget: clientFailuresByAddress, key: ip, use: 'c' }, { budget: clientFailuresByClient, key: client, use: 'c', madeUp: madeUpClient })
       }
       if (failed) {
         asks.push({ budget: failuresByAddress, key: ip, use: 'f' })
         if (failed.identifier) asks.push({ budget: failuresByIdentifier, key: failed.identifier, use: 'f', madeUp })
       }
-      if (clientFailed && client !== undefined) {
+      if (clientFailure) {
         asks.push({ budget: clientFailuresByAddress, key: ip, use: 'f' }, { budget: clientFailuresByClient, key: client, use: 'f', madeUp: madeUpClient })
       }
       return decide(asks)

@@ -129,7 +129,8 @@ const resource: FastifyPluginAsyncTypebox = async (app) => {
       description:
         'What an authorization server calls to check client credentials (secrets are stored hashed). ' +
         'Honours the previous secret during a rotation grace period and records lastUsedAt. Wrong secrets ' +
-        'are counted per address and per client identifier; past either budget the answer is 429.',
+        'are counted per address and per client identifier; past either budget a wrong secret is answered ' +
+        '429, and the right one still authenticates.',
       ...OPERATION,
       body: Type.Ref(AuthenticateBody),
       response: {

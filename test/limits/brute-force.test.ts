@@ -33,9 +33,11 @@ t.test('client authentication: wrong secrets per client identifier, from any add
   const authenticate = (clientSecret: string, remoteAddress: string) =>
     callRest<Problem>(test, { method: 'POST', url: '/oauth/credentials/authenticate', body: { clientIdentifier: client.clientIdentifier, clientSecret }, remoteAddress })
   for (let attempt = 1; attempt <= 3; attempt++) t.equal((await authenticate('wrong', `10.1.0.${attempt}`)).status, 401, `failure ${attempt}`)
-  const locked = await authenticate(client.clientSecret, '10.1.0.9')
+  const locked = await authenticate('wrong again', '10.1.0.9')
   t.same([locked.status, locked.body.detail], [429, FAILURES], 'the client is out of failures, from a new address too')
   t.ok(retryAfter(locked.headers) >= 1 && retryAfter(locked.headers) <= 60, `Retry-After ${locked.headers['retry-after']}`)
+  // Its identifier is public (authorization URLs carry it): wrong secrets must not lock it out.
+  t.equal((await authenticate(client.clientSecret, '10.1.0.9')).status, 200, 'its own secret still authenticates')
   const other = await createCredential(test)
   const fine = await callRest(test, { method: 'POST', url: '/oauth/credentials/authenticate', body: { clientIdentifier: other.body.clientIdentifier, clientSecret: other.body.clientSecret }, remoteAddress: '10.1.0.9' })
   t.equal(fine.status, 200, 'another client is not affected')
@@ -48,9 +50,14 @@ t.test('client authentication: wrong secrets per address, over many clients', as
     t.equal(answer.status, 401)
   }
   const { body: good } = await createCredential(test)
-  const locked = await callRest<Problem>(test, { method: 'POST', url: '/oauth/credentials/authenticate', body: { clientIdentifier: good.clientIdentifier, clientSecret: good.clientSecret }, remoteAddress: '10.2.0.1' })
-  t.same([locked.status, locked.body.detail], [429, FAILURES])
+  const authenticate = (clientSecret: string) =>
+    callRest<Problem>(test, { method: 'POST', url: '/oauth/credentials/authenticate', body: { clientIdentifier: good.clientIdentifier, clientSecret }, remoteAddress: '10.2.0.1' })
+  const locked = await authenticate('wrong')
+  t.same([locked.status, locked.body.detail], [429, FAILURES], 'the address is out of client failures')
   t.ok(retryAfter(locked.headers) >= 1)
+  // The address is an authorization server's, checking every client: a flood of wrong secrets
+  // sent through it must not stop the clients that send their right ones.
+  t.equal((await authenticate(good.clientSecret)).status, 200, 'a right secret still authenticates')
 })
 
 t.test('API callers: wrong secrets per API identifier, spread over many addresses', async (t) => {
@@ -93,9 +100,9 @@ t.test('made-up client identifiers cannot push a real client\'s failures out of 
   const authenticate = (clientIdentifier: string, clientSecret: string, remoteAddress: string) =>
     callRest(test, { method: 'POST', url: '/oauth/credentials/authenticate', body: { clientIdentifier, clientSecret }, remoteAddress })
   for (let attempt = 1; attempt <= 3; attempt++) await authenticate(client.clientIdentifier, 'wrong', `10.9.0.${attempt}`)
-  t.equal((await authenticate(client.clientIdentifier, client.clientSecret, '10.9.1.1')).status, 429, 'out of failures')
+  t.equal((await authenticate(client.clientIdentifier, 'wrong', '10.9.1.1')).status, 429, 'out of failures')
   await failMadeUp('10.10', 5, (n, remoteAddress) => authenticate(`made-up-${n}`, 'wrong', remoteAddress))
-  t.equal((await authenticate(client.clientIdentifier, client.clientSecret, '10.9.1.2')).status, 429, `still out of failures after ${MADE_UP} made-up clients failed`)
+  t.equal((await authenticate(client.clientIdentifier, 'wrong', '10.9.1.2')).status, 429, `still out of failures after ${MADE_UP} made-up clients failed`)
 })
 
 t.test('legacy IP refusals count against the address\'s failure budget', async (t) => {

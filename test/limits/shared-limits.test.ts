@@ -54,7 +54,9 @@ t.test('two replicas share one failure budget per client', async (t) => {
     callRest(replica, { method: 'POST', url: '/oauth/credentials/authenticate', body: { clientIdentifier: client.clientIdentifier, clientSecret }, remoteAddress })
   t.equal((await authenticate(first, client.clientSecret, '10.9.9.1')).status, 200)
   for (let n = 0; n < 3; n++) t.equal((await authenticate(n % 2 ? first : second, 'wrong', `10.9.9.${n + 2}`)).status, 401)
-  t.equal((await authenticate(first, client.clientSecret, '10.9.9.9')).status, 429, 'out of failures, even with its secret')
+  t.equal((await authenticate(first, 'wrong', '10.9.9.9')).status, 429, 'out of failures on either replica')
+  t.equal((await authenticate(second, 'wrong', '10.9.9.10')).status, 429)
+  t.equal((await authenticate(first, client.clientSecret, '10.9.9.9')).status, 200, 'its own secret still authenticates')
 })
 
 t.test('without REDIS_URL each process counts on its own', async (t) => {
@@ -170,8 +172,9 @@ t.test('an authentication asks Redis once, whatever it finds: every budget of th
   const newcomer = await fresh()
   t.same(await roundTrips(1, () => authenticate('wrong', newcomer)), { perRequest: 1, statuses: [401] }, 'a wrong client secret from a caller not yet remembered: one')
   t.same(await roundTrips(1, () => authenticate('wrong')), { perRequest: 1, statuses: [401] }, 'a wrong client secret: one')
-  const locked = await roundTrips(3, () => authenticate(client.clientSecret))
-  t.same(locked, { perRequest: 1, statuses: [429] }, 'the client is out of failures, even with its secret: one')
+  const locked = await roundTrips(3, () => authenticate('wrong'))
+  t.same(locked, { perRequest: 1, statuses: [429] }, 'a wrong secret for a client out of failures: one')
+  t.same(await roundTrips(2, () => authenticate(client.clientSecret)), { perRequest: 1, statuses: [200] }, 'its own secret still authenticates: one')
   t.same(await roundTrips(2, () => authenticate(other.clientSecret, undefined, other.clientIdentifier)), { perRequest: 1, statuses: [200] }, 'another client: one')
   t.same(
     await roundTrips(2, () => authenticate(client.clientSecret, undefined, 'x'.repeat(300))),
