@@ -50,7 +50,7 @@ t.test('traces', async (t) => {
     t.notOk(tracingRequested({ OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318', OTEL_TRACES_EXPORTER: 'none' }))
   })
 
-  t.test('a PATCH and a legacy update: server spans by route, statement spans under them, caller context kept, no secrets', async (t) => {
+  t.test('a PATCH, a legacy update and a legacy GET: server spans by route, statement spans under them, caller context kept, no secrets', async (t) => {
     const test = await buildTestApp(t)
     const base = await test.app.listen({ port: 0, host: '127.0.0.1' })
     const caller = { identifier: test.admin.identifier, secret: test.admin.secret }
@@ -86,6 +86,10 @@ t.test('traces', async (t) => {
     })
     const answer = (await updated.json()) as { result: string; newClientSecret: string }
     t.equal(answer.result, 'success')
+    // api.php takes GET too, secrets in the query string; a client secret may stray there as well.
+    const query = new URLSearchParams({ action: 'ListOAuthCredentials', identifier: caller.identifier, secret: caller.secret, clientSecret })
+    const listed = await fetch(`${base}/includes/api.php?${query.toString()}`)
+    t.equal(listed.status, 200)
     await test.app.close()
     await stopTracing() // flushes what is buffered
 
@@ -102,6 +106,8 @@ t.test('traces', async (t) => {
       return children.flatMap((child) => [child, ...descendants(child)])
     }
     const serverSpan = (name: string) => spans.find((span) => span.name === name && span.kind === SPAN_KIND.SERVER)
+    // Hook spans are named after their plugin: an anonymous one would be named by its source text.
+    t.same(spans.filter((span) => /[{}()]|=>/.test(span.name)).map((span) => span.name), [], 'no span named by source text')
 
     const patch = serverSpan('PATCH /oauth/credentials/:credentialId')
     t.ok(patch, 'the PATCH has a server span named by its route')
@@ -110,6 +116,14 @@ t.test('traces', async (t) => {
     const legacy = serverSpan('POST /includes/api.php')
     t.ok(legacy, 'the legacy update has a server span named by its route')
     t.not(legacy?.traceId, callerTrace, 'without a traceparent, a trace of its own')
+    const get = serverSpan('GET /includes/api.php')
+    const attribute = (key: string) => get?.attributes?.find((attribute) => attribute.key === key)?.value.stringValue
+    t.equal(attribute('url.path'), '/includes/api.php', 'url.path: the path alone')
+    t.equal(
+      attribute('url.query'),
+      `action=ListOAuthCredentials&identifier=${caller.identifier}&secret=[REDACTED]&clientSecret=[REDACTED]`,
+      'url.query: the query, its secrets masked',
+    )
 
     for (const root of [patch, legacy]) {
       if (!root) continue

@@ -2,6 +2,7 @@ import { createRequire } from 'node:module'
 import { FastifyOtelInstrumentation } from '@fastify/otel'
 import { PgInstrumentation } from '@opentelemetry/instrumentation-pg'
 import { NodeSDK } from '@opentelemetry/sdk-node'
+import { redactUrl } from '../logging.js'
 import { METRICS_PATH } from './http.js'
 import { traceStatements } from './tracing.js'
 
@@ -20,8 +21,17 @@ const sdk = new NodeSDK({
     new FastifyOtelInstrumentation({
       registerOnInitialization: true,
       ignorePaths: ({ url }) => UNTRACED.has(url.split('?')[0] ?? ''),
-      // A server span named `METHOD /route/:template`, as the HTTP conventions name them.
-      requestHook: (span, request) => span.updateName(`${request.method} ${request.routeOptions.url ?? 'unmatched'}`),
+      requestHook: (span, request) => {
+        // A server span named `METHOD /route/:template`, as the HTTP conventions name them.
+        span.updateName(`${request.method} ${request.routeOptions.url ?? 'unmatched'}`)
+        // @fastify/otel sets url.path to the whole URL, query included, where api.php callers
+        // may put their secret: the path alone, and the query apart with its secrets masked.
+        const url = redactUrl(request.url)
+        const query = url.indexOf('?')
+        if (query === -1) return
+        span.setAttribute('url.path', url.slice(0, query))
+        span.setAttribute('url.query', url.slice(query + 1))
+      },
     }),
     // Statements sent outside a request (the change listener, migrations) start no trace.
     new PgInstrumentation({ requireParentSpan: true }),
