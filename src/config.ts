@@ -1,4 +1,5 @@
-import { Type, type Static } from '@sinclair/typebox'
+import { isIP } from 'node:net'
+import { FormatRegistry, Type, type Static } from '@sinclair/typebox'
 import { Value } from '@sinclair/typebox/value'
 import { API_IDENTIFIER_RULE } from './api-clients/access.js'
 
@@ -6,12 +7,19 @@ const LogLevel = Type.Union(
   ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((level) => Type.Literal(level)),
 )
 
-/** Every setting the service reads from the environment, with its default and its rule. */
+// A pattern let through what Fastify then refuses at start (10.0.0.0/33), an error naming no setting.
+FormatRegistry.Set('trust-proxy', (value) => value === 'true' || value === 'false' || value.split(',').every(isProxyAddress))
+
+/**
+ * Every setting the service reads from the environment, with its default and its rule. An error
+ * never shows a `redact: 'value'` setting's value, nor a `redact: 'credentials'` URL's user name,
+ * password or query.
+ */
 const ConfigSchema = Type.Object({
   PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 3000 }),
   HOST: Type.String({ minLength: 1, default: '127.0.0.1' }),
   DATABASE_URL: Type.Optional(
-    Type.String({ pattern: '^postgres(ql)?://', description: 'a postgres:// or postgresql:// URL' }),
+    Type.String({ pattern: '^postgres(ql)?://', description: 'a postgres:// or postgresql:// URL', redact: 'credentials' }),
   ),
   DATABASE_TIMEOUT_MS: Type.Integer({
     minimum: 100,
@@ -28,17 +36,17 @@ const ConfigSchema = Type.Object({
   LOG_LEVEL: Type.Union(LogLevel.anyOf, { default: 'info' }),
   API_BOOTSTRAP_IDENTIFIER: Type.Optional(Type.String(API_IDENTIFIER_RULE)),
   API_BOOTSTRAP_SECRET: Type.Optional(
-    Type.String({ minLength: 32, maxLength: 256, description: 'at least 32 characters' }),
+    Type.String({ minLength: 32, maxLength: 256, description: '32 to 256 characters', redact: 'value' }),
   ),
-  API_ACCESS_KEY: Type.Optional(Type.String({ minLength: 16, description: 'at least 16 characters' })),
+  API_ACCESS_KEY: Type.Optional(Type.String({ minLength: 16, description: 'at least 16 characters', redact: 'value' })),
   TRUST_PROXY: Type.Optional(
     Type.String({
-      pattern: '^(true|false|[0-9a-fA-F.:/, ]+)$',
-      description: 'true, false, or a comma-separated list of proxy addresses or CIDR ranges',
+      format: 'trust-proxy',
+      description: 'true, false, or a comma-separated list of proxy addresses or CIDR ranges such as 10.0.0.0/8; not a hop count',
     }),
   ),
   REDIS_URL: Type.Optional(
-    Type.String({ pattern: '^rediss?://', description: 'a redis:// or rediss:// URL' }),
+    Type.String({ pattern: '^rediss?://', description: 'a redis:// or rediss:// URL', redact: 'credentials' }),
   ),
   REDIS_KEY_PREFIX: Type.String({
     pattern: '^[\\w.:-]{1,64}$',
@@ -90,11 +98,12 @@ const ConfigSchema = Type.Object({
     Type.String({
       pattern: '^https?://[^?#@\\s]+$',
       description: "the original's http(s) …/includes/api.php URL, without query, fragment or user name",
+      redact: 'credentials',
     }),
   ),
   LEGACY_UPSTREAM_TIMEOUT_MS: Type.Integer({ minimum: 1, maximum: 600_000, default: 30_000, description: '1 to 600000' }),
   /** The API secret import-legacy sends to the upstream; read from the environment, never from the command line. */
-  LEGACY_UPSTREAM_SECRET: Type.Optional(Type.String()),
+  LEGACY_UPSTREAM_SECRET: Type.Optional(Type.String({ redact: 'value' })),
 })
 
 export type Config = Static<typeof ConfigSchema>
@@ -111,17 +120,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     const value = env[name]
     if (value === undefined || value === '') continue
     // Conversion would truncate "1.5" to 1: a whole-number setting must be written as one.
-    if (schema.type === 'integer' && !/^\d+$/.test(value)) {
-      throw new ConfigError(`Invalid configuration: ${name}=${JSON.stringify(value)} (${schema.description ?? 'a whole number'})`)
-    }
+    if (schema.type === 'integer' && !/^\d+$/.test(value)) throw invalid(name, value, schema.description ?? 'a whole number')
     raw[name] = value
   }
   const config = Value.Default(ConfigSchema, Value.Convert(ConfigSchema, raw))
   const error = Value.Errors(ConfigSchema, config).First()
   if (error) {
     const name = error.path.replace(/^\//, '')
-    const rule = (error.schema as { description?: string }).description ?? error.message
-    throw new ConfigError(`Invalid configuration: ${name}=${JSON.stringify(env[name])} (${rule})`)
+    throw invalid(name, env[name] ?? '', (error.schema as { description?: string }).description ?? error.message)
   }
   const checked = config as Config
   if ((checked.API_BOOTSTRAP_IDENTIFIER === undefined) !== (checked.API_BOOTSTRAP_SECRET === undefined)) {
@@ -132,10 +138,28 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   return checked
 }
 
+/** The one-line error for a bad value, which container logs keep: never a secret. */
+function invalid(name: string, value: string, rule: string): ConfigError {
+  const { redact } = ConfigSchema.properties[name as keyof Config] as { redact?: 'value' | 'credentials' }
+  if (redact === 'value') return new ConfigError(`Invalid configuration: ${name} (${rule}; the value of a secret is not shown)`)
+  // By hand, not with the URL parser: a password holding "/", "?" or "#" makes it throw, or read
+  // part of the password as the host. All before the last "@" goes, and the query (`password=`).
+  const shown = redact === 'credentials' ? value.replace(/^([a-z][\w+.-]*:\/\/)?.*@/is, '$1***@').replace(/\?.*/s, '?***') : value
+  return new ConfigError(`Invalid configuration: ${name}=${JSON.stringify(shown)} (${rule})`)
+}
+
+/** An address or CIDR range that Fastify's proxy-addr takes; it would also take "1" for 0.0.0.1, which is refused here. */
+function isProxyAddress(entry: string): boolean {
+  const [address = '', prefix, ...rest] = entry.trim().split('/')
+  const family = isIP(address)
+  const max = family === 4 ? 32 : 128
+  return family !== 0 && rest.length === 0 && (prefix === undefined || (/^\d+$/.test(prefix) && Number(prefix) >= 1 && Number(prefix) <= max))
+}
+
 /**
- * Reads `.env` in the working directory into process.env when there is one (Node's own
- * parser, the format docker compose reads too). A variable already set in the real
- * environment keeps its value. Answers whether a file was read.
+ * Reads `.env` in the working directory into process.env when there is one, with Node's own
+ * parser: unlike docker compose's, it ends an unquoted value at "#". A variable already set in
+ * the real environment keeps its value. Answers whether a file was read.
  */
 export function loadEnvFile(file = '.env'): boolean {
   try {

@@ -10,13 +10,15 @@ const LOGIN_REFUSED = new Set(['28P01', '28000'])
  * What went wrong when the server or the CLI could not start, as one line that names what to
  * do: a newcomer meets these first, and a stack trace tells them neither.
  */
-export function describeStartFailure(error: unknown, config?: Pick<Config, 'PORT' | 'HOST' | 'DATABASE_URL'>): string {
+export function describeStartFailure(error: unknown, config?: Pick<Config, 'PORT' | 'HOST' | 'DATABASE_URL' | 'METRICS_PORT'>): string {
   if (error instanceof ConfigError || error instanceof DataDirError) return error.message
   const cause = errnoOf(error)
   if (config && cause?.syscall === 'listen') {
-    const where = `${config.HOST}:${config.PORT}`
-    if (cause.code === 'EADDRINUSE') return `Cannot listen on ${where}: the port is in use. Stop what uses it, or set PORT to a free port.`
-    if (cause.code === 'EACCES') return `Cannot listen on ${where}: not allowed (ports below 1024 need privileges). Set PORT above 1023.`
+    // The metrics listener (METRICS_PORT, on HOST too) fails the start as the main one does.
+    const [setting, port] = cause.port !== undefined && cause.port === config.METRICS_PORT ? ['METRICS_PORT', cause.port] : ['PORT', config.PORT]
+    const where = `${config.HOST}:${port}`
+    if (cause.code === 'EADDRINUSE') return `Cannot listen on ${where}: the port is in use. Stop what uses it, or set ${setting} to a free port.`
+    if (cause.code === 'EACCES') return `Cannot listen on ${where}: not allowed (ports below 1024 need privileges). Set ${setting} above 1023.`
     return `Cannot listen on ${where} (${cause.code}): set HOST to an address of this machine, such as 127.0.0.1 or 0.0.0.0.`
   }
   if (config && cause?.code === 'ENOTFOUND' && cause.syscall === 'getaddrinfo' && cause.hostname === config.HOST) {
@@ -41,6 +43,8 @@ interface Errno {
   code?: string
   syscall?: string
   hostname?: string
+  /** The port a listen asked for (Node leaves it out for 0). */
+  port?: number
 }
 
 /** The first error in the cause chain (or an AggregateError's list) that carries a code. */
@@ -55,8 +59,19 @@ function errnoOf(error: unknown): Errno | undefined {
   return undefined
 }
 
-/** Host, port and database name of a PostgreSQL URL: never its password. */
+/**
+ * Host, port and database name of a PostgreSQL URL: never its password, and never an error. Read
+ * by hand after the last "@": the URL parser throws on a password holding "/" or "#", or takes
+ * part of it for the host.
+ */
 function serverOf(url: string): { host: string; database: string } {
-  const parsed = new URL(url)
-  return { host: `${parsed.hostname}:${parsed.port || '5432'}`, database: decodeURIComponent(parsed.pathname.slice(1)) || parsed.username }
+  const [, userinfo = '', authority = '', path = ''] = /^(?:[^:/?#]*:\/\/)?(?:(.*)@)?([^/?#]*)\/?([^?#]*)/s.exec(url) ?? []
+  const decoded = (text: string) => {
+    try {
+      return decodeURIComponent(text)
+    } catch {
+      return text
+    }
+  }
+  return { host: /:\d+$/.test(authority) ? authority : `${authority}:5432`, database: decoded(path) || decoded(userinfo.split(':')[0] ?? '') }
 }

@@ -1,8 +1,11 @@
 import t from 'tap'
-import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import Fastify from 'fastify'
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
+import { parseEnv } from 'node:util'
 import { ConfigError, corsOrigins, loadConfig, loadEnvFile, trustProxySetting } from '../src/config.js'
+import { PROJECT_ROOT } from '../src/paths.js'
 
 t.test('defaults: a laptop start needs no configuration', async (t) => {
   t.same(loadConfig({}), {
@@ -58,9 +61,9 @@ t.test('a bad value stops with one line naming the variable', async (t) => {
     [{ CLIENT_IDENTIFIER_PREFIX: 'lower' }, /^Invalid configuration: CLIENT_IDENTIFIER_PREFIX="lower" \(upper case/],
     [{ CLIENT_IDENTIFIER_PREFIX: 'A'.repeat(17) }, /^Invalid configuration: CLIENT_IDENTIFIER_PREFIX=/],
     [{ LOG_LEVEL: 'loud' }, /^Invalid configuration: LOG_LEVEL="loud"/],
-    [{ API_BOOTSTRAP_IDENTIFIER: 'ops', API_BOOTSTRAP_SECRET: 'short' }, /^Invalid configuration: API_BOOTSTRAP_SECRET="short" \(at least 32 characters\)$/],
+    [{ API_BOOTSTRAP_IDENTIFIER: 'ops', API_BOOTSTRAP_SECRET: 'short' }, /^Invalid configuration: API_BOOTSTRAP_SECRET \(32 to 256 characters; the value of a secret is not shown\)$/],
     [{ API_BOOTSTRAP_IDENTIFIER: 'ops' }, /^Invalid configuration: API_BOOTSTRAP_IDENTIFIER and API_BOOTSTRAP_SECRET must be set together$/],
-    [{ API_ACCESS_KEY: 'short' }, /^Invalid configuration: API_ACCESS_KEY="short"/],
+    [{ API_ACCESS_KEY: 'short' }, /^Invalid configuration: API_ACCESS_KEY \(at least 16 characters; the value of a secret is not shown\)$/],
     [{ TRUST_PROXY: 'everyone' }, /^Invalid configuration: TRUST_PROXY="everyone"/],
     [{ REDIS_URL: 'localhost:6379' }, /^Invalid configuration: REDIS_URL="localhost:6379" \(a redis:\/\/ or rediss:\/\/ URL\)$/],
     [{ REDIS_KEY_PREFIX: 'has space' }, /^Invalid configuration: REDIS_KEY_PREFIX="has space"/],
@@ -70,8 +73,8 @@ t.test('a bad value stops with one line naming the variable', async (t) => {
     [{ METRICS_PORT: '9100.5' }, /^Invalid configuration: METRICS_PORT="9100.5" \(a port for \/metrics alone, 0 to 65535\)$/],
     [{ METRICS_PORT: '70000' }, /^Invalid configuration: METRICS_PORT="70000" \(a port for \/metrics alone/],
     [{ LEGACY_UPSTREAM_URL: 'billing.example.com/includes/api.php' }, /^Invalid configuration: LEGACY_UPSTREAM_URL=.* \(the original's http\(s\)/],
-    [{ LEGACY_UPSTREAM_URL: 'https://billing.example.com/includes/api.php?x=1' }, /^Invalid configuration: LEGACY_UPSTREAM_URL=/],
-    [{ LEGACY_UPSTREAM_URL: 'https://admin:pw@billing.example.com/includes/api.php' }, /^Invalid configuration: LEGACY_UPSTREAM_URL=/],
+    [{ LEGACY_UPSTREAM_URL: 'https://billing.example.com/includes/api.php?x=1' }, /^Invalid configuration: LEGACY_UPSTREAM_URL="https:\/\/billing.example.com\/includes\/api.php\?\*\*\*" \(/],
+    [{ LEGACY_UPSTREAM_URL: 'https://admin:pw@billing.example.com/includes/api.php' }, /^Invalid configuration: LEGACY_UPSTREAM_URL="https:\/\/\*\*\*@billing.example.com\/includes\/api.php" \(/],
     [{ LEGACY_UPSTREAM_TIMEOUT_MS: '0' }, /^Invalid configuration: LEGACY_UPSTREAM_TIMEOUT_MS="0" \(1 to 600000\)$/],
   ]
   for (const [env, message] of cases) {
@@ -80,6 +83,51 @@ t.test('a bad value stops with one line naming the variable', async (t) => {
     t.match(error.message, message, JSON.stringify(env))
     t.notMatch(error.message, /\n/, 'one line')
   }
+})
+
+t.test('a bad secret is never shown, nor the user name, password or query of a bad URL', async (t) => {
+  const cases: [Record<string, string>, string[]][] = [
+    [{ API_BOOTSTRAP_IDENTIFIER: 'ops', API_BOOTSTRAP_SECRET: 'Sh0rtSecret' }, ['Sh0rtSecret']],
+    [{ API_BOOTSTRAP_IDENTIFIER: 'ops', API_BOOTSTRAP_SECRET: 'L0ngSecret'.repeat(26) }, ['L0ngSecret']],
+    [{ API_ACCESS_KEY: 'Sh0rtKey' }, ['Sh0rtKey']],
+    [{ DATABASE_URL: 'postgress://dbuser:S3cretPassw0rd@db/oauth' }, ['dbuser', 'S3cretPassw0rd']],
+    [{ DATABASE_URL: 'postgress://dbuser:ab/cd#S3cret@db/oauth' }, ['dbuser', 'ab/cd', 'S3cret']],
+    [{ DATABASE_URL: 'pg://db/oauth?user=dbuser&password=S3cret' }, ['dbuser', 'S3cret']],
+    [{ REDIS_URL: 'redis:/:S3cretPassw0rd@cache:6379' }, ['S3cretPassw0rd']],
+    [{ REDIS_URL: 'http://default:S3cret@cache:6379' }, ['default', 'S3cret']],
+    [{ LEGACY_UPSTREAM_URL: 'https://u5er:p4ss@billing.example.com/includes/api.php' }, ['u5er', 'p4ss']],
+    [{ LEGACY_UPSTREAM_URL: 'u5er:p4ss@billing.example.com/includes/api.php' }, ['u5er', 'p4ss']],
+    [{ LEGACY_UPSTREAM_URL: 'https://billing.example.com/includes/api.php?secret=S3cret' }, ['S3cret']],
+  ]
+  for (const [env, secrets] of cases) {
+    const name = Object.keys(env).at(-1) as string
+    const error = t.throws(() => loadConfig(env)) as Error
+    t.type(error, ConfigError)
+    t.match(error.message, new RegExp(`^Invalid configuration: ${name}[ =]`), name)
+    for (const secret of secrets) t.notMatch(error.message, secret, `${name}: ${error.message}`)
+  }
+})
+
+t.test('TRUST_PROXY: true, false, or addresses and CIDR ranges that Fastify takes; not a hop count', async (t) => {
+  for (const value of ['true', 'false', '10.0.0.1', '10.0.0.0/8, 127.0.0.1', '10.0.0.0/32', '::1', 'fd00::/8', '::ffff:10.0.0.0/104']) {
+    const { TRUST_PROXY } = loadConfig({ TRUST_PROXY: value })
+    t.doesNotThrow(() => Fastify({ trustProxy: trustProxySetting(TRUST_PROXY) }), value)
+  }
+  // "1" is no hop count: Fastify hands the string to proxy-addr, which reads it as the address 0.0.0.1.
+  for (const value of ['1', '2', '10.0.0.0/33', '10.0.0.0/0', '::/129', '10.0.0.1,', '10.1', '10.0.0.0/8/8', '10.0.0.1 10.0.0.2']) {
+    const error = t.throws(() => loadConfig({ TRUST_PROXY: value })) as Error
+    t.type(error, ConfigError)
+    t.equal(
+      error.message,
+      `Invalid configuration: TRUST_PROXY=${JSON.stringify(value)} (true, false, or a comma-separated list of proxy addresses or CIDR ranges such as 10.0.0.0/8; not a hop count)`,
+    )
+  }
+})
+
+t.test('.env.example, copied to .env as it is, is a configuration that starts', async (t) => {
+  const env = parseEnv(await readFile(path.join(PROJECT_ROOT, '.env.example'), 'utf8'))
+  t.ok(Object.keys(env).length > 10, 'read')
+  t.doesNotThrow(() => loadConfig(env))
 })
 
 t.test('TRUST_PROXY becomes Fastify trustProxy', async (t) => {

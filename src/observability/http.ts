@@ -15,7 +15,7 @@ export interface MetricsSettings {
 
 /**
  * Request metrics for every route, and GET /metrics: on the main listener, or, with a port of
- * its own, on a separate listener that opens with the main one and closes with the app.
+ * its own, on a separate listener that opens when the app is ready and closes with the app.
  */
 async function metricsPlugin(app: FastifyInstance, settings: MetricsSettings) {
   metrics.setEnabled(settings.enabled)
@@ -43,7 +43,9 @@ async function metricsPlugin(app: FastifyInstance, settings: MetricsSettings) {
 
   const port = settings.port
   let server: Server | undefined
-  app.addHook('onListen', async () => {
+  // onReady, not onListen: Fastify only logs an onListen hook's error, so a port in use would
+  // leave a replica running, and ready, without metrics. onReady's rejects the start.
+  app.addHook('onReady', async () => {
     server = createServer((request, response) => {
       // Counted and timed like the main listener's requests, under the same labels.
       const started = performance.now()

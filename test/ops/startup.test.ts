@@ -23,6 +23,18 @@ t.test('a port in use stops the server process with one line saying what to do, 
   t.equal(server.stderr(), `Cannot listen on 127.0.0.1:${blocker}: the port is in use. Stop what uses it, or set PORT to a free port.\n`)
 })
 
+t.test('a METRICS_PORT in use stops the server process too: one line naming METRICS_PORT, exit 1', async (t) => {
+  const env = await freshDatabaseEnv(t)
+  const blocker = await listeningBlocker(t)
+  const server = startServerProcess(t, { ...env, METRICS_PORT: String(blocker) })
+  // Such a start once went on without its metrics: wait for an exit or for it to listen.
+  t.notOk(await server.waitFor(/^Server listening/).then(() => true, () => false), 'it does not listen')
+  server.child.kill('SIGKILL') // when it listened anyway; after an exit, nothing
+  const [code] = await server.exited
+  t.equal(code, 1)
+  t.equal(server.stderr(), `Cannot listen on 127.0.0.1:${blocker}: the port is in use. Stop what uses it, or set METRICS_PORT to a free port.\n`)
+})
+
 t.test('each start-up failure is one line naming what to do', async (t) => {
   const run = async (env: Record<string, string>) => {
     const config = loadConfig({ LOG_LEVEL: 'silent', ...env })
@@ -73,6 +85,11 @@ t.test('the rarer start-up failures: the same one-line form', async (t) => {
   t.equal(
     describeStartFailure(errno({ code: 'EACCES', syscall: 'listen' }), config),
     'Cannot listen on api.internal:80: not allowed (ports below 1024 need privileges). Set PORT above 1023.',
+  )
+  t.equal(
+    describeStartFailure(Object.assign(errno({ code: 'EACCES', syscall: 'listen' }), { port: 443 }), { ...config, METRICS_PORT: 443 }),
+    'Cannot listen on api.internal:443: not allowed (ports below 1024 need privileges). Set METRICS_PORT above 1023.',
+    'the metrics listener: its own port and setting',
   )
   t.equal(
     describeStartFailure(new Error('listen failed', { cause: errno({ code: 'ENOTFOUND', syscall: 'getaddrinfo', hostname: 'api.internal' }) }), config),
