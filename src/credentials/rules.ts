@@ -166,9 +166,22 @@ export function assertValidCredential(
   const seen = new Set<string>()
   const kept = new Set(stored?.redirectUris)
   for (const uri of state.redirectUris) {
-    if (seen.size === LIMITS.redirectUris || seen.has(uri) || (!kept.has(uri) && !isAcceptableRedirectUri(uri))) {
+    const same = parsedForm(uri)
+    if (seen.size === LIMITS.redirectUris || seen.has(same) || (!kept.has(uri) && !isAcceptableRedirectUri(uri))) {
       throw invalid(messages.redirectUriInvalid(uri), 'redirectUri')
     }
-    seen.add(uri)
+    seen.add(same)
+  }
+}
+
+/**
+ * A URI as a URL parser reads it (scheme and host in lower case, dot segments resolved), so
+ * that `HTTPS://A.example/cb` and `https://a.example/cb` count as the duplicates they are.
+ */
+function parsedForm(uri: string): string {
+  try {
+    return new URL(uri).href
+  } catch {
+    return uri
   }
 }

@@ -75,9 +75,15 @@ t.test('redirect URIs that are refused, with the exact message', async (t) => {
   }
   const duplicate = 'https://app.example.com/cb'
   t.same((await update({ redirectUri: [duplicate, 'https://b.example.com/', duplicate] })).data, refusedUri(duplicate), 'duplicates')
+  // The same URI written another way is a duplicate too: scheme and host have no case, and a
+  // browser resolves dot segments before it goes there.
+  for (const same of ['HTTPS://APP.EXAMPLE.COM/cb', 'https://app.example.com/x/../cb', 'https://app.example.com:443/cb']) {
+    t.same((await update({ redirectUri: [duplicate, same] })).data, refusedUri(same), `duplicates: ${same}`)
+  }
   const many = Array.from({ length: 21 }, (_, index) => `https://app.example.com/cb/${index}`)
   t.same((await update({ redirectUri: many })).data, refusedUri(many[20] as string), 'more than 20 names the first extra one')
   t.same((await storedCredential(test, credential.credentialId)).redirectUris, ['https://kept.example.com/cb'], 'none was written')
+  t.equal((await update({ redirectUri: [duplicate, 'https://app.example.com/CB'] })).data.result, 'success', 'a path keeps its case')
 })
 
 t.test('logo URI: an absolute http(s) URL of at most 255 characters, or empty', async (t) => {
