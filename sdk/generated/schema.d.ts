@@ -176,7 +176,7 @@ export interface components {
             version: number;
             /** @description Last successful authentication, to the minute. */
             lastUsedAt: string | null;
-            /** @description Until when the previous secret still authenticates, after a rotation with a grace period. */
+            /** @description Until when the previous secret still authenticates, after a rotation with a grace period; once past, it no longer does. */
             previousSecretExpiresAt: string | null;
             /**
              * Format: date-time
@@ -239,7 +239,7 @@ export interface components {
             version: number;
             /** @description Last successful authentication, to the minute. */
             lastUsedAt: string | null;
-            /** @description Until when the previous secret still authenticates, after a rotation with a grace period. */
+            /** @description Until when the previous secret still authenticates, after a rotation with a grace period; once past, it no longer does. */
             previousSecretExpiresAt: string | null;
             /**
              * Format: date-time
@@ -303,7 +303,7 @@ export interface components {
             version: number;
             /** @description Last successful authentication, to the minute. */
             lastUsedAt: string | null;
-            /** @description Until when the previous secret still authenticates, after a rotation with a grace period. */
+            /** @description Until when the previous secret still authenticates, after a rotation with a grace period; once past, it no longer does. */
             previousSecretExpiresAt: string | null;
             /**
              * Format: date-time
@@ -320,7 +320,7 @@ export interface components {
         };
         /**
          * RotatedCredential
-         * @description `previousSecretExpiresAt` says when the old secret stops working (null: it already has).
+         * @description `previousSecretExpiresAt` says when the old secret stops working (null: it already has, with no grace period).
          * @example {
          *       "credentialId": 1,
          *       "etag": "\"1-2\"",
@@ -369,7 +369,7 @@ export interface components {
             version: number;
             /** @description Last successful authentication, to the minute. */
             lastUsedAt: string | null;
-            /** @description Until when the previous secret still authenticates, after a rotation with a grace period. */
+            /** @description Until when the previous secret still authenticates, after a rotation with a grace period; once past, it no longer does. */
             previousSecretExpiresAt: string | null;
             /**
              * Format: date-time

@@ -52,7 +52,7 @@ export type Credential = {
      */
     lastUsedAt: string | null;
     /**
-     * Until when the previous secret still authenticates, after a rotation with a grace period.
+     * Until when the previous secret still authenticates, after a rotation with a grace period; once past, it no longer does.
      */
     previousSecretExpiresAt: string | null;
     /**
@@ -106,7 +106,7 @@ export type CreatedCredential = {
      */
     lastUsedAt: string | null;
     /**
-     * Until when the previous secret still authenticates, after a rotation with a grace period.
+     * Until when the previous secret still authenticates, after a rotation with a grace period; once past, it no longer does.
      */
     previousSecretExpiresAt: string | null;
     /**
@@ -164,7 +164,7 @@ export type UpdatedCredential = {
      */
     lastUsedAt: string | null;
     /**
-     * Until when the previous secret still authenticates, after a rotation with a grace period.
+     * Until when the previous secret still authenticates, after a rotation with a grace period; once past, it no longer does.
      */
     previousSecretExpiresAt: string | null;
     /**
@@ -184,7 +184,7 @@ export type UpdatedCredential = {
 /**
  * RotatedCredential
  *
- * `previousSecretExpiresAt` says when the old secret stops working (null: it already has).
+ * `previousSecretExpiresAt` says when the old secret stops working (null: it already has, with no grace period).
  */
 export type RotatedCredential = {
     credentialId: number;
@@ -224,7 +224,7 @@ export type RotatedCredential = {
      */
     lastUsedAt: string | null;
     /**
-     * Until when the previous secret still authenticates, after a rotation with a grace period.
+     * Until when the previous secret still authenticates, after a rotation with a grace period; once past, it no longer does.
      */
     previousSecretExpiresAt: string | null;
     /**

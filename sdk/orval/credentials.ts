@@ -44,7 +44,7 @@ export interface Credential {
   version: number;
   /** Last successful authentication, to the minute. */
   lastUsedAt: string | null;
-  /** Until when the previous secret still authenticates, after a rotation with a grace period. */
+  /** Until when the previous secret still authenticates, after a rotation with a grace period; once past, it no longer does. */
   previousSecretExpiresAt: string | null;
   /** When the credential was created. */
   createdAt: string;
@@ -80,7 +80,7 @@ export interface CreatedCredential {
   version: number;
   /** Last successful authentication, to the minute. */
   lastUsedAt: string | null;
-  /** Until when the previous secret still authenticates, after a rotation with a grace period. */
+  /** Until when the previous secret still authenticates, after a rotation with a grace period; once past, it no longer does. */
   previousSecretExpiresAt: string | null;
   /** When the credential was created. */
   createdAt: string;
@@ -122,7 +122,7 @@ export interface UpdatedCredential {
   version: number;
   /** Last successful authentication, to the minute. */
   lastUsedAt: string | null;
-  /** Until when the previous secret still authenticates, after a rotation with a grace period. */
+  /** Until when the previous secret still authenticates, after a rotation with a grace period; once past, it no longer does. */
   previousSecretExpiresAt: string | null;
   /** When the credential was created. */
   createdAt: string;
@@ -137,7 +137,7 @@ export interface UpdatedCredential {
 }
 
 /**
- * `previousSecretExpiresAt` says when the old secret stops working (null: it already has).
+ * `previousSecretExpiresAt` says when the old secret stops working (null: it already has, with no grace period).
  */
 export interface RotatedCredential {
   /** @minimum 1 */
@@ -167,7 +167,7 @@ export interface RotatedCredential {
   version: number;
   /** Last successful authentication, to the minute. */
   lastUsedAt: string | null;
-  /** Until when the previous secret still authenticates, after a rotation with a grace period. */
+  /** Until when the previous secret still authenticates, after a rotation with a grace period; once past, it no longer does. */
   previousSecretExpiresAt: string | null;
   /** When the credential was created. */
   createdAt: string;

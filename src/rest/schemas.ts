@@ -98,7 +98,7 @@ const credentialProperties = {
   version: Type.Integer({ minimum: 1, description: 'Bumped on every change; the ETag is made from it.' }),
   lastUsedAt: Nullable(DateTime('Last successful authentication, to the minute.')),
   previousSecretExpiresAt: Nullable(
-    DateTime('Until when the previous secret still authenticates, after a rotation with a grace period.'),
+    DateTime('Until when the previous secret still authenticates, after a rotation with a grace period; once past, it no longer does.'),
   ),
   createdAt: DateTime('When the credential was created.'),
   updatedAt: DateTime('When the credential was last changed.'),
@@ -145,7 +145,7 @@ export const RotatedCredentialSchema = Type.Object(
     ...strict,
     $id: 'RotatedCredential',
     title: 'RotatedCredential',
-    description: '`previousSecretExpiresAt` says when the old secret stops working (null: it already has).',
+    description: '`previousSecretExpiresAt` says when the old secret stops working (null: it already has, with no grace period).',
     examples: [{ ...exampleCredential, etag: '"1-2"', version: 2, previousSecretExpiresAt: EXAMPLE_TIME, clientSecret: EXAMPLE_SECRET }],
   },
 )
