@@ -8,6 +8,8 @@ const LogLevel = Type.Union(
 )
 
 // A pattern let through what Fastify then refuses at start (10.0.0.0/33), an error naming no setting.
+// pg reads the URL with the URL parser, which a password holding "/" or "#" breaks: "Invalid URL", naming no setting.
+FormatRegistry.Set('url', (value) => URL.canParse(value))
 FormatRegistry.Set('trust-proxy', (value) => value === 'true' || value === 'false' || value.split(',').every(isProxyAddress))
 
 /**
@@ -19,7 +21,12 @@ const ConfigSchema = Type.Object({
   PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 3000 }),
   HOST: Type.String({ minLength: 1, default: '127.0.0.1' }),
   DATABASE_URL: Type.Optional(
-    Type.String({ pattern: '^postgres(ql)?://', description: 'a postgres:// or postgresql:// URL', redact: 'credentials' }),
+    Type.String({
+      pattern: '^postgres(ql)?://',
+      format: 'url',
+      description: 'a postgres:// or postgresql:// URL; in its password, write / as %2F and # as %23',
+      redact: 'credentials',
+    }),
   ),
   DATABASE_TIMEOUT_MS: Type.Integer({
     minimum: 100,
