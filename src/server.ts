@@ -55,7 +55,8 @@ async function start(config: Config) {
         `Its secret is shown only now:\n\n  ${firstAdmin.secret}\n\n` +
         `Try it:\n  curl -s ${base}/includes/api.php -d action=ListOAuthCredentials ` +
         `-d identifier=${firstAdmin.identifier} --data-urlencode secret='${firstAdmin.secret}' -d responsetype=json\n` +
-        `Lost it? Stop the server and run: npm run cli -- api-credentials rotate ${firstAdmin.identifier}\n\n`,
+        `Lost it? Run: npm run cli -- api-credentials rotate ${firstAdmin.identifier}` +
+        `${config.DATABASE_URL ? '' : ' (stop the server first: the embedded database serves one process)'}\n\n`,
     )
   }
   return app
