@@ -61,7 +61,7 @@ compose() { cp docker-compose.yml "$work/docker-compose.yml" && cp "$1" "$work/.
 if errors=$(compose .env.example 2>&1); then fail 'compose accepted blank secrets'; fi
 grep -q 'POSTGRES_PASSWORD' <<<"$errors" || fail "unexpected compose error: $errors"
 sed -e "s|^POSTGRES_PASSWORD=$|POSTGRES_PASSWORD=$(openssl rand -hex 16)|" \
-  -e "s|^API_BOOTSTRAP_SECRET=$|API_BOOTSTRAP_SECRET=$(openssl rand -hex 32)|" \
+  -e "s|^# API_BOOTSTRAP_SECRET=$|API_BOOTSTRAP_SECRET=$(openssl rand -hex 32)|" \
   -e "s|^RATE_LIMIT_PER_IP=$|RATE_LIMIT_PER_IP=1234|" .env.example >"$env_file"
 config=$(compose "$env_file")
 grep -q 'RATE_LIMIT_PER_IP: .1234' <<<"$config" || fail 'a setting in .env does not reach the service'
