@@ -164,13 +164,17 @@ export function assertValidCredential(
   }
   // SPEC §2 has one message for every redirect URI rule; past the limit it names the first extra URI.
   const seen = new Set<string>()
+  const seenParsed = new Set<string>()
   const kept = new Set(stored?.redirectUris)
   for (const uri of state.redirectUris) {
-    const same = parsedForm(uri)
-    if (seen.size === LIMITS.redirectUris || seen.has(same) || (!kept.has(uri) && !isAcceptableRedirectUri(uri))) {
+    const parsed = parsedForm(uri)
+    // A URI already stored is not judged again, by this duplicate rule either (see above).
+    const duplicate = seen.has(uri) || (seenParsed.has(parsed) && !kept.has(uri))
+    if (seen.size === LIMITS.redirectUris || duplicate || (!kept.has(uri) && !isAcceptableRedirectUri(uri))) {
       throw invalid(messages.redirectUriInvalid(uri), 'redirectUri')
     }
-    seen.add(same)
+    seen.add(uri)
+    seenParsed.add(parsed)
   }
 }
 

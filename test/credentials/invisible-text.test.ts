@@ -116,6 +116,14 @@ t.test('a value stored before these rules is not judged again when other fields 
   t.same((await service.update(at, { redirectUris: more }, actor)).credential.redirectUris, more, 'a URI it holds stays beside a new one')
   await t.rejects(service.update(at, { name: 'Bil\u00ADling 2' }, actor), { message: controlCharacters('name') }, 'a new value is judged')
   await t.rejects(service.update(at, { redirectUris: ['https://bücher2.example/cb'] }, actor), { message: redirectUriInvalid('https://bücher2.example/cb') })
+
+  // Two URIs that a URL parser reads alike, stored before duplicates were compared so.
+  const { credential: twice } = await service.create({ ...valid, redirectUris: ['https://dup.example/cb'] }, actor)
+  await test.sql("INSERT INTO credential_redirect_uri (credential_id, position, uri) VALUES ($1, 1, 'HTTPS://DUP.EXAMPLE/cb')", [twice.credentialId])
+  const both = ['https://dup.example/cb', 'HTTPS://DUP.EXAMPLE/cb']
+  const atTwice = { credentialId: twice.credentialId }
+  t.same((await service.update(atTwice, { description: 'still changeable' }, actor)).credential.redirectUris, both, 'both stay')
+  await t.rejects(service.update(atTwice, { redirectUris: [...both, 'https://dup.example:443/cb'] }, actor), { message: redirectUriInvalid('https://dup.example:443/cb') }, 'a third is a new duplicate')
 })
 
 t.test('api.php answers with the same messages', async (t) => {
