@@ -8,8 +8,13 @@ const LogLevel = Type.Union(
 )
 
 // A pattern let through what Fastify then refuses at start (10.0.0.0/33), an error naming no setting.
-// pg reads the URL with the URL parser, which a password holding "/" or "#" breaks: "Invalid URL", naming no setting.
-FormatRegistry.Set('url', (value) => URL.canParse(value))
+// pg reads the URL with the URL parser, which a password holding "/", "?" or "#" breaks: "Invalid URL",
+// naming no setting, or, when what precedes it is digits, a port (`user:12/x@db` is host "user").
+FormatRegistry.Set('url', (value) => {
+  if (!URL.canParse(value)) return false
+  const { pathname, hash } = new URL(value)
+  return !pathname.includes('@') && !hash.includes('@')
+})
 FormatRegistry.Set('trust-proxy', (value) => value === 'true' || value === 'false' || value.split(',').every(isProxyAddress))
 
 /**
@@ -24,7 +29,7 @@ const ConfigSchema = Type.Object({
     Type.String({
       pattern: '^postgres(ql)?://',
       format: 'url',
-      description: 'a postgres:// or postgresql:// URL; in its password, write / as %2F and # as %23',
+      description: 'a postgres:// or postgresql:// URL; in its password, write / as %2F, ? as %3F and # as %23',
       redact: 'credentials',
     }),
   ),
@@ -155,12 +160,21 @@ function invalid(name: string, value: string, rule: string): ConfigError {
   return new ConfigError(`Invalid configuration: ${name}=${JSON.stringify(shown)} (${rule})`)
 }
 
+/** Ones then zeros, and not all zeros (a /0 would trust every address). */
+function isNetmask(mask: string): boolean {
+  const bits = mask.split('.').reduce((value, octet) => value * 256 + Number(octet), 0)
+  const host = 2 ** 32 - 1 - bits
+  return bits !== 0 && (host & (host + 1)) === 0
+}
+
 /** An address or CIDR range that Fastify's proxy-addr takes; it would also take "1" for 0.0.0.1, which is refused here. */
 function isProxyAddress(entry: string): boolean {
   const [address = '', prefix, ...rest] = entry.trim().split('/')
   const family = isIP(address)
   const max = family === 4 ? 32 : 128
-  return family !== 0 && rest.length === 0 && (prefix === undefined || (/^\d+$/.test(prefix) && Number(prefix) >= 1 && Number(prefix) <= max))
+  // An IPv4 range may be given by its netmask too (10.0.0.0/255.0.0.0), as proxy-addr reads it.
+  const netmask = family === 4 && prefix !== undefined && isIP(prefix) === 4 && isNetmask(prefix)
+  return family !== 0 && rest.length === 0 && (prefix === undefined || netmask || (/^\d+$/.test(prefix) && Number(prefix) >= 1 && Number(prefix) <= max))
 }
 
 /**

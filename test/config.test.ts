@@ -57,7 +57,7 @@ t.test('a bad value stops with one line naming the variable', async (t) => {
     [{ PORT: '1.5' }, /^Invalid configuration: PORT="1.5" \(a whole number\)$/],
     [{ RATE_LIMIT_WINDOW_SECONDS: '60s' }, /^Invalid configuration: RATE_LIMIT_WINDOW_SECONDS="60s" \(1 to 86400\)$/],
     [{ DATABASE_TIMEOUT_MS: '0' }, /^Invalid configuration: DATABASE_TIMEOUT_MS="0" \(milliseconds a request waits for the database, 100 to 600000\)$/],
-    [{ DATABASE_URL: 'mysql://x' }, /^Invalid configuration: DATABASE_URL="mysql:\/\/x" \(a postgres:\/\/ or postgresql:\/\/ URL; in its password, write \/ as %2F and # as %23\)$/],
+    [{ DATABASE_URL: 'mysql://x' }, /^Invalid configuration: DATABASE_URL="mysql:\/\/x" \(a postgres:\/\/ or postgresql:\/\/ URL; in its password, write \/ as %2F, \? as %3F and # as %23\)$/],
     [{ DATABASE_URL: 'postgres://oauth:ab/cd@127.0.0.1:5432/x' }, /^Invalid configuration: DATABASE_URL="postgres:\/\/\*\*\*@127.0.0.1:5432\/x" \(a postgres:\/\/ or postgresql:\/\/ URL; in its password, write \/ as %2F/],
     [{ CLIENT_IDENTIFIER_PREFIX: 'lower' }, /^Invalid configuration: CLIENT_IDENTIFIER_PREFIX="lower" \(upper case/],
     [{ CLIENT_IDENTIFIER_PREFIX: 'A'.repeat(17) }, /^Invalid configuration: CLIENT_IDENTIFIER_PREFIX=/],
@@ -95,6 +95,9 @@ t.test('a bad secret is never shown, nor the user name, password or query of a b
     [{ DATABASE_URL: 'postgress://dbuser:ab/cd#S3cret@db/oauth' }, ['dbuser', 'ab/cd', 'S3cret']],
     [{ DATABASE_URL: 'pg://db/oauth?user=dbuser&password=S3cret' }, ['dbuser', 'S3cret']],
     [{ DATABASE_URL: 'postgres://dbuser:ab/cd@127.0.0.1:5432/x' }, ['dbuser', 'ab/cd']],
+    // Digits before the "/" parse as a port: the URL parser alone takes this for host "dbuser".
+    [{ DATABASE_URL: 'postgres://dbuser:12/cd@127.0.0.1:5432/x' }, ['dbuser', '12/cd']],
+    [{ DATABASE_URL: 'postgres://dbuser:12#cd@127.0.0.1:5432/x' }, ['dbuser', '12#cd']],
     [{ REDIS_URL: 'redis:/:S3cretPassw0rd@cache:6379' }, ['S3cretPassw0rd']],
     [{ REDIS_URL: 'http://default:S3cret@cache:6379' }, ['default', 'S3cret']],
     [{ LEGACY_UPSTREAM_URL: 'https://u5er:p4ss@billing.example.com/includes/api.php' }, ['u5er', 'p4ss']],
@@ -110,13 +113,19 @@ t.test('a bad secret is never shown, nor the user name, password or query of a b
   }
 })
 
+t.test('a DATABASE_URL with an "@" in its query, or an encoded password, is a URL', async (t) => {
+  for (const url of ['postgres://u:p@db/oauth?application_name=me@host', 'postgres://u:12%2Fcd%23x%3F@db:5432/oauth']) {
+    t.equal(loadConfig({ DATABASE_URL: url }).DATABASE_URL, url)
+  }
+})
+
 t.test('TRUST_PROXY: true, false, or addresses and CIDR ranges that Fastify takes; not a hop count', async (t) => {
-  for (const value of ['true', 'false', '10.0.0.1', '10.0.0.0/8, 127.0.0.1', '10.0.0.0/32', '::1', 'fd00::/8', '::ffff:10.0.0.0/104']) {
+  for (const value of ['true', 'false', '10.0.0.1', '10.0.0.0/8, 127.0.0.1', '10.0.0.0/32', '::1', 'fd00::/8', '::ffff:10.0.0.0/104', '10.0.0.0/255.0.0.0', '10.0.0.1/255.255.255.255']) {
     const { TRUST_PROXY } = loadConfig({ TRUST_PROXY: value })
     t.doesNotThrow(() => Fastify({ trustProxy: trustProxySetting(TRUST_PROXY) }), value)
   }
   // "1" is no hop count: Fastify hands the string to proxy-addr, which reads it as the address 0.0.0.1.
-  for (const value of ['1', '2', '10.0.0.0/33', '10.0.0.0/0', '::/129', '10.0.0.1,', '10.1', '10.0.0.0/8/8', '10.0.0.1 10.0.0.2']) {
+  for (const value of ['1', '2', '10.0.0.0/33', '10.0.0.0/0', '::/129', '10.0.0.1,', '10.1', '10.0.0.0/8/8', '10.0.0.1 10.0.0.2', '10.0.0.0/255.0.255.0', '10.0.0.0/0.0.0.0']) {
     const error = t.throws(() => loadConfig({ TRUST_PROXY: value })) as Error
     t.type(error, ConfigError)
     t.equal(
