@@ -66,7 +66,8 @@ export function plain(value: unknown): string {
  * "left out", which would answer NVP to a caller that asked for JSON.
  */
 export function requestedType(value: unknown): string | null {
-  if (value === undefined || value === null || value === '') return 'nvp'
+  // A JSON body's false is empty text to PHP, as null is.
+  if (value === undefined || value === null || value === '' || value === false) return 'nvp'
   if (typeof value === 'object') return null
   return String(value).toLowerCase()
 }

@@ -140,6 +140,11 @@ t.test('responsetype: nvp when left out, unsupported formats refused', async (t)
   }
   const json = await callLegacy(test, { ...list, responsetype: ['json'] }, { encoding: 'json' })
   t.same([json.status, json.data], [400, single], 'a list in a JSON body')
+  // PHP reads a JSON false as empty text, as it reads null: left out.
+  for (const empty of [false, null]) {
+    const left = await callLegacy(test, { ...list, responsetype: empty }, { encoding: 'json' })
+    t.same([left.status, left.contentType.split(';')[0]], [200, 'text/plain'], `${empty} in a JSON body: NVP`)
+  }
 })
 
 t.test('errors keep the requested format', async (t) => {
