@@ -130,9 +130,10 @@ export async function buildServer(
   overrides: { database?: DatabaseTarget; logger?: FastifyServerOptions['logger']; logStream?: DestinationStream } = {},
 ): Promise<BuiltServer> {
   const database = await openDatabase(overrides.database ?? configuredDatabase(config), { timeoutMs: config.DATABASE_TIMEOUT_MS })
+  let fastify: FastifyInstance | undefined
   try {
     await database.migrate()
-    const fastify = Fastify({
+    fastify = Fastify({
       logger: overrides.logger ?? { ...loggerOptions(config.LOG_LEVEL), stream: overrides.logStream ?? logDestination() },
       genReqId: requestId,
       logController: new RequestLogController(),
@@ -178,6 +179,8 @@ export async function buildServer(
     }
     return { app: fastify }
   } catch (error) {
+    // What the app opened when ready (a METRICS_PORT listener) closes with it.
+    await fastify?.close().catch(() => {})
     await database.close().catch(() => {})
     throw error
   }

@@ -1009,7 +1009,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Missing or wrong API credential (HTTP Basic), or a wrong client identifier or secret: detail says which ("Authentication Failed" or "The client identifier or secret is wrong."). */
+            /** @description Missing or wrong API credential (HTTP Basic), or a wrong client identifier or secret: detail says which ("Invalid or missing credentials", "Authentication Failed" or "The client identifier or secret is wrong."). */
             401: {
                 headers: {
                     /** @description Basic realm="oauth-credentials" */

@@ -529,7 +529,7 @@ export type AuthenticateClientErrors = {
      */
     400: Problem;
     /**
-     * Missing or wrong API credential (HTTP Basic), or a wrong client identifier or secret: detail says which ("Authentication Failed" or "The client identifier or secret is wrong.").
+     * Missing or wrong API credential (HTTP Basic), or a wrong client identifier or secret: detail says which ("Invalid or missing credentials", "Authentication Failed" or "The client identifier or secret is wrong.").
      */
     401: Problem;
     /**

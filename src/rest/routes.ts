@@ -49,7 +49,7 @@ const AUTHENTICATE_PROBLEMS = (() => {
   const answers = problems(...BODY_PROBLEMS)
   const description =
     'Missing or wrong API credential (HTTP Basic), or a wrong client identifier or secret: detail says which ' +
-    `("${refusals.failed}" or "${CLIENT_REFUSED}").`
+    `("${refusals.missing}", "${refusals.failed}" or "${CLIENT_REFUSED}").`
   return { ...answers, 401: { ...answers[401], description } }
 })()
 
