@@ -11,4 +11,5 @@ export const legacyMessages = {
   upstreamUnreachable: 'The upstream api.php could not be reached.',
   upstreamTimeout: (ms: number) => `The upstream api.php did not answer within ${ms} ms.`,
   bodyTooLarge: 'Request body is too large',
+  tooManyParameters: (limit: number) => `The request has more than ${limit} parameters.`,
 } as const

@@ -8,7 +8,13 @@ import { legacyMessages } from './messages.js'
 /** What a legacy request carries once its query and body are merged: PHP's `$_REQUEST`. */
 export type LegacyParams = Record<string, unknown>
 
-export const FORM_LIMITS = { parameters: 200, arrayItems: 50, depth: 3 } as const
+/** `parameters`: PHP's own default `max_input_vars`. */
+export const FORM_LIMITS = { parameters: 1000, arrayItems: 50, depth: 3 } as const
+
+/** A form with more parameters than PHP reads: refused, where PHP drops the rest with a warning nobody sees. */
+export function tooManyParameters(): Error {
+  return Object.assign(new Error(legacyMessages.tooManyParameters(FORM_LIMITS.parameters)), { statusCode: 400 })
+}
 
 /**
  * Parses a form (or query) string the way PHP fills `$_POST`: `a[]=1&a[]=2` and `a[0]=1` make
@@ -16,6 +22,10 @@ export const FORM_LIMITS = { parameters: 200, arrayItems: 50, depth: 3 } as cons
  * writes arrays that way). `__proto__` and friends are dropped, and sizes are bounded.
  */
 export function parseForm(text: string): LegacyParams {
+  // qs would drop what is past its limit without a word: an `action` sent last would be missing.
+  let parameters = 1
+  for (let at = text.indexOf('&'); at !== -1 && parameters <= FORM_LIMITS.parameters; at = text.indexOf('&', at + 1)) parameters++
+  if (parameters > FORM_LIMITS.parameters) throw tooManyParameters()
   return qs.parse(text, {
     duplicates: 'combine',
     arrayLimit: FORM_LIMITS.arrayItems,

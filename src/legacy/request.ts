@@ -1,7 +1,7 @@
 import type { FastifyRequest } from 'fastify'
 import { RESPONSE_TYPES, type ResponseType } from './format.js'
 import { legacyMessages } from './messages.js'
-import { parseForm, type LegacyParams } from './params.js'
+import { parseForm, tooManyParameters, type LegacyParams } from './params.js'
 
 /** The raw query string of a request, as PHP sees it before parsing. */
 export function queryString(request: FastifyRequest): string {
@@ -46,6 +46,8 @@ export async function readParams(request: FastifyRequest): Promise<LegacyParams>
       }
     } catch (error) {
       // The multipart plugin's limits carry their status (413); busboy's parse errors do not.
+      const code = (error as { code?: string }).code
+      if (code === 'FST_PARTS_LIMIT' || code === 'FST_FIELDS_LIMIT') throw tooManyParameters()
       if ((error as { statusCode?: number }).statusCode) throw error
       throw Object.assign(new Error('The multipart/form-data body is malformed.'), { statusCode: 400 })
     }

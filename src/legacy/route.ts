@@ -54,8 +54,7 @@ export default async function legacyApi(app: FastifyInstance) {
   app.setErrorHandler(async (error: Error & { statusCode?: number }, request, reply) => {
     const status = error.statusCode ?? 500
     if (status >= 500) request.log.error({ err: error }, 'legacy request failed')
-    const requested = requestedType(parseForm(queryString(request)).responsetype)
-    const type = isResponseType(requested) ? requested : 'json'
+    const type = typeAskedInQuery(request)
     return send(reply, status, { result: 'error', message: status < 500 ? error.message : INTERNAL_ERROR }, type, '')
   })
 
@@ -122,6 +121,16 @@ export default async function legacyApi(app: FastifyInstance) {
   const keepBody = upstream && { preParsing: upstream.keepBody }
   app.post(LEGACY_PATH, { schema: LEGACY_POST_SCHEMA, validatorCompiler: acceptAll, ...keepBody, handler: handle })
   app.get(LEGACY_PATH, { schema: LEGACY_GET_SCHEMA, validatorCompiler: acceptAll, handler: handle })
+}
+
+/** The responsetype of a request whose body failed: from its query, JSON when it names none it can read. */
+function typeAskedInQuery(request: FastifyRequest): ResponseType {
+  try {
+    const requested = requestedType(parseForm(queryString(request)).responsetype)
+    return isResponseType(requested) ? requested : 'json'
+  } catch {
+    return 'json' // a query past the parameter limit
+  }
 }
 
 function send(reply: FastifyReply, status: number, answer: LegacyReply, type: ResponseType, action: string) {

@@ -43,6 +43,33 @@ t.test('a multipart field is never cut short: a long redirect URI list is stored
   t.same((await storedCredential(test, credential.credentialId)).redirectUris, uris, 'every URI whole')
 })
 
+t.test('parameters: as many as PHP reads (1000), and past that a clear refusal, never a silent cut', async (t) => {
+  const auth = `username=${encodeURIComponent(test.admin.identifier)}&password=${encodeURIComponent(test.admin.secret)}`
+  const filler = (count: number) => Array.from({ length: count }, (_, n) => `x${n}=${n}`).join('&')
+  const post = (payload: string, query = 'responsetype=json') =>
+    test.app.inject({ method: 'POST', url: `/includes/api.php?${query}`, headers: { 'content-type': 'application/x-www-form-urlencoded' }, payload })
+  // The action last, as the 1000th parameter of the body: once cut at 200, it was "missing".
+  const last = await post(`${auth}&${filler(997)}&action=ListOAuthCredentials`)
+  t.same([last.statusCode, JSON.parse(last.body).result], [200, 'success'], 'the 1000th parameter is read')
+  const tooMany = { result: 'error', message: 'The request has more than 1000 parameters.' }
+  const over = await post(`${auth}&${filler(998)}&action=ListOAuthCredentials`)
+  t.same([over.statusCode, JSON.parse(over.body)], [400, tooMany], 'a 1001st is refused')
+  const inQuery = await test.app.inject({ method: 'GET', url: `/includes/api.php?${filler(1001)}&responsetype=xml` })
+  t.same([inQuery.statusCode, JSON.parse(inQuery.body)], [400, tooMany], 'in the query too (answered in JSON: its responsetype is past the limit)')
+
+  // Short parts, so that 1,002 of them stay under the 64 KiB body limit.
+  const boundary = 'b'
+  const part = (name: string, value: string) => `--${boundary}\r\nContent-Disposition: form-data; name="${name}"\r\n\r\n${value}\r\n`
+  const fields = part('x', '1').repeat(1001)
+  const multipart = await test.app.inject({
+    method: 'POST',
+    url: '/includes/api.php?responsetype=json',
+    headers: { 'content-type': `multipart/form-data; boundary=${boundary}` },
+    payload: part('action', 'ListOAuthCredentials') + fields + `--${boundary}--\r\n`,
+  })
+  t.same([multipart.statusCode, JSON.parse(multipart.body)], [400, tooMany], 'multipart fields past the limit: the same refusal')
+})
+
 t.test('every legacy answer sends Cache-Control: no-store', async (t) => {
   const credential = await createCredential(test)
   const answers = [
