@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto'
-import { hasNul } from '../credentials/rules.js'
 import { generateSecret, hashSecret } from '../secrets.js'
 import { RecentlyRead } from '../recently-read.js'
 import { ACTIONS, ALL_ACTIONS, API_IDENTIFIER_RULE, isApiIdentifier, notAnAddress, unknownPermission } from './access.js'
@@ -132,6 +131,7 @@ export class ApiClientService {
 
   /** What `find` would answer from memory now (null: no active API credential), without reading; undefined otherwise. */
   remembered(identifier: string): ApiCredentialAccess | null | undefined {
+    if (!isApiIdentifier(identifier)) return null
     return this.#recent.remembered(identifier)
   }
 
@@ -141,7 +141,9 @@ export class ApiClientService {
    * revoked identifiers included.
    */
   find(identifier: string): Promise<ApiCredentialAccess | null> {
-    if (hasNul(identifier)) return Promise.resolve(null)
+    // No API credential breaks the identifier rule: such a name is answered without a read, and
+    // not kept (a flood of 12 KB made-up names filled the memory of unknown ones).
+    if (!isApiIdentifier(identifier)) return Promise.resolve(null)
     return this.#recent.get(identifier, () => this.storage.findActive(identifier))
   }
 }

@@ -43,6 +43,24 @@ t.test('an unknown identifier is remembered like a known one, and works as soon 
   t.equal(await list(test, { ...late, secret: created.secret }), 200, 'created here: accepted at once')
 })
 
+t.test('a name no API credential can have is refused without a read, and not kept', async (t) => {
+  const test = await buildTestApp(t)
+  await listening(test)
+  const misses = async () => {
+    const scraped = (await test.app.inject({ method: 'GET', url: '/metrics' })).body
+    return Number(/^oauth_auth_cache_lookups_total\{cache="api_credential",result="miss"\} (\d+)$/m.exec(scraped)?.[1] ?? 0)
+  }
+  const before = await misses()
+  // 12 KB names, each different: read and kept, 10,000 of them took hundreds of MB.
+  for (const name of ['a'.repeat(12_000), 'b'.repeat(12_000), 'two words', 'аdmin']) {
+    t.equal(await list(test, { identifier: name, secret: 'x'.repeat(40) }), 401, `REST: ${name.slice(0, 12)}`)
+    const legacy = await test.app.inject({ method: 'POST', url: '/includes/api.php', payload: { action: 'ListOAuthCredentials', identifier: name, secret: 'x'.repeat(40), responsetype: 'json' } })
+    t.equal(legacy.statusCode, 403, `api.php: ${name.slice(0, 12)}`)
+    t.equal(test.app.apiClients.remembered(name), null, 'known to be no API credential')
+  }
+  t.equal(await misses(), before, 'no look-up reached the database')
+})
+
 t.test('a stream of made-up identifiers does not push a real caller out of memory', async (t) => {
   // The API credentials' memory as the service makes it, smaller: 3 entries of each kind.
   const heard: Watch = { live: () => true, close: async () => {} }
