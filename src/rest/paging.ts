@@ -7,11 +7,14 @@ function encodeCursor(id: number): string {
   return Buffer.from(`id:${id}`).toString('base64url')
 }
 
-/** The id a `cursor` query parameter carries; undefined when there is none. */
-export function decodeCursor(cursor: string | undefined): number | undefined {
+/**
+ * The id a `cursor` query parameter carries; undefined when there is none. `max`: credential
+ * ids are int4; audit events' are bigint, past 2^31 after two billion events.
+ */
+export function decodeCursor(cursor: string | undefined, max = MAX_ID): number | undefined {
   if (cursor === undefined) return undefined
-  const match = /^id:([1-9]\d{0,9})$/.exec(Buffer.from(cursor, 'base64url').toString('utf8'))
-  if (!match || Number(match[1]) > MAX_ID) {
+  const match = /^id:([1-9]\d{0,15})$/.exec(Buffer.from(cursor, 'base64url').toString('utf8'))
+  if (!match || Number(match[1]) > max) {
     const detail = 'The cursor is invalid: pass the `next` value of a previous page.'
     throw new HttpProblem(400, detail, [{ in: 'query', pointer: '/cursor', detail }])
   }

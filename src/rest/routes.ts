@@ -290,7 +290,7 @@ const resource: FastifyPluginAsyncTypebox = async (app) => {
     handler: async (request, reply) => {
       const credentialId = request.params.credentialId
       const { cursor, limit = PAGE_LIMIT.default } = request.query
-      const beforeId = decodeCursor(cursor)
+      const beforeId = decodeCursor(cursor, Number.MAX_SAFE_INTEGER)
       const events = await credentials.events(credentialId, { limit: limit + 1, beforeId })
       // The trail outlives its credential; no events at all means there never was one.
       if (events.length === 0 && beforeId === undefined) await credentials.get({ credentialId })

@@ -1,7 +1,7 @@
-import { notAnAddress, unknownPermission } from '../api-clients/access.js'
+import { API_IDENTIFIER_RULE, isApiIdentifier, notAnAddress, unknownPermission } from '../api-clients/access.js'
 import { AUDIT_FIELD_NAMES, MAX_ID, type AuditEvent, type StoredCredential } from '../credentials/credential.js'
 import { CredentialError } from '../credentials/errors.js'
-import { assertValidCredential, hasNul } from '../credentials/rules.js'
+import { assertValidCredential } from '../credentials/rules.js'
 import type { ApiCredentialRecord, CredentialRecord, EventRecord, TransferRecords } from './records.js'
 
 /** What the database holds of the incoming records' keys (ids, identifiers), and the scope catalogue. */
@@ -76,8 +76,19 @@ const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b)
 
 /** "credential 7 (line 12)": how a report names a record. */
 function named(kind: string, key: string | number, record: { origin?: string }): string {
-  return `${kind} ${key}${record.origin ? ` (${record.origin})` : ''}`
+  return `${kind} ${shown(String(key))}${record.origin ? ` (${record.origin})` : ''}`
 }
+
+/** Text for the operator's terminal: control and format characters as escapes, never raw. */
+function shown(text: string): string {
+  return text.replace(/[\p{Cc}\p{Cf}\u2028\u2029]/gu, (character) => `\\u${character.codePointAt(0)!.toString(16).padStart(4, '0')}`)
+}
+
+/** What a client identifier may hold: visible ASCII (the service's and the original's are `PREFIX.` and base64). */
+const CLIENT_IDENTIFIER = /^[\x21-\x7e]+$/
+
+/** Event ids stay far below 2^53, so that the ones written after an import are still exact in JSON. */
+const MAX_EVENT_ID = 2 ** 52
 
 /**
  * Decides what importing `incoming` into a database holding `existing` does: which records
@@ -151,8 +162,8 @@ function credentialProblem(record: CredentialRecord, catalogue: ReadonlySet<stri
   if (!Number.isInteger(record.credentialId) || record.credentialId < 1 || record.credentialId > MAX_ID) {
     return `the id must be a whole number from 1 to ${MAX_ID}`
   }
-  if (record.clientIdentifier === '' || [...record.clientIdentifier].length > MAX_IDENTIFIER || hasNul(record.clientIdentifier)) {
-    return `the client identifier must be 1 to ${MAX_IDENTIFIER} characters`
+  if (record.clientIdentifier.length > MAX_IDENTIFIER || !CLIENT_IDENTIFIER.test(record.clientIdentifier)) {
+    return `the client identifier must be 1 to ${MAX_IDENTIFIER} visible ASCII characters`
   }
   if (!SECRET_HASH.test(record.secretHash) || (record.previousSecretHash != null && !SECRET_HASH.test(record.previousSecretHash))) {
     return 'a secret hash must be 64 lowercase hexadecimal digits (SHA-256)'
@@ -194,9 +205,7 @@ function planApiCredentials(plan: ImportPlan, records: ApiCredentialRecord[], ex
 }
 
 function apiCredentialProblem(record: ApiCredentialRecord): string | null {
-  if (record.identifier === '' || [...record.identifier].length > MAX_IDENTIFIER || hasNul(record.identifier)) {
-    return `the identifier must be 1 to ${MAX_IDENTIFIER} characters`
-  }
+  if (!isApiIdentifier(record.identifier)) return `the identifier must be ${API_IDENTIFIER_RULE.description}`
   if (!SECRET_HASH.test(record.secretHash)) return 'the secret hash must be 64 lowercase hexadecimal digits (SHA-256)'
   const unknown = unknownPermission(record.permissions)
   if (unknown !== undefined) return `unknown permission "${unknown}"`
@@ -210,8 +219,12 @@ function planEvents(plan: ImportPlan, records: EventRecord[], existing: AuditEve
   const seen = new Set<number>()
   for (const record of records) {
     const name = named('event', record.id, record)
-    if (!Number.isSafeInteger(record.id) || record.id < 1 || seen.has(record.id)) {
-      plan.conflicts.push(`${name}: the id must be a whole number from 1, once in the import`)
+    if (!Number.isSafeInteger(record.id) || record.id < 1 || record.id > MAX_EVENT_ID || seen.has(record.id)) {
+      plan.conflicts.push(`${name}: the id must be a whole number from 1 to ${MAX_EVENT_ID}, once in the import`)
+      continue
+    }
+    if (!Number.isInteger(record.credentialId) || record.credentialId < 1 || record.credentialId > MAX_ID) {
+      plan.conflicts.push(`${name}: the credential id must be a whole number from 1 to ${MAX_ID}`)
       continue
     }
     seen.add(record.id)

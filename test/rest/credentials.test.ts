@@ -458,3 +458,16 @@ t.test('events: in id order where the ids gain a digit (99 before 100, not after
   t.same(ids, [...ids].sort((a, b) => b - a), `newest first by number: ${ids.join(', ')}`)
   t.equal(String(ids[0]).length, String(ids[3]).length + 1, 'the page spans the boundary')
 })
+
+t.test('events past two billion: the trail is bigint, and so is its cursor', async (t) => {
+  const { body: created } = await create(test)
+  const url = `/oauth/credentials/${created.credentialId}`
+  await test.sql(`SELECT setval(pg_get_serial_sequence('audit_event', 'id'), 3000000000)`)
+  for (let n = 0; n < 3; n++) await callRest(test, { method: 'PATCH', url, body: { name: `Billion ${n}` } })
+  const first = await callRest<{ items: { id: number }[]; next: string }>(test, { method: 'GET', url: `${url}/events?limit=2` })
+  t.same(first.body.items.map((event) => event.id), [3000000003, 3000000002])
+  const second = await callRest<{ items: { id: number }[] }>(test, { method: 'GET', url: `${url}/events?limit=2&cursor=${first.body.next}` })
+  t.equal(second.status, 200, 'the next page of a cursor past 2^31')
+  t.equal(second.body.items[0]?.id, 3000000001)
+  t.ok((second.body.items[1]?.id ?? 0) < 2 ** 31, 'then its creation, written before the sequence moved')
+})

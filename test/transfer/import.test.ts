@@ -159,7 +159,7 @@ t.test('conflicts are reported, each on its own line, and nothing is written', a
     'API credential sync-3: its identifier comes twice in the import',
     'API credential test-admin: stored with other secretHash, description, createdAt',
     'event 1: another event has this id here',
-    'event 2: the id must be a whole number from 1, once in the import',
+    `event 2: the id must be a whole number from 1 to ${2 ** 52}, once in the import`,
   ])
   t.same(await everything(test), before, 'nothing written, not even the records without a conflict')
   t.match(describePlan(outcome.plan, 'refused'), /\nConflicts \(12\):\n {2}credential [^]*\nRefused: nothing was written\.\n$/)
