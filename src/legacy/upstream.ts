@@ -38,6 +38,12 @@ const HOP_BY_HOP = new Set([
  * request id (the caller's when it sent a sane one), so one call can be found in both logs.
  */
 const REWRITTEN = new Set(['host', 'content-length', 'expect', 'x-forwarded-for', 'accept-encoding', 'x-request-id'])
+/**
+ * Other claims of who the client is or how it came: any caller can write them, and the original
+ * may believe one (an allow-list reading X-Real-IP). This hop vouches for X-Forwarded-For alone.
+ */
+const CLIENT_CLAIMS = new Set(['forwarded', 'x-real-ip', 'x-client-ip', 'true-client-ip', 'cf-connecting-ip', 'x-cluster-client-ip'])
+const isClientClaim = (name: string) => CLIENT_CLAIMS.has(name) || name.startsWith('x-forwarded-')
 
 /**
  * The strangler's pass-through: api.php actions this service does not own go to the original
@@ -123,7 +129,7 @@ function forwardedHeaders(request: FastifyRequest): Headers {
     .map((name) => name.trim().toLowerCase())
   const headers = new Headers()
   for (const [name, value] of Object.entries(request.headers)) {
-    if (value === undefined || HOP_BY_HOP.has(name) || REWRITTEN.has(name) || named.includes(name)) continue
+    if (value === undefined || HOP_BY_HOP.has(name) || REWRITTEN.has(name) || isClientClaim(name) || named.includes(name)) continue
     for (const item of Array.isArray(value) ? value : [value]) headers.append(name, item)
   }
   // TRUST_PROXY decides how much of the incoming X-Forwarded-For is believed (request.ips:

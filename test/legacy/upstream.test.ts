@@ -149,11 +149,18 @@ t.test('api.php with LEGACY_UPSTREAM_URL set', async (t) => {
             te: 'trailers',
             'x-caller-tag': 'kept',
             'user-agent': 'billing-sync/1.0',
+            // Claims of who the client is: only X-Forwarded-For, which this hop writes, travels.
+            forwarded: 'for=10.0.0.1',
+            'x-real-ip': '10.0.0.1',
+            'x-forwarded-host': 'evil.example',
+            'true-client-ip': '10.0.0.1',
           },
         })
       ).body,
     )
-    for (const name of ['x-hop-secret', 'keep-alive', 'proxy-authorization', 'te']) t.notOk(name in got.headers, `${name} dropped`)
+    for (const name of ['x-hop-secret', 'keep-alive', 'proxy-authorization', 'te', 'forwarded', 'x-real-ip', 'x-forwarded-host', 'true-client-ip']) {
+      t.notOk(name in got.headers, `${name} dropped`)
+    }
     t.equal(got.headers['x-caller-tag'], 'kept')
     t.equal(got.headers['user-agent'], 'billing-sync/1.0')
     t.match(got.headers['x-request-id'], /^[\w.:-]+$/, "this service's request id, to find the call in both logs")
