@@ -52,14 +52,12 @@ export interface Admission {
   /** The caller failed to authenticate (or was refused for its address): it costs the address a failure, and `identifier`'s too when given. */
   failed?: { identifier?: string }
   /**
-   * The client identifier whose secret the request checks (POST …/authenticate): with a wrong
-   * secret, an address or a client out of client failures is refused.
+   * The client secret checked (POST …/authenticate) was wrong: refused when the address or the
+   * client is out of client failures, else it costs both one. `exists`: whether `client` names
+   * a credential (as for `identifierExists`, real ones are counted apart here). A right secret
+   * meets no client budget.
    */
-  client?: string
-  /** Whether `client` names a credential: as for `identifierExists`, real ones are counted apart here. */
-  clientExists?: boolean
-  /** The client secret was wrong: it costs the address and `client` a client failure. */
-  clientFailed?: boolean
+  clientFailed?: { client: string; exists: boolean }
 }
 
 /**
@@ -188,11 +186,10 @@ async function limits(app: FastifyInstance, settings: LimitSettings) {
   const clientFailuresByClient = budget('failed_client_authentications_by_client', settings.failedClientAuthPerClient, FAILURES, true)
 
   app.decorate('limits', {
-    admit(request, { address, identifier, identifierExists, caller, failed, client, clientExists, clientFailed }) {
+    admit(request, { address, identifier, identifierExists, caller, failed, clientFailed }) {
       const asks: Ask[] = []
       const ip = request.ip
       const madeUp = identifierExists !== true
-      const madeUpClient = clientExists !== true
       if (address) asks.push({ budget: failuresByAddress, key: ip, use: 'c' }, { budget: byAddress, key: ip, use: 't' })
       if (identifier) asks.push({ budget: failuresByIdentifier, key: identifier, use: 'c', madeUp })
       if (caller !== undefined) asks.push({ budget: byCaller, key: caller, use: 't' })
@@ -200,17 +197,13 @@ async function limits(app: FastifyInstance, settings: LimitSettings) {
       // travel in authorization URLs), so budgets that refused the right secret too would let
       // anyone stop a client's token requests with a few wrong ones. The secrets are 512 random
       // bits: no budget is what stops guessing them; it caps what a flood of wrong ones costs.
-      const clientFailure = client !== undefined && clientFailed === true
-      if (clientFailure) {
-        asks.push({ budget: clientFailuresByAddress, key: ip, use: 'c' }, { budget: clientFailuresByClient, key: client, use: 'c', madeUp: madeUpClient })
-      }
+      const byClient = clientFailed && { budget: clientFailuresByClient, key: clientFailed.client, madeUp: !clientFailed.exists }
+      if (byClient) asks.push({ budget: clientFailuresByAddress, key: ip, use: 'c' }, { ...byClient, use: 'c' })
       if (failed) {
         asks.push({ budget: failuresByAddress, key: ip, use: 'f' })
         if (failed.identifier) asks.push({ budget: failuresByIdentifier, key: failed.identifier, use: 'f', madeUp })
       }
-      if (clientFailure) {
-        asks.push({ budget: clientFailuresByAddress, key: ip, use: 'f' }, { budget: clientFailuresByClient, key: client, use: 'f', madeUp: madeUpClient })
-      }
+      if (byClient) asks.push({ budget: clientFailuresByAddress, key: ip, use: 'f' }, { ...byClient, use: 'f' })
       return decide(asks)
     },
     authenticationFailed(request, identifier, identifierExists) {

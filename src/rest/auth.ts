@@ -68,8 +68,8 @@ export function guard(app: FastifyInstance, action: Action) {
 
 /**
  * Decides a request's budgets that its guard left for later (POST …/authenticate), with what
- * the request adds (the client's); once only: the error handler decides for a request that
- * failed before its handler did, so that it is counted too.
+ * the request adds (a wrong client secret); once only: the error handler decides for a request
+ * that failed before its handler did, so that it is counted too.
  */
 export function admit(request: FastifyRequest, more?: Admission): Promise<void> | undefined {
   const admission = request.admission

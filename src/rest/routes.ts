@@ -145,7 +145,7 @@ const resource: FastifyPluginAsyncTypebox = async (app) => {
       // are one decision (one round trip with Redis); its use is recorded once admitted.
       const checking = credentials.checkSecret(clientIdentifier, clientSecret)
       const checked = checking instanceof Promise ? await checking : checking
-      const pending = admit(request, { client: clientIdentifier, clientExists: checked !== undefined, clientFailed: !checked })
+      const pending = admit(request, checked ? undefined : { clientFailed: { client: clientIdentifier, exists: checked !== undefined } })
       if (pending) await pending
       if (!checked) throw new HttpProblem(401, CLIENT_REFUSED, undefined, challengeFor(request))
       const used = credentials.recordUse(checked)
