@@ -131,8 +131,10 @@ export class ApiClientService {
 
   /** What `find` would answer from memory now (null: no active API credential), without reading; undefined otherwise. */
   remembered(identifier: string): ApiCredentialAccess | null | undefined {
-    if (!isApiIdentifier(identifier)) return null
-    return this.#recent.remembered(identifier)
+    // What is kept follows the identifier rule (find keeps nothing else): the rule is tested on a miss only.
+    const kept = this.#recent.remembered(identifier)
+    if (kept !== undefined || isApiIdentifier(identifier)) return kept
+    return null
   }
 
   /**
