@@ -23,9 +23,7 @@ export function tooManyParameters(): Error {
  */
 export function parseForm(text: string): LegacyParams {
   // qs would drop what is past its limit without a word: an `action` sent last would be missing.
-  let parameters = 1
-  for (let at = text.indexOf('&'); at !== -1 && parameters <= FORM_LIMITS.parameters; at = text.indexOf('&', at + 1)) parameters++
-  if (parameters > FORM_LIMITS.parameters) throw tooManyParameters()
+  if (text.split('&', FORM_LIMITS.parameters + 1).length > FORM_LIMITS.parameters) throw tooManyParameters()
   return qs.parse(text, {
     duplicates: 'combine',
     arrayLimit: FORM_LIMITS.arrayItems,
