@@ -35,6 +35,7 @@ import { scratchDatabase, serviceEnv, Target } from './target.js'
  */
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10)
 const ROUNDS = Number(process.env.BENCH_COMPARE_ROUNDS ?? 6)
+const SERVICE_NODE_OPTIONS = process.env.BENCH_SERVICE_NODE_OPTIONS?.split(' ').filter(Boolean) ?? []
 const PAIRS = Number(process.env.BENCH_COMPARE_PAIRS ?? 4)
 const MEMORY_SECONDS = Number(process.env.BENCH_MEMORY_SECONDS ?? 60)
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 50)
@@ -263,7 +264,7 @@ async function main() {
   const profiling = (profile: boolean) =>
     profile && process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : []
   const startService = async (profile = false) => {
-    const flags = [...profiling(profile), ...(process.env.BENCH_SERVICE_NODE_OPTIONS?.split(' ').filter(Boolean) ?? [])]
+    const flags = [...profiling(profile), ...SERVICE_NODE_OPTIONS]
     const target = await Target.start('service', 'dist/src/server.js', { ...serviceEnv(scratch.url, API, 'info'), ...REDIS }, flags)
     targets.push(target)
     return target
@@ -441,10 +442,9 @@ interface Pair {
 
 /**
  * Each path on two services loaded in turns. After a warm-up of each, ROUNDS rounds of SECONDS
- * on each, in the order a b, b a, a b, … (so a drift of the machine's load falls on both sides
- * alike). Each round gives its own ratios a/b (req/s, CPU ms per request). With several pairs
- * (`pairs`, each a new pair of processes from `pairOf`), each pair's median round is taken and
- * the median over the pairs printed, with each pair's CPU ratio: a process keeps for its life
+ * on each, in strict turns (a b a b …; b a b a … for every other pair). Each round gives its
+ * own ratios a/b (req/s, CPU ms per request). With several pairs (`pairs`, each a new pair of
+ * processes from `pairOf`), each pair's median round is taken and the median over the pairs printed, with each pair's CPU ratio: a process keeps for its life
  * whatever made it a little faster or slower than its twin, so pairs differ more than rounds.
  * `pairOf(n)` starts pair n's processes.
  */
@@ -464,11 +464,14 @@ async function compareSides(labels: [string, string], pairOf: (n: number) => Pro
       const pair = await pairOf(n)
       try {
         const ofPair: { a: Measured; b: Measured }[] = []
-        for (const side of [pair.a, pair.b]) await load(side.target, path, side.seeded, 2) // warm-up
+        // Strict turns: no side is loaded twice in a row. (In the order a b, b a, … only b was,
+        // and two A/A runs of PATCH read 1.018 and 1.047 against a.) Pairs take turns at going
+        // first, so that a drift of the machine falls on both sides alike.
+        const turns = n % 2 === 0 ? (['a', 'b'] as const) : (['b', 'a'] as const)
+        for (const name of turns) await load(pair[name].target, path, pair[name].seeded, 2) // warm-up
         for (let round = 0; round < ROUNDS; round++) {
-          const order = round % 2 === 0 ? (['a', 'b'] as const) : (['b', 'a'] as const)
           const measured: Partial<Record<'a' | 'b', Measured>> = {}
-          for (const name of order) {
+          for (const name of turns) {
             const side = pair[name]
             measured[name] = await load(side.target, path, side.seeded, SECONDS)
           }
@@ -505,7 +508,7 @@ async function compareVariants(
   const sinkUrl = `http://127.0.0.1:${(sink.address() as { port: number }).port}`
   const start = async (label: string, settings: Record<string, string>): Promise<Side> => {
     const env = Object.fromEntries(Object.entries(settings).map(([key, value]) => [key, value === 'sink' ? sinkUrl : value]))
-    const target = await Target.start(label, 'dist/src/server.js', { ...serviceEnv(databaseUrl, API, 'info'), ...REDIS, ...env })
+    const target = await Target.start(label, 'dist/src/server.js', { ...serviceEnv(databaseUrl, API, 'info'), ...REDIS, ...env }, SERVICE_NODE_OPTIONS)
     targets.push(target)
     return { label, target, seeded }
   }
