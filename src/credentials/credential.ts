@@ -8,6 +8,11 @@ export const GRANT_TYPES = Object.values(GrantTypes) as readonly GrantType[]
 /** Ids and service ids are PostgreSQL `integer`s: nothing past this can name a row. */
 export const MAX_ID = 2_147_483_647
 
+/** Whether `value` can name a row (an id, a service id) or be a version: a PostgreSQL integer from 1. */
+export function isRowNumber(value: number): boolean {
+  return Number.isInteger(value) && value > 0 && value <= MAX_ID
+}
+
 /**
  * A credential as it is stored: its row (prisma/schema.prisma) with its scopes and redirect
  * URIs, in order. Only the credentials domain sees this shape: it carries the secret hashes.

@@ -1,4 +1,4 @@
-import { GRANT_TYPES, MAX_ID, type CredentialFields, type GrantType } from './credential.js'
+import { GRANT_TYPES, isRowNumber, type CredentialFields, type GrantType } from './credential.js'
 import { CredentialError, messages } from './errors.js'
 
 export const LIMITS = {
@@ -110,10 +110,6 @@ function isAcceptableRedirectUri(uri: string): boolean {
   return /^[a-z][a-z0-9+-]*(\.[a-z0-9+-]+)+$/.test(scheme) && uri.length > scheme.length + 1
 }
 
-function isServiceId(value: number): boolean {
-  return Number.isInteger(value) && value > 0 && value <= MAX_ID
-}
-
 /** An absolute http(s) URL with a host and, as for redirect URIs, no user info. */
 function isAcceptableLogoUri(uri: string): boolean {
   if (characters(uri) > LIMITS.logoUri || /[\s\p{Cc}]/u.test(uri) || isDeceptive(uri)) return false
@@ -149,7 +145,7 @@ export function assertValidCredential(
       throw invalid(messages.controlCharacters(field), field)
     }
   }
-  if (state.serviceId !== null && !isServiceId(state.serviceId)) {
+  if (state.serviceId !== null && !isRowNumber(state.serviceId)) {
     throw invalid(messages.serviceIdInvalid(String(state.serviceId)), 'serviceId')
   }
   if (state.grantType === 'single_sign_on' && state.serviceId === null) {

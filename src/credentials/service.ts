@@ -2,7 +2,7 @@ import { metrics } from '../observability/metrics.js'
 import { generateSecret, hashSecret, secretMatches } from '../secrets.js'
 import {
   AUDIT_FIELD_NAMES,
-  MAX_ID,
+  isRowNumber,
   type Actor,
   type AuditEvent,
   type Credential,
@@ -276,7 +276,7 @@ export class CredentialService {
 
   /** The audit trail of one credential, newest first; it outlives the credential. */
   async events(credentialId: number, page: { limit: number; beforeId?: number }): Promise<AuditEvent[]> {
-    if (!isCredentialId(credentialId)) throw credentialNotFound()
+    if (!isRowNumber(credentialId)) throw credentialNotFound()
     return this.storage.events(credentialId, page)
   }
 
@@ -368,7 +368,7 @@ export class CredentialService {
     let found: Promise<StoredCredential | null>
     if (credentialId !== undefined && credentialId > 0) {
       notFound = credentialNotFound
-      if (!isCredentialId(credentialId)) throw notFound()
+      if (!isRowNumber(credentialId)) throw notFound()
       found = storage.findById(credentialId)
     } else if (clientIdentifier) {
       notFound = () => new CredentialError('not_found', messages.clientIdentifierInvalid, 'clientIdentifier')
@@ -381,11 +381,6 @@ export class CredentialService {
     if (!stored) throw notFound()
     return stored
   }
-}
-
-/** Whether `id` can name a row: ids are PostgreSQL integers from 1. */
-function isCredentialId(id: number): boolean {
-  return Number.isInteger(id) && id > 0 && id <= MAX_ID
 }
 
 /** The fields after a change: left out keeps, `null` clears; scopes given twice count once. */

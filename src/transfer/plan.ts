@@ -1,5 +1,5 @@
 import { API_IDENTIFIER_RULE, isApiIdentifier, notAnAddress, unknownPermission } from '../api-clients/access.js'
-import { AUDIT_FIELD_NAMES, MAX_ID, type AuditEvent, type StoredCredential } from '../credentials/credential.js'
+import { AUDIT_FIELD_NAMES, isRowNumber, MAX_ID, type AuditEvent, type StoredCredential } from '../credentials/credential.js'
 import { CredentialError } from '../credentials/errors.js'
 import { assertValidCredential } from '../credentials/rules.js'
 import type { ApiCredentialRecord, CredentialRecord, EventRecord, TransferRecords } from './records.js'
@@ -159,7 +159,7 @@ function planCredentials(plan: ImportPlan, records: CredentialRecord[], existing
 
 /** Why a credential record cannot be stored at all, or null: the service's own rules, and sane keys. */
 function credentialProblem(record: CredentialRecord, catalogue: ReadonlySet<string>): string | null {
-  if (!Number.isInteger(record.credentialId) || record.credentialId < 1 || record.credentialId > MAX_ID) {
+  if (!isRowNumber(record.credentialId)) {
     return `the id must be a whole number from 1 to ${MAX_ID}`
   }
   if (record.clientIdentifier.length > MAX_IDENTIFIER || !CLIENT_IDENTIFIER.test(record.clientIdentifier)) {
@@ -170,7 +170,7 @@ function credentialProblem(record: CredentialRecord, catalogue: ReadonlySet<stri
   }
   const dates = [record.createdAt, record.updatedAt, record.previousSecretExpiresAt, record.lastUsedAt]
   if (dates.some((date) => date != null && Number.isNaN(date.getTime()))) return 'a date is not a valid instant'
-  if (record.version !== undefined && !(Number.isInteger(record.version) && record.version >= 1 && record.version <= MAX_ID)) {
+  if (record.version !== undefined && !isRowNumber(record.version)) {
     return 'the version must be a whole number from 1'
   }
   try {
@@ -223,7 +223,7 @@ function planEvents(plan: ImportPlan, records: EventRecord[], existing: AuditEve
       plan.conflicts.push(`${name}: the id must be a whole number from 1 to ${MAX_EVENT_ID}, once in the import`)
       continue
     }
-    if (!Number.isInteger(record.credentialId) || record.credentialId < 1 || record.credentialId > MAX_ID) {
+    if (!isRowNumber(record.credentialId)) {
       plan.conflicts.push(`${name}: the credential id must be a whole number from 1 to ${MAX_ID}`)
       continue
     }
