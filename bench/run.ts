@@ -444,8 +444,9 @@ interface Pair {
  * Each path on two services loaded in turns. After a warm-up of each, ROUNDS rounds of SECONDS
  * on each, in strict turns (a b a b …; b a b a … for every other pair). Each round gives its
  * own ratios a/b (req/s, CPU ms per request). With several pairs (`pairs`, each a new pair of
- * processes from `pairOf`), each pair's median round is taken and the median over the pairs printed, with each pair's CPU ratio: a process keeps for its life
- * whatever made it a little faster or slower than its twin, so pairs differ more than rounds.
+ * processes from `pairOf`), each pair's median round is taken and the median over the pairs
+ * printed, with each pair's CPU ratio: a process keeps for its life whatever made it a little
+ * faster or slower than its twin, so pairs differ more than rounds.
  * `pairOf(n)` starts pair n's processes.
  */
 async function compareSides(labels: [string, string], pairOf: (n: number) => Promise<Pair>, pairs: number, enabled: BenchPath[]) {
