@@ -9,7 +9,7 @@ import { LEGACY_ACTIONS } from './actions.js'
 import { legacyMessages } from './messages.js'
 import { CONTENT_TYPES, render, type LegacyReply, type ResponseType } from './format.js'
 import { LEGACY_GET_SCHEMA, LEGACY_POST_SCHEMA, LegacyRequest } from './openapi.js'
-import { FORM_LIMITS, parseForm } from './params.js'
+import { FORM_LIMITS, parseForm, type LegacyParams } from './params.js'
 import { isResponseType, plain, queryString, readParams, requestedType } from './request.js'
 import { ForwardFailed, legacyUpstream } from './upstream.js'
 
@@ -63,7 +63,7 @@ export default async function legacyApi(app: FastifyInstance) {
     const action = plain(params.action)
     const definition = actionsByName.get(action.toLowerCase())
     // An action this service does not own is the upstream's to answer, in whatever format.
-    const forwardTo = definition ? undefined : upstream
+    const forwardTo = upstream && isOriginalsAction(params, request) ? upstream : undefined
     const requested = requestedType(params.responsetype)
     if (!isResponseType(requested) && !forwardTo) {
       const message =
@@ -121,6 +121,22 @@ export default async function legacyApi(app: FastifyInstance) {
   const keepBody = upstream && { preParsing: upstream.keepBody }
   app.post(LEGACY_PATH, { schema: LEGACY_POST_SCHEMA, validatorCompiler: acceptAll, ...keepBody, handler: handle })
   app.get(LEGACY_PATH, { schema: LEGACY_GET_SCHEMA, validatorCompiler: acceptAll, handler: handle })
+}
+
+/**
+ * Whether a request names an action of the original's (the pass-through's), read alike by this
+ * service and by PHP: one plain name, the same in the query string and the body when both name
+ * one, and none of this service's own actions once spaces and NUL bytes are taken out. Otherwise
+ * the original may read an action this service owns (from the query where this service read a
+ * JSON body, the last of two, or trimmed) and run it without this service's rules: such a
+ * request is answered here, as if there were no upstream.
+ */
+function isOriginalsAction(params: LegacyParams, request: FastifyRequest): boolean {
+  const action = params.action
+  if (typeof action !== 'string' || action === '') return false
+  const inQuery = parseForm(queryString(request)).action
+  if (inQuery !== undefined && inQuery !== action) return false
+  return !actionsByName.has(action.replace(/[\s\0]/g, '').toLowerCase())
 }
 
 /** The responsetype of a request whose body failed: from its query, JSON when it names none it can read. */

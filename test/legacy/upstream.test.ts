@@ -187,6 +187,46 @@ t.test('api.php with LEGACY_UPSTREAM_URL set', async (t) => {
     t.same(JSON.parse(served.body.toString()), { result: 'success', clients: [] })
   })
 
+  await t.test('an action PHP could read as one of the service\'s own is answered here, never forwarded', async (t) => {
+    // With the service's own credentials: the upstream would refuse them (403 Authentication
+    // Failed), so an answer of the service's own shows the request stayed here.
+    const admin = { identifier: test.admin.identifier, secret: test.admin.secret, responsetype: 'json' }
+    const cases: { why: string; sent: Sent; answer: { status: number; message: string } }[] = [
+      {
+        why: 'the query names an owned action, a JSON body another (PHP may read the query alone)',
+        sent: { query: 'action=ListOAuthCredentials', body: JSON.stringify({ ...admin, action: 'EchoRequest' }), contentType: 'application/json' },
+        answer: { status: 200, message: 'API Function Not Found' },
+      },
+      {
+        why: 'the query and a form body name two actions',
+        sent: { query: 'action=UpdateOAuthCredential', body: new URLSearchParams({ ...admin, action: 'GetClients' }).toString(), contentType: FORM },
+        answer: { status: 200, message: 'API Function Not Found' },
+      },
+      {
+        why: 'the body names two actions (PHP takes the last)',
+        sent: { body: `${new URLSearchParams(admin)}&action=GetClients&action=UpdateOAuthCredential`, contentType: FORM },
+        answer: { status: 400, message: 'Empty action request' },
+      },
+      {
+        why: 'the action is a list',
+        sent: { body: `${new URLSearchParams(admin)}&action[]=UpdateOAuthCredential`, contentType: FORM },
+        answer: { status: 400, message: 'Empty action request' },
+      },
+      ...['UpdateOAuthCredential ', ' listoauthcredentials', 'DeleteOAuthCredential\0', 'Create\tOAuthCredential'].map((action) => ({
+        why: `an owned action with spaces or NUL: ${JSON.stringify(action)}`,
+        sent: { body: new URLSearchParams({ ...admin, action }).toString(), contentType: FORM },
+        answer: { status: 200, message: 'API Function Not Found' },
+      })),
+    ]
+    for (const { why, sent, answer } of cases) {
+      const served = await viaService(test, { ...sent, remoteAddress: '127.0.0.12' })
+      t.equal(served.status, answer.status, why)
+      t.same(JSON.parse(served.body.toString()), { result: 'error', message: answer.message }, why)
+    }
+    const agreeing = await viaService(test, { query: 'action=EchoRequest', body: echo(), contentType: FORM, remoteAddress: '127.0.0.12' })
+    t.equal(echoed(agreeing.body).query, 'action=EchoRequest', 'the same action in the query and the body is forwarded')
+  })
+
   await t.test('forwarded calls count against the per-address limit', async (t) => {
     const sent = { body: form(upstream, { action: 'GetClients', responsetype: 'json' }), contentType: FORM, remoteAddress: '192.0.2.9' }
     for (let call = 1; call <= 20; call++) {
