@@ -111,13 +111,15 @@ export interface StartedServer extends BuiltServer {
 }
 
 /**
- * What every answer carries: its request id, and no-store, since answers carry client secrets or
- * data about them and no cache may keep a copy, refusals included. (An error answer keeps the
+ * What every answer carries: its request id; no-store, since answers carry client secrets or
+ * data about them and no cache may keep a copy, refusals included; and nosniff, so that no
+ * browser reads an answer as other than its content type says. (An error answer keeps the
  * headers set before it; static files of the docs set their own cache-control.)
  */
 function answerHeaders(request: FastifyRequest, reply: FastifyReply): void {
   reply.header('x-request-id', request.id)
   reply.header('cache-control', 'no-store')
+  reply.header('x-content-type-options', 'nosniff')
 }
 
 /**

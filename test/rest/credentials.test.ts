@@ -24,7 +24,7 @@ async function credentialCount(test: TestApp) {
 // One app (and database) for the file: starting one costs seconds; each test makes its own rows.
 const test = await buildTestApp(t)
 
-t.test('no answer may be cached: refusals, unknown routes, a body that is not JSON and a URL the router refuses carry no-store too', async (t) => {
+t.test('no answer may be cached or sniffed: refusals, unknown routes, a body that is not JSON and a URL the router refuses carry no-store and nosniff too', async (t) => {
   const answers = [
     await test.app.inject({ method: 'GET', url: '/oauth/credentials' }),
     await test.app.inject({ method: 'GET', url: '/oauth/credentials/1/nothing-here', headers: { authorization: basic(test.admin) } }),
@@ -36,6 +36,7 @@ t.test('no answer may be cached: refusals, unknown routes, a body that is not JS
   t.same(answers.map((answer) => answer.statusCode), [401, 404, 400, 404, 400])
   for (const answer of answers) {
     t.equal(answer.headers['cache-control'], 'no-store', `${answer.statusCode} ${answer.body.slice(0, 40)}`)
+    t.equal(answer.headers['x-content-type-options'], 'nosniff', 'no browser guesses another type')
     t.ok(answer.headers['x-request-id'], 'with its request id')
   }
   const docs = await test.app.inject({ method: 'GET', url: '/docs/static/index.css' })
