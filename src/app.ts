@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, type FastifyServerOptions } from 'fastify'
 import fp from 'fastify-plugin'
-import type { DestinationStream } from 'pino'
 import { ApiClientService } from './api-clients/service.js'
 import { apiCredentialStorage } from './api-clients/storage.js'
 import { corsOrigins, trustProxySetting, type Config } from './config.js'
@@ -129,14 +128,14 @@ function answerHeaders(request: FastifyRequest, reply: FastifyReply): void {
  */
 export async function buildServer(
   config: Config,
-  overrides: { database?: DatabaseTarget; logger?: FastifyServerOptions['logger']; logStream?: DestinationStream } = {},
+  overrides: { database?: DatabaseTarget; logger?: FastifyServerOptions['logger'] } = {},
 ): Promise<BuiltServer> {
   const database = await openDatabase(overrides.database ?? configuredDatabase(config), { timeoutMs: config.DATABASE_TIMEOUT_MS })
   let fastify: FastifyInstance | undefined
   try {
     await database.migrate()
     fastify = Fastify({
-      logger: overrides.logger ?? { ...loggerOptions(config.LOG_LEVEL), stream: overrides.logStream ?? logDestination() },
+      logger: overrides.logger ?? { ...loggerOptions(config.LOG_LEVEL), stream: logDestination() },
       genReqId: requestId,
       logController: new RequestLogController(),
       requestIdHeader: false,

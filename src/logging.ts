@@ -65,7 +65,7 @@ export function loggerOptions(level: string): LoggerSettings {
 /**
  * Where the service's log lines go: stdout, asynchronously, so that lines are written off the
  * request path, several per write when busy (the bench measured the synchronous write at ~6 %
- * of a request's time). Text written to it joins the lines in order.
+ * of a request's time).
  *
  * Each line is handed to sonic-boom as bytes: given text, it measures the whole text still
  * waiting to be written again for every line it appends, which cost authenticate about a tenth

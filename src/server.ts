@@ -42,15 +42,12 @@ async function main() {
 
 async function start(config: Config) {
   const { startServer } = await import('./app.js')
-  const { logDestination } = await import('./logging.js')
-  // The log's own stdout, which the banner below joins: written in order after the "Server
-  // listening" line, where a write of its own could overtake it.
-  const stdout = logDestination()
-  const { app, address, firstAdmin } = await startServer(config, { logStream: stdout })
+  const { app, address, firstAdmin } = await startServer(config)
   if (firstAdmin) {
     const base = address.replace('0.0.0.0', '127.0.0.1')
-    // Printed once, to the console only: the database keeps just a hash of the secret.
-    stdout.write(
+    // Printed once (the database keeps just a hash of the secret), for a person: on stderr, as
+    // stdout carries the JSON log lines that log shippers parse and keep.
+    process.stderr.write(
       `\nFirst start: created the API credential "${firstAdmin.identifier}" with every permission.\n` +
         `Its secret is shown only now:\n\n  ${firstAdmin.secret}\n\n` +
         `Try it:\n  curl -s ${base}/includes/api.php -d action=ListOAuthCredentials ` +
