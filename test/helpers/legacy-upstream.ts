@@ -1,10 +1,11 @@
-import { spawn } from 'node:child_process'
+import { spawn, spawnSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import type { Test } from 'tap'
 import { PROJECT_ROOT } from '../../src/paths.js'
+import { ensureDebianPackages } from './debian.js'
 
 const FIXTURE_DIR = path.join(PROJECT_ROOT, 'test/fixtures/legacy-upstream')
 const START_TIMEOUT_MS = 10_000
@@ -22,11 +23,21 @@ export interface LegacyUpstream {
 }
 
 /**
+ * PHP's command line with its curl extension (Debian's php-cli and php-curl), installed first
+ * when missing: the fixture below runs on it, and so does the seed's PHP example.
+ */
+export function ensurePhp(t: Test): Promise<void> {
+  const withCurl = () => spawnSync('php', ['-r', "exit(function_exists('curl_init') ? 0 : 1);"]).status === 0
+  return ensureDebianPackages(t, ['php-cli', 'php-curl'], withCurl, 'The pass-through and import tests')
+}
+
+/**
  * The original's api.php, played by test/fixtures/legacy-upstream/api.php under PHP's built-in
  * server (Debian `php-cli`), on a port of its own, stopped at teardown. Several workers, so a
  * request that sleeps does not hold up the others; no output buffering, so what it flushes is sent.
  */
 export async function startLegacyUpstream(t: Test, clients: unknown[] = []): Promise<LegacyUpstream> {
+  await ensurePhp(t)
   const identifier = 'upstream-api'
   const secret = randomBytes(24).toString('base64')
   // Not t.testdir(): a test calling that again would empty it.

@@ -10,7 +10,7 @@ import { credentialStorage } from '../../src/credentials/storage.js'
 import { PROJECT_ROOT } from '../../src/paths.js'
 import { buildTestApp, freshDatabaseFor } from '../helpers/app.js'
 import { cli } from '../helpers/cli.js'
-import { startLegacyUpstream } from '../helpers/legacy-upstream.js'
+import { ensurePhp, startLegacyUpstream } from '../helpers/legacy-upstream.js'
 import { callRest } from '../helpers/rest.js'
 
 // A dozen CLI runs, each opening the database afresh: room for a loaded machine.
@@ -148,6 +148,7 @@ t.test('import-legacy: from the original, all or nothing, again and again; its c
   ])
 
   // The seed's own PHP example, run by PHP as written, updates the imported credential by its original id.
+  await ensurePhp(t)
   await test.app.listen({ port: 0, host: '127.0.0.1' })
   const { port } = test.app.server.address() as { port: number }
   const { stdout } = await promisify(execFile)('php', [path.join(PROJECT_ROOT, 'test/fixtures/seed-update-example.php')], {
