@@ -39,10 +39,12 @@ t.test('migrate, then create, list and revoke API credentials', async (t) => {
   const duplicate = await run('api-credentials', 'create', '--identifier', 'billing-sync')
   t.equal(duplicate.code, 1)
   t.equal(duplicate.stderr, 'An API credential "billing-sync" already exists\n')
+  // Option values the command cannot take are usage errors (2), found before the database is opened.
   const badAction = await run('api-credentials', 'create', '--permission', 'DropEverything')
-  t.equal(badAction.code, 1)
+  t.equal(badAction.code, 2)
   t.match(badAction.stderr, /^Unknown action "DropEverything"/)
   const badIp = await run('api-credentials', 'create', '--allow-ip', 'localhost')
+  t.equal(badIp.code, 2)
   t.equal(badIp.stderr, '"localhost" is not an IP address\n')
   // The rule of API_BOOTSTRAP_IDENTIFIER: HTTP Basic cannot carry a ':', and the column holds 128.
   for (const identifier of ['', 'two words', 'ops:admin', 'x'.repeat(200), 'new\nline']) {
@@ -138,6 +140,12 @@ t.test('the embedded database refuses a second process while one has it open', a
   const io = await cli({ config: loadConfig({ DATA_DIR: dataDir }) }, ['api-credentials', 'list'])
   t.equal(io.code, 1, 'the CLI exits 1')
   t.match(io.stderr, /^The embedded database in .+ is in use by process \d+\. [^\n]+\n$/, 'with one line')
+  // A mistake in the command itself is told first: it does not need the database.
+  for (const mistake of [['--permission', 'Nope'], ['--allow-ip', '999.1.1.1'], ['--identifier', 'a:b']]) {
+    const refused = await cli({ config: loadConfig({ DATA_DIR: dataDir }) }, ['api-credentials', 'create', ...mistake])
+    t.equal(refused.code, 2, `${mistake.join(' ')}: a usage error`)
+    t.notMatch(refused.stderr, /in use/, `${mistake.join(' ')}: ${refused.stderr.trim()}`)
+  }
 
   // The same live pid, but a start time that is not its own: a pid reused after a crash.
   await first.close()

@@ -19,6 +19,14 @@ const GIVEN_SECRET = /^[\x21-\x7e]{32,256}$/
 /** A request the API-credential service refuses; its message is one line for the operator. */
 export class ApiClientError extends Error {}
 
+/** Why an API credential cannot have these permissions or this allow-list; undefined when it can. */
+export function settingsRefusal(permissions: readonly string[], allowedIps: readonly string[]): string | undefined {
+  const unknown = unknownPermission(permissions)
+  if (unknown !== undefined) return `Unknown action "${unknown}". Known: ${ACTIONS.join(', ')} or ${ALL_ACTIONS}`
+  const notAddress = notAnAddress(allowedIps)
+  return notAddress === undefined ? undefined : `"${notAddress}" is not an IP address`
+}
+
 /**
  * How long a looked-up API credential is reused at most. Every request authenticates, so this
  * saves a round trip on each. Any change (here, by another replica, or by the CLI) drops the
@@ -59,10 +67,8 @@ export class ApiClientService {
       throw new ApiClientError(`Invalid identifier ${JSON.stringify(identifier.slice(0, 40))}: ${API_IDENTIFIER_RULE.description}`)
     }
     const permissions = input.permissions ?? [ALL_ACTIONS]
-    const unknown = unknownPermission(permissions)
-    if (unknown !== undefined) throw new ApiClientError(`Unknown action "${unknown}". Known: ${ACTIONS.join(', ')} or ${ALL_ACTIONS}`)
-    const notAddress = notAnAddress(input.allowedIps ?? [])
-    if (notAddress !== undefined) throw new ApiClientError(`"${notAddress}" is not an IP address`)
+    const refusal = settingsRefusal(permissions, input.allowedIps ?? [])
+    if (refusal !== undefined) throw new ApiClientError(refusal)
     if (input.secret !== undefined && !GIVEN_SECRET.test(input.secret)) {
       throw new ApiClientError('The secret must be 32 to 256 printable ASCII characters, without spaces')
     }

@@ -1,5 +1,5 @@
 import { ACTIONS, ALL_ACTIONS, API_IDENTIFIER_RULE, isApiIdentifier } from '../api-clients/access.js'
-import { ApiClientService } from '../api-clients/service.js'
+import { ApiClientService, settingsRefusal } from '../api-clients/service.js'
 import { apiCredentialStorage } from '../api-clients/storage.js'
 import { CommandError, UsageError, type Command, type CommandContext } from './command.js'
 
@@ -19,10 +19,12 @@ const create: Command = {
       description: "the secret is read from standard input (an existing one of the original's), not generated",
     },
   },
-  checkOptions({ identifier }) {
+  checkOptions({ identifier, permission, 'allow-ip': allowedIps }) {
     if (typeof identifier === 'string' && !isApiIdentifier(identifier)) {
       throw new UsageError(`Invalid --identifier ${JSON.stringify(identifier.slice(0, 40))}: ${API_IDENTIFIER_RULE.description}`)
     }
+    const refusal = settingsRefusal((permission as string[] | undefined) ?? [], (allowedIps as string[] | undefined) ?? [])
+    if (refusal !== undefined) throw new UsageError(refusal)
   },
   async run(context) {
     const { options, io } = context
