@@ -235,8 +235,15 @@ function planEvents(plan: ImportPlan, records: EventRecord[], existing: AuditEve
   }
 }
 
-/** The plan as the operator reads it: counts, each change, and every conflict. */
-export function describePlan(plan: ImportPlan, outcome: 'dry-run' | 'refused' | 'written'): string {
+/**
+ * The plan as the operator reads it: counts, each change, and every conflict. `carries`: what
+ * the import can hold; the original's list (import-legacy) holds credentials only.
+ */
+export function describePlan(
+  plan: ImportPlan,
+  outcome: 'dry-run' | 'refused' | 'written',
+  carries: 'everything' | 'credentials' = 'everything',
+): string {
   const { credentials, apiCredentials, events, conflicts } = plan
   const kept = credentials.keptHere.length > 0 ? `, ${credentials.keptHere.length} changed here since imported (kept)` : ''
   const lines = [
@@ -250,10 +257,14 @@ export function describePlan(plan: ImportPlan, outcome: 'dry-run' | 'refused' | 
       const skipped = changedFields.length > 0 ? `the original's ${changedFields.join(', ')} not taken` : 'not created again'
       return `  keep ${record.credentialId} ${record.clientIdentifier}: ${last.action === 'delete' ? 'deleted' : 'changed'} here (${change}); ${skipped}`
     }),
-    `API credentials: ${apiCredentials.create.length} to create, ${apiCredentials.unchanged.length} unchanged`,
-    ...apiCredentials.create.map((record) => `  create ${record.identifier}`),
-    `Events: ${events.create.length} to create, ${events.unchanged.length} unchanged`,
   ]
+  if (carries === 'everything') {
+    lines.push(
+      `API credentials: ${apiCredentials.create.length} to create, ${apiCredentials.unchanged.length} unchanged`,
+      ...apiCredentials.create.map((record) => `  create ${record.identifier}`),
+      `Events: ${events.create.length} to create, ${events.unchanged.length} unchanged`,
+    )
+  }
   if (conflicts.length > 0) lines.push(`Conflicts (${conflicts.length}):`, ...conflicts.map((conflict) => `  ${conflict}`))
   lines.push(
     {

@@ -65,7 +65,7 @@ t.test('import-legacy: from the original, all or nothing, again and again; its c
   const dry = await importLegacy('--dry-run')
   t.equal(dry.code, 0)
   t.match(dry.stdout, /^Credentials: 2 to create, 0 to update, 0 unchanged\n {2}create 5 WHMCS\.\S+ "Single Sign On"\n {2}create 9 WHMCS\.\S+ "Billing portal"\n/)
-  t.match(dry.stdout, /Dry run: nothing was written\.\n$/)
+  t.match(dry.stdout, /"Billing portal"\nDry run: nothing was written\.\n$/, 'credentials only: the original has no API credentials or events to import')
 
   await upstream.setClients([sso, portal, { ...portal, credentialId: 11, clientIdentifier: 'WHMCS.x', scope: 'clientarea:everything' }, { ...portal, credentialId: 12, clientIdentifier: 'WHMCS.y', grantTypes: 'password' }])
   const invalid = await importLegacy()
