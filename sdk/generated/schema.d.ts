@@ -174,7 +174,7 @@ export interface components {
             redirectUri: string[];
             /** @description Bumped on every change; the ETag is made from it. */
             version: number;
-            /** @description Last successful authentication, to the minute. */
+            /** @description Last successful authentication; recorded at most once a minute, so it may be up to a minute behind. */
             lastUsedAt: string | null;
             /** @description Until when the previous secret still authenticates, after a rotation with a grace period; once past, it no longer does. */
             previousSecretExpiresAt: string | null;
@@ -237,7 +237,7 @@ export interface components {
             redirectUri: string[];
             /** @description Bumped on every change; the ETag is made from it. */
             version: number;
-            /** @description Last successful authentication, to the minute. */
+            /** @description Last successful authentication; recorded at most once a minute, so it may be up to a minute behind. */
             lastUsedAt: string | null;
             /** @description Until when the previous secret still authenticates, after a rotation with a grace period; once past, it no longer does. */
             previousSecretExpiresAt: string | null;
@@ -301,7 +301,7 @@ export interface components {
             redirectUri: string[];
             /** @description Bumped on every change; the ETag is made from it. */
             version: number;
-            /** @description Last successful authentication, to the minute. */
+            /** @description Last successful authentication; recorded at most once a minute, so it may be up to a minute behind. */
             lastUsedAt: string | null;
             /** @description Until when the previous secret still authenticates, after a rotation with a grace period; once past, it no longer does. */
             previousSecretExpiresAt: string | null;
@@ -367,7 +367,7 @@ export interface components {
             redirectUri: string[];
             /** @description Bumped on every change; the ETag is made from it. */
             version: number;
-            /** @description Last successful authentication, to the minute. */
+            /** @description Last successful authentication; recorded at most once a minute, so it may be up to a minute behind. */
             lastUsedAt: string | null;
             /** @description Until when the previous secret still authenticates, after a rotation with a grace period; once past, it no longer does. */
             previousSecretExpiresAt: string | null;

@@ -48,7 +48,7 @@ export type Credential = {
      */
     version: number;
     /**
-     * Last successful authentication, to the minute.
+     * Last successful authentication; recorded at most once a minute, so it may be up to a minute behind.
      */
     lastUsedAt: string | null;
     /**
@@ -102,7 +102,7 @@ export type CreatedCredential = {
      */
     version: number;
     /**
-     * Last successful authentication, to the minute.
+     * Last successful authentication; recorded at most once a minute, so it may be up to a minute behind.
      */
     lastUsedAt: string | null;
     /**
@@ -160,7 +160,7 @@ export type UpdatedCredential = {
      */
     version: number;
     /**
-     * Last successful authentication, to the minute.
+     * Last successful authentication; recorded at most once a minute, so it may be up to a minute behind.
      */
     lastUsedAt: string | null;
     /**
@@ -220,7 +220,7 @@ export type RotatedCredential = {
      */
     version: number;
     /**
-     * Last successful authentication, to the minute.
+     * Last successful authentication; recorded at most once a minute, so it may be up to a minute behind.
      */
     lastUsedAt: string | null;
     /**

@@ -42,7 +42,7 @@ export interface Credential {
      * @minimum 1
      */
   version: number;
-  /** Last successful authentication, to the minute. */
+  /** Last successful authentication; recorded at most once a minute, so it may be up to a minute behind. */
   lastUsedAt: string | null;
   /** Until when the previous secret still authenticates, after a rotation with a grace period; once past, it no longer does. */
   previousSecretExpiresAt: string | null;
@@ -78,7 +78,7 @@ export interface CreatedCredential {
      * @minimum 1
      */
   version: number;
-  /** Last successful authentication, to the minute. */
+  /** Last successful authentication; recorded at most once a minute, so it may be up to a minute behind. */
   lastUsedAt: string | null;
   /** Until when the previous secret still authenticates, after a rotation with a grace period; once past, it no longer does. */
   previousSecretExpiresAt: string | null;
@@ -120,7 +120,7 @@ export interface UpdatedCredential {
      * @minimum 1
      */
   version: number;
-  /** Last successful authentication, to the minute. */
+  /** Last successful authentication; recorded at most once a minute, so it may be up to a minute behind. */
   lastUsedAt: string | null;
   /** Until when the previous secret still authenticates, after a rotation with a grace period; once past, it no longer does. */
   previousSecretExpiresAt: string | null;
@@ -165,7 +165,7 @@ export interface RotatedCredential {
      * @minimum 1
      */
   version: number;
-  /** Last successful authentication, to the minute. */
+  /** Last successful authentication; recorded at most once a minute, so it may be up to a minute behind. */
   lastUsedAt: string | null;
   /** Until when the previous secret still authenticates, after a rotation with a grace period; once past, it no longer does. */
   previousSecretExpiresAt: string | null;

@@ -57,7 +57,7 @@ const RECENTLY_READ = { ttlMs: 5_000, maxEntries: 10_000 }
 const OPTIMISTIC_ATTEMPTS = 3
 /** What a writer that could not write is told (rare: see `change`). */
 const RETRY_AFTER_SECONDS = 1
-/** lastUsedAt is kept to the minute, so a busy client does not write on every authentication. */
+/** lastUsedAt is recorded at most once a minute, so a busy client does not write on every authentication. */
 const LAST_USED_RESOLUTION_MS = 60_000
 
 /** A write found the credential changed since it was read. */
@@ -246,7 +246,7 @@ export class CredentialService {
   }
 
   /**
-   * The second half of `authenticate`: records lastUsedAt (to the minute), answers the
+   * The second half of `authenticate`: records lastUsedAt (at most once a minute), answers the
    * credential. While the stored credential stays as it is (until its lastUsedAt moves, or it
    * changes and is read again), the answer is the same frozen object, so that an edge may keep
    * what it made of it (REST: the serialized answer). Finishes before it returns when there is

@@ -86,7 +86,9 @@ function validationErrors(error: FastifyError): ProblemError[] {
       SERVICE_WORDING[pointer]?.(issue) ??
       (params.additionalProperty !== undefined
         ? `Unknown field "${params.additionalProperty}".`
-        : `${pointer || 'The ' + location} ${issue.message ?? 'is invalid'}.`)
+        : pointer === '' && issue.keyword === 'type'
+          ? `The ${location} must be a JSON object, {} at least.`
+          : `${pointer || 'The ' + location} ${issue.message ?? 'is invalid'}.`)
     return { in: location, pointer, detail }
   })
 }

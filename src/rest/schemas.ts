@@ -96,7 +96,7 @@ const credentialProperties = {
   logoUri: Nullable(LogoUriSchema),
   redirectUri: Type.Array(Type.String(), { description: RedirectUriListSchema.description }),
   version: Type.Integer({ minimum: 1, description: 'Bumped on every change; the ETag is made from it.' }),
-  lastUsedAt: Nullable(DateTime('Last successful authentication, to the minute.')),
+  lastUsedAt: Nullable(DateTime('Last successful authentication; recorded at most once a minute, so it may be up to a minute behind.')),
   previousSecretExpiresAt: Nullable(
     DateTime('Until when the previous secret still authenticates, after a rotation with a grace period; once past, it no longer does.'),
   ),

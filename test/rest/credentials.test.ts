@@ -361,7 +361,7 @@ t.test('rotate: the new secret, the old one during the grace period, 409 on a se
   // browser keeps for this origin once someone signed in at its prompt: it must not rotate.
   const bodiless = await callRest<Problem>(test, { method: 'POST', url })
   t.equal(bodiless.status, 400, 'no body: refused')
-  t.strictSame(bodiless.body.errors, [{ in: 'body', pointer: '', detail: 'The body must be object.' }])
+  t.strictSame(bodiless.body.errors, [{ in: 'body', pointer: '', detail: 'The body must be a JSON object, {} at least.' }])
   t.ok(await test.app.credentials.authenticate(created.clientIdentifier, rotated.body.clientSecret), 'nothing rotated')
 
   const immediate = await callRest<Credential & { clientSecret: string }>(test, { method: 'POST', url, body: {} })
