@@ -1,6 +1,9 @@
+import { isIP } from 'node:net'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
+import ipaddr from 'ipaddr.js'
 import { metrics, type RateLimitKind } from '../observability/metrics.js'
+import { TtlCache } from '../ttl-cache.js'
 import { localStore, SharedCounting, type CountStore, type Tally, type Use } from './shared-counting.js'
 
 /** How many requests, and how many failed authentications, a window allows per key. */
@@ -114,6 +117,38 @@ const KEY_LENGTH = 256
 
 const FAILURES = 'Too many failed authentication attempts. Please try again later.'
 
+/**
+ * The key of an address's budgets: an IPv4 address as it is, also when it came IPv4-mapped to an
+ * IPv6 socket; an IPv6 address by its /64, the block one subscriber or host is given. Anyone
+ * holding a /64 can send from 2^64 addresses, each of which would otherwise have budgets of its own.
+ */
+function addressKey(ip: string): string {
+  if (!ip.includes(':')) return ip
+  if (ip.startsWith(IPV4_MAPPED) && isIP(ip.slice(IPV4_MAPPED.length)) === 4) return ip.slice(IPV4_MAPPED.length)
+  let key = ipv6Keys.get(ip)
+  if (key === undefined) {
+    key = blockOf(ip)
+    ipv6Keys.set(ip, key)
+  }
+  return key
+}
+
+/** How Node writes an IPv4 client of an IPv6 socket. */
+const IPV4_MAPPED = '::ffff:'
+/** Reading an IPv6 address takes about 2 µs: the addresses seen lately keep their /64. */
+const ipv6Keys = new TtlCache<string, string>(10 * 60_000, 10_000)
+
+function blockOf(ip: string): string {
+  let address
+  try {
+    address = ipaddr.IPv6.parse(ip)
+  } catch {
+    return ip // not an address (a proxy's header, trusted): counted as written
+  }
+  if (address.isIPv4MappedAddress()) return address.toIPv4Address().toString()
+  return `${address.parts.slice(0, 4).map((part) => part.toString(16)).join(':')}::/64`
+}
+
 async function limits(app: FastifyInstance, settings: LimitSettings) {
   const timeWindow = settings.windowSeconds * 1000
   const shared = settings.redis && new SharedCounting(settings.redis.url, settings.redis.timeoutMs, app.log)
@@ -188,7 +223,7 @@ async function limits(app: FastifyInstance, settings: LimitSettings) {
   app.decorate('limits', {
     admit(request, { address, identifier, identifierExists, caller, failed, clientFailed }) {
       const asks: Ask[] = []
-      const ip = request.ip
+      const ip = addressKey(request.ip)
       const madeUp = identifierExists !== true
       if (address) asks.push({ budget: failuresByAddress, key: ip, use: 'c' }, { budget: byAddress, key: ip, use: 't' })
       if (identifier) asks.push({ budget: failuresByIdentifier, key: identifier, use: 'c', madeUp })
@@ -207,7 +242,7 @@ async function limits(app: FastifyInstance, settings: LimitSettings) {
       return decide(asks)
     },
     authenticationFailed(request, identifier, identifierExists) {
-      const asks: Ask[] = [{ budget: failuresByAddress, key: request.ip, use: 's' }]
+      const asks: Ask[] = [{ budget: failuresByAddress, key: addressKey(request.ip), use: 's' }]
       if (identifier) asks.push({ budget: failuresByIdentifier, key: identifier, use: 's', madeUp: identifierExists !== true })
       return decide(asks)
     },

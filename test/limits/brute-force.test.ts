@@ -115,6 +115,20 @@ t.test('legacy IP refusals count against the address\'s failure budget', async (
   t.same([probe.status, probe.data.message], [429, FAILURES], 'the address is out of failures, for any identifier')
 })
 
+t.test('IPv6 addresses share the failures of their /64, the block one subscriber holds; IPv4-mapped ones are IPv4', async (t) => {
+  // A new made-up identifier each time: only the address's budget (3) can refuse.
+  let probe = 0
+  const status = async (remoteAddress: string) =>
+    (await callLegacy(test, { action: 'ListOAuthCredentials', username: `v6-probe-${++probe}`, password: 'wrong', responsetype: 'json' }, { auth: false, remoteAddress })).status
+  for (const address of ['2001:db8:0:7::1', '2001:db8:0:7::2', '2001:db8:0:7:1:2:3:4']) t.equal(await status(address), 403, `${address}: a failure`)
+  t.equal(await status('2001:DB8:0:7:ffff:ffff:ffff:ffff'), 429, 'another address of the same /64, however written: out of failures')
+  t.equal(await status('2001:db8:0:8::1'), 403, 'the next /64 has failures of its own')
+
+  for (let attempt = 1; attempt <= 3; attempt++) t.equal(await status('::ffff:10.6.0.1'), 403, `IPv4-mapped failure ${attempt}`)
+  t.equal(await status('10.6.0.1'), 429, 'the same IPv4 address, unmapped: out of failures')
+  t.equal(await status('::ffff:10.6.0.2'), 403, 'another IPv4 address, mapped: failures of its own')
+})
+
 t.test('REST authenticates before it reads a body: refused bodies are never parsed, and count', async (t) => {
   const before = await test.sql<{ n: number }>('SELECT count(*)::int AS n FROM credential')
   const post = (payload: string, authorization?: string) =>
