@@ -1,5 +1,7 @@
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
 import tap, { type Test } from 'tap'
 
 /** apt waits this long for another apt (a parallel test file installing the same package). */
@@ -18,16 +20,20 @@ export async function ensureDebianPackages(t: Test, packages: string[], present:
   t.comment(`${packages.join(', ')} missing: installing with apt-get, for ${neededFor}`)
   // An install takes minutes on a slow mirror: longer than a test file's usual time limit.
   tap.setTimeout((APT_LOCK_WAIT_SECONDS + 600) * 1000)
-  const lock = `DPkg::Lock::Timeout=${APT_LOCK_WAIT_SECONDS}`
-  await apt(['-o', lock, '-q', 'update'])
-  await apt(['-o', lock, '-q', '-y', '--no-install-recommends', 'install', ...packages])
+  // Test files run in parallel and may install at once: apt-get update does not wait for the
+  // lock of another one's lists, so the two commands run in turns under a lock of the suite's own.
+  const apt = `apt-get -o DPkg::Lock::Timeout=${APT_LOCK_WAIT_SECONDS} -q`
+  await run('flock', ['-w', String(APT_LOCK_WAIT_SECONDS), APT_TURNS, 'sh', '-c', `${apt} update && ${apt} -y --no-install-recommends install ${packages.join(' ')}`])
   if (!present()) throw new Error(`${install} succeeded, but ${neededFor} still cannot find what they need`)
 }
 
-async function apt(args: string[]): Promise<void> {
-  const child = spawn('apt-get', args, { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } })
+/** The lock test files take turns at apt-get under. */
+const APT_TURNS = path.join(tmpdir(), 'oauth-credential-service-tests-apt.lock')
+
+async function run(command: string, args: string[]): Promise<void> {
+  const child = spawn(command, args, { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } })
   let stderr = ''
   child.stderr.on('data', (chunk) => (stderr += String(chunk)))
   const [code] = (await once(child, 'exit')) as [number | null]
-  if (code !== 0) throw new Error(`apt-get ${args.at(-1)} failed (exit ${code}): ${stderr.trim().split('\n').at(-1)}`)
+  if (code !== 0) throw new Error(`apt-get failed (exit ${code}): ${stderr.trim().split('\n').at(-1)}`)
 }
