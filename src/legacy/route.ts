@@ -63,7 +63,7 @@ export default async function legacyApi(app: FastifyInstance) {
     const action = plain(params.action)
     const definition = actionsByName.get(action.toLowerCase())
     // An action this service does not own is the upstream's to answer, in whatever format.
-    const forwardTo = upstream && isOriginalsAction(params, request) ? upstream : undefined
+    const forwardTo = !definition && upstream && isOriginalsAction(params, request) ? upstream : undefined
     const requested = requestedType(params.responsetype)
     if (!isResponseType(requested) && !forwardTo) {
       const message =
