@@ -23,15 +23,19 @@ export async function ensureDebianPackages(t: Test, packages: string[], present:
   // Test files run in parallel and may install at once: apt-get update does not wait for the
   // lock of another one's lists, so the two commands run in turns under a lock of the suite's own.
   const apt = `apt-get -o DPkg::Lock::Timeout=${APT_LOCK_WAIT_SECONDS} -q`
-  await run('flock', ['-w', String(APT_LOCK_WAIT_SECONDS), APT_TURNS, 'sh', '-c', `${apt} update && ${apt} -y --no-install-recommends install ${packages.join(' ')}`])
+  await inTurns(`${apt} update && ${apt} -y --no-install-recommends install ${packages.join(' ')}`)
   if (!present()) throw new Error(`${install} succeeded, but ${neededFor} still cannot find what they need`)
 }
 
 /** The lock test files take turns at apt-get under. */
 const APT_TURNS = path.join(tmpdir(), 'oauth-credential-service-tests-apt.lock')
 
-async function run(command: string, args: string[]): Promise<void> {
-  const child = spawn(command, args, { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } })
+/** Runs an apt-get script once no other test file holds the lock. */
+async function inTurns(script: string): Promise<void> {
+  const child = spawn('flock', ['-w', String(APT_LOCK_WAIT_SECONDS), APT_TURNS, 'sh', '-c', script], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+    env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' },
+  })
   let stderr = ''
   child.stderr.on('data', (chunk) => (stderr += String(chunk)))
   const [code] = (await once(child, 'exit')) as [number | null]
