@@ -95,6 +95,9 @@ function requestId(request: { headers: Record<string, string | string[] | undefi
   return typeof given === 'string' && /^[\w.:-]{1,128}$/.test(given) ? given : randomUUID()
 }
 
+/** While the server stops, how often connections that have become idle are closed. */
+const IDLE_CHECK_WHILE_CLOSING_MS = 50
+
 /** How long a client may take to send a whole request (a slow sender holds a connection). */
 const REQUEST_TIMEOUT_MS = 30_000
 
@@ -167,7 +170,17 @@ export async function buildServer(
       metrics.requestStarted()
       done()
     })
-    fastify.addHook('onClose', () => database.close())
+    // A stop closes the connections idle when it begins; one whose request was in flight is
+    // answered keep-alive and would then hold the stop until its client, or the grace period,
+    // closed it. Closed here as soon as it is idle.
+    let closingIdle: NodeJS.Timeout | undefined
+    fastify.addHook('preClose', async () => {
+      closingIdle = setInterval(() => fastify?.server.closeIdleConnections(), IDLE_CHECK_WHILE_CLOSING_MS).unref()
+    })
+    fastify.addHook('onClose', async () => {
+      clearInterval(closingIdle)
+      await database.close()
+    })
     database.availability.reportTo(fastify.log)
     await fastify.register(appPlugin, { config, database })
     await fastify.ready()

@@ -20,7 +20,8 @@ async function main() {
     // when off, the SDK is never loaded.
     const tracing = tracingRequested(process.env) ? await import('./observability/start-tracing.js') : undefined
     const starting = start(config)
-    closeWithGrace({ delay: SHUTDOWN_GRACE_MS, logger: false }, async ({ signal, err }) => {
+    const onTimeout = () => process.stderr.write(`The stop took longer than ${SHUTDOWN_GRACE_MS} ms: exiting with what is still open.\n`)
+    closeWithGrace({ delay: SHUTDOWN_GRACE_MS, logger: false, onTimeout }, async ({ signal, err }) => {
       const app = await starting.catch(() => undefined)
       if (err) {
         if (app) app.log.error({ err }, 'uncaught error, shutting down')
