@@ -90,6 +90,7 @@ t.test('traces', async (t) => {
     const query = new URLSearchParams({ action: 'ListOAuthCredentials', identifier: caller.identifier, secret: caller.secret, clientSecret })
     const listed = await fetch(`${base}/includes/api.php?${query.toString()}`)
     t.equal(listed.status, 200)
+    t.equal((await fetch(`${base}/readyz`)).status, 200, 'a readiness probe, which pings the database')
     await test.app.close()
     await stopTracing() // flushes what is buffered
 
@@ -138,6 +139,9 @@ t.test('traces', async (t) => {
         t.ok(driver.length >= 2, `${root.name}: the pg instrumentation's spans too, on PostgreSQL`)
       }
     }
+
+    const alone = spans.filter((span) => span.kind === SPAN_KIND.CLIENT && !span.parentSpanId).map((span) => span.name)
+    t.same(alone, [], "no statement starts a trace of its own: not the probe's ping, not the start's or the test's own calls")
 
     const everything = received.map((request) => request.body).join('\n')
     const secrets = {

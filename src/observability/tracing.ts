@@ -23,11 +23,12 @@ export function traceStatements(): void {
 
 /**
  * Runs one statement inside a client span named by the statement (`credential.write`), on
- * either database; without tracing it just runs it. Parameters are never recorded: they carry
- * secret hashes.
+ * either database, under the request that runs it; without tracing, or outside a traced request
+ * (a readiness probe's ping, the start's statements), it just runs it: a statement alone is not
+ * worth a trace. Parameters are never recorded: they carry secret hashes.
  */
 export function statementSpan<T>(statement: string, system: 'postgresql' | 'pglite', work: () => Promise<T>): Promise<T> {
-  if (statementTracer === undefined) return work()
+  if (statementTracer === undefined || trace.getActiveSpan() === undefined) return work()
   const attributes = { 'db.system.name': 'postgresql', 'db.query.summary': statement, 'oauth.db.engine': system }
   return statementTracer.startActiveSpan(statement, { kind: SpanKind.CLIENT, attributes }, async (span) => {
     try {
