@@ -3,8 +3,8 @@ import pino, { type DestinationStream } from 'pino'
 
 type LoggerSettings = Exclude<FastifyServerOptions['logger'], boolean | undefined>
 
-/** Query and form parameters whose values never reach a log line. */
-const SENSITIVE_PARAM = /secret|password|passwd|accesskey|token|authorization/i
+/** Query parameters whose values never reach a log line or a trace: the service's own, and API keys callers send by mistake. */
+const SENSITIVE_PARAM = /secret|password|passwd|access_?key|api[-_]?key|token|authorization/i
 
 /** A URL with the values of sensitive query parameters replaced by `[REDACTED]`. */
 export function redactUrl(url: string): string {

@@ -40,7 +40,7 @@ t.test('one log line per request, and no secret in any log line', async (t) => {
     payload: { action: 'UpdateOAuthCredential', username: test.admin.identifier, password: test.admin.secret, credentialId: 1, description: 'x' },
   })
   t.equal(json.statusCode, 200)
-  const missing = await test.app.inject({ method: 'GET', url: `/nowhere?client_secret=${encodeURIComponent(newClientSecret)}` })
+  const missing = await test.app.inject({ method: 'GET', url: `/nowhere?client_secret=${encodeURIComponent(newClientSecret)}&api_key=K1&access_key=K2&apiKey=K3&page=2` })
   t.equal(missing.statusCode, 404)
 
   const entries = lines.map((line) => JSON.parse(line) as Record<string, unknown>)
@@ -65,7 +65,7 @@ t.test('one log line per request, and no secret in any log line', async (t) => {
   t.equal(queryLine?.url, `/includes/api.php?action=ListOAuthCredentials&identifier=${test.admin.identifier}&secret=[REDACTED]&responsetype=json`)
   t.match(wrongLine, { statusCode: 403, route: '/includes/api.php' })
   t.notOk(wrongLine && 'actor' in wrongLine, 'no actor when authentication failed')
-  t.match(missingLine, { statusCode: 404, route: null, url: '/nowhere?client_secret=[REDACTED]' })
+  t.match(missingLine, { statusCode: 404, route: null, url: '/nowhere?client_secret=[REDACTED]&api_key=[REDACTED]&access_key=[REDACTED]&apiKey=[REDACTED]&page=2' })
   t.equal(viaQuery.headers['x-request-id'], 'trace-me-1', 'the logged id is the one the caller sees')
   t.equal(new Set(completed.map((entry) => entry.reqId)).size, 6, 'each request has its own id')
 
