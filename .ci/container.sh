@@ -197,6 +197,11 @@ echo "REST PATCH /oauth/credentials/1 with If-Match $etag: 200, name changed"
 
 podman healthcheck run "$container" && echo 'HEALTHCHECK: healthy' || fail 'HEALTHCHECK unhealthy'
 
+# The CLI as deploy.md runs it in the container: the built one, with node (the image has no build step).
+listed=$(podman exec "$container" node dist/src/cli/index.js api-credentials list) || fail "the CLI in the container: $listed"
+grep -q "^$admin	active	" <<<"$listed" || fail "the CLI in the container listed: $listed"
+echo "CLI in the container: api-credentials list shows $admin"
+
 step 'SIGTERM'
 podman kill --signal TERM "$container" >/dev/null
 stopping=$SECONDS
