@@ -26,8 +26,11 @@ const UNAVAILABLE_NODE_CODES = new Set([
   '53300',
   '57014',
 ])
-// pg's own: a connection that failed or timed out, no turn in the pool, no answer in time.
-const UNAVAILABLE_MESSAGES = /Connection terminated|connect ECONNREFUSED|timeout exceeded when trying to connect|Query read timeout/
+// pg's own: a connection that failed or timed out, no turn in the pool, no answer in time; and
+// PostgreSQL's refusal of a new connection to a database that takes none (ALLOW_CONNECTIONS
+// false), whose code (55000) also names failures that are bugs.
+const UNAVAILABLE_MESSAGES =
+  /Connection terminated|connect ECONNREFUSED|timeout exceeded when trying to connect|Query read timeout|is not currently accepting connections/
 
 /**
  * Why the database cannot be reached right now, in a few words (a code or pg's message), or

@@ -4,6 +4,7 @@ import t from 'tap'
 import { CONSISTENCY_SQL, inconsistencies, type CredentialTrail } from '../../bench/consistency.js'
 import { buildTestApp } from '../helpers/app.js'
 import { callLegacy, createCredential } from '../helpers/legacy.js'
+import { callRest, type Problem } from '../helpers/rest.js'
 import { startTcpProxy } from '../helpers/tcp-proxy.js'
 
 const UNAVAILABLE = { result: 'error', message: 'The service is temporarily unavailable. Please try again.' }
@@ -118,5 +119,39 @@ if (serverUrl) {
     t.comment(`burst: ${acknowledged.length} acknowledged, ${answers.length - acknowledged.length} answered 503`)
     const again = await callLegacy(test, { action: 'ListOAuthCredentials', responsetype: 'json' })
     t.equal(again.status, 200, 'and the service serves again')
+  })
+}
+
+if (serverUrl) {
+  t.test('PostgreSQL refusing new connections (ALLOW_CONNECTIONS false): 503 with Retry-After, then back', async (t) => {
+    let url = ''
+    const test = await buildTestApp(t, {}, undefined, {
+      connect: (database) => {
+        url = (database as { url: string }).url
+        return database
+      },
+    })
+    const name = new URL(url).pathname.slice(1)
+    const admin = new pg.Client({ connectionString: serverUrl })
+    await admin.connect()
+    const allowConnections = (allow: boolean) => admin.query(`ALTER DATABASE "${name}" ALLOW_CONNECTIONS ${allow}`)
+    t.teardown(async () => {
+      await allowConnections(true)
+      await admin.end()
+    })
+    const { credentialId } = await createCredential(test, { name: 'kept' })
+
+    await allowConnections(false)
+    await admin.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1', [name])
+    // The pool's connections are gone, and a new one is refused: 'database … is not currently accepting connections'.
+    const refused = await callRest<Problem>(test, { method: 'GET', url: `/oauth/credentials/${credentialId}` })
+    t.equal(refused.status, 503, 'the database is unavailable, not the service broken')
+    t.equal(refused.headers['retry-after'], '5')
+    const legacy = await callLegacy(test, { action: 'ListOAuthCredentials', responsetype: 'json' })
+    t.same([legacy.status, legacy.data], [503, UNAVAILABLE])
+
+    await allowConnections(true)
+    const back = await callRest(test, { method: 'GET', url: `/oauth/credentials/${credentialId}` })
+    t.equal(back.status, 200, 'served again once connections are allowed')
   })
 }
