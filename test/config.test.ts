@@ -64,6 +64,9 @@ t.test('a bad value stops with one line naming the variable', async (t) => {
     [{ LOG_LEVEL: 'loud' }, /^Invalid configuration: LOG_LEVEL="loud"/],
     [{ API_BOOTSTRAP_IDENTIFIER: 'ops', API_BOOTSTRAP_SECRET: 'short' }, /^Invalid configuration: API_BOOTSTRAP_SECRET \(32 to 256 characters; the value of a secret is not shown\)$/],
     [{ API_BOOTSTRAP_IDENTIFIER: 'ops' }, /^Invalid configuration: API_BOOTSTRAP_IDENTIFIER and API_BOOTSTRAP_SECRET must be set together$/],
+    [{ PORT: '9464', METRICS_PORT: '9464' }, /^Invalid configuration: METRICS_PORT=9464 is PORT too; leave it unset to serve \/metrics on PORT$/],
+    // The default PORT counts too.
+    [{ METRICS_PORT: '3000' }, /^Invalid configuration: METRICS_PORT=3000 is PORT too/],
     [{ API_ACCESS_KEY: 'short' }, /^Invalid configuration: API_ACCESS_KEY \(at least 16 characters; the value of a secret is not shown\)$/],
     [{ TRUST_PROXY: 'everyone' }, /^Invalid configuration: TRUST_PROXY="everyone"/],
     [{ REDIS_URL: 'localhost:6379' }, /^Invalid configuration: REDIS_URL="localhost:6379" \(a redis:\/\/ or rediss:\/\/ URL\)$/],
