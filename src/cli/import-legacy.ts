@@ -51,7 +51,7 @@ export const importLegacy: Command = {
       { credentials: credentials.map((record, index) => ({ ...record, origin: `clients[${index}]` })), apiCredentials: [], events: [] },
       { whenChanged: 'update', dryRun, actor: IMPORT_ACTOR },
     )
-    io.out(describePlan(plan, dryRun ? 'dry-run' : written ? 'written' : 'refused', 'credentials'))
+    io.out(describePlan(plan, dryRun ? 'dry-run' : written ? 'written' : 'refused', 'original'))
     return plan.conflicts.length > 0 ? 1 : 0
   },
 }

@@ -43,7 +43,7 @@ const importCommand: Command = {
     }
     const dryRun = options['dry-run'] === true
     const { plan, written } = await importRecords(database, records, { whenChanged: 'conflict', dryRun, actor: 'cli' })
-    const report = describePlan(plan, written ? 'written' : dryRun && plan.conflicts.length === 0 ? 'dry-run' : 'refused')
+    const report = describePlan(plan, written ? 'written' : dryRun && plan.conflicts.length === 0 ? 'dry-run' : 'refused', 'backup')
     if (plan.conflicts.length > 0) {
       io.err(report)
       return 1

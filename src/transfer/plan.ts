@@ -236,18 +236,16 @@ function planEvents(plan: ImportPlan, records: EventRecord[], existing: AuditEve
 }
 
 /**
- * The plan as the operator reads it: counts, each change, and every conflict. `carries`: what
- * the import can hold; the original's list (import-legacy) holds credentials only.
+ * The plan as the operator reads it: counts, each change, and every conflict. `from`: a backup
+ * (import), which holds API credentials and events too and never updates (a changed credential
+ * is a conflict), or the original's list (import-legacy), credentials only, updated when changed.
  */
-export function describePlan(
-  plan: ImportPlan,
-  outcome: 'dry-run' | 'refused' | 'written',
-  carries: 'everything' | 'credentials' = 'everything',
-): string {
+export function describePlan(plan: ImportPlan, outcome: 'dry-run' | 'refused' | 'written', from: 'backup' | 'original'): string {
   const { credentials, apiCredentials, events, conflicts } = plan
   const kept = credentials.keptHere.length > 0 ? `, ${credentials.keptHere.length} changed here since imported (kept)` : ''
+  const updates = from === 'original' ? `${credentials.update.length} to update, ` : ''
   const lines = [
-    `Credentials: ${credentials.create.length} to create, ${credentials.update.length} to update, ${credentials.unchanged.length} unchanged${kept}`,
+    `Credentials: ${credentials.create.length} to create, ${updates}${credentials.unchanged.length} unchanged${kept}`,
     ...credentials.create.map((record) => `  create ${record.credentialId} ${record.clientIdentifier} ${JSON.stringify(record.name)}`),
     ...credentials.update.map(
       ({ record, changedFields }) => `  update ${record.credentialId} ${record.clientIdentifier}: ${changedFields.join(', ')}`,
@@ -258,7 +256,7 @@ export function describePlan(
       return `  keep ${record.credentialId} ${record.clientIdentifier}: ${last.action === 'delete' ? 'deleted' : 'changed'} here (${change}); ${skipped}`
     }),
   ]
-  if (carries === 'everything') {
+  if (from === 'backup') {
     lines.push(
       `API credentials: ${apiCredentials.create.length} to create, ${apiCredentials.unchanged.length} unchanged`,
       ...apiCredentials.create.map((record) => `  create ${record.identifier}`),

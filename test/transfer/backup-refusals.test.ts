@@ -29,7 +29,7 @@ t.test('a conflict is reported and nothing is written; a malformed backup names 
   t.equal(refused.stdout, '')
   t.equal(
     refused.stderr,
-    'Credentials: 0 to create, 0 to update, 0 unchanged\nAPI credentials: 0 to create, 0 unchanged\nEvents: 0 to create, 0 unchanged\n' +
+    'Credentials: 0 to create, 0 unchanged\nAPI credentials: 0 to create, 0 unchanged\nEvents: 0 to create, 0 unchanged\n' +
       `Conflicts (2):\n  credential ${made.body.credentialId} (line 2): ${made.body.clientIdentifier} is stored with other name, updatedAt\n` +
       '  API credential test-admin (line 3): stored with other description\nRefused: nothing was written.\n',
   )

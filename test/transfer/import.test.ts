@@ -46,7 +46,7 @@ t.test('a credential from elsewhere is created with its id, authenticates with i
   t.equal(dry.written, false)
   t.same(dry.plan.credentials.create.map((r) => r.credentialId), [41])
   t.same(await everything(test), before, 'a dry run writes nothing')
-  t.match(describePlan(dry.plan, 'dry-run'), /^Credentials: 1 to create, 0 to update, 0 unchanged\n {2}create 41 LEGACY\.abc "Billing portal"\n[^]*Dry run: nothing was written\.\n$/)
+  t.match(describePlan(dry.plan, 'dry-run', 'original'), /^Credentials: 1 to create, 0 to update, 0 unchanged\n {2}create 41 LEGACY\.abc "Billing portal"\n[^]*Dry run: nothing was written\.\n$/)
 
   const done = await importRecords(test.app.database, only([record()]), { whenChanged: 'update', actor: 'tester' })
   t.equal(done.written, true)
@@ -162,5 +162,5 @@ t.test('conflicts are reported, each on its own line, and nothing is written', a
     `event 2: the id must be a whole number from 1 to ${2 ** 52}, once in the import`,
   ])
   t.same(await everything(test), before, 'nothing written, not even the records without a conflict')
-  t.match(describePlan(outcome.plan, 'refused'), /\nConflicts \(12\):\n {2}credential [^]*\nRefused: nothing was written\.\n$/)
+  t.match(describePlan(outcome.plan, 'refused', 'original'), /\nConflicts \(12\):\n {2}credential [^]*\nRefused: nothing was written\.\n$/)
 })
