@@ -126,17 +126,26 @@ export default async function legacyApi(app: FastifyInstance) {
 /**
  * Whether a request names an action of the original's (the pass-through's), read alike by this
  * service and by PHP: one plain name, the same in the query string and the body when both name
- * one, and none of this service's own actions once spaces and NUL bytes are taken out. Otherwise
- * the original may read an action this service owns (from the query where this service read a
- * JSON body, the last of two, or trimmed) and run it without this service's rules: such a
- * request is answered here, as if there were no upstream.
+ * one, no other parameter or cookie that PHP reads as `action`, and none of this service's own
+ * actions once spaces and NUL bytes are taken out. Otherwise the original may read an action
+ * this service owns (from the query where this service read a JSON body, the last of two, an
+ * alias, or trimmed) and run it without this service's rules: such a request is answered here,
+ * as if there were no upstream.
  */
 function isOriginalsAction(params: LegacyParams, request: FastifyRequest): boolean {
   const action = params.action
   if (typeof action !== 'string' || action === '') return false
   const inQuery = parseForm(queryString(request)).action
   if (inQuery !== undefined && inQuery !== action) return false
+  const cookies = String(request.headers.cookie ?? '').split(';').map((cookie) => cookie.split('=', 1)[0] ?? '')
+  const aliases = Object.keys(params).filter((name) => name !== 'action')
+  if ([...aliases, ...cookies].some((name) => phpName(name) === 'action')) return false
   return !actionsByName.has(action.replace(/[\s\0]/g, '').toLowerCase())
+}
+
+/** The variable PHP fills from a parameter's name: leading spaces dropped, cut at a NUL or a `[`. */
+function phpName(name: string): string {
+  return name.replace(/^ +/, '').split(/[\0[]/, 1)[0] as string
 }
 
 /** The responsetype of a request whose body failed: from its query, JSON when it names none it can read. */

@@ -212,6 +212,27 @@ t.test('api.php with LEGACY_UPSTREAM_URL set', async (t) => {
         sent: { body: `${new URLSearchParams(admin)}&action[]=UpdateOAuthCredential`, contentType: FORM },
         answer: { status: 400, message: 'Empty action request' },
       },
+      // PHP reads these names as `action` too: leading spaces dropped, cut at a NUL.
+      ...['%20action', '++action', 'action%00x'].map((alias) => ({
+        why: `another parameter PHP reads as action: ${alias}`,
+        sent: { body: `${new URLSearchParams({ ...admin, action: 'GetClients' })}&${alias}=UpdateOAuthCredential`, contentType: FORM },
+        answer: { status: 200, message: 'API Function Not Found' },
+      })),
+      {
+        why: 'an action in the query under an alias, beside a JSON body',
+        sent: { query: '%20action=UpdateOAuthCredential', body: JSON.stringify({ ...admin, action: 'GetClients' }), contentType: 'application/json' },
+        answer: { status: 200, message: 'API Function Not Found' },
+      },
+      {
+        why: 'an action cookie, which PHP may put in $_REQUEST over the body',
+        sent: { body: new URLSearchParams({ ...admin, action: 'GetClients' }).toString(), contentType: FORM, headers: { cookie: 'theme=dark; action=UpdateOAuthCredential' } },
+        answer: { status: 200, message: 'API Function Not Found' },
+      },
+      {
+        why: 'an action cookie, first in its header',
+        sent: { body: new URLSearchParams({ ...admin, action: 'GetClients' }).toString(), contentType: FORM, headers: { cookie: 'action=UpdateOAuthCredential' } },
+        answer: { status: 200, message: 'API Function Not Found' },
+      },
       ...['UpdateOAuthCredential ', ' listoauthcredentials', 'DeleteOAuthCredential\0', 'Create\tOAuthCredential'].map((action) => ({
         why: `an owned action with spaces or NUL: ${JSON.stringify(action)}`,
         sent: { body: new URLSearchParams({ ...admin, action }).toString(), contentType: FORM },
