@@ -119,12 +119,16 @@ const FAILURES = 'Too many failed authentication attempts. Please try again late
 
 /**
  * The key of an address's budgets: an IPv4 address as it is, also when it came IPv4-mapped to an
- * IPv6 socket; an IPv6 address by its /64, the block one subscriber or host is given. Anyone
- * holding a /64 can send from 2^64 addresses, each of which would otherwise have budgets of its own.
+ * IPv6 socket; a public IPv6 address by its /64, the block one subscriber or host is given.
+ * Anyone holding a /64 can send from 2^64 addresses, each of which would otherwise have budgets
+ * of its own. Link-local, unique-local and loopback addresses keep their own: on a private
+ * network one /64 holds many hosts (a node's pods, an office LAN).
  */
 function addressKey(ip: string): string {
   if (!ip.includes(':')) return ip
   if (ip.startsWith(IPV4_MAPPED) && isIP(ip.slice(IPV4_MAPPED.length)) === 4) return ip.slice(IPV4_MAPPED.length)
+  // Not an address (a trusted proxy's header): counted as written, and not kept.
+  if (isIP(ip) !== 6) return ip
   let key = ipv6Keys.get(ip)
   if (key === undefined) {
     key = blockOf(ip)
@@ -138,14 +142,13 @@ const IPV4_MAPPED = '::ffff:'
 /** Reading an IPv6 address takes about 2 µs: the addresses seen lately keep their /64. */
 const ipv6Keys = new TtlCache<string, string>(10 * 60_000, 10_000)
 
+/** Networks whose addresses are budgeted one by one (ipaddr.js's names for them). */
+const PRIVATE_RANGES = new Set(['linkLocal', 'uniqueLocal', 'loopback'])
+
 function blockOf(ip: string): string {
-  let address
-  try {
-    address = ipaddr.IPv6.parse(ip)
-  } catch {
-    return ip // not an address (a proxy's header, trusted): counted as written
-  }
+  const address = ipaddr.IPv6.parse(ip)
   if (address.isIPv4MappedAddress()) return address.toIPv4Address().toString()
+  if (PRIVATE_RANGES.has(address.range())) return address.toNormalizedString()
   return `${address.parts.slice(0, 4).map((part) => part.toString(16)).join(':')}::/64`
 }
 

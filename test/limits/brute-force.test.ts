@@ -123,6 +123,12 @@ t.test('IPv6 addresses share the failures of their /64, the block one subscriber
   for (const address of ['2001:db8:0:7::1', '2001:db8:0:7::2', '2001:db8:0:7:1:2:3:4']) t.equal(await status(address), 403, `${address}: a failure`)
   t.equal(await status('2001:DB8:0:7:ffff:ffff:ffff:ffff'), 429, 'another address of the same /64, however written: out of failures')
   t.equal(await status('2001:db8:0:8::1'), 403, 'the next /64 has failures of its own')
+  // On a private network one /64 holds many hosts: each address keeps its own failures.
+  for (const address of ['fd00:0:0:9::1', 'fd00:0:0:9::2', 'fd00:0:0:9::3', 'fe80::1', 'fe80::2', 'fe80::3']) {
+    t.equal(await status(address), 403, `${address}: a failure`)
+  }
+  t.equal(await status('fd00:0:0:9::4'), 403, 'a fourth unique-local address of the same /64 still has failures of its own')
+  t.equal(await status('fe80::4'), 403, 'so does a fourth link-local one')
 
   for (let attempt = 1; attempt <= 3; attempt++) t.equal(await status('::ffff:10.6.0.1'), 403, `IPv4-mapped failure ${attempt}`)
   t.equal(await status('10.6.0.1'), 429, 'the same IPv4 address, unmapped: out of failures')
