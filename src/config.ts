@@ -147,8 +147,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       'Invalid configuration: API_BOOTSTRAP_IDENTIFIER and API_BOOTSTRAP_SECRET must be set together',
     )
   }
-  // Port 0 picks a free port for each listener, so only a fixed port can clash.
-  if (checked.METRICS_PORT !== undefined && checked.METRICS_PORT !== 0 && checked.METRICS_PORT === checked.PORT) {
+  // Port 0 picks a free port for each listener, so only a fixed port can clash; with metrics off
+  // no metrics listener opens.
+  if (checked.METRICS_ENABLED && checked.METRICS_PORT !== undefined && checked.METRICS_PORT !== 0 && checked.METRICS_PORT === checked.PORT) {
     throw new ConfigError(`Invalid configuration: METRICS_PORT=${checked.METRICS_PORT} is PORT too; leave it unset to serve /metrics on PORT`)
   }
   return checked

@@ -143,6 +143,10 @@ if (serverUrl) {
 
     await allowConnections(false)
     await admin.query('SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1', [name])
+    // Once every connection is gone, a request cannot fail on one that just ended ("Connection terminated").
+    const connected = async () => Number((await admin.query('SELECT count(*) FROM pg_stat_activity WHERE datname = $1', [name])).rows[0].count)
+    for (const deadline = Date.now() + 5000; (await connected()) > 0 && Date.now() < deadline; ) await new Promise((resolve) => setTimeout(resolve, 50))
+    await new Promise((resolve) => setTimeout(resolve, 100)) // and the pool has heard of it
     // The pool's connections are gone, and a new one is refused: 'database … is not currently accepting connections'.
     const refused = await callRest<Problem>(test, { method: 'GET', url: `/oauth/credentials/${credentialId}` })
     t.equal(refused.status, 503, 'the database is unavailable, not the service broken')

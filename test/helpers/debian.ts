@@ -23,7 +23,8 @@ export async function ensureDebianPackages(t: Test, packages: string[], present:
   // Test files run in parallel and may install at once: apt-get update does not wait for the
   // lock of another one's lists, so the two commands run in turns under a lock of the suite's own.
   const apt = `apt-get -o DPkg::Lock::Timeout=${APT_LOCK_WAIT_SECONDS} -q`
-  await inTurns(`${apt} update && ${apt} -y --no-install-recommends install ${packages.join(' ')}`)
+  // Another test file may have installed them while this one waited for its turn.
+  await inTurns(`dpkg -s ${packages.join(' ')} >/dev/null 2>&1 || { ${apt} update && ${apt} -y --no-install-recommends install ${packages.join(' ')}; }`)
   if (!present()) throw new Error(`${install} succeeded, but ${neededFor} still cannot find what they need`)
 }
 
