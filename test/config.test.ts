@@ -180,3 +180,8 @@ t.test('a .env file is read; the real environment wins; no file is no error', as
   const error = t.throws(() => loadEnvFile(folder)) as Error
   t.type(error, ConfigError, 'a .env that cannot be read (here a folder) stops the start')
 })
+
+t.test('METRICS_PORT may equal PORT while metrics are off: no metrics listener opens', async (t) => {
+  t.doesNotThrow(() => loadConfig({ METRICS_ENABLED: 'false', METRICS_PORT: '3000' }))
+  t.doesNotThrow(() => loadConfig({ PORT: '0', METRICS_PORT: '0' }), 'port 0 gives each listener a free port of its own')
+})
