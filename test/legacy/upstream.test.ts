@@ -191,6 +191,8 @@ t.test('api.php with LEGACY_UPSTREAM_URL set', async (t) => {
     // With the service's own credentials: the upstream would refuse them (403 Authentication
     // Failed), so an answer of the service's own shows the request stayed here.
     const admin = { identifier: test.admin.identifier, secret: test.admin.secret, responsetype: 'json' }
+    // A request the upstream would answer, were nothing else in it.
+    const getClients = new URLSearchParams({ ...admin, action: 'GetClients' }).toString()
     const cases: { why: string; sent: Sent; answer: { status: number; message: string } }[] = [
       {
         why: 'the query names an owned action, a JSON body another (PHP may read the query alone)',
@@ -199,7 +201,7 @@ t.test('api.php with LEGACY_UPSTREAM_URL set', async (t) => {
       },
       {
         why: 'the query and a form body name two actions',
-        sent: { query: 'action=UpdateOAuthCredential', body: new URLSearchParams({ ...admin, action: 'GetClients' }).toString(), contentType: FORM },
+        sent: { query: 'action=UpdateOAuthCredential', body: getClients, contentType: FORM },
         answer: { status: 200, message: 'API Function Not Found' },
       },
       {
@@ -215,7 +217,7 @@ t.test('api.php with LEGACY_UPSTREAM_URL set', async (t) => {
       // PHP reads these names as `action` too: leading spaces dropped, cut at a NUL.
       ...['%20action', '++action', 'action%00x'].map((alias) => ({
         why: `another parameter PHP reads as action: ${alias}`,
-        sent: { body: `${new URLSearchParams({ ...admin, action: 'GetClients' })}&${alias}=UpdateOAuthCredential`, contentType: FORM },
+        sent: { body: `${getClients}&${alias}=UpdateOAuthCredential`, contentType: FORM },
         answer: { status: 200, message: 'API Function Not Found' },
       })),
       {
@@ -225,12 +227,12 @@ t.test('api.php with LEGACY_UPSTREAM_URL set', async (t) => {
       },
       {
         why: 'an action cookie, which PHP may put in $_REQUEST over the body',
-        sent: { body: new URLSearchParams({ ...admin, action: 'GetClients' }).toString(), contentType: FORM, headers: { cookie: 'theme=dark; action=UpdateOAuthCredential' } },
+        sent: { body: getClients, contentType: FORM, headers: { cookie: 'theme=dark; action=UpdateOAuthCredential' } },
         answer: { status: 200, message: 'API Function Not Found' },
       },
       {
         why: 'an action cookie, first in its header',
-        sent: { body: new URLSearchParams({ ...admin, action: 'GetClients' }).toString(), contentType: FORM, headers: { cookie: 'action=UpdateOAuthCredential' } },
+        sent: { body: getClients, contentType: FORM, headers: { cookie: 'action=UpdateOAuthCredential' } },
         answer: { status: 200, message: 'API Function Not Found' },
       },
       ...['UpdateOAuthCredential ', ' listoauthcredentials', 'DeleteOAuthCredential\0', 'Create\tOAuthCredential'].map((action) => ({
