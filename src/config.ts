@@ -22,6 +22,13 @@ FormatRegistry.Set('trust-proxy', (value) => value === 'true' || value === 'fals
  * never shows a `redact: 'value'` setting's value, nor a `redact: 'credentials'` URL's user name,
  * password or query.
  */
+/** The original's api.php: LEGACY_UPSTREAM_URL, and import-legacy's --url. */
+export const LegacyUpstreamUrl = Type.String({
+  pattern: '^https?://[^?#@\\s]+$',
+  description: "the original's http(s) …/includes/api.php URL, without query, fragment or user name",
+  redact: 'credentials',
+})
+
 const ConfigSchema = Type.Object({
   PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 3000 }),
   HOST: Type.String({ minLength: 1, default: '127.0.0.1' }),
@@ -106,13 +113,7 @@ const ConfigSchema = Type.Object({
   METRICS_PORT: Type.Optional(
     Type.Integer({ minimum: 0, maximum: 65535, description: 'a port for /metrics alone, 0 to 65535' }),
   ),
-  LEGACY_UPSTREAM_URL: Type.Optional(
-    Type.String({
-      pattern: '^https?://[^?#@\\s]+$',
-      description: "the original's http(s) …/includes/api.php URL, without query, fragment or user name",
-      redact: 'credentials',
-    }),
-  ),
+  LEGACY_UPSTREAM_URL: Type.Optional(LegacyUpstreamUrl),
   LEGACY_UPSTREAM_TIMEOUT_MS: Type.Integer({ minimum: 1, maximum: 600_000, default: 30_000, description: '1 to 600000' }),
   /** The API secret import-legacy sends to the upstream; read from the environment, never from the command line. */
   LEGACY_UPSTREAM_SECRET: Type.Optional(Type.String({ redact: 'value' })),

@@ -1,4 +1,6 @@
 import { open } from 'node:fs/promises'
+import { Value } from '@sinclair/typebox/value'
+import { LegacyUpstreamUrl } from '../config.js'
 import {
   fetchOriginalList,
   MAX_ANSWER_BYTES,
@@ -8,7 +10,7 @@ import {
 } from '../legacy/original-list.js'
 import { describePlan } from '../transfer/plan.js'
 import { importRecords } from '../transfer/service.js'
-import { CommandError, type Command, type CommandContext } from './command.js'
+import { CommandError, UsageError, type Command, type CommandContext } from './command.js'
 
 /** Who the audit trail says made the changes (its source is `import`). */
 const IMPORT_ACTOR = 'import-legacy'
@@ -34,10 +36,16 @@ export const importLegacy: Command = {
     'utc-offset': { type: 'string', value: '<±HH:MM>', description: "the original's time zone (its dates carry none); default +00:00" },
     'dry-run': { type: 'boolean', description: 'print the plan, write nothing' },
   },
+  checkOptions(options) {
+    if (utcOffset(options) === null) throw new UsageError(`--utc-offset "${String(options['utc-offset'])}" is not ±HH:MM.`)
+    // Not repeated back: a URL that breaks the rule may carry a user name and password.
+    if (options.url !== undefined && !Value.Check(LegacyUpstreamUrl, options.url)) {
+      throw new UsageError(`--url is not ${LegacyUpstreamUrl.description}.`)
+    }
+  },
   async run(context) {
     const { options, io, database } = context
-    const offset = parseUtcOffset((options['utc-offset'] as string | undefined) ?? 'Z')
-    if (offset === null) throw new CommandError(`--utc-offset "${String(options['utc-offset'])}" is not ±HH:MM.`)
+    const offset = utcOffset(options) as number // checked by checkOptions
     let credentials
     try {
       credentials = readOriginalList(await originalAnswer(context), offset)
@@ -51,9 +59,20 @@ export const importLegacy: Command = {
       { credentials: credentials.map((record, index) => ({ ...record, origin: `clients[${index}]` })), apiCredentials: [], events: [] },
       { whenChanged: 'update', dryRun, actor: IMPORT_ACTOR },
     )
-    io.out(describePlan(plan, dryRun ? 'dry-run' : written ? 'written' : 'refused', 'original'))
-    return plan.conflicts.length > 0 ? 1 : 0
+    const report = describePlan(plan, written ? 'written' : dryRun && plan.conflicts.length === 0 ? 'dry-run' : 'refused', 'original')
+    // A refusal is told on stderr, as every refusal of the CLI is.
+    if (plan.conflicts.length > 0) {
+      io.err(report)
+      return 1
+    }
+    io.out(report)
+    return 0
   },
+}
+
+/** Minutes east of UTC; null when --utc-offset is not ±HH:MM. */
+function utcOffset(options: CommandContext['options']): number | null {
+  return parseUtcOffset((options['utc-offset'] as string | undefined) ?? 'Z')
 }
 
 async function originalAnswer({ options, config }: CommandContext): Promise<string> {

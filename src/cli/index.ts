@@ -4,6 +4,7 @@ import { ApiClientError } from '../api-clients/service.js'
 import { loadConfig, loadEnvFile, type Config } from '../config.js'
 import { configuredDatabase, openDatabase, type Database, type DatabaseTarget } from '../db/database.js'
 import { describeStartFailure } from '../start-failure.js'
+import { ImportBusy } from '../transfer/service.js'
 import { apiCredentialCommands } from './api-credentials.js'
 import { CommandError, UsageError, type CliIo, type Command } from './command.js'
 import { importLegacy } from './import-legacy.js'
@@ -123,7 +124,7 @@ export async function runCli(
     const args = Object.fromEntries(names.map((name, index) => [name, parsed.positionals[index] as string]))
     return await command.run({ io, config, args, options: parsed.values, database, applied })
   } catch (error) {
-    if (error instanceof ApiClientError || error instanceof CommandError) {
+    if (error instanceof ApiClientError || error instanceof CommandError || error instanceof ImportBusy) {
       io.err(`${error.message}\n`)
       return 1
     }
@@ -139,17 +140,25 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
     err: (text) => process.stderr.write(text),
     input: process.stdin,
   }
-  try {
-    loadEnvFile()
-  } catch (error) {
-    io.err(`${describeStartFailure(error)}\n`)
-    process.exit(1)
+  const main = async (): Promise<number> => {
+    try {
+      loadEnvFile()
+    } catch (error) {
+      io.err(`${describeStartFailure(error)}\n`)
+      return 1
+    }
+    return runCli(process.argv.slice(2), io)
   }
-  runCli(process.argv.slice(2), io).then(
-    (code) => process.exit(code),
-    (error: unknown) => {
-      io.err(`${String((error as Error).stack ?? error)}\n`)
-      process.exit(1)
-    },
-  )
+  main().then(exitWhenWritten, (error: unknown) => {
+    io.err(`${String((error as Error).stack ?? error)}\n`)
+    exitWhenWritten(1)
+  })
+}
+
+/**
+ * Exits once all that was written has left: a pipe takes 64 KiB at a time, and the rest waits
+ * in the process, where an immediate exit would drop it (a report piped to `tee` or `less`).
+ */
+function exitWhenWritten(code: number): void {
+  process.stdout.write('', () => process.stderr.write('', () => process.exit(code)))
 }

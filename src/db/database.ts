@@ -170,7 +170,11 @@ async function openPostgres(url: string, { timeoutMs }: DatabaseOptions): Promis
       try {
         await client.query('BEGIN')
         const result = await work({
-          exec: async (sql) => void (await client.query(sql)),
+          exec: async (sql, options) => {
+            // pg takes a query's own query_timeout over the pool's (its types do not list it).
+            const query: { text: string; query_timeout?: number } = { text: sql, query_timeout: options?.timeoutMs }
+            await client.query(query)
+          },
           query: async (sql, params) => (await client.query(sql, params)).rows,
         })
         await client.query('COMMIT')

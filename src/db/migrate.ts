@@ -10,7 +10,8 @@ export interface MigrationSession {
 }
 
 export interface MigrationTx {
-  exec(sql: string): Promise<void>
+  /** `timeoutMs`: waits this long for an answer instead of the database's own bound. */
+  exec(sql: string, options?: { timeoutMs: number }): Promise<void>
   query<R>(sql: string, params: unknown[]): Promise<R[]>
 }
 

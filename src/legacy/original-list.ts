@@ -201,14 +201,25 @@ export async function fetchOriginalList(endpoint: OriginalEndpoint): Promise<str
     limit: String(LIST_CALL_LIMIT),
     responsetype: 'json',
   })
+  // The timeout covers the whole answer, its body included.
+  const signal = AbortSignal.timeout(endpoint.timeoutMs)
+  const failure = (what: string, error: unknown) => {
+    const cause = (error as Error).name === 'TimeoutError' ? `no complete answer within ${endpoint.timeoutMs} ms` : String((error as Error).cause ?? error)
+    return new OriginalListError([`The original at ${endpoint.url} ${what}: ${cause}`])
+  }
   let response: Response
   try {
-    response = await fetch(endpoint.url, { method: 'POST', body, redirect: 'error', signal: AbortSignal.timeout(endpoint.timeoutMs) })
+    response = await fetch(endpoint.url, { method: 'POST', body, redirect: 'error', signal })
   } catch (error) {
-    const cause = (error as Error).name === 'TimeoutError' ? `no answer within ${endpoint.timeoutMs} ms` : String((error as Error).cause ?? error)
-    throw new OriginalListError([`The original at ${endpoint.url} could not be asked: ${cause}`])
+    throw failure('could not be asked', error)
   }
-  const text = await boundedText(response)
+  let text: string
+  try {
+    text = await boundedText(response)
+  } catch (error) {
+    if (error instanceof OriginalListError) throw error
+    throw failure('broke off its answer', error)
+  }
   if (!response.ok) {
     let message = ''
     try {

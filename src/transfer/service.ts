@@ -3,7 +3,7 @@ import type { Database } from '../db/database.js'
 import { metrics } from '../observability/metrics.js'
 import { planImport, type ImportPlan, type PlanOptions } from './plan.js'
 import { IMPORT_SOURCE, type ApiCredentialRecord, type CredentialRecord, type TransferRecords } from './records.js'
-import { transferStorage, type CredentialRow, type TransferStorage } from './storage.js'
+import { LOCK_WAIT_SECONDS, transferStorage, type CredentialRow, type TransferStorage } from './storage.js'
 
 export interface ImportOptions extends PlanOptions {
   /** Plan only: nothing is written. */
@@ -11,6 +11,17 @@ export interface ImportOptions extends PlanOptions {
   /** Who imports, as the audit trail names them (its source is always IMPORT_SOURCE). */
   actor: string
 }
+
+/** The tables stayed held (by another import, or writes that did not finish) past the import's wait: nothing was written. */
+export class ImportBusy extends Error {
+  constructor() {
+    super(`Nothing was imported: another import, or writes in flight, held the tables for more than ${LOCK_WAIT_SECONDS} s. Run it again.`)
+    this.name = 'ImportBusy'
+  }
+}
+
+/** PostgreSQL's lock_not_available: a lock_timeout passed. */
+const LOCK_NOT_AVAILABLE = '55P03'
 
 export interface ImportOutcome {
   plan: ImportPlan
@@ -28,7 +39,9 @@ export interface ImportOutcome {
 export async function importRecords(database: Database, incoming: TransferRecords, options: ImportOptions): Promise<ImportOutcome> {
   const outcome = await database.transaction(async (tx) => {
     const storage = transferStorage(tx)
-    await storage.lockForImport()
+    await storage.lockForImport().catch((error: unknown) => {
+      throw (error as { code?: unknown }).code === LOCK_NOT_AVAILABLE ? new ImportBusy() : error
+    })
     const { credentials, apiCredentials, events } = incoming
     const existing = {
       credentials: await storage.credentialsMatching(

@@ -10,8 +10,8 @@ import { IMPORT_SOURCE, type ApiCredentialRecord, type CredentialRecord } from '
  * credentials domain's own, so a record reads exactly as the service reads a credential.
  */
 
-/** How long an import waits for writers in flight before it gives up (nothing written). */
-const LOCK_TIMEOUT = '10s'
+/** How long an import waits for writers in flight, or another import, before it gives up (nothing written). */
+export const LOCK_WAIT_SECONDS = 10
 /** Rows read per statement while exporting. */
 const PAGE = 1000
 
@@ -124,11 +124,18 @@ function* batches<T>(items: T[]): Generator<T[]> {
 
 export function transferStorage(tx: Transaction) {
   return {
-    /** Keeps every other writer out until the transaction ends, waiting at most LOCK_TIMEOUT. */
+    /**
+     * Keeps every other writer out until the transaction ends, waiting at most LOCK_WAIT_SECONDS
+     * (a lock_timeout error, 55P03): the wait is bounded by the lock's timeout alone, not by the
+     * shorter one every statement has, which applies again once the lock is held.
+     */
     async lockForImport(): Promise<void> {
       await tx.exec(
-        `SET LOCAL lock_timeout = '${LOCK_TIMEOUT}';
-         LOCK TABLE credential, api_credential, audit_event IN SHARE ROW EXCLUSIVE MODE`,
+        `SET LOCAL lock_timeout = '${LOCK_WAIT_SECONDS}s';
+         SET LOCAL statement_timeout = 0;
+         LOCK TABLE credential, api_credential, audit_event IN SHARE ROW EXCLUSIVE MODE;
+         SET LOCAL statement_timeout = DEFAULT`,
+        { timeoutMs: (LOCK_WAIT_SECONDS + 5) * 1000 },
       )
     },
 

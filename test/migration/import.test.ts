@@ -1,14 +1,18 @@
 import { execFile } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { writeFile } from 'node:fs/promises'
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { promisify } from 'node:util'
+import pg from 'pg'
 import t from 'tap'
 import { loadConfig } from '../../src/config.js'
 import { AuditRetention } from '../../src/credentials/retention.js'
 import { credentialStorage } from '../../src/credentials/storage.js'
 import { PROJECT_ROOT } from '../../src/paths.js'
-import { buildTestApp, freshDatabaseFor } from '../helpers/app.js'
+import { buildTestApp, freshDatabaseEnv, freshDatabaseFor } from '../helpers/app.js'
 import { cli } from '../helpers/cli.js'
 import { ensurePhp, startLegacyUpstream } from '../helpers/legacy-upstream.js'
 import { callRest } from '../helpers/rest.js'
@@ -70,9 +74,9 @@ t.test('import-legacy: from the original, all or nothing, again and again; its c
   await upstream.setClients([sso, portal, { ...portal, credentialId: 11, clientIdentifier: 'WHMCS.x', scope: 'clientarea:everything' }, { ...portal, credentialId: 12, clientIdentifier: 'WHMCS.y', grantTypes: 'password' }])
   const invalid = await importLegacy()
   t.equal(invalid.code, 1, 'an unknown scope or grant type refuses the whole import')
-  t.match(invalid.stdout, 'credential 11 (clients[2]): The requested scope "clientarea:everything" is invalid.')
-  t.match(invalid.stdout, 'credential 12 (clients[3]): The requested grant type "password" is invalid.')
-  t.match(invalid.stdout, /Refused: nothing was written\.\n$/)
+  t.match(invalid.stderr, 'credential 11 (clients[2]): The requested scope "clientarea:everything" is invalid.')
+  t.match(invalid.stderr, 'credential 12 (clients[3]): The requested grant type "password" is invalid.')
+  t.match(invalid.stderr, /Refused: nothing was written\.\n$/)
 
   await upstream.setClients([sso, portal])
   const first = await importLegacy()
@@ -91,8 +95,8 @@ t.test('import-legacy: from the original, all or nothing, again and again; its c
   await upstream.setClients([sso, { ...renamed, clientIdentifier: 'WHMCS.other' }, { ...renamed, credentialId: 20 }])
   const conflicts = await importLegacy()
   t.equal(conflicts.code, 1)
-  t.match(conflicts.stdout, `credential 9 (clients[1]): id 9 holds ${portal.clientIdentifier}, the import has WHMCS.other`)
-  t.match(conflicts.stdout, `credential 20 (clients[2]): ${portal.clientIdentifier} is credential 9 here`)
+  t.match(conflicts.stderr, `credential 9 (clients[1]): id 9 holds ${portal.clientIdentifier}, the import has WHMCS.other`)
+  t.match(conflicts.stderr, `credential 20 (clients[2]): ${portal.clientIdentifier} is credential 9 here`)
 
   // A saved answer, taken straight from the original.
   const saved = path.join(dir, 'list.json')
@@ -205,4 +209,98 @@ t.test('import-legacy: from the original, all or nothing, again and again; its c
   t.match(afterRetention.stdout, /^Credentials: 0 to create, 0 to update, 0 unchanged, 2 changed here since imported \(kept\)\n {2}keep 5 [^\n]+not created again\n {2}keep 9 /)
   t.equal((await callRest(test, { method: 'GET', url: '/oauth/credentials/5' })).status, 404, 'still deleted')
   t.equal(await test.app.credentials.authenticate(portal.clientIdentifier, portal.clientSecret), null, 'the original\'s old secret still does not come back')
+})
+
+t.test('import-legacy: an answer that breaks off or stalls, and a --url or --utc-offset it cannot take, are one line each', async (t) => {
+  // Half of a complete answer, then the connection is cut (/cut) or left open (/stall).
+  const server = createServer((request, response) => {
+    response.writeHead(200, { 'content-type': 'application/json', 'content-length': '1000' })
+    response.write('{"result":"success","clients":[')
+    if (request.url === '/cut') setTimeout(() => response.socket?.destroy(), 100)
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  t.teardown(() => {
+    server.closeAllConnections()
+    server.close()
+  })
+  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+  const fresh = await freshDatabaseFor(t)
+  const config = loadConfig({ LOG_LEVEL: 'silent', LEGACY_UPSTREAM_SECRET: 'a-secret', LEGACY_UPSTREAM_TIMEOUT_MS: '500' })
+  const ask = (...options: string[]) => cli({ config, database: fresh.database }, ['import-legacy', '--identifier', 'importer', ...options])
+
+  const cut = await ask('--url', `${base}/cut`)
+  t.equal(cut.code, 1)
+  t.match(cut.stderr, new RegExp(`^Nothing was imported\\.\\nThe original at ${base}/cut broke off its answer: [^\\n]+\\n$`))
+  const stalled = await ask('--url', `${base}/stall`)
+  t.equal(stalled.code, 1)
+  t.equal(stalled.stderr, `Nothing was imported.\nThe original at ${base}/stall broke off its answer: no complete answer within 500 ms\n`)
+
+  for (const url of [`${base}/api.php?action=x`, `http://user:password@127.0.0.1/api.php`, 'ftp://127.0.0.1/api.php']) {
+    const refused = await ask('--url', url)
+    t.equal(refused.code, 2, `${url}: a usage error, as LEGACY_UPSTREAM_URL would be`)
+    t.equal(refused.stderr, "--url is not the original's http(s) …/includes/api.php URL, without query, fragment or user name.\n")
+  }
+  const zone = await ask('--url', `${base}/cut`, '--utc-offset', 'Europe/Berlin')
+  t.equal(zone.code, 2)
+  t.equal(zone.stderr, '--utc-offset "Europe/Berlin" is not ±HH:MM.\n')
+})
+
+t.test('`npm run -s cli -- import-legacy` piped to a slow reader: the whole report arrives', async (t) => {
+  const databaseEnv = await freshDatabaseEnv(t)
+  const dir = await mkdtemp(path.join(tmpdir(), 'import-legacy-'))
+  t.teardown(() => rm(dir, { recursive: true, force: true }))
+  // A report of about 1 MB, written at once: a pipe takes 64 KiB of it.
+  const clients = Array.from({ length: 8000 }, (_, index) => ({
+    ...sso,
+    credentialId: index + 1,
+    name: `Client ${index + 1} ${'x'.repeat(100)}`,
+    clientIdentifier: `WHMCS.client-${index + 1}`,
+  }))
+  const file = path.join(dir, 'list.json')
+  await writeFile(file, JSON.stringify({ result: 'success', clients }))
+  // As a user's shell has it (without this suite's TypeScript hooks and coverage), read like `| less`:
+  // nothing for a few seconds, then everything.
+  const { NODE_OPTIONS: _hooks, NODE_V8_COVERAGE: _coverage, ...env } = process.env
+  const piped = 'set -o pipefail; npm run -s cli -- import-legacy --file "$1" --dry-run | (sleep 3; cat)'
+  const { stdout } = await promisify(execFile)('bash', ['-c', piped, 'bash', file], {
+    cwd: PROJECT_ROOT,
+    env: { ...env, ...databaseEnv },
+    maxBuffer: 16 * 1024 * 1024,
+  })
+  t.match(stdout, /^Credentials: 8000 to create, 0 to update, 0 unchanged\n/)
+  t.match(stdout, /\n {2}create 8000 WHMCS\.client-8000 "Client 8000 x+"\nDry run: nothing was written\.\n$/, 'to its last line')
+})
+
+t.test('import-legacy waits for writes in flight past a statement\'s own bound, and refuses in one line when they outlast its wait', async (t) => {
+  const { database } = await freshDatabaseFor(t, { on: 'postgresql' })
+  if (!('url' in database)) throw new Error('a PostgreSQL database was asked for')
+  const dir = await mkdtemp(path.join(tmpdir(), 'import-legacy-'))
+  t.teardown(() => rm(dir, { recursive: true, force: true }))
+  const file = path.join(dir, 'list.json')
+  await writeFile(file, JSON.stringify({ result: 'success', clients: [sso] }))
+  t.equal((await cli({ database }, ['migrate'])).code, 0)
+  // A writer in flight (another process's transaction), holding its lock on the credentials.
+  const writer = new pg.Client({ connectionString: database.url })
+  await writer.connect()
+  t.teardown(() => writer.end())
+  const holdFor = async (ms: number) => {
+    await writer.query('BEGIN; LOCK TABLE credential IN ROW EXCLUSIVE MODE')
+    if (Number.isFinite(ms)) setTimeout(() => void writer.query('COMMIT'), ms)
+  }
+  // Statements may take 2.5 s (DATABASE_TIMEOUT_MS, 5 s, halved): the import's wait for its lock is its own.
+  await holdFor(4_000)
+  let started = Date.now()
+  const waited = await cli({ database }, ['import-legacy', '--file', file])
+  t.equal(waited.code, 0, waited.stderr)
+  t.ok(Date.now() - started >= 3_500, `it waited for the writer (${Date.now() - started} ms)`)
+  t.match(waited.stdout, /^Credentials: 1 to create/)
+
+  await holdFor(Infinity)
+  started = Date.now()
+  const refused = await cli({ database }, ['import-legacy', '--file', file])
+  const elapsed = Date.now() - started
+  await writer.query('ROLLBACK')
+  t.equal(refused.code, 1)
+  t.equal(refused.stderr, 'Nothing was imported: another import, or writes in flight, held the tables for more than 10 s. Run it again.\n')
+  t.ok(elapsed >= 9_500 && elapsed < 20_000, `after its 10 s (${elapsed} ms)`)
 })
