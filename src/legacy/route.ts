@@ -10,6 +10,7 @@ import { legacyMessages } from './messages.js'
 import { CONTENT_TYPES, render, type LegacyReply, type ResponseType } from './format.js'
 import { LEGACY_GET_SCHEMA, LEGACY_POST_SCHEMA, LegacyRequest } from './openapi.js'
 import { FORM_LIMITS, parseForm, type LegacyParams } from './params.js'
+import { formActions, multipartActions, phpName } from './php-reading.js'
 import { isResponseType, plain, queryString, readParams, requestedType } from './request.js'
 import { ForwardFailed, legacyUpstream } from './upstream.js'
 
@@ -63,7 +64,7 @@ export default async function legacyApi(app: FastifyInstance) {
     const action = plain(params.action)
     const definition = actionsByName.get(action.toLowerCase())
     // An action this service does not own is the upstream's to answer, in whatever format.
-    const forwardTo = !definition && upstream && isOriginalsAction(params, request) ? upstream : undefined
+    const forwardTo = !definition && upstream && isOriginalsAction(params, request, await upstream.keptBody(request)) ? upstream : undefined
     const requested = requestedType(params.responsetype)
     if (!isResponseType(requested) && !forwardTo) {
       const message =
@@ -125,27 +126,38 @@ export default async function legacyApi(app: FastifyInstance) {
 
 /**
  * Whether a request names an action of the original's (the pass-through's), read alike by this
- * service and by PHP: one plain name, the same in the query string and the body when both name
- * one, no other parameter or cookie that PHP reads as `action`, and none of this service's own
- * actions once spaces and NUL bytes are taken out. Otherwise the original may read an action
- * this service owns (from the query where this service read a JSON body, the last of two, an
- * alias, or trimmed) and run it without this service's rules: such a request is answered here,
+ * service and by PHP (src/legacy/php-reading.ts): one plain name, the same wherever PHP finds
+ * one (query string, form or multipart body, JSON body), no other parameter or cookie that PHP
+ * reads as `action`, and none of this service's own actions once spaces and NUL bytes are taken
+ * out. Otherwise the original may read an action this service owns (from the query where this
+ * service read a JSON body, the last of two, an alias, a part of a multipart body split another
+ * way, or trimmed) and run it without this service's rules: such a request is answered here,
  * as if there were no upstream.
  */
-function isOriginalsAction(params: LegacyParams, request: FastifyRequest): boolean {
+function isOriginalsAction(params: LegacyParams, request: FastifyRequest, body: Buffer | null | undefined): boolean {
   const action = params.action
   if (typeof action !== 'string' || action === '') return false
-  const inQuery = parseForm(queryString(request)).action
-  if (inQuery !== undefined && inQuery !== action) return false
+  if (actionsByName.has(action.replace(/[\s\0]/g, '').toLowerCase())) return false
   const cookies = String(request.headers.cookie ?? '').split(';').map((cookie) => cookie.split('=', 1)[0] ?? '')
   const aliases = Object.keys(params).filter((name) => name !== 'action')
   if ([...aliases, ...cookies].some((name) => phpName(name) === 'action')) return false
-  return !actionsByName.has(action.replace(/[\s\0]/g, '').toLowerCase())
+  const read = [formActions(queryString(request)), bodyActions(request, body)]
+  if (read.some((values) => values === null)) return false
+  const values = read.flat()
+  return values.length > 0 && values.every((value) => value === action)
 }
 
-/** The variable PHP fills from a parameter's name: leading spaces dropped, cut at a NUL or a `[`. */
-function phpName(name: string): string {
-  return name.replace(/^ +/, '').split(/[\0[]/, 1)[0] as string
+/** The values PHP reads as `action` from the body as it came; null when it may read more than one way. */
+function bodyActions(request: FastifyRequest, body: Buffer | null | undefined): string[] | null {
+  if (body === undefined) return []
+  if (body === null) return null
+  const type = String(request.headers['content-type'] ?? '')
+  if (request.isMultipart()) return multipartActions(type, body)
+  if (/^application\/x-www-form-urlencoded/i.test(type)) return formActions(body.toString('latin1'))
+  // JSON: names are read as written, so the action is the one parsed.
+  const parsed = request.body as Record<string, unknown> | null
+  const value = parsed !== null && typeof parsed === 'object' ? parsed.action : undefined
+  return value === undefined ? [] : typeof value === 'string' ? [value] : null
 }
 
 /** The responsetype of a request whose body failed: from its query, JSON when it names none it can read. */

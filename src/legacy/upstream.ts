@@ -78,8 +78,11 @@ export function legacyUpstream(settings: UpstreamSettings) {
     done(null, payload)
   }
 
+  /** The body's bytes as they came (undefined for a GET; null past the body limit). */
+  const keptBody = (request: FastifyRequest) => (request.method === 'GET' ? undefined : bodies.get(request))
+
   async function forward(request: FastifyRequest, reply: FastifyReply, action: string) {
-    const body = request.method === 'GET' ? undefined : await bodies.get(request)
+    const body = await keptBody(request)
     if (body === null) throw new ForwardFailed(413, legacyMessages.bodyTooLarge)
     const signal = AbortSignal.timeout(settings.timeoutMs)
     const url = request.raw.url ?? ''
@@ -114,7 +117,7 @@ export function legacyUpstream(settings: UpstreamSettings) {
     return reply.send(Readable.from(continued(first.value, rest), { objectMode: false }))
   }
 
-  return { keepBody, forward }
+  return { keepBody, keptBody, forward }
 }
 
 async function* continued(first: Uint8Array, rest: AsyncIterator<Uint8Array>) {

@@ -41,6 +41,15 @@ function form(upstream: LegacyUpstream, fields: Record<string, string>): string 
   return new URLSearchParams({ identifier: upstream.identifier, secret: upstream.secret, ...fields }).toString()
 }
 
+/** A multipart/form-data body of these parts (each its headers, a blank line, its value). */
+function multipart(boundary: string, parts: string[]): string {
+  return `${parts.map((part) => `--${boundary}\r\n${part}\r\n`).join('')}--${boundary}--\r\n`
+}
+
+function field(name: string, value: string): string {
+  return `Content-Disposition: form-data; name="${name}"\r\n\r\n${value}`
+}
+
 /** What the upstream's EchoRequest says it received. */
 function echoed(body: Buffer) {
   return JSON.parse(body.toString()) as {
@@ -233,6 +242,33 @@ t.test('api.php with LEGACY_UPSTREAM_URL set', async (t) => {
       {
         why: 'an action cookie, first in its header',
         sent: { body: getClients, contentType: FORM, headers: { cookie: 'action=UpdateOAuthCredential' } },
+        answer: { status: 200, message: 'API Function Not Found' },
+      },
+      {
+        why: 'a name PHP ends at its first "=", where qs ends it at "]=" (PHP reads a second action)',
+        sent: { body: `${getClients}&action=UpdateOAuthCredential]=1`, contentType: FORM },
+        answer: { status: 200, message: 'API Function Not Found' },
+      },
+      {
+        why: 'a multipart body PHP splits by another boundary (the first text "boundary" in the header)',
+        sent: {
+          body: multipart('BBB', [
+            ...Object.entries({ ...admin, action: 'GetClients' }).map(([name, value]) => field(name, value)),
+            field('pad', multipart('AAA', [field('action', 'UpdateOAuthCredential'), field('credentialId', '1')])),
+          ]),
+          contentType: 'multipart/form-data; xboundary=AAA; boundary=BBB',
+        },
+        answer: { status: 200, message: 'API Function Not Found' },
+      },
+      {
+        why: "a multipart part that may name action otherwise than as form-data; name=\"action\" (quoted with ')",
+        sent: {
+          body: multipart('BBB', [
+            ...Object.entries({ ...admin, action: 'GetClients' }).map(([name, value]) => field(name, value)),
+            "Content-Disposition: form-data; name='action'\r\n\r\nUpdateOAuthCredential",
+          ]),
+          contentType: 'multipart/form-data; boundary=BBB',
+        },
         answer: { status: 200, message: 'API Function Not Found' },
       },
       ...['UpdateOAuthCredential ', ' listoauthcredentials', 'DeleteOAuthCredential\0', 'Create\tOAuthCredential'].map((action) => ({
