@@ -1,4 +1,5 @@
 import { isIP } from 'node:net'
+import ipaddr from 'ipaddr.js'
 import { secretMatches } from '../secrets.js'
 
 /** Every action an API client can be allowed to run, on api.php and REST alike. */
@@ -65,7 +66,18 @@ export function secretAccepted<C extends { secretHash: string }>(client: C | nul
   return secretMatches(secret, client?.secretHash)
 }
 
-/** An empty allow-list lets any address in. */
+/**
+ * One spelling per address: an IPv4 address written as IPv6 (`::ffff:127.0.0.1`, as a dual-stack
+ * listener reports IPv4 callers) is the IPv4 one, and IPv6 is written the short way (RFC 5952).
+ * Text that is no address stays as it is.
+ */
+export function canonicalAddress(ip: string): string {
+  return isIP(ip) === 0 ? ip : ipaddr.process(ip).toString()
+}
+
+/** An empty allow-list lets any address in; an address is itself however it is written. */
 export function ipAllowed(client: Pick<ApiClient, 'allowedIps'>, ip: string): boolean {
-  return client.allowedIps.length === 0 || client.allowedIps.includes(ip)
+  if (client.allowedIps.length === 0 || client.allowedIps.includes(ip)) return true
+  const address = canonicalAddress(ip)
+  return client.allowedIps.some((allowed) => canonicalAddress(allowed) === address)
 }

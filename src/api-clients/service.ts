@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import { generateSecret, hashSecret } from '../secrets.js'
 import { RecentlyRead } from '../recently-read.js'
-import { ACTIONS, ALL_ACTIONS, API_IDENTIFIER_RULE, isApiIdentifier, notAnAddress, unknownPermission } from './access.js'
+import { ACTIONS, ALL_ACTIONS, API_IDENTIFIER_RULE, canonicalAddress, isApiIdentifier, notAnAddress, unknownPermission } from './access.js'
 import type { ApiCredentialAccess, ApiCredentialStorage, ApiCredentialSummary } from './storage.js'
 
 export interface NewApiClient {
@@ -78,7 +78,7 @@ export class ApiClientService {
       secretHash: hashSecret(secret),
       description: input.description ?? '',
       permissions,
-      allowedIps: input.allowedIps ?? [],
+      allowedIps: (input.allowedIps ?? []).map(canonicalAddress),
     })
     if (!created) throw new ApiClientError(`An API credential "${identifier}" already exists`)
     this.#forgetChanged(identifier)

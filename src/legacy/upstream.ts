@@ -1,5 +1,6 @@
 import { Readable } from 'node:stream'
 import type { FastifyReply, FastifyRequest, preParsingHookHandler } from 'fastify'
+import { canonicalAddress } from '../api-clients/access.js'
 import { legacyMessages } from './messages.js'
 
 export interface UpstreamSettings {
@@ -137,7 +138,7 @@ function forwardedHeaders(request: FastifyRequest): Headers {
   }
   // TRUST_PROXY decides how much of the incoming X-Forwarded-For is believed (request.ips:
   // this hop's peer first); an untrusted chain is replaced by the peer's address.
-  headers.set('x-forwarded-for', [...(request.ips ?? [request.ip])].reverse().join(', '))
+  headers.set('x-forwarded-for', [...(request.ips ?? [request.ip])].reverse().map(canonicalAddress).join(', '))
   headers.set('accept-encoding', 'identity')
   headers.set('x-request-id', request.id)
   return headers

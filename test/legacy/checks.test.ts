@@ -22,6 +22,15 @@ t.test('1. an API credential with an IP allow-list', async (t) => {
     const allowed = await callLegacy(test, { ...list, ...asOffice }, { auth: false, remoteAddress })
     t.same([allowed.status, allowed.data.result], [200, 'success'], `${remoteAddress} is on the list`)
   }
+  // A dual-stack listener (HOST=::) reports an IPv4 caller as ::ffff:a.b.c.d; an address is itself however written.
+  const mapped = await callLegacy(test, { ...list, ...asOffice }, { auth: false, remoteAddress: '::ffff:10.1.2.3' })
+  t.same([mapped.status, mapped.data.result], [200, 'success'], 'an IPv4 caller on a dual-stack listener')
+  const spelled = await test.app.apiClients.create({ allowedIps: ['2001:0db8:0:0:0:0:0:0009', '::FFFF:10.9.9.9'] })
+  t.same((await test.app.apiClients.list()).find((client) => client.identifier === spelled.identifier)?.allowedIps, ['2001:db8::9', '10.9.9.9'], 'kept in one spelling')
+  for (const remoteAddress of ['2001:db8::9', '10.9.9.9', '::ffff:10.9.9.9']) {
+    const allowed = await callLegacy(test, { ...list, identifier: spelled.identifier, secret: spelled.secret }, { auth: false, remoteAddress })
+    t.same([allowed.status, allowed.data.result], [200, 'success'], `${remoteAddress}, allowed as written otherwise`)
+  }
 
   const bypass = await callLegacy(test, { ...list, ...asOffice, accesskey: ACCESS_KEY }, { auth: false })
   t.same([bypass.status, bypass.data.result], [200, 'success'], 'the access key bypasses the allow-list')

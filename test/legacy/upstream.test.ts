@@ -179,6 +179,7 @@ t.test('api.php with LEGACY_UPSTREAM_URL set', async (t) => {
     const cases = [
       ['10.0.0.2', '198.51.100.66, 10.0.0.1', '198.51.100.66, 10.0.0.1, 10.0.0.2', 'a trusted chain, with the peer appended'],
       ['203.0.113.7', '198.51.100.66', '203.0.113.7', 'an untrusted peer: its own chain is not believed'],
+      ['::ffff:203.0.113.8', '', '203.0.113.8', 'an IPv4 peer of a dual-stack listener, as the original would have seen it'],
     ] as const
     for (const [remoteAddress, sent, forwarded, why] of cases) {
       const served = await viaService(test, { body: echo(), contentType: FORM, remoteAddress, headers: { 'x-forwarded-for': sent } })
