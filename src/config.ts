@@ -3,9 +3,8 @@ import { FormatRegistry, Type, type Static } from '@sinclair/typebox'
 import { Value } from '@sinclair/typebox/value'
 import { API_IDENTIFIER_RULE } from './api-clients/access.js'
 
-const LogLevel = Type.Union(
-  ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((level) => Type.Literal(level)),
-)
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']
+const LogLevel = Type.Union(LOG_LEVELS.map((level) => Type.Literal(level)))
 
 // A pattern let through what Fastify then refuses at start (10.0.0.0/33), an error naming no setting.
 // pg reads the URL with the URL parser, which a password holding "/", "?" or "#" breaks: "Invalid URL",
@@ -17,11 +16,6 @@ FormatRegistry.Set('url', (value) => {
 })
 FormatRegistry.Set('trust-proxy', (value) => value === 'true' || value === 'false' || value.split(',').every(isProxyAddress))
 
-/**
- * Every setting the service reads from the environment, with its default and its rule. An error
- * never shows a `redact: 'value'` setting's value, nor a `redact: 'credentials'` URL's user name,
- * password or query.
- */
 /** The original's api.php: LEGACY_UPSTREAM_URL, and import-legacy's --url. */
 export const LegacyUpstreamUrl = Type.String({
   pattern: '^https?://[^?#@\\s]+$',
@@ -29,9 +23,14 @@ export const LegacyUpstreamUrl = Type.String({
   redact: 'credentials',
 })
 
+/**
+ * Every setting the service reads from the environment, with its default and its rule. An error
+ * never shows a `redact: 'value'` setting's value, nor a `redact: 'credentials'` URL's user name,
+ * password or query.
+ */
 const ConfigSchema = Type.Object({
-  PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 3000 }),
-  HOST: Type.String({ minLength: 1, default: '127.0.0.1' }),
+  PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 3000, description: 'a port number from 0 to 65535; 0 picks a free one' }),
+  HOST: Type.String({ minLength: 1, default: '127.0.0.1', description: 'an address or host name of this machine' }),
   DATABASE_URL: Type.Optional(
     Type.String({
       pattern: '^postgres(ql)?://',
@@ -46,13 +45,13 @@ const ConfigSchema = Type.Object({
     default: 5_000,
     description: 'milliseconds a request waits for the database, 100 to 600000',
   }),
-  DATA_DIR: Type.String({ minLength: 1, default: './.data' }),
+  DATA_DIR: Type.String({ minLength: 1, default: './.data', description: 'a folder for the embedded database' }),
   CLIENT_IDENTIFIER_PREFIX: Type.String({
     pattern: '^[0-9A-Z-]{1,16}$',
     default: 'OAUTH',
     description: 'upper case letters, digits and "-", at most 16 characters',
   }),
-  LOG_LEVEL: Type.Union(LogLevel.anyOf, { default: 'info' }),
+  LOG_LEVEL: Type.Union(LogLevel.anyOf, { default: 'info', description: `one of ${LOG_LEVELS.join(', ')}` }),
   API_BOOTSTRAP_IDENTIFIER: Type.Optional(Type.String(API_IDENTIFIER_RULE)),
   API_BOOTSTRAP_SECRET: Type.Optional(
     Type.String({ minLength: 32, maxLength: 256, description: '32 to 256 characters', redact: 'value' }),

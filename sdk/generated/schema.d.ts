@@ -653,7 +653,7 @@ export interface operations {
             /** @description Missing or wrong API credential (HTTP Basic). */
             401: {
                 headers: {
-                    /** @description Basic realm="oauth-credentials" */
+                    /** @description Basic realm="oauth-credentials", charset="UTF-8"; left out when the request says X-Requested-With: XMLHttpRequest, so a browser shows no login prompt. */
                     "www-authenticate"?: string;
                     [name: string]: unknown;
                 };
@@ -818,7 +818,7 @@ export interface operations {
             /** @description Missing or wrong API credential (HTTP Basic). */
             401: {
                 headers: {
-                    /** @description Basic realm="oauth-credentials" */
+                    /** @description Basic realm="oauth-credentials", charset="UTF-8"; left out when the request says X-Requested-With: XMLHttpRequest, so a browser shows no login prompt. */
                     "www-authenticate"?: string;
                     [name: string]: unknown;
                 };
@@ -1012,7 +1012,7 @@ export interface operations {
             /** @description Missing or wrong API credential (HTTP Basic), or a wrong client identifier or secret: detail says which ("Invalid or missing credentials", "Authentication Failed" or "The client identifier or secret is wrong."). */
             401: {
                 headers: {
-                    /** @description Basic realm="oauth-credentials" */
+                    /** @description Basic realm="oauth-credentials", charset="UTF-8"; left out when the request says X-Requested-With: XMLHttpRequest, so a browser shows no login prompt. */
                     "www-authenticate"?: string;
                     [name: string]: unknown;
                 };
@@ -1210,7 +1210,7 @@ export interface operations {
             /** @description Missing or wrong API credential (HTTP Basic). */
             401: {
                 headers: {
-                    /** @description Basic realm="oauth-credentials" */
+                    /** @description Basic realm="oauth-credentials", charset="UTF-8"; left out when the request says X-Requested-With: XMLHttpRequest, so a browser shows no login prompt. */
                     "www-authenticate"?: string;
                     [name: string]: unknown;
                 };
@@ -1372,7 +1372,7 @@ export interface operations {
             /** @description Missing or wrong API credential (HTTP Basic). */
             401: {
                 headers: {
-                    /** @description Basic realm="oauth-credentials" */
+                    /** @description Basic realm="oauth-credentials", charset="UTF-8"; left out when the request says X-Requested-With: XMLHttpRequest, so a browser shows no login prompt. */
                     "www-authenticate"?: string;
                     [name: string]: unknown;
                 };
@@ -1602,7 +1602,7 @@ export interface operations {
             /** @description Missing or wrong API credential (HTTP Basic). */
             401: {
                 headers: {
-                    /** @description Basic realm="oauth-credentials" */
+                    /** @description Basic realm="oauth-credentials", charset="UTF-8"; left out when the request says X-Requested-With: XMLHttpRequest, so a browser shows no login prompt. */
                     "www-authenticate"?: string;
                     [name: string]: unknown;
                 };
@@ -1864,7 +1864,7 @@ export interface operations {
             /** @description Missing or wrong API credential (HTTP Basic). */
             401: {
                 headers: {
-                    /** @description Basic realm="oauth-credentials" */
+                    /** @description Basic realm="oauth-credentials", charset="UTF-8"; left out when the request says X-Requested-With: XMLHttpRequest, so a browser shows no login prompt. */
                     "www-authenticate"?: string;
                     [name: string]: unknown;
                 };
@@ -2118,7 +2118,7 @@ export interface operations {
             /** @description Missing or wrong API credential (HTTP Basic). */
             401: {
                 headers: {
-                    /** @description Basic realm="oauth-credentials" */
+                    /** @description Basic realm="oauth-credentials", charset="UTF-8"; left out when the request says X-Requested-With: XMLHttpRequest, so a browser shows no login prompt. */
                     "www-authenticate"?: string;
                     [name: string]: unknown;
                 };

@@ -45,7 +45,11 @@ export const HEADERS = {
 }
 
 const PROBLEM_HEADERS: Record<number, Record<string, { type: string; description: string }>> = {
-  401: { 'www-authenticate': headerDoc('Basic realm="oauth-credentials"') },
+  401: {
+    'www-authenticate': headerDoc(
+      'Basic realm="oauth-credentials", charset="UTF-8"; left out when the request says X-Requested-With: XMLHttpRequest, so a browser shows no login prompt.',
+    ),
+  },
   409: { 'retry-after': headerDoc('Seconds until trying again may succeed (the grace period ends, or the writers ahead are done).') },
   429: { 'retry-after': headerDoc('Seconds until the limit resets.') },
   503: { 'retry-after': headerDoc('Seconds to wait before retrying.') },

@@ -69,13 +69,15 @@ function actor(request: FastifyRequest): Actor {
 const resource: FastifyPluginAsyncTypebox = async (app) => {
   const { credentials } = app
   app.setErrorHandler(problemHandler)
-  answerUnknownRoutes(app)
+  const fixedPathRefusal = answerUnknownRoutes(app)
   for (const schema of NAMED_SCHEMAS) app.addSchema(schema)
   app.setValidatorCompiler(restValidatorCompiler)
-  // Before the id is converted to a number: only canonical digits name a credential.
+  // Before the id is converted to a number: only canonical digits name a credential, and a
+  // fixed path (GET …/authenticate) is not one.
   app.addHook('preValidation', (request, _reply, done) => {
     const { credentialId } = request.params as { credentialId?: string }
-    done(credentialId !== undefined && !CANONICAL_ID.test(credentialId) ? credentialNotFound() : undefined)
+    if (credentialId === undefined || CANONICAL_ID.test(credentialId)) return done()
+    done(fixedPathRefusal(request) ?? credentialNotFound())
   })
   // JSON only: a text body would pass unvalidated to routes that document JSON schemas.
   app.removeContentTypeParser('text/plain')

@@ -22,12 +22,15 @@ t.test('a method the path does not take: 405 problem+json with Allow', async (t)
     ['GET', '/oauth/credentials/1/secret', 'POST'],
     ['POST', '/oauth/credentials/1?dryRun=true', 'DELETE, GET, HEAD, PATCH'],
     ['OPTIONS', '/oauth/credentials', 'GET, HEAD, POST'],
+    // A fixed path is not a credential id, whichever method the id's routes take.
+    ...(['GET', 'HEAD', 'PATCH', 'DELETE', 'PUT'] as const).map((method) => [method, '/oauth/credentials/authenticate', 'POST'] as const),
   ] as const
   for (const [method, url, allow] of cases) {
     const response = await test.app.inject({ method, url, headers: { authorization } })
     t.equal(response.statusCode, 405, `${method} ${url}`)
     t.equal(response.headers.allow, allow)
     t.match(response.headers['content-type'], /^application\/problem\+json/)
+    if (method === 'HEAD') continue // no body
     t.match(response.json(), { type: 'about:blank', title: 'Method Not Allowed', status: 405 })
     t.equal(response.json().detail, `${method} is not allowed here; use ${allow}.`)
   }
