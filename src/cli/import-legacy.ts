@@ -57,7 +57,7 @@ export const importLegacy: Command = {
     const { plan, written } = await importRecords(
       database,
       { credentials: credentials.map((record, index) => ({ ...record, origin: `clients[${index}]` })), apiCredentials: [], events: [] },
-      { whenChanged: 'update', dryRun, actor: IMPORT_ACTOR },
+      { whenChanged: 'update', whenGone: 'delete', dryRun, actor: IMPORT_ACTOR },
     )
     const report = describePlan(plan, written ? 'written' : dryRun && plan.conflicts.length === 0 ? 'dry-run' : 'refused', 'original')
     // A refusal is told on stderr, as every refusal of the CLI is.

@@ -15,6 +15,11 @@ export interface ExistingRows {
    * importer last imported it (a deletion too), if any.
    */
   changedHere?: ReadonlyMap<number, AuditEvent>
+  /**
+   * With `whenGone: 'delete'`: the stored credentials this importer imported before that the
+   * incoming records no longer hold (`changedHere` covers them too).
+   */
+  gone?: StoredCredential[]
 }
 
 /** A credential the import changes: the record, what is stored, and which fields differ. */
@@ -27,11 +32,14 @@ export interface CredentialUpdate {
 
 /** A credential changed or deleted here since this importer last imported it: left as it is here. */
 export interface CredentialKept {
-  record: CredentialRecord
+  credentialId: number
+  clientIdentifier: string
   /** The newest change made here. */
   last: AuditEvent
-  /** What the import would have changed; empty for a credential deleted here. */
+  /** What the import would have changed; empty for a credential deleted here, or gone from the source. */
   changedFields: string[]
+  /** The source no longer holds it: the import would have deleted it. */
+  gone?: true
 }
 
 /**
@@ -39,7 +47,14 @@ export interface CredentialKept {
  * events are never changed by an import: one that differs from what is stored is a conflict.
  */
 export interface ImportPlan {
-  credentials: { create: CredentialRecord[]; update: CredentialUpdate[]; unchanged: CredentialRecord[]; keptHere: CredentialKept[] }
+  credentials: {
+    create: CredentialRecord[]
+    update: CredentialUpdate[]
+    unchanged: CredentialRecord[]
+    /** Imported before, gone from the source since (`whenGone: 'delete'`). */
+    remove: StoredCredential[]
+    keptHere: CredentialKept[]
+  }
   apiCredentials: { create: ApiCredentialRecord[]; unchanged: ApiCredentialRecord[] }
   events: { create: EventRecord[]; unchanged: EventRecord[] }
   /** One readable line each. */
@@ -53,6 +68,12 @@ export interface PlanOptions {
    * which must not overwrite what changed since it was made).
    */
   whenChanged: 'update' | 'conflict'
+  /**
+   * A credential this importer imported before that the incoming records no longer hold (the
+   * source deleted it): `delete` it too, unless it was changed here since (then it is kept and
+   * reported). Unset: left alone, as a backup's import leaves what is not in the backup.
+   */
+  whenGone?: 'delete'
 }
 
 /** Fields compared between a record and the stored credential, with their audit-trail names. */
@@ -96,7 +117,7 @@ const MAX_EVENT_ID = 2 ** 52
  */
 export function planImport(incoming: TransferRecords, existing: ExistingRows, options: PlanOptions): ImportPlan {
   const plan: ImportPlan = {
-    credentials: { create: [], update: [], unchanged: [], keptHere: [] },
+    credentials: { create: [], update: [], unchanged: [], remove: [], keptHere: [] },
     apiCredentials: { create: [], unchanged: [] },
     events: { create: [], unchanged: [] },
     conflicts: [],
@@ -136,7 +157,7 @@ function planCredentials(plan: ImportPlan, records: CredentialRecord[], existing
       // `update`) is kept as it is here and reported: the import would undo that (a secret reset
       // here would bring the old one back).
       const deleted = existing.changedHere?.get(record.credentialId)
-      if (deleted) plan.credentials.keptHere.push({ record, last: deleted, changedFields: [] })
+      if (deleted) plan.credentials.keptHere.push({ ...keyOf(record), last: deleted, changedFields: [] })
       else plan.credentials.create.push(record)
     } else {
       const changedFields = [
@@ -150,12 +171,20 @@ function planCredentials(plan: ImportPlan, records: CredentialRecord[], existing
       else if (options.whenChanged === 'conflict') plan.conflicts.push(`${name}: ${record.clientIdentifier} is stored with other ${changedFields.join(', ')}`)
       else {
         const changed = existing.changedHere?.get(record.credentialId)
-        if (changed) plan.credentials.keptHere.push({ record, last: changed, changedFields })
+        if (changed) plan.credentials.keptHere.push({ ...keyOf(record), last: changed, changedFields })
         else plan.credentials.update.push({ record, current: atId, changedFields })
       }
     }
   }
+  if (options.whenGone !== 'delete') return
+  for (const stored of existing.gone ?? []) {
+    const changed = existing.changedHere?.get(stored.credentialId)
+    if (changed) plan.credentials.keptHere.push({ ...keyOf(stored), last: changed, changedFields: [], gone: true })
+    else plan.credentials.remove.push(stored)
+  }
 }
+
+const keyOf = ({ credentialId, clientIdentifier }: { credentialId: number; clientIdentifier: string }) => ({ credentialId, clientIdentifier })
 
 /** Why a credential record cannot be stored at all, or null: the service's own rules, and sane keys. */
 function credentialProblem(record: CredentialRecord, catalogue: ReadonlySet<string>): string | null {
@@ -244,16 +273,21 @@ export function describePlan(plan: ImportPlan, outcome: 'dry-run' | 'refused' | 
   const { credentials, apiCredentials, events, conflicts } = plan
   const kept = credentials.keptHere.length > 0 ? `, ${credentials.keptHere.length} changed here since imported (kept)` : ''
   const updates = from === 'original' ? `${credentials.update.length} to update, ` : ''
+  const removals = credentials.remove.length > 0 ? `, ${credentials.remove.length} to delete` : ''
   const lines = [
-    `Credentials: ${credentials.create.length} to create, ${updates}${credentials.unchanged.length} unchanged${kept}`,
+    `Credentials: ${credentials.create.length} to create, ${updates}${credentials.unchanged.length} unchanged${removals}${kept}`,
     ...credentials.create.map((record) => `  create ${record.credentialId} ${record.clientIdentifier} ${JSON.stringify(record.name)}`),
     ...credentials.update.map(
       ({ record, changedFields }) => `  update ${record.credentialId} ${record.clientIdentifier}: ${changedFields.join(', ')}`,
     ),
-    ...credentials.keptHere.map(({ record, last, changedFields }) => {
+    ...credentials.remove.map(
+      (stored) => `  delete ${stored.credentialId} ${stored.clientIdentifier} ${JSON.stringify(stored.name)}: gone from the original`,
+    ),
+    ...credentials.keptHere.map(({ credentialId, clientIdentifier, last, changedFields, gone }) => {
       const change = `${last.action} by ${last.source} "${last.actor}" at ${last.createdAt.toISOString()}`
-      const skipped = changedFields.length > 0 ? `the original's ${changedFields.join(', ')} not taken` : 'not created again'
-      return `  keep ${record.credentialId} ${record.clientIdentifier}: ${last.action === 'delete' ? 'deleted' : 'changed'} here (${change}); ${skipped}`
+      const what = gone ? 'gone from the original, but changed' : last.action === 'delete' ? 'deleted' : 'changed'
+      const skipped = gone ? 'not deleted' : changedFields.length > 0 ? `the original's ${changedFields.join(', ')} not taken` : 'not created again'
+      return `  keep ${credentialId} ${clientIdentifier}: ${what} here (${change}); ${skipped}`
     }),
   ]
   if (from === 'backup') {

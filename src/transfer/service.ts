@@ -43,6 +43,8 @@ export async function importRecords(database: Database, incoming: TransferRecord
       throw (error as { code?: unknown }).code === LOCK_NOT_AVAILABLE ? new ImportBusy() : error
     })
     const { credentials, apiCredentials, events } = incoming
+    const incomingIds = credentials.map((record) => record.credentialId)
+    const gone = options.whenGone === 'delete' ? await storage.importedBesides(incomingIds, options.actor) : undefined
     const existing = {
       credentials: await storage.credentialsMatching(
         credentials.map((record) => record.credentialId),
@@ -54,9 +56,12 @@ export async function importRecords(database: Database, incoming: TransferRecord
       changedHere:
         options.whenChanged === 'update'
           ? new Map(
-              (await storage.changedSinceImport(credentials.map((record) => record.credentialId), options.actor)).map((event) => [event.credentialId, event]),
+              (await storage.changedSinceImport([...incomingIds, ...(gone ?? []).map((stored) => stored.credentialId)], options.actor)).map(
+                (event) => [event.credentialId, event],
+              ),
             )
           : undefined,
+      gone,
     }
     const plan = planImport(incoming, existing, options)
     if (options.dryRun || plan.conflicts.length > 0) return { plan, written: false }
@@ -66,6 +71,7 @@ export async function importRecords(database: Database, incoming: TransferRecord
   if (outcome.written) {
     metrics.credentialChanged('create', IMPORT_SOURCE, outcome.plan.credentials.create.length)
     metrics.credentialChanged('update', IMPORT_SOURCE, outcome.plan.credentials.update.length)
+    metrics.credentialChanged('delete', IMPORT_SOURCE, outcome.plan.credentials.remove.length)
   }
   return outcome
 }
@@ -78,7 +84,8 @@ async function carryOut(storage: TransferStorage, plan: ImportPlan, actor: strin
     requestId: null,
     createdAt: new Date(),
   }
-  const { create, update } = plan.credentials
+  const { create, update, remove } = plan.credentials
+  await storage.deleteCredentials(remove.map((stored) => stored.credentialId))
   await storage.insertCredentials(create.map(createdRow))
   await storage.updateCredentials(update.map(({ record, current }) => updatedRow(record, current)))
   await storage.insertApiCredentials(plan.apiCredentials.create)
@@ -88,6 +95,7 @@ async function carryOut(storage: TransferStorage, plan: ImportPlan, actor: strin
   await storage.insertEvents([
     ...create.map((record) => ({ ...audit, credentialId: record.credentialId, action: 'create', changedFields: [] })),
     ...update.map(({ record, changedFields }) => ({ ...audit, credentialId: record.credentialId, action: 'update', changedFields })),
+    ...remove.map((stored) => ({ ...audit, credentialId: stored.credentialId, action: 'delete', changedFields: [] })),
   ])
 }
 

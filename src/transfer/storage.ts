@@ -51,6 +51,17 @@ const CHANGED_SINCE_IMPORT = sql<EventRow, { ids: number[]; actor: string }>('tr
      ORDER BY id DESC LIMIT 1) AS changed`,
 )
 
+/** Stored credentials `actor` imported before (an import event of theirs is left) that are not among `ids`. */
+const IMPORTED_BESIDES = sql<StoredCredential, { ids: number[]; actor: string }>('transfer.imported_besides',
+  `SELECT ${CREDENTIAL_COLUMNS} FROM credential c
+   WHERE c.id <> ALL(CAST(:ids AS integer[]))
+     AND EXISTS (SELECT 1 FROM audit_event e WHERE e.credential_id = c.id AND e.source = '${IMPORT_SOURCE}' AND e.actor = :actor)
+   ORDER BY c.id`,
+)
+const DELETE_CREDENTIALS = sql<{ id: number }, { ids: number[] }>('transfer.delete_credentials',
+  'DELETE FROM credential WHERE id = ANY(CAST(:ids AS integer[])) RETURNING id',
+)
+
 const CREDENTIALS_PAGE = sql<StoredCredential, { afterId: number; limit: number }>('transfer.credentials_page', 
   `SELECT ${CREDENTIAL_COLUMNS} FROM credential c WHERE c.id > :afterId ORDER BY c.id LIMIT :limit`,
 )
@@ -164,6 +175,16 @@ export function transferStorage(tx: Transaction) {
     /** The changes made here since `actor` last imported each of these credentials (CHANGED_SINCE_IMPORT). */
     async changedSinceImport(ids: number[], actor: string): Promise<AuditEvent[]> {
       return (await tx.run(CHANGED_SINCE_IMPORT, { ids, actor })).map(eventOf)
+    },
+
+    /** The credentials `actor` imported before that `ids` leaves out (the source no longer holds them). */
+    importedBesides(ids: number[], actor: string): Promise<StoredCredential[]> {
+      return tx.run(IMPORTED_BESIDES, { ids, actor })
+    },
+
+    /** Deletes credentials, their lists with them (their audit trail stays). */
+    async deleteCredentials(ids: number[]): Promise<void> {
+      if (ids.length > 0) await tx.run(DELETE_CREDENTIALS, { ids })
     },
 
     /** Stores new credentials, with the records' ids. */

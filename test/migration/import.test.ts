@@ -211,6 +211,39 @@ t.test('import-legacy: from the original, all or nothing, again and again; its c
   t.equal(await test.app.credentials.authenticate(portal.clientIdentifier, portal.clientSecret), null, 'the original\'s old secret still does not come back')
 })
 
+t.test('import-legacy: a credential deleted at the original is deleted here too, unless it was changed here since', async (t) => {
+  const upstream = await startLegacyUpstream(t, [sso, portal])
+  const fresh = await freshDatabaseFor(t)
+  const config = loadConfig({ LOG_LEVEL: 'silent', LEGACY_UPSTREAM_SECRET: upstream.secret })
+  const importLegacy = (...extra: string[]) =>
+    cli({ config, database: fresh.database }, ['import-legacy', '--url', upstream.url, '--identifier', upstream.identifier, ...extra])
+  t.equal((await importLegacy()).code, 0)
+  const test = await buildTestApp(t, {}, fresh)
+  const madeHere = await callRest(test, { method: 'POST', url: '/oauth/credentials', body: { grantType: 'single_sign_on', serviceId: 1, scope: 'clientarea:sso' } })
+  t.equal(madeHere.status, 201)
+
+  await upstream.setClients([portal])
+  const dry = await importLegacy('--dry-run')
+  t.equal(dry.stdout, `Credentials: 0 to create, 0 to update, 1 unchanged, 1 to delete\n  delete 5 ${sso.clientIdentifier} "Single Sign On": gone from the original\nDry run: nothing was written.\n`)
+  t.equal((await callRest(test, { method: 'GET', url: '/oauth/credentials/5' })).status, 200, 'a dry run deletes nothing')
+  const done = await importLegacy()
+  t.equal(done.code, 0)
+  t.match(done.stdout, /1 to delete\n {2}delete 5 [^\n]+\nImported\.\n$/)
+  t.equal((await callRest(test, { method: 'GET', url: '/oauth/credentials/5' })).status, 404)
+  t.equal(await test.app.credentials.authenticate(sso.clientIdentifier, sso.clientSecret), null, 'its client no longer authenticates')
+  const trail = await test.sql<{ action: string; source: string; actor: string }>('SELECT action, source, actor FROM audit_event WHERE credential_id = 5 ORDER BY id')
+  t.same(trail.at(-1), { action: 'delete', source: 'import', actor: 'import-legacy' }, 'recorded as the import\'s deletion')
+  t.equal((await callRest(test, { method: 'GET', url: `/oauth/credentials/${madeHere.body.credentialId}` })).status, 200, 'what was made here is never the original\'s to delete')
+
+  // Gone from the original, but changed here since it was imported: kept, and said so.
+  t.equal((await callRest(test, { method: 'PATCH', url: '/oauth/credentials/9', body: { description: 'changed here' } })).status, 200)
+  await upstream.setClients([])
+  const kept = await importLegacy()
+  t.equal(kept.code, 0)
+  t.match(kept.stdout, /^Credentials: 0 to create, 0 to update, 0 unchanged, 1 changed here since imported \(kept\)\n {2}keep 9 \S+: gone from the original, but changed here \(update by rest "[^"]+" at [^)]+\); not deleted\nImported\.\n$/)
+  t.equal((await callRest(test, { method: 'GET', url: '/oauth/credentials/9' })).status, 200)
+})
+
 t.test('import-legacy: an answer that breaks off or stalls, and a --url or --utc-offset it cannot take, are one line each', async (t) => {
   // Half of a complete answer, then the connection is cut (/cut) or left open (/stall).
   const server = createServer((request, response) => {
