@@ -88,10 +88,22 @@ function hasAsciiHost(uri: string): boolean {
 }
 
 /**
+ * Whether URL parsing keeps the host as it is written (case aside): it turns `0x7f000001`,
+ * `127.1` or `[::FFFF:127.0.0.1]` into another spelling of an address, one a reader would not
+ * take for where the browser goes. An IPv4 address written as IPv6 (`[::ffff:7f00:1]`) counts
+ * as such a disguise too.
+ */
+function hostReadsAsWritten(uri: string, url: URL): boolean {
+  const authority = authorityOf(uri) ?? ''
+  const host = authority.startsWith('[') ? authority.slice(0, authority.indexOf(']') + 1) : (authority.split(':', 1)[0] as string)
+  return host.toLowerCase() === url.hostname && !url.hostname.startsWith('[::ffff:')
+}
+
+/**
  * Redirect URI rules from the OAuth 2.0 Security BCP (RFC 9700) and RFC 8252: absolute, no
- * fragment, no wildcard, no user info, a host in ASCII, https (http only on loopback literals,
- * compared as written so that `http://0x7f.1/` cannot pass as 127.0.0.1), or a private-use
- * scheme in reverse-DNS form.
+ * fragment, no wildcard, no user info, a host in ASCII that reads as written, https (http only
+ * on loopback literals, compared as written so that `http://0x7f.1/` cannot pass as 127.0.0.1),
+ * or a private-use scheme in reverse-DNS form.
  */
 function isAcceptableRedirectUri(uri: string): boolean {
   if (uri.length === 0 || characters(uri) > LIMITS.redirectUri) return false
@@ -104,7 +116,7 @@ function isAcceptableRedirectUri(uri: string): boolean {
   }
   if (hasUserInfo(uri, url)) return false
   const scheme = url.protocol.slice(0, -1).toLowerCase()
-  if (scheme === 'https') return url.hostname !== '' && /^https:\/\/[^/]/i.test(uri)
+  if (scheme === 'https') return url.hostname !== '' && /^https:\/\/[^/]/i.test(uri) && hostReadsAsWritten(uri, url)
   if (scheme === 'http') return LOOPBACK_HTTP.test(uri)
   if (FORBIDDEN_SCHEMES.has(scheme)) return false
   return /^[a-z][a-z0-9+-]*(\.[a-z0-9+-]+)+$/.test(scheme) && uri.length > scheme.length + 1
