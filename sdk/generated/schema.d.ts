@@ -760,9 +760,9 @@ export interface operations {
             201: {
                 headers: {
                     /** @description URL of the new credential. */
-                    location?: string;
+                    location: string;
                     /** @description This version of the credential: a strong entity tag, `"<credentialId>-<version>"` (quotes included), e.g. `"1-3"`, also in the body's `etag`; it covers every field but lastUsedAt. Send it back in If-Match. */
-                    etag?: string;
+                    etag: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1155,7 +1155,7 @@ export interface operations {
             200: {
                 headers: {
                     /** @description This version of the credential: a strong entity tag, `"<credentialId>-<version>"` (quotes included), e.g. `"1-3"`, also in the body's `etag`; it covers every field but lastUsedAt. Send it back in If-Match. */
-                    etag?: string;
+                    etag: string;
                     [name: string]: unknown;
                 };
                 content: {
@@ -1808,7 +1808,7 @@ export interface operations {
             200: {
                 headers: {
                     /** @description This version of the credential: a strong entity tag, `"<credentialId>-<version>"` (quotes included), e.g. `"1-3"`, also in the body's `etag`; it covers every field but lastUsedAt. Send it back in If-Match. */
-                    etag?: string;
+                    etag: string;
                     [name: string]: unknown;
                 };
                 content: {

@@ -13,6 +13,8 @@ const SWAGGER_UI_STYLE_HASH = 'sha256-RL3ie0nH+Lzz2YNqQN83mnU0J1ot4QL7b99vMdIX99
  */
 async function apiDocs(app: FastifyInstance) {
   await app.register(swagger, {
+    // The document is OpenAPI (openapiObject), never Swagger 2.
+    transformObject: (document) => withRequiredHeaders((document as { openapiObject: OpenApiDocument }).openapiObject),
     // Shared schemas appear under their own names (components/schemas/Credential), not def-N.
     refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => String(json.$id ?? `def-${i}`) },
     openapi: {
@@ -51,10 +53,35 @@ async function apiDocs(app: FastifyInstance) {
 
 export default fp(apiDocs, { name: 'api-docs' })
 
+interface ResponseHeader {
+  schema?: { required?: boolean }
+  required?: boolean
+}
+
 interface OpenApiDocument {
-  paths: Record<string, Record<string, { tags?: string[] }>>
+  paths: Record<string, Record<string, { tags?: string[]; responses?: Record<string, { headers?: Record<string, ResponseHeader> }> }>>
   tags?: { name: string }[]
   components: { schemas?: Record<string, unknown> }
+}
+
+/**
+ * A header its route marks as always sent (`always`, src/rest/openapi.ts) is a required header
+ * of that answer: Fastify's swagger copies the mark into the header's schema, where it means
+ * nothing, so it is moved out.
+ */
+function withRequiredHeaders<D extends OpenApiDocument>(document: D): D {
+  for (const operations of Object.values(document.paths ?? {})) {
+    for (const operation of Object.values(operations)) {
+      for (const response of Object.values(operation.responses ?? {})) {
+        for (const header of Object.values(response.headers ?? {})) {
+          if (header.schema?.required !== true) continue
+          delete header.schema.required
+          header.required = true
+        }
+      }
+    }
+  }
+  return document
 }
 
 /** What SDKs are generated from: the REST resource alone, without api.php and the probes. */

@@ -36,6 +36,12 @@ const PROBLEMS: Record<number, [description: string, example: string]> = {
 
 const headerDoc = (description: string) => ({ type: 'string', description })
 
+/**
+ * A header every such answer carries, so generated clients type it as present. Marked in its
+ * schema, where Fastify's swagger copies it; src/http/docs.ts moves it to the header object.
+ */
+export const always = <H extends { type: string; description: string }>(header: H) => ({ ...header, required: true as const })
+
 export const HEADERS = {
   etag: headerDoc(
     `This version of the credential: ${ETAG_FORM}, also in the body's \`etag\`; it covers every field but lastUsedAt. Send it back in If-Match.`,

@@ -8,7 +8,7 @@ import { refusals } from '../api-clients/access.js'
 import { requireSecretIssuing } from '../http/authorization.js'
 import { admit, callerOf, guard } from './auth.js'
 import { etagOf, preconditionOf } from './etag.js'
-import { answer, BODY_PROBLEMS, HEADERS, OPERATION, problems } from './openapi.js'
+import { always, answer, BODY_PROBLEMS, HEADERS, OPERATION, problems } from './openapi.js'
 import { answerUnknownRoutes } from './not-found.js'
 import { decodeCursor, sendPage } from './paging.js'
 import { challengeFor, HttpProblem, problemHandler } from './problem.js'
@@ -91,8 +91,8 @@ const resource: FastifyPluginAsyncTypebox = async (app) => {
       body: Type.Ref(CreateCredentialBody),
       response: {
         201: answer('Created; the client secret is shown this once.', CreatedCredentialSchema, {
-          location: HEADERS.location,
-          etag: HEADERS.etag,
+          location: always(HEADERS.location),
+          etag: always(HEADERS.etag),
         }),
         ...problems(...BODY_PROBLEMS),
       },
@@ -170,7 +170,7 @@ const resource: FastifyPluginAsyncTypebox = async (app) => {
       description: 'The credential, never its secret. Its ETag (header and `etag`) is what If-Match takes.',
       ...OPERATION,
       params: CredentialIdParams,
-      response: { 200: answer('The credential.', CredentialSchema, { etag: HEADERS.etag }), ...problems(400, 404) },
+      response: { 200: answer('The credential.', CredentialSchema, { etag: always(HEADERS.etag) }), ...problems(400, 404) },
     },
     onRequest: guard(app, 'GetOAuthCredential'),
     handler: async (request, reply) => {
@@ -259,7 +259,7 @@ const resource: FastifyPluginAsyncTypebox = async (app) => {
       body: Type.Ref(RotateSecretBody),
       response: {
         200: answer('The new secret, and until when the previous one works.', RotatedCredentialSchema, {
-          etag: HEADERS.etag,
+          etag: always(HEADERS.etag),
         }),
         ...problems(...BODY_PROBLEMS, 404, 409, 412),
       },

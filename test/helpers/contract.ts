@@ -7,7 +7,7 @@ interface MediaType {
 }
 interface ResponseObject {
   content?: Record<string, MediaType>
-  headers?: Record<string, unknown>
+  headers?: Record<string, { required?: boolean }>
 }
 interface OpenApiDocument {
   components: { schemas: Record<string, object> }
@@ -30,7 +30,8 @@ const templates = Object.keys(openApiDocument.paths).map((template) => ({
 
 /**
  * Throws unless the document describes this response: the path and method, the status, the
- * content type, and a body matching that content type's schema (no body where none is documented).
+ * content type, and a body matching that content type's schema (no body where none is documented);
+ * with `header` (the response's header by name), every header the document requires too.
  */
 export function assertMatchesContract(
   method: string,
@@ -38,6 +39,7 @@ export function assertMatchesContract(
   status: number,
   contentType: string | undefined,
   body: string,
+  header?: (name: string) => string | undefined,
 ): void {
   const path = new URL(url, 'http://localhost').pathname
   const where = `${method.toUpperCase()} ${path} → ${status}`
@@ -46,6 +48,8 @@ export function assertMatchesContract(
   if (!operation) throw new Error(`${where}: the operation is not in openapi.json`)
   const response = operation.responses[String(status)]
   if (!response) throw new Error(`${where}: status not documented (documented: ${Object.keys(operation.responses).join(', ')})`)
+  const missing = Object.entries(response.headers ?? {}).find(([name, documented]) => documented.required && header && !header(name))
+  if (missing) throw new Error(`${where}: no ${missing[0]} header, which the document says it always has`)
   if (!response.content) {
     if (body !== '') throw new Error(`${where}: a body where none is documented`)
     return

@@ -38,7 +38,7 @@ export async function callRest<T = Record<string, unknown>>(test: TestApp, reque
   const { method, url, remoteAddress } = request
   const response = await test.app.inject({ method, url, headers, payload, remoteAddress })
   const contentType = response.headers['content-type']
-  assertMatchesContract(request.method, request.url, response.statusCode, contentType?.toString(), response.body)
+  assertMatchesContract(request.method, request.url, response.statusCode, contentType?.toString(), response.body, (name) => response.headers[name]?.toString())
   return {
     status: response.statusCode,
     headers: response.headers,

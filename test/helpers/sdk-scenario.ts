@@ -42,7 +42,8 @@ export function contractFetch(base: string): typeof fetch {
     const request = new Request(typeof input === 'string' ? new URL(input, base) : input, init)
     const response = await send(request)
     const body = await response.clone().text()
-    assertMatchesContract(request.method, request.url, response.status, response.headers.get('content-type') ?? undefined, body)
+    const header = (name: string) => response.headers.get(name) ?? undefined
+    assertMatchesContract(request.method, request.url, response.status, header('content-type'), body, header)
     return response
   }
 }

@@ -97,6 +97,10 @@ t.test('the contract check the REST tests rely on refuses what the document does
   const page = JSON.stringify({ items: [{ ...credential, clientSecret: 'leak' }], next: null })
   t.throws(() => assertMatchesContract('GET', '/oauth/credentials', 200, json, page), /does not match/, 'a secret in a listed credential')
   t.throws(() => assertMatchesContract('GET', '/oauth/credentials/1', 200, json, '{"credentialId":"1"}'), /does not match/)
+  const headers = (sent: Record<string, string>) => (name: string) => sent[name]
+  const one = JSON.stringify(credential)
+  t.doesNotThrow(() => assertMatchesContract('GET', '/oauth/credentials/1', 200, json, one, headers({ etag: '"1-1"' })))
+  t.throws(() => assertMatchesContract('GET', '/oauth/credentials/1', 200, json, one, headers({})), /no etag header, which the document says it always has/)
   t.throws(() => assertMatchesContract('GET', '/oauth/credentials/1', 418, json, '{}'), /status not documented/)
   t.throws(() => assertMatchesContract('GET', '/oauth/credentials/1', 404, json, '{}'), /content type "application\/json" not documented/)
   t.throws(() => assertMatchesContract('DELETE', '/oauth/credentials/1', 204, undefined, '{}'), /a body where none is documented/)
