@@ -75,22 +75,29 @@ const SERVICE_WORDING: Record<string, (issue: FastifySchemaValidationError & { d
   '/scope': (issue) => (issue.keyword === 'required' ? messages.scopeRequired : undefined),
 }
 
-/** Ajv's errors as JSON pointers to the offending input. */
+/**
+ * Ajv's errors as JSON pointers to the offending input, one per pointer: the first says what is
+ * wrong, where a nullable field's value adds "must be null" and "must match a schema in anyOf".
+ */
 function validationErrors(error: FastifyError): ProblemError[] {
   const location = VALIDATION_LOCATION[error.validationContext ?? 'body'] ?? 'body'
-  return (error.validation ?? []).map((issue) => {
+  const errors = (error.validation ?? []).map((issue: FastifySchemaValidationError & { data?: unknown }) => {
     const params = issue.params as { missingProperty?: string; additionalProperty?: string }
     const child = params.missingProperty ?? params.additionalProperty
     const pointer = child === undefined ? issue.instancePath : `${issue.instancePath}/${escapePointer(child)}`
     const detail =
-      SERVICE_WORDING[pointer]?.(issue) ??
-      (params.additionalProperty !== undefined
-        ? `Unknown field "${params.additionalProperty}".`
-        : pointer === '' && issue.keyword === 'type'
-          ? `The ${location} must be a JSON object, {} at least.`
-          : `${pointer || 'The ' + location} ${issue.message ?? 'is invalid'}.`)
+      // A query parameter given twice arrives as a list (`?limit=3&limit=4`).
+      location === 'query' && Array.isArray(issue.data) && issue.keyword === 'type'
+        ? `${pointer} must be given once.`
+        : (SERVICE_WORDING[pointer]?.(issue) ??
+          (params.additionalProperty !== undefined
+            ? `Unknown field "${params.additionalProperty}".`
+            : pointer === '' && issue.keyword === 'type'
+              ? `The ${location} must be a JSON object, {} at least.`
+              : `${pointer || 'The ' + location} ${issue.message ?? 'is invalid'}.`))
     return { in: location, pointer, detail }
   })
+  return errors.filter((problem, index) => errors.findIndex((other) => other.pointer === problem.pointer) === index)
 }
 
 function escapePointer(token: string): string {

@@ -118,6 +118,14 @@ t.test('schema violations: 400 with JSON pointers; unknown fields are refused, n
   const badLimit = await callRest<Problem>(test, { method: 'GET', url: '/oauth/credentials?limit=101' })
   t.equal(badLimit.status, 400)
   t.match(badLimit.body.errors, [{ in: 'query', pointer: '/limit' }])
+  for (const query of ['limit=3&limit=4', 'grantType=authorization_code&grantType=single_sign_on']) {
+    const twice = await callRest<Problem>(test, { method: 'GET', url: `/oauth/credentials?${query}` })
+    const name = query.split('=', 1)[0] as string
+    t.strictSame([twice.status, twice.body.errors], [400, [{ in: 'query', pointer: `/${name}`, detail: `/${name} must be given once.` }]], query)
+  }
+  // A nullable field's wrong value is one mistake, told once (not also "must be null" and "must match a schema in anyOf").
+  const zero = await callRest<Problem>(test, { method: 'POST', url: '/oauth/credentials', body: { ...newCredential, serviceId: 0 } })
+  t.strictSame([zero.status, zero.body.errors], [400, [{ in: 'body', pointer: '/serviceId', detail: '/serviceId must be >= 1.' }]])
 
   const malformed = await callRest<Problem>(test, { method: 'POST', url: '/oauth/credentials', body: '{"name":' })
   t.equal(malformed.status, 400)
