@@ -75,9 +75,10 @@ export function canonicalAddress(ip: string): string {
   return isIP(ip) === 0 ? ip : ipaddr.process(ip).toString()
 }
 
-/** An empty allow-list lets any address in; an address is itself however it is written. */
+/**
+ * An empty allow-list lets any address in; an address is itself however it is written (the
+ * list is in canonical spelling, as storage reads it).
+ */
 export function ipAllowed(client: Pick<ApiClient, 'allowedIps'>, ip: string): boolean {
-  if (client.allowedIps.length === 0 || client.allowedIps.includes(ip)) return true
-  const address = canonicalAddress(ip)
-  return client.allowedIps.some((allowed) => canonicalAddress(allowed) === address)
+  return client.allowedIps.length === 0 || client.allowedIps.includes(ip) || client.allowedIps.includes(canonicalAddress(ip))
 }

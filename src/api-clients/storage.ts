@@ -1,6 +1,7 @@
 import type { Database, Watch } from '../db/database.js'
 import type { ApiCredential } from '../generated/prisma/client.js'
 import { sql } from '../db/sql.js'
+import { canonicalAddress } from './access.js'
 
 /** What checking a caller needs of its API credential. */
 export type ApiCredentialAccess = Pick<ApiCredential, 'identifier' | 'permissions' | 'allowedIps' | 'secretHash'>
@@ -82,9 +83,10 @@ export function apiCredentialStorage(db: Database) {
       return (await db.run(REVOKE, { identifier, at })).length > 0
     },
 
+    /** Its allow-list in one spelling per address, whenever it was stored (see canonicalAddress). */
     async findActive(identifier: string): Promise<ApiCredentialAccess | null> {
       const [row] = await db.run(FIND_ACTIVE, { identifier })
-      return row ?? null
+      return row ? { ...row, allowedIps: row.allowedIps.map(canonicalAddress) } : null
     },
 
     /** Calls `onChange(identifier)` when any process changes an API credential; `null`: any may have. */

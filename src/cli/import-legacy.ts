@@ -28,13 +28,15 @@ export const importLegacy: Command = {
     'Asks the original api.php at --url (default LEGACY_UPSTREAM_URL) for ListOAuthCredentials (json), as the\n' +
     'API credential --identifier, whose secret is read from LEGACY_UPSTREAM_SECRET (never from the command\n' +
     'line); or reads a saved answer with --file. Running it again updates what changed at the original and\n' +
-    'skips the rest; a credential changed or deleted here since it was imported is kept as it is here.',
+    'skips the rest; a credential changed or deleted here since it was imported is kept as it is here.\n' +
+    'Imported credentials the original no longer lists are reported, and deleted with --delete-gone.',
   options: {
     url: { type: 'string', value: '<api.php URL>', description: "the original's …/includes/api.php" },
     identifier: { type: 'string', value: '<id>', description: "an API identifier of the original's" },
     file: { type: 'string', value: '<list.json>', description: 'a saved ListOAuthCredentials (json) answer instead' },
     'utc-offset': { type: 'string', value: '<±HH:MM>', description: "the original's time zone (its dates carry none); default +00:00" },
     'dry-run': { type: 'boolean', description: 'print the plan, write nothing' },
+    'delete-gone': { type: 'boolean', description: "delete the imported credentials the original no longer lists (else only reported)" },
   },
   checkOptions(options) {
     if (utcOffset(options) === null) throw new UsageError(`--utc-offset "${String(options['utc-offset'])}" is not ±HH:MM.`)
@@ -54,10 +56,13 @@ export const importLegacy: Command = {
       throw error
     }
     const dryRun = options['dry-run'] === true
+    const deleteGone = options['delete-gone'] === true
+    // An empty list is likelier a wrong installation or API credential than an original emptied on purpose.
+    if (deleteGone && credentials.length === 0) throw new CommandError('Nothing was imported: the original lists no credentials, and --delete-gone would delete every imported one.')
     const { plan, written } = await importRecords(
       database,
       { credentials: credentials.map((record, index) => ({ ...record, origin: `clients[${index}]` })), apiCredentials: [], events: [] },
-      { whenChanged: 'update', whenGone: 'delete', dryRun, actor: IMPORT_ACTOR },
+      { whenChanged: 'update', whenGone: deleteGone ? 'delete' : 'report', dryRun, actor: IMPORT_ACTOR },
     )
     const report = describePlan(plan, written ? 'written' : dryRun && plan.conflicts.length === 0 ? 'dry-run' : 'refused', 'original')
     // A refusal is told on stderr, as every refusal of the CLI is.

@@ -20,12 +20,19 @@ function urlDecoded(bytes: string): string {
 
 /**
  * The values a form (a query string, or an urlencoded body, as latin1 text) gives PHP's
- * `action`, in order; null when a name reads as `action` with more to it (`action[]`), which
- * PHP makes a list of.
+ * `action`; null when a name reads as `action` with more to it (`action[]`), which PHP makes a
+ * list of. PHP splits a form at `arg_separator.input`: `&`, and `;` too where an installation
+ * adds it; both readings are given.
  */
 export function formActions(form: string): string[] | null {
+  const byAmpersand = actionsSplitAt(form, '&')
+  const bySemicolonToo = actionsSplitAt(form, /[&;]/)
+  return byAmpersand === null || bySemicolonToo === null ? null : [...byAmpersand, ...bySemicolonToo]
+}
+
+function actionsSplitAt(form: string, separator: string | RegExp): string[] | null {
   const values: string[] = []
-  for (const pair of form.split('&')) {
+  for (const pair of form.split(separator)) {
     const equals = pair.indexOf('=')
     const name = urlDecoded(equals === -1 ? pair : pair.slice(0, equals))
     if (phpName(name) !== 'action') continue
@@ -33,6 +40,17 @@ export function formActions(form: string): string[] | null {
     values.push(equals === -1 ? '' : urlDecoded(pair.slice(equals + 1)))
   }
   return values
+}
+
+/**
+ * The names PHP may read from a Cookie header: split at `;` (and at `,`), white space around
+ * them dropped, each as written and URL-decoded (as PHP before 8.1.11 decoded cookie names).
+ */
+export function cookieNames(header: string): string[] {
+  return header.split(/[;,]/).flatMap((cookie) => {
+    const name = (cookie.split('=', 1)[0] as string).trim()
+    return [name, urlDecoded(name)]
+  })
 }
 
 /**
@@ -64,31 +82,76 @@ function boundaryParameter(contentType: string): string | null {
   return found.length === 1 ? (found[0]?.[1] ?? found[0]?.[2] ?? null) : null
 }
 
-/** A part's Content-Disposition that may name `action` for PHP: the word at the start of a name. */
+/** Text in which `action` may start a name for PHP: the word at the start, or after a space, `=`, `;` or a quote. */
 const MAY_NAME_ACTION = /(?:^|[\s=;"'])action/
-/** The one form every client writes: PHP and MIME parsers read it alike. */
-const NAMES_ACTION = /^\s*form-data\s*;\s*name="action"\s*$/i
+/** A header line as PHP splits it: a name, then a colon (a line that starts with white space continues the one before). */
+const HEADER_LINE = /^([^\s:][^:]*):(.*)$/
+/** The one form every client writes for the action's part: PHP and MIME parsers read it alike. */
+const NAMES_ACTION = /^[ \t]*form-data;[ \t]*name="action"[ \t]*$/i
 
 /**
- * The values a multipart body gives PHP's `action`, in order; null when PHP might read the body
- * otherwise than a MIME parser does: another boundary, or a part that may name `action` in any
- * but the plain `form-data; name="action"` (PHP's own reading of quotes, escapes and repeated
- * parameters is not this one's to guess). Split at every delimiter, not only at line starts, and
- * past the closing one: that finds every part PHP finds, and at worst some that it does not.
+ * The values a multipart body gives PHP's `action`, in order; null when PHP might read it
+ * otherwise than a MIME parser does. Read as PHP's rfc1867.c reads it: a part's headers follow
+ * a line that is exactly `--boundary` (its line break, LF or CRLF, aside) and end at the first
+ * empty line; a line without a colon, or starting with white space, continues the header before
+ * it. Every such line is taken as a part's start, even one PHP would pass over (inside a value
+ * or a header block): at worst more headers are looked at. A part whose headers may name
+ * `action` in any way must name it in the plain `Content-Disposition: form-data; name="action"`
+ * (PHP's reading of quotes, escapes and repeated parameters is not this one's to guess); its
+ * value runs, as PHP reads it, to the next line break followed by `--boundary`.
  */
 export function multipartActions(contentType: string, body: Buffer): string[] | null {
   const boundary = phpBoundary(contentType)
   if (boundary === null || boundary === '' || boundary !== boundaryParameter(contentType)) return null
+  const text = body.toString('latin1')
+  const delimiter = `--${boundary}`
   const values: string[] = []
-  for (const part of body.toString('latin1').split(`--${boundary}`).slice(1)) {
-    const [headers = '', ...value] = part.split(/\r?\n\r?\n/)
-    const dispositions = headers
-      .split(/\r?\n/)
-      .map((line) => /^content-disposition\s*:(.*)$/i.exec(line)?.[1])
-      .filter((disposition) => disposition !== undefined)
-    if (!dispositions.some((disposition) => MAY_NAME_ACTION.test(disposition))) continue
-    if (dispositions.length !== 1 || !NAMES_ACTION.test(dispositions[0] as string)) return null
-    values.push(Buffer.from(value.join('\r\n\r\n').replace(/\r?\n$/, ''), 'latin1').toString('utf8'))
+  for (let at = 0; at !== -1 && at <= text.length; ) {
+    const end = text.indexOf('\n', at)
+    const next = end === -1 ? -1 : end + 1
+    if (lineAt(text, at, end) === delimiter) {
+      const value = actionOfPart(text, next === -1 ? text.length : next, delimiter)
+      if (value === null) return null
+      if (value !== undefined) values.push(value)
+    }
+    at = next
   }
   return values
+}
+
+/** The line that starts at `at` and ends at `end` (a `\n`, or -1 for the end), without its `\r`. */
+function lineAt(text: string, at: number, end: number): string {
+  const line = text.slice(at, end === -1 ? undefined : end)
+  return line.endsWith('\r') ? line.slice(0, -1) : line
+}
+
+/**
+ * The action a part's headers (starting at `start`) give it: undefined when they cannot name
+ * `action`, null when they might in a way other than the plain one, or when its value has no end.
+ */
+function actionOfPart(text: string, start: number, delimiter: string): string | undefined | null {
+  const lines: string[] = []
+  let at = start
+  for (;;) {
+    if (at >= text.length) return lines.some((line) => MAY_NAME_ACTION.test(line)) || MAY_NAME_ACTION.test(lines.join('')) ? null : undefined
+    const end = text.indexOf('\n', at)
+    const line = lineAt(text, at, end)
+    at = end === -1 ? text.length : end + 1
+    if (line === '') break
+    lines.push(line)
+  }
+  // PHP joins a continued header to the one before without a separator: `act` + `ion`.
+  if (!lines.some((line) => MAY_NAME_ACTION.test(line)) && !MAY_NAME_ACTION.test(lines.join(''))) return undefined
+  const headers = lines.map((line) => HEADER_LINE.exec(line))
+  const dispositions = headers.filter((header) => header?.[1]?.toLowerCase() === 'content-disposition')
+  const plain =
+    headers.every((header) => header !== null) &&
+    dispositions.length === 1 &&
+    NAMES_ACTION.test(dispositions[0]?.[2] ?? '') &&
+    headers.every((header) => header === dispositions[0] || !MAY_NAME_ACTION.test(header?.[0] ?? ''))
+  if (!plain) return null
+  const close = text.indexOf(`\n${delimiter}`, at)
+  if (close === -1) return null
+  const value = text.slice(at, close)
+  return Buffer.from(value.endsWith('\r') ? value.slice(0, -1) : value, 'latin1').toString('utf8')
 }

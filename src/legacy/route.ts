@@ -10,7 +10,7 @@ import { legacyMessages } from './messages.js'
 import { CONTENT_TYPES, render, type LegacyReply, type ResponseType } from './format.js'
 import { LEGACY_GET_SCHEMA, LEGACY_POST_SCHEMA, LegacyRequest } from './openapi.js'
 import { FORM_LIMITS, parseForm, type LegacyParams } from './params.js'
-import { formActions, multipartActions, phpName } from './php-reading.js'
+import { cookieNames, formActions, multipartActions, phpName } from './php-reading.js'
 import { isResponseType, plain, queryString, readParams, requestedType } from './request.js'
 import { ForwardFailed, legacyUpstream } from './upstream.js'
 
@@ -138,7 +138,10 @@ function isOriginalsAction(params: LegacyParams, request: FastifyRequest, body: 
   const action = params.action
   if (typeof action !== 'string' || action === '') return false
   if (actionsByName.has(action.replace(/[\s\0]/g, '').toLowerCase())) return false
-  const cookies = String(request.headers.cookie ?? '').split(';').map((cookie) => cookie.split('=', 1)[0] ?? '')
+  // A body in another encoding (gzip) is read here as it came, and may be read inflated there.
+  const encoding = request.headers['content-encoding']
+  if (encoding !== undefined && encoding.trim().toLowerCase() !== 'identity') return false
+  const cookies = cookieNames(String(request.headers.cookie ?? ''))
   const aliases = Object.keys(params).filter((name) => name !== 'action')
   if ([...aliases, ...cookies].some((name) => phpName(name) === 'action')) return false
   const read = [formActions(queryString(request)), bodyActions(request, body)]

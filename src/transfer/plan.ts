@@ -51,8 +51,10 @@ export interface ImportPlan {
     create: CredentialRecord[]
     update: CredentialUpdate[]
     unchanged: CredentialRecord[]
-    /** Imported before, gone from the source since (`whenGone: 'delete'`). */
+    /** Imported before, gone from the source since: deleted with `whenGone: 'delete'`. */
     remove: StoredCredential[]
+    /** The same, only reported (`whenGone: 'report'`). */
+    goneKept: StoredCredential[]
     keptHere: CredentialKept[]
   }
   apiCredentials: { create: ApiCredentialRecord[]; unchanged: ApiCredentialRecord[] }
@@ -71,9 +73,10 @@ export interface PlanOptions {
   /**
    * A credential this importer imported before that the incoming records no longer hold (the
    * source deleted it): `delete` it too, unless it was changed here since (then it is kept and
-   * reported). Unset: left alone, as a backup's import leaves what is not in the backup.
+   * reported), or only `report` it. Unset: not looked for, as a backup's import leaves alone
+   * what is not in the backup.
    */
-  whenGone?: 'delete'
+  whenGone?: 'delete' | 'report'
 }
 
 /** Fields compared between a record and the stored credential, with their audit-trail names. */
@@ -117,7 +120,7 @@ const MAX_EVENT_ID = 2 ** 52
  */
 export function planImport(incoming: TransferRecords, existing: ExistingRows, options: PlanOptions): ImportPlan {
   const plan: ImportPlan = {
-    credentials: { create: [], update: [], unchanged: [], remove: [], keptHere: [] },
+    credentials: { create: [], update: [], unchanged: [], remove: [], goneKept: [], keptHere: [] },
     apiCredentials: { create: [], unchanged: [] },
     events: { create: [], unchanged: [] },
     conflicts: [],
@@ -176,11 +179,11 @@ function planCredentials(plan: ImportPlan, records: CredentialRecord[], existing
       }
     }
   }
-  if (options.whenGone !== 'delete') return
   for (const stored of existing.gone ?? []) {
     const changed = existing.changedHere?.get(stored.credentialId)
     if (changed) plan.credentials.keptHere.push({ ...keyOf(stored), last: changed, changedFields: [], gone: true })
-    else plan.credentials.remove.push(stored)
+    else if (options.whenGone === 'delete') plan.credentials.remove.push(stored)
+    else plan.credentials.goneKept.push(stored)
   }
 }
 
@@ -273,7 +276,9 @@ export function describePlan(plan: ImportPlan, outcome: 'dry-run' | 'refused' | 
   const { credentials, apiCredentials, events, conflicts } = plan
   const kept = credentials.keptHere.length > 0 ? `, ${credentials.keptHere.length} changed here since imported (kept)` : ''
   const updates = from === 'original' ? `${credentials.update.length} to update, ` : ''
-  const removals = credentials.remove.length > 0 ? `, ${credentials.remove.length} to delete` : ''
+  const removals =
+    (credentials.remove.length > 0 ? `, ${credentials.remove.length} to delete` : '') +
+    (credentials.goneKept.length > 0 ? `, ${credentials.goneKept.length} gone from the original (not deleted)` : '')
   const lines = [
     `Credentials: ${credentials.create.length} to create, ${updates}${credentials.unchanged.length} unchanged${removals}${kept}`,
     ...credentials.create.map((record) => `  create ${record.credentialId} ${record.clientIdentifier} ${JSON.stringify(record.name)}`),
@@ -282,6 +287,9 @@ export function describePlan(plan: ImportPlan, outcome: 'dry-run' | 'refused' | 
     ),
     ...credentials.remove.map(
       (stored) => `  delete ${stored.credentialId} ${stored.clientIdentifier} ${JSON.stringify(stored.name)}: gone from the original`,
+    ),
+    ...credentials.goneKept.map(
+      (stored) => `  gone ${stored.credentialId} ${stored.clientIdentifier} ${JSON.stringify(stored.name)}: not in the original's list; kept`,
     ),
     ...credentials.keptHere.map(({ credentialId, clientIdentifier, last, changedFields, gone }) => {
       const change = `${last.action} by ${last.source} "${last.actor}" at ${last.createdAt.toISOString()}`

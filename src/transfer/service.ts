@@ -44,7 +44,7 @@ export async function importRecords(database: Database, incoming: TransferRecord
     })
     const { credentials, apiCredentials, events } = incoming
     const incomingIds = credentials.map((record) => record.credentialId)
-    const gone = options.whenGone === 'delete' ? await storage.importedBesides(incomingIds, options.actor) : undefined
+    const gone = options.whenGone ? await storage.importedBesides(incomingIds, options.actor) : undefined
     const existing = {
       credentials: await storage.credentialsMatching(
         credentials.map((record) => record.credentialId),

@@ -47,14 +47,28 @@ export async function startLegacyUpstream(t: Test, clients: unknown[] = []): Pro
   const setClients = (list: unknown[]) => writeFile(clientsFile, JSON.stringify(list))
   await setClients(clients)
 
-  const child = spawn('php', ['-d', 'enable_post_data_reading=0', '-d', 'output_buffering=0', '-S', '127.0.0.1:0', '-t', FIXTURE_DIR], {
-    env: {
-      PATH: process.env.PATH,
-      PHP_CLI_SERVER_WORKERS: '8',
-      UPSTREAM_IDENTIFIER: identifier,
-      UPSTREAM_SECRET: secret,
-      UPSTREAM_CLIENTS: clientsFile,
-    },
+  const server = await startPhpServer(t, FIXTURE_DIR, ['enable_post_data_reading=0', 'output_buffering=0'], {
+    UPSTREAM_IDENTIFIER: identifier,
+    UPSTREAM_SECRET: secret,
+    UPSTREAM_CLIENTS: clientsFile,
+  })
+  return { url: `http://127.0.0.1:${server.port}/api.php`, identifier, secret, setClients, stop: server.stop }
+}
+
+/**
+ * test/fixtures/php-request/echo.php under PHP's built-in server with PHP's own request parsing:
+ * it answers what PHP read ($_GET, $_POST, $_COOKIE, $_REQUEST) as `{"php": …}`.
+ */
+export async function startPhpEcho(t: Test): Promise<string> {
+  await ensurePhp(t)
+  const server = await startPhpServer(t, path.join(PROJECT_ROOT, 'test/fixtures/php-request'), [], {})
+  return `http://127.0.0.1:${server.port}/echo.php`
+}
+
+/** `php -S` on a free port serving `dir`, with these ini settings and environment; stopped at teardown. */
+async function startPhpServer(t: Test, dir: string, ini: string[], env: Record<string, string>): Promise<{ port: string; stop: () => void }> {
+  const child = spawn('php', [...ini.flatMap((setting) => ['-d', setting]), '-S', '127.0.0.1:0', '-t', dir], {
+    env: { PATH: process.env.PATH, PHP_CLI_SERVER_WORKERS: '8', ...env },
     stdio: ['ignore', 'ignore', 'pipe'],
     // A group of its own: the workers are the server's children, and they go with it.
     detached: true,
@@ -82,5 +96,5 @@ export async function startLegacyUpstream(t: Test, clients: unknown[] = []): Pro
       }
     })
   })
-  return { url: `http://127.0.0.1:${port}/api.php`, identifier, secret, setClients, stop }
+  return { port, stop }
 }

@@ -31,6 +31,11 @@ t.test('1. an API credential with an IP allow-list', async (t) => {
     const allowed = await callLegacy(test, { ...list, identifier: spelled.identifier, secret: spelled.secret }, { auth: false, remoteAddress })
     t.same([allowed.status, allowed.data.result], [200, 'success'], `${remoteAddress}, allowed as written otherwise`)
   }
+  // Stored before addresses were kept in one spelling (or restored from such a backup).
+  const stored = await test.app.apiClients.create({ allowedIps: ['10.9.9.7'] })
+  await test.sql("UPDATE api_credential SET allowed_ips = '{::FFFF:10.9.9.8}' WHERE identifier = $1", [stored.identifier])
+  const old = await callLegacy(test, { ...list, identifier: stored.identifier, secret: stored.secret }, { auth: false, remoteAddress: '10.9.9.8' })
+  t.same([old.status, old.data.result], [200, 'success'], 'an allow-list stored in another spelling')
 
   const bypass = await callLegacy(test, { ...list, ...asOffice, accesskey: ACCESS_KEY }, { auth: false })
   t.same([bypass.status, bypass.data.result], [200, 'success'], 'the access key bypasses the allow-list')

@@ -211,7 +211,7 @@ t.test('import-legacy: from the original, all or nothing, again and again; its c
   t.equal(await test.app.credentials.authenticate(portal.clientIdentifier, portal.clientSecret), null, 'the original\'s old secret still does not come back')
 })
 
-t.test('import-legacy: a credential deleted at the original is deleted here too, unless it was changed here since', async (t) => {
+t.test('import-legacy --delete-gone: a credential deleted at the original is deleted here too, unless it was changed here since', async (t) => {
   const upstream = await startLegacyUpstream(t, [sso, portal])
   const fresh = await freshDatabaseFor(t)
   const config = loadConfig({ LOG_LEVEL: 'silent', LEGACY_UPSTREAM_SECRET: upstream.secret })
@@ -223,10 +223,13 @@ t.test('import-legacy: a credential deleted at the original is deleted here too,
   t.equal(madeHere.status, 201)
 
   await upstream.setClients([portal])
-  const dry = await importLegacy('--dry-run')
+  const reported = await importLegacy()
+  t.equal(reported.stdout, `Credentials: 0 to create, 0 to update, 1 unchanged, 1 gone from the original (not deleted)\n  gone 5 ${sso.clientIdentifier} "Single Sign On": not in the original's list; kept\nImported.\n`)
+  t.equal((await callRest(test, { method: 'GET', url: '/oauth/credentials/5' })).status, 200, 'without --delete-gone it is only reported')
+  const dry = await importLegacy('--delete-gone', '--dry-run')
   t.equal(dry.stdout, `Credentials: 0 to create, 0 to update, 1 unchanged, 1 to delete\n  delete 5 ${sso.clientIdentifier} "Single Sign On": gone from the original\nDry run: nothing was written.\n`)
   t.equal((await callRest(test, { method: 'GET', url: '/oauth/credentials/5' })).status, 200, 'a dry run deletes nothing')
-  const done = await importLegacy()
+  const done = await importLegacy('--delete-gone')
   t.equal(done.code, 0)
   t.match(done.stdout, /1 to delete\n {2}delete 5 [^\n]+\nImported\.\n$/)
   t.equal((await callRest(test, { method: 'GET', url: '/oauth/credentials/5' })).status, 404)
@@ -237,11 +240,19 @@ t.test('import-legacy: a credential deleted at the original is deleted here too,
 
   // Gone from the original, but changed here since it was imported: kept, and said so.
   t.equal((await callRest(test, { method: 'PATCH', url: '/oauth/credentials/9', body: { description: 'changed here' } })).status, 200)
-  await upstream.setClients([])
-  const kept = await importLegacy()
+  const other = { ...sso, credentialId: 40, clientIdentifier: 'WHMCS.other' }
+  await upstream.setClients([other])
+  const kept = await importLegacy('--delete-gone')
   t.equal(kept.code, 0)
-  t.match(kept.stdout, /^Credentials: 0 to create, 0 to update, 0 unchanged, 1 changed here since imported \(kept\)\n {2}keep 9 \S+: gone from the original, but changed here \(update by rest "[^"]+" at [^)]+\); not deleted\nImported\.\n$/)
+  t.match(kept.stdout, /^Credentials: 1 to create, 0 to update, 0 unchanged, 1 changed here since imported \(kept\)\n {2}create 40 [^\n]+\n {2}keep 9 \S+: gone from the original, but changed here \(update by rest "[^"]+" at [^)]+\); not deleted\nImported\.\n$/)
   t.equal((await callRest(test, { method: 'GET', url: '/oauth/credentials/9' })).status, 200)
+
+  // An empty list is more likely a wrong installation than an emptied one.
+  await upstream.setClients([])
+  const empty = await importLegacy('--delete-gone')
+  t.equal(empty.code, 1)
+  t.equal(empty.stderr, 'Nothing was imported: the original lists no credentials, and --delete-gone would delete every imported one.\n')
+  t.equal((await callRest(test, { method: 'GET', url: '/oauth/credentials/40' })).status, 200)
 })
 
 t.test('import-legacy: an answer that breaks off or stalls, and a --url or --utc-offset it cannot take, are one line each', async (t) => {
