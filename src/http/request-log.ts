@@ -6,6 +6,13 @@ declare module 'fastify' {
     /** Who made the request, once authenticated (see setActor). */
     actor?: string | null
   }
+  interface FastifyContextConfig {
+    /**
+     * A route asked every few seconds by machines (probes, the metrics scrape): its answers
+     * below 400 are logged at debug, so they do not bury the requests of callers at info.
+     */
+    quietLog?: boolean
+  }
 }
 
 /**
@@ -41,6 +48,7 @@ export class RequestLogController extends LogController {
       actor: request.actor ?? undefined,
     }
     if (error) request.log.error({ ...line, err: error }, 'request errored')
+    else if (reply.statusCode < 400 && request.routeOptions.config.quietLog) request.log.debug(line, 'request completed')
     else request.log.info(line, 'request completed')
   }
 

@@ -34,7 +34,7 @@ async function metricsPlugin(app: FastifyInstance, settings: MetricsSettings) {
   })
 
   if (settings.port === undefined) {
-    app.get(METRICS_PATH, { schema: { hide: true } }, async (_request, reply) => {
+    app.get(METRICS_PATH, { schema: { hide: true }, config: { quietLog: true } }, async (_request, reply) => {
       const { contentType, text } = await metrics.scrape()
       return reply.type(contentType).send(text)
     })

@@ -19,6 +19,7 @@ export default async function opsRoutes(app: FastifyInstance) {
   const common = { tags: ['ops'], security: [] }
 
   app.get('/healthz', {
+    config: { quietLog: true },
     schema: {
       ...common,
       operationId: 'getHealth',
@@ -30,6 +31,7 @@ export default async function opsRoutes(app: FastifyInstance) {
   })
 
   app.get('/readyz', {
+    config: { quietLog: true },
     schema: {
       ...common,
       operationId: 'getReadiness',

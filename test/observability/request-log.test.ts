@@ -102,3 +102,21 @@ t.test('a write that fails in the database logs its error without the secret dig
   t.match(log, /audit is broken/, 'the error is logged')
   t.notOk(log.includes(stored?.secret_hash ?? 'no digest read'), 'without the stored digest')
 })
+
+t.test('probes and the metrics scrape are logged at debug while they answer below 400, so callers\' lines stay in view at info', async (t) => {
+  const { lines, stream } = captureLogs()
+  const test = await buildTestApp(t, {}, undefined, { logger: { ...loggerOptions('debug'), stream } })
+  lines.length = 0
+  for (const url of ['/healthz', '/readyz', '/metrics']) t.equal((await test.app.inject({ method: 'GET', url })).statusCode, 200, url)
+  await callRest(test, { method: 'GET', url: '/oauth/credentials' })
+  const completed = () => lines.map((line) => JSON.parse(line) as Record<string, unknown>).filter((entry) => entry.msg === 'request completed')
+  t.same(
+    completed().map((entry) => [entry.route, entry.level]),
+    [['/healthz', 20], ['/readyz', 20], ['/metrics', 20], ['/oauth/credentials', 30]],
+  )
+  // A probe that fails is news: at info, as any request.
+  lines.length = 0
+  await test.app.database.close()
+  t.equal((await test.app.inject({ method: 'GET', url: '/readyz' })).statusCode, 503)
+  t.same(completed().map((entry) => [entry.route, entry.statusCode, entry.level]), [['/readyz', 503, 30]])
+})
