@@ -92,10 +92,12 @@ const NAMES_ACTION = /^[ \t]*form-data;[ \t]*name="action"[ \t]*$/i
 /**
  * The values a multipart body gives PHP's `action`, in order; null when PHP might read it
  * otherwise than a MIME parser does. Read as PHP's rfc1867.c reads it: a part's headers follow
- * a line that is exactly `--boundary` (its line break, LF or CRLF, aside) and end at the first
- * empty line; a line without a colon, or starting with white space, continues the header before
- * it. Every such line is taken as a part's start, even one PHP would pass over (inside a value
- * or a header block): at worst more headers are looked at. A part whose headers may name
+ * a line that is `--boundary` (its line break, LF or CRLF, aside) and end at the first empty
+ * line; a line without a colon, or starting with white space, continues the header before it.
+ * PHP reads a line longer than its buffer (5 KiB) as several, so a long line that ends in
+ * `--boundary` may start a part too; every such line is taken as a part's start, even one PHP
+ * would pass over (inside a value or a header block): at worst more headers are looked at. A
+ * NUL byte anywhere refuses the body: PHP's C strings end there, in lines and header values. A part whose headers may name
  * `action` in any way must name it in the plain `Content-Disposition: form-data; name="action"`
  * (PHP's reading of quotes, escapes and repeated parameters is not this one's to guess); its
  * value runs, as PHP reads it, to the next line break followed by `--boundary`.
@@ -104,12 +106,13 @@ export function multipartActions(contentType: string, body: Buffer): string[] | 
   const boundary = phpBoundary(contentType)
   if (boundary === null || boundary === '' || boundary !== boundaryParameter(contentType)) return null
   const text = body.toString('latin1')
+  if (text.includes('\0')) return null
   const delimiter = `--${boundary}`
   const values: string[] = []
   for (let at = 0; at !== -1 && at <= text.length; ) {
     const end = text.indexOf('\n', at)
     const next = end === -1 ? -1 : end + 1
-    if (lineAt(text, at, end) === delimiter) {
+    if (lineAt(text, at, end).endsWith(delimiter)) {
       const value = actionOfPart(text, next === -1 ? text.length : next, delimiter)
       if (value === null) return null
       if (value !== undefined) values.push(value)

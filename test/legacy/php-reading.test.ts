@@ -88,6 +88,14 @@ t.test('requests PHP could read as an owned action are never forwarded', async (
     ['a cookie after a tab', { body: 'action=GetClients', contentType: 'application/x-www-form-urlencoded', headers: { cookie: 'a=1;\taction=UpdateOAuthCredential' } }],
     ['a cookie name percent-encoded', { body: 'action=GetClients', contentType: 'application/x-www-form-urlencoded', headers: { cookie: '%61ction=UpdateOAuthCredential' } }],
     [
+      'a NUL after the boundary line (PHP compares C strings)',
+      { query: 'action=GetClients', body: `--B\r\n${part('x', 'hello')}\r\n--B\0\r\n${part('action', 'UpdateOAuthCredential')}\r\n--B--\r\n`, contentType: 'multipart/form-data; boundary=B' },
+    ],
+    [
+      'a line longer than PHP reads at once, ending in the boundary',
+      { query: 'action=GetClients', body: `${'x'.repeat(5120)}--B\r\n${part('action', 'UpdateOAuthCredential')}\r\n--B--\r\n`, contentType: 'multipart/form-data; boundary=B' },
+    ],
+    [
       'a compressed body',
       { query: 'action=GetClients', body: gzipSync('action=UpdateOAuthCredential'), contentType: 'application/x-www-form-urlencoded', headers: { 'content-encoding': 'gzip' } },
     ],
@@ -111,6 +119,9 @@ t.test('multipart bodies made of tricky parts: whatever is forwarded, PHP reads 
     'Content-Disposition: form-data; name="x"; name="action"',
     "Content-Disposition: form-data; name*=utf-8''x; name=action",
     'Content-Disposition: form-data; q="--B"; name=action',
+    '--B\0',
+    `${'x'.repeat(5120)}--B`,
+    `Content-Disposition: form-data; name=\0${'x'.repeat(5120)}action`,
     'Content-Disposition: form-data; name=" action"',
     'Content-Disposition: form-data; name="action"; filename="a.txt"',
     'Content-Type: text/plain',
