@@ -82,8 +82,11 @@ function boundaryParameter(contentType: string): string | null {
   return found.length === 1 ? (found[0]?.[1] ?? found[0]?.[2] ?? null) : null
 }
 
-/** Text in which `action` may start a name for PHP: the word at the start, or after a space, `=`, `;` or a quote. */
-const MAY_NAME_ACTION = /(?:^|[\s=;"'])action/
+/**
+ * Text in which a name may be `action` for PHP: the word at the start, or after a space, `=`, `;`
+ * or a quote, and not going on into a longer name (`action_type`, `actions`, `action-id`).
+ */
+const MAY_NAME_ACTION = /(?:^|[\s=;"'])action(?![\w.-])/
 /** A header line as PHP splits it: a name, then a colon (a line that starts with white space continues the one before). */
 const HEADER_LINE = /^([^\s:][^:]*):(.*)$/
 /** The one form every client writes for the action's part: PHP and MIME parsers read it alike. */

@@ -55,6 +55,8 @@ t.test('what clients send is forwarded, and PHP reads the same action', async (t
   const form = new FormData()
   form.append('action', 'GetClients')
   form.append('note', 'transaction\r\n--not a boundary')
+  form.append('action_type', 'x')
+  form.append('actions', 'y')
   const encoded = new Response(form)
   const cases: [string, Sent][] = [
     ['a form body', { body: 'action=GetClients&responsetype=json', contentType: 'application/x-www-form-urlencoded' }],
