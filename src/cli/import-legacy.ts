@@ -8,9 +8,9 @@ import {
   parseUtcOffset,
   readOriginalList,
 } from '../legacy/original-list.js'
-import { describePlan } from '../transfer/plan.js'
 import { importRecords } from '../transfer/service.js'
 import { CommandError, UsageError, type Command, type CommandContext } from './command.js'
+import { reportImport } from './transfer.js'
 
 /** Who the audit trail says made the changes (its source is `import`). */
 const IMPORT_ACTOR = 'import-legacy'
@@ -59,19 +59,12 @@ export const importLegacy: Command = {
     const deleteGone = options['delete-gone'] === true
     // An empty list is likelier a wrong installation or API credential than an original emptied on purpose.
     if (deleteGone && credentials.length === 0) throw new CommandError('Nothing was imported: the original lists no credentials, and --delete-gone would delete every imported one.')
-    const { plan, written } = await importRecords(
+    const outcome = await importRecords(
       database,
       { credentials: credentials.map((record, index) => ({ ...record, origin: `clients[${index}]` })), apiCredentials: [], events: [] },
       { whenChanged: 'update', whenGone: deleteGone ? 'delete' : 'report', dryRun, actor: IMPORT_ACTOR },
     )
-    const report = describePlan(plan, written ? 'written' : dryRun && plan.conflicts.length === 0 ? 'dry-run' : 'refused', 'original')
-    // A refusal is told on stderr, as every refusal of the CLI is.
-    if (plan.conflicts.length > 0) {
-      io.err(report)
-      return 1
-    }
-    io.out(report)
-    return 0
+    return reportImport(io, outcome, dryRun, 'original')
   },
 }
 

@@ -1,7 +1,7 @@
 import { describePlan } from '../transfer/plan.js'
-import { exportRecords, importRecords } from '../transfer/service.js'
+import { exportRecords, importRecords, type ImportOutcome } from '../transfer/service.js'
 import { BackupFormatError, endLine, headerLine, readBackup, recordLine } from '../transfer/jsonl.js'
-import { CommandError, type Command } from './command.js'
+import { CommandError, type CliIo, type Command } from './command.js'
 
 const exportCommand: Command = {
   words: ['export'],
@@ -42,15 +42,24 @@ const importCommand: Command = {
       throw error
     }
     const dryRun = options['dry-run'] === true
-    const { plan, written } = await importRecords(database, records, { whenChanged: 'conflict', dryRun, actor: 'cli' })
-    const report = describePlan(plan, written ? 'written' : dryRun && plan.conflicts.length === 0 ? 'dry-run' : 'refused', 'backup')
-    if (plan.conflicts.length > 0) {
-      io.err(report)
-      return 1
-    }
-    io.out(report)
-    return 0
+    const outcome = await importRecords(database, records, { whenChanged: 'conflict', dryRun, actor: 'cli' })
+    return reportImport(io, outcome, dryRun, 'backup')
   },
+}
+
+/**
+ * Prints an import's plan and returns its exit code: on stdout when it was carried out or only
+ * planned (0), on stderr when its conflicts refused it (1), as every refusal of the CLI is told.
+ */
+export function reportImport(io: CliIo, { plan, written }: ImportOutcome, dryRun: boolean, from: 'backup' | 'original'): number {
+  const refused = plan.conflicts.length > 0
+  const report = describePlan(plan, written ? 'written' : dryRun && !refused ? 'dry-run' : 'refused', from)
+  if (refused) {
+    io.err(report)
+    return 1
+  }
+  io.out(report)
+  return 0
 }
 
 export const transferCommands = [exportCommand, importCommand]

@@ -7,9 +7,12 @@
  * way is answered here (src/legacy/route.ts).
  */
 
+/** A parameter's name as PHP starts reading it: leading spaces dropped. */
+const withoutLeadingSpaces = (name: string) => name.replace(/^ +/, '')
+
 /** The variable PHP fills from a parameter's name: leading spaces dropped, cut at a NUL or a `[`. */
 export function phpName(name: string): string {
-  return name.replace(/^ +/, '').split(/[\0[]/, 1)[0] as string
+  return withoutLeadingSpaces(name).split(/[\0[]/, 1)[0] as string
 }
 
 /** PHP's urldecode on text held one character a byte (latin1): `+` is a space, `%XX` a byte. */
@@ -36,7 +39,7 @@ function actionsSplitAt(form: string, separator: string | RegExp): string[] | nu
     const equals = pair.indexOf('=')
     const name = urlDecoded(equals === -1 ? pair : pair.slice(0, equals))
     if (phpName(name) !== 'action') continue
-    if (name.replace(/^ +/, '') !== 'action') return null
+    if (withoutLeadingSpaces(name) !== 'action') return null
     values.push(equals === -1 ? '' : urlDecoded(pair.slice(equals + 1)))
   }
   return values
@@ -100,8 +103,9 @@ const NAMES_ACTION = /^[ \t]*form-data;[ \t]*name="action"[ \t]*$/i
  * PHP reads a line longer than its buffer (5 KiB) as several, so a long line that ends in
  * `--boundary` may start a part too; every such line is taken as a part's start, even one PHP
  * would pass over (inside a value or a header block): at worst more headers are looked at. A
- * NUL byte anywhere refuses the body: PHP's C strings end there, in lines and header values. A part whose headers may name
- * `action` in any way must name it in the plain `Content-Disposition: form-data; name="action"`
+ * NUL byte anywhere refuses the body: PHP's C strings end there, in lines and header values. A
+ * part whose headers may name `action` in any way must name it in the plain
+ * `Content-Disposition: form-data; name="action"`
  * (PHP's reading of quotes, escapes and repeated parameters is not this one's to guess); its
  * value runs, as PHP reads it, to the next line break followed by `--boundary`.
  */
@@ -138,16 +142,17 @@ function lineAt(text: string, at: number, end: number): string {
 function actionOfPart(text: string, start: number, delimiter: string): string | undefined | null {
   const lines: string[] = []
   let at = start
-  for (;;) {
-    if (at >= text.length) return lines.some((line) => MAY_NAME_ACTION.test(line)) || MAY_NAME_ACTION.test(lines.join('')) ? null : undefined
+  let ended = false
+  while (!ended && at < text.length) {
     const end = text.indexOf('\n', at)
     const line = lineAt(text, at, end)
     at = end === -1 ? text.length : end + 1
-    if (line === '') break
-    lines.push(line)
+    if (line === '') ended = true
+    else lines.push(line)
   }
   // PHP joins a continued header to the one before without a separator: `act` + `ion`.
   if (!lines.some((line) => MAY_NAME_ACTION.test(line)) && !MAY_NAME_ACTION.test(lines.join(''))) return undefined
+  if (!ended) return null
   const headers = lines.map((line) => HEADER_LINE.exec(line))
   const dispositions = headers.filter((header) => header?.[1]?.toLowerCase() === 'content-disposition')
   const plain =

@@ -16,8 +16,8 @@ export interface ExistingRows {
    */
   changedHere?: ReadonlyMap<number, AuditEvent>
   /**
-   * With `whenGone: 'delete'`: the stored credentials this importer imported before that the
-   * incoming records no longer hold (`changedHere` covers them too).
+   * With `whenGone`: the stored credentials this importer imported before that the incoming
+   * records no longer hold (`changedHere` covers them too).
    */
   gone?: StoredCredential[]
 }
