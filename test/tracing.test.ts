@@ -56,7 +56,7 @@ t.test('traces', async (t) => {
     const caller = { identifier: test.admin.identifier, secret: test.admin.secret }
     const { credential, clientSecret } = await test.app.credentials.create(
       { name: 'traced', grantType: 'authorization_code', scopes: ['openid'] },
-      { actor: 'test', source: 'cli' },
+      { actor: 'test', source: 'rest' },
     )
 
     const callerTrace = randomBytes(16).toString('hex')

@@ -511,7 +511,7 @@ export interface components {
             /** @description Names of the changed fields; never their values. */
             changedFields: string[];
             requestId: string | null;
-            /** @description rest, legacy, cli, or import (a backup or the original system, imported). */
+            /** @description rest, legacy, or import (a backup or the original system, imported). */
             source: string;
             /**
              * Format: date-time
@@ -686,7 +686,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many requests from this address or API credential; see Retry-After. */
+            /** @description Too many requests from this address or API credential, or too many failed authentications from this address or for this identifier or client; see Retry-After. */
             429: {
                 headers: {
                     /** @description Seconds until the limit resets. */
@@ -699,7 +699,7 @@ export interface operations {
                      *       "type": "about:blank",
                      *       "title": "Too Many Requests",
                      *       "status": 429,
-                     *       "detail": "Rate limit exceeded, retry in 1 minute"
+                     *       "detail": "Too many requests. Please try again later."
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -885,7 +885,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many requests from this address or API credential; see Retry-After. */
+            /** @description Too many requests from this address or API credential, or too many failed authentications from this address or for this identifier or client; see Retry-After. */
             429: {
                 headers: {
                     /** @description Seconds until the limit resets. */
@@ -898,7 +898,7 @@ export interface operations {
                      *       "type": "about:blank",
                      *       "title": "Too Many Requests",
                      *       "status": 429,
-                     *       "detail": "Rate limit exceeded, retry in 1 minute"
+                     *       "detail": "Too many requests. Please try again later."
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -1079,7 +1079,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many requests from this address or API credential; see Retry-After. */
+            /** @description Too many requests from this address or API credential, or too many failed authentications from this address or for this identifier or client; see Retry-After. */
             429: {
                 headers: {
                     /** @description Seconds until the limit resets. */
@@ -1092,7 +1092,7 @@ export interface operations {
                      *       "type": "about:blank",
                      *       "title": "Too Many Requests",
                      *       "status": 429,
-                     *       "detail": "Rate limit exceeded, retry in 1 minute"
+                     *       "detail": "Too many requests. Please try again later."
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -1260,7 +1260,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many requests from this address or API credential; see Retry-After. */
+            /** @description Too many requests from this address or API credential, or too many failed authentications from this address or for this identifier or client; see Retry-After. */
             429: {
                 headers: {
                     /** @description Seconds until the limit resets. */
@@ -1273,7 +1273,7 @@ export interface operations {
                      *       "type": "about:blank",
                      *       "title": "Too Many Requests",
                      *       "status": 429,
-                     *       "detail": "Rate limit exceeded, retry in 1 minute"
+                     *       "detail": "Too many requests. Please try again later."
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -1458,7 +1458,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many requests from this address or API credential; see Retry-After. */
+            /** @description Too many requests from this address or API credential, or too many failed authentications from this address or for this identifier or client; see Retry-After. */
             429: {
                 headers: {
                     /** @description Seconds until the limit resets. */
@@ -1471,7 +1471,7 @@ export interface operations {
                      *       "type": "about:blank",
                      *       "title": "Too Many Requests",
                      *       "status": 429,
-                     *       "detail": "Rate limit exceeded, retry in 1 minute"
+                     *       "detail": "Too many requests. Please try again later."
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -1722,7 +1722,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many requests from this address or API credential; see Retry-After. */
+            /** @description Too many requests from this address or API credential, or too many failed authentications from this address or for this identifier or client; see Retry-After. */
             429: {
                 headers: {
                     /** @description Seconds until the limit resets. */
@@ -1735,7 +1735,7 @@ export interface operations {
                      *       "type": "about:blank",
                      *       "title": "Too Many Requests",
                      *       "status": 429,
-                     *       "detail": "Rate limit exceeded, retry in 1 minute"
+                     *       "detail": "Too many requests. Please try again later."
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -1984,7 +1984,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many requests from this address or API credential; see Retry-After. */
+            /** @description Too many requests from this address or API credential, or too many failed authentications from this address or for this identifier or client; see Retry-After. */
             429: {
                 headers: {
                     /** @description Seconds until the limit resets. */
@@ -1997,7 +1997,7 @@ export interface operations {
                      *       "type": "about:blank",
                      *       "title": "Too Many Requests",
                      *       "status": 429,
-                     *       "detail": "Rate limit exceeded, retry in 1 minute"
+                     *       "detail": "Too many requests. Please try again later."
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];
@@ -2168,7 +2168,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["Problem"];
                 };
             };
-            /** @description Too many requests from this address or API credential; see Retry-After. */
+            /** @description Too many requests from this address or API credential, or too many failed authentications from this address or for this identifier or client; see Retry-After. */
             429: {
                 headers: {
                     /** @description Seconds until the limit resets. */
@@ -2181,7 +2181,7 @@ export interface operations {
                      *       "type": "about:blank",
                      *       "title": "Too Many Requests",
                      *       "status": 429,
-                     *       "detail": "Rate limit exceeded, retry in 1 minute"
+                     *       "detail": "Too many requests. Please try again later."
                      *     }
                      */
                     "application/problem+json": components["schemas"]["Problem"];

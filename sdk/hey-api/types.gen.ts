@@ -357,7 +357,7 @@ export type AuditEvent = {
     changedFields: Array<string>;
     requestId: string | null;
     /**
-     * rest, legacy, cli, or import (a backup or the original system, imported).
+     * rest, legacy, or import (a backup or the original system, imported).
      */
     source: string;
     /**
@@ -439,7 +439,7 @@ export type ListCredentialsErrors = {
      */
     403: Problem;
     /**
-     * Too many requests from this address or API credential; see Retry-After.
+     * Too many requests from this address or API credential, or too many failed authentications from this address or for this identifier or client; see Retry-After.
      */
     429: Problem;
     /**
@@ -492,7 +492,7 @@ export type CreateCredentialErrors = {
      */
     415: Problem;
     /**
-     * Too many requests from this address or API credential; see Retry-After.
+     * Too many requests from this address or API credential, or too many failed authentications from this address or for this identifier or client; see Retry-After.
      */
     429: Problem;
     /**
@@ -545,7 +545,7 @@ export type AuthenticateClientErrors = {
      */
     415: Problem;
     /**
-     * Too many requests from this address or API credential; see Retry-After.
+     * Too many requests from this address or API credential, or too many failed authentications from this address or for this identifier or client; see Retry-After.
      */
     429: Problem;
     /**
@@ -613,7 +613,7 @@ export type DeleteCredentialErrors = {
      */
     412: Problem;
     /**
-     * Too many requests from this address or API credential; see Retry-After.
+     * Too many requests from this address or API credential, or too many failed authentications from this address or for this identifier or client; see Retry-After.
      */
     429: Problem;
     /**
@@ -667,7 +667,7 @@ export type GetCredentialErrors = {
      */
     404: Problem;
     /**
-     * Too many requests from this address or API credential; see Retry-After.
+     * Too many requests from this address or API credential, or too many failed authentications from this address or for this identifier or client; see Retry-After.
      */
     429: Problem;
     /**
@@ -748,7 +748,7 @@ export type UpdateCredentialErrors = {
      */
     415: Problem;
     /**
-     * Too many requests from this address or API credential; see Retry-After.
+     * Too many requests from this address or API credential, or too many failed authentications from this address or for this identifier or client; see Retry-After.
      */
     429: Problem;
     /**
@@ -824,7 +824,7 @@ export type RotateCredentialSecretErrors = {
      */
     415: Problem;
     /**
-     * Too many requests from this address or API credential; see Retry-After.
+     * Too many requests from this address or API credential, or too many failed authentications from this address or for this identifier or client; see Retry-After.
      */
     429: Problem;
     /**
@@ -887,7 +887,7 @@ export type ListCredentialEventsErrors = {
      */
     404: Problem;
     /**
-     * Too many requests from this address or API credential; see Retry-After.
+     * Too many requests from this address or API credential, or too many failed authentications from this address or for this identifier or client; see Retry-After.
      */
     429: Problem;
     /**

@@ -264,7 +264,7 @@ export interface AuditEvent {
   /** Names of the changed fields; never their values. */
   changedFields: string[];
   requestId: string | null;
-  /** rest, legacy, cli, or import (a backup or the original system, imported). */
+  /** rest, legacy, or import (a backup or the original system, imported). */
   source: string;
   /** When it happened. */
   createdAt: string;

@@ -45,7 +45,7 @@ export interface CredentialReference {
 /** Who asked for a change, recorded in the audit trail. */
 export interface Actor {
   actor: string
-  source: 'legacy' | 'rest' | 'cli'
+  source: 'legacy' | 'rest'
   requestId?: string
 }
 

@@ -4,11 +4,11 @@ import { ipAllowed, mayRun, refusals, secretAccepted, type Action, type ApiClien
 import type { ApiClientService } from '../api-clients/service.js'
 import type { ApiCredentialAccess } from '../api-clients/storage.js'
 import type { Admission, RequestLimits } from '../limits/index.js'
-import { metrics, type Edge } from '../observability/metrics.js'
+import { metrics, type AuthenticationFailure, type Edge } from '../observability/metrics.js'
 import { setActor } from './request-log.js'
 
 /** Why a caller was turned away; each edge answers it in its own shape. */
-export type RefusalReason = 'missing' | 'failed' | 'accessKey' | 'address' | 'permission'
+export type RefusalReason = AuthenticationFailure | 'permission'
 
 export class AccessRefused extends Error {
   constructor(
@@ -48,7 +48,7 @@ export function accessChecks(apiClients: ApiClientService, limits: RequestLimits
     return attempt.found
   }
   // Every failure costs the address; a wrong secret costs the identifier it was tried on too.
-  const authenticationFailed = async (attempt: AccessAttempt, reason: RefusalReason, message: string, identifier?: string) => {
+  const authenticationFailed = async (attempt: AccessAttempt, reason: AuthenticationFailure, message: string, identifier?: string) => {
     metrics.authenticationFailed(edgeOf(attempt.request), reason)
     await limits.authenticationFailed(attempt.request, identifier, Boolean(attempt.found))
     return new AccessRefused(reason, message)

@@ -116,6 +116,8 @@ interface Ask {
 const KEY_LENGTH = 256
 
 const FAILURES = 'Too many failed authentication attempts. Please try again later.'
+/** What an address over its request budget is told; also the contract's example. */
+export const TOO_MANY_REQUESTS = 'Too many requests. Please try again later.'
 
 /**
  * The key of an address's budgets: an IPv4 address as it is, also when it came IPv4-mapped to an
@@ -216,7 +218,7 @@ async function limits(app: FastifyInstance, settings: LimitSettings) {
     })
   }
 
-  const byAddress = budget('address', settings.perIp, 'Too many requests. Please try again later.')
+  const byAddress = budget('address', settings.perIp, TOO_MANY_REQUESTS)
   const byCaller = budget('api_credential', settings.perCredential, 'Too many requests for this API credential. Please try again later.')
   const failuresByAddress = budget('failed_authentications', settings.failedAuthPerIp, FAILURES)
   const failuresByIdentifier = budget('failed_authentications_by_identifier', settings.failedAuthPerIdentifier, FAILURES, true)

@@ -10,9 +10,9 @@ import client from 'prom-client'
 const registry = new client.Registry()
 const PREFIX = 'oauth_'
 
-/** Where a caller's request came in; a credential change also comes from the CLI or an import. */
+/** Where a caller's request came in; a credential change also comes from an import (the CLI's import or import-legacy). */
 export type Edge = 'legacy' | 'rest'
-export type ChangeSource = Edge | 'cli' | 'import'
+export type ChangeSource = Edge | 'import'
 /** Which rate limit refused a request (src/limits). */
 export type RateLimitKind =
   | 'address'
@@ -21,6 +21,8 @@ export type RateLimitKind =
   | 'failed_authentications_by_identifier'
   | 'failed_client_authentications'
   | 'failed_client_authentications_by_client'
+/** Why an API caller failed to authenticate: no credentials, wrong ones, a wrong access key, an address off its allow-list. */
+export type AuthenticationFailure = 'missing' | 'failed' | 'accessKey' | 'address'
 /** The two authentication caches: API credentials of callers, OAuth clients' credentials. */
 export type AuthCache = 'api_credential' | 'client_credential'
 
@@ -211,7 +213,7 @@ const rateLimitRefusals = new client.Counter({
 
 const failedAuthentications = new client.Counter({
   name: `${PREFIX}failed_authentications_total`,
-  help: 'API callers refused for missing or wrong credentials or access key, by edge and reason.',
+  help: 'API callers refused for missing or wrong credentials or access key, or from an address their allow-list leaves out, by edge and reason.',
   labelNames: ['edge', 'reason'] as const,
   registers: [registry],
 })
@@ -277,7 +279,7 @@ export const metrics = {
   rateLimited(kind: RateLimitKind): void {
     if (enabled) rateLimitRefusals.inc({ kind })
   },
-  authenticationFailed(edge: Edge, reason: string): void {
+  authenticationFailed(edge: Edge, reason: AuthenticationFailure): void {
     if (enabled) failedAuthentications.inc({ edge, reason })
   },
   credentialChanged(action: string, source: ChangeSource, count = 1): void {

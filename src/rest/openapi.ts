@@ -2,6 +2,7 @@ import { Type, type TSchema } from '@sinclair/typebox'
 import { refusals } from '../api-clients/access.js'
 import { messages } from '../credentials/errors.js'
 import { INTERNAL_ERROR, UNAVAILABLE } from '../http/errors.js'
+import { TOO_MANY_REQUESTS } from '../limits/index.js'
 import { PROBLEM_TYPE, problem } from './problem.js'
 import { ETAG_FORM, ProblemSchema } from './schemas.js'
 
@@ -29,7 +30,10 @@ const PROBLEMS: Record<number, [description: string, example: string]> = {
   412: ['If-Match does not match the current ETag; nothing was written.', messages.versionMismatch],
   413: ['The body is too large.', 'Request body is too large'],
   415: ['Unsupported content type.', 'Unsupported Media Type: text/plain'],
-  429: ['Too many requests from this address or API credential; see Retry-After.', 'Rate limit exceeded, retry in 1 minute'],
+  429: [
+    'Too many requests from this address or API credential, or too many failed authentications from this address or for this identifier or client; see Retry-After.',
+    TOO_MANY_REQUESTS,
+  ],
   500: ['Unexpected failure.', INTERNAL_ERROR],
   503: ['The database is unavailable; retry later.', UNAVAILABLE.message],
 }

@@ -290,7 +290,7 @@ export const AuditEventSchema = Type.Object(
     action: Type.String({ examples: ['create', 'update', 'rotate_secret', 'delete'] }),
     changedFields: Type.Array(Type.String(), { description: 'Names of the changed fields; never their values.' }),
     requestId: Nullable(Type.String()),
-    source: Type.String({ description: 'rest, legacy, cli, or import (a backup or the original system, imported).' }),
+    source: Type.String({ description: 'rest, legacy, or import (a backup or the original system, imported).' }),
     createdAt: DateTime('When it happened.'),
   },
   { ...strict, $id: 'AuditEvent', title: 'AuditEvent' },

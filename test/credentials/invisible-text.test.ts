@@ -7,7 +7,7 @@ import { callRest, type Credential, type Problem } from '../helpers/rest.js'
 // info reads other than it resolves: refused on every write, with the field's usual message.
 const test = await buildTestApp(t)
 const service = test.app.credentials
-const actor = { actor: 'tester', source: 'cli' as const }
+const actor = { actor: 'tester', source: 'rest' as const }
 const valid = { grantType: 'authorization_code', name: 'Invisible', scopes: ['openid'] }
 const { credential } = await service.create(valid, actor)
 const reference = { credentialId: credential.credentialId }

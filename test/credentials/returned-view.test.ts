@@ -6,7 +6,7 @@ import { buildTestApp } from '../helpers/app.js'
 t.test('every write answers with the credential exactly as a later read sees it', async (t) => {
   const test = await buildTestApp(t)
   const service = test.app.credentials
-  const actor = { actor: 'tester', source: 'cli' as const }
+  const actor = { actor: 'tester', source: 'rest' as const }
   const { credential: created, clientSecret } = await service.create(
     {
       grantType: 'authorization_code',

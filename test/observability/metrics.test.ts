@@ -103,6 +103,9 @@ t.test('after real traffic, /metrics shows each counter moved by what happened',
   t.equal((await fromAddress('10.0.0.1', caller.secret)).statusCode, 429, 'the failure budget is used up')
   for (let n = 0; n < 20; n++) await fromAddress('10.0.0.2', caller.secret)
   t.equal((await fromAddress('10.0.0.2', caller.secret)).statusCode, 429, 'the address used its 20 requests')
+  const fenced = await test.app.apiClients.create({ allowedIps: ['192.0.2.7'] })
+  const offList = await test.app.inject({ url: '/oauth/credentials', remoteAddress: '10.0.0.3', headers: { authorization: basic(fenced) } })
+  t.equal(offList.statusCode, 403, 'not from its allowed address')
 
   const after = await scrape(base)
   const moved = (name: string, labels: Record<string, string> = {}) => after.value(name, labels) - before.value(name, labels)
@@ -115,6 +118,7 @@ t.test('after real traffic, /metrics shows each counter moved by what happened',
   t.equal(moved('oauth_rate_limit_refusals_total', { kind: 'address' }), 1)
   t.equal(moved('oauth_rate_limit_refusals_total', { kind: 'api_credential' }), 0)
   t.equal(moved('oauth_failed_authentications_total', { edge: 'rest', reason: 'missing' }), 1, 'no credentials on REST')
+  t.equal(moved('oauth_failed_authentications_total', { edge: 'rest', reason: 'address' }), 1, 'an address off the allow-list')
 
   // api.php: create and two updates, then 20 from 10.0.0.2; refused: one wrong secret here and
   // three from 10.0.0.1 (403), and one from each of those addresses over its limit (429).
@@ -143,11 +147,11 @@ t.test('after real traffic, /metrics shows each counter moved by what happened',
   t.equal(moved('oauth_auth_cache_lookups_total', { cache: 'client_credential', result: 'hit' }), 2)
   // The admin's API credential: named by the create, two updates, the PATCH, the wrong secret,
   // the three authentications, and the 23 calls from other addresses that got past their
-  // address limits; each is looked up once (from memory or read).
+  // address limits; and the fenced one from off its list; each is looked up once (from memory or read).
   const apiLookups =
     moved('oauth_auth_cache_lookups_total', { cache: 'api_credential', result: 'hit' }) +
     moved('oauth_auth_cache_lookups_total', { cache: 'api_credential', result: 'miss' })
-  t.equal(apiLookups, 31, 'every call that named an API credential looked it up once')
+  t.equal(apiLookups, 32, 'every call that named an API credential looked it up once')
 
   t.equal(after.value('oauth_http_requests_in_flight'), 1, 'in flight: the scrape itself')
   t.equal(after.value('oauth_database_up'), 1)
@@ -189,7 +193,7 @@ t.test('METRICS_PORT: /metrics on a listener of its own; optimistic retries; the
   t.equal((await fetch(`${metricsBase}/other`)).status, 404, 'nothing else on the metrics port')
   const before = await scrape(metricsBase)
 
-  const actor = { actor: 'test', source: 'cli' as const }
+  const actor = { actor: 'test', source: 'rest' as const }
   const { credential } = await test.app.credentials.create({ name: 'contended', grantType: 'authorization_code', scopes: ['openid'] }, actor)
   const writers = 8
   await Promise.all(
@@ -201,8 +205,8 @@ t.test('METRICS_PORT: /metrics on a listener of its own; optimistic retries; the
 
   const after = await scrape(metricsBase)
   const moved = (name: string, labels: Record<string, string> = {}) => after.value(name, labels) - before.value(name, labels)
-  t.equal(moved('oauth_credential_changes_total', { action: 'create', source: 'cli' }), 1)
-  t.equal(moved('oauth_credential_changes_total', { action: 'update', source: 'cli' }), writers)
+  t.equal(moved('oauth_credential_changes_total', { action: 'create', source: 'rest' }), 1)
+  t.equal(moved('oauth_credential_changes_total', { action: 'update', source: 'rest' }), writers)
   const writes = moved('oauth_db_statement_duration_seconds_count', { statement: 'credential.write', outcome: 'ok' })
   t.ok(moved('oauth_credential_write_retries_total') > 0, 'some writers found the credential changed')
   t.equal(moved('oauth_credential_write_retries_total'), writes - writers, 'one retry per write that found a newer version')
