@@ -1,7 +1,7 @@
 import { isIP } from 'node:net'
 import { FormatRegistry, Type, type Static } from '@sinclair/typebox'
 import { Value } from '@sinclair/typebox/value'
-import { API_IDENTIFIER_RULE } from './api-clients/access.js'
+import { API_IDENTIFIER_RULE, API_SECRET_RULE } from './api-clients/access.js'
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']
 const LogLevel = Type.Union(LOG_LEVELS.map((level) => Type.Literal(level)))
@@ -54,7 +54,7 @@ const ConfigSchema = Type.Object({
   LOG_LEVEL: Type.Union(LogLevel.anyOf, { default: 'info', description: `one of ${LOG_LEVELS.join(', ')}` }),
   API_BOOTSTRAP_IDENTIFIER: Type.Optional(Type.String(API_IDENTIFIER_RULE)),
   API_BOOTSTRAP_SECRET: Type.Optional(
-    Type.String({ minLength: 32, maxLength: 256, description: '32 to 256 characters', redact: 'value' }),
+    Type.String({ ...API_SECRET_RULE, redact: 'value' }),
   ),
   API_ACCESS_KEY: Type.Optional(Type.String({ minLength: 16, description: 'at least 16 characters', redact: 'value' })),
   TRUST_PROXY: Type.Optional(

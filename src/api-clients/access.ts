@@ -16,13 +16,21 @@ export const ACTIONS = [
 export type Action = (typeof ACTIONS)[number]
 export const ALL_ACTIONS = '*'
 
-/** The first of `permissions` that names no action (nor `*`), if any: the CLI and imports both check. */
-export function unknownPermission(permissions: readonly string[]): string | undefined {
+/** Why an API credential cannot have these permissions or this allow-list; undefined when it can. */
+export function settingsRefusal(permissions: readonly string[], allowedIps: readonly string[]): string | undefined {
+  const unknown = unknownPermission(permissions)
+  if (unknown !== undefined) return `Unknown action "${unknown}". Known: ${ACTIONS.join(', ')} or ${ALL_ACTIONS}`
+  const notAddress = notAnAddress(allowedIps)
+  return notAddress === undefined ? undefined : `"${notAddress}" is not an IP address`
+}
+
+/** The first of `permissions` that names no action (nor `*`), if any. */
+function unknownPermission(permissions: readonly string[]): string | undefined {
   return permissions.find((permission) => permission !== ALL_ACTIONS && !(ACTIONS as readonly string[]).includes(permission))
 }
 
 /** The first of an allow-list's entries that is not an IP address, if any. */
-export function notAnAddress(allowedIps: readonly string[]): string | undefined {
+function notAnAddress(allowedIps: readonly string[]): string | undefined {
   return allowedIps.find((ip) => isIP(ip) === 0)
 }
 
@@ -36,6 +44,18 @@ const API_IDENTIFIER = new RegExp(API_IDENTIFIER_RULE.pattern)
 
 export function isApiIdentifier(text: string): boolean {
   return API_IDENTIFIER.test(text)
+}
+
+/**
+ * What a secret an operator brings may be (the CLI's --secret-stdin, API_BOOTSTRAP_SECRET): at
+ * least as long as the original's own (32 characters), on one line, and typeable into a
+ * Basic header or a form without quoting.
+ */
+export const API_SECRET_RULE = { pattern: '^[\\x21-\\x7e]{32,256}$', description: '32 to 256 printable ASCII characters, without spaces' }
+const API_SECRET = new RegExp(API_SECRET_RULE.pattern)
+
+export function isGivenApiSecret(text: string): boolean {
+  return API_SECRET.test(text)
 }
 
 /** A caller of this service, as the edges see it once its secret has been checked. */

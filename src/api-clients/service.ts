@@ -1,7 +1,15 @@
 import { randomBytes } from 'node:crypto'
 import { generateSecret, hashSecret } from '../secrets.js'
 import { RecentlyRead } from '../recently-read.js'
-import { ACTIONS, ALL_ACTIONS, API_IDENTIFIER_RULE, canonicalAddress, isApiIdentifier, notAnAddress, unknownPermission } from './access.js'
+import {
+  ALL_ACTIONS,
+  API_IDENTIFIER_RULE,
+  API_SECRET_RULE,
+  canonicalAddress,
+  isApiIdentifier,
+  isGivenApiSecret,
+  settingsRefusal,
+} from './access.js'
 import type { ApiCredentialAccess, ApiCredentialStorage, ApiCredentialSummary } from './storage.js'
 
 export interface NewApiClient {
@@ -13,19 +21,8 @@ export interface NewApiClient {
   secret?: string
 }
 
-/** A secret an operator brings: at least as long as the original's own (32 characters), on one line. */
-const GIVEN_SECRET = /^[\x21-\x7e]{32,256}$/
-
 /** A request the API-credential service refuses; its message is one line for the operator. */
 export class ApiClientError extends Error {}
-
-/** Why an API credential cannot have these permissions or this allow-list; undefined when it can. */
-export function settingsRefusal(permissions: readonly string[], allowedIps: readonly string[]): string | undefined {
-  const unknown = unknownPermission(permissions)
-  if (unknown !== undefined) return `Unknown action "${unknown}". Known: ${ACTIONS.join(', ')} or ${ALL_ACTIONS}`
-  const notAddress = notAnAddress(allowedIps)
-  return notAddress === undefined ? undefined : `"${notAddress}" is not an IP address`
-}
 
 /**
  * How long a looked-up API credential is reused at most. Every request authenticates, so this
@@ -69,8 +66,8 @@ export class ApiClientService {
     const permissions = input.permissions ?? [ALL_ACTIONS]
     const refusal = settingsRefusal(permissions, input.allowedIps ?? [])
     if (refusal !== undefined) throw new ApiClientError(refusal)
-    if (input.secret !== undefined && !GIVEN_SECRET.test(input.secret)) {
-      throw new ApiClientError('The secret must be 32 to 256 printable ASCII characters, without spaces')
+    if (input.secret !== undefined && !isGivenApiSecret(input.secret)) {
+      throw new ApiClientError(`The secret must be ${API_SECRET_RULE.description}`)
     }
     const secret = input.secret ?? generateSecret(32)
     const created = await this.storage.insert({

@@ -1,5 +1,5 @@
-import { ACTIONS, ALL_ACTIONS, API_IDENTIFIER_RULE, isApiIdentifier } from '../api-clients/access.js'
-import { ApiClientService, settingsRefusal } from '../api-clients/service.js'
+import { ACTIONS, ALL_ACTIONS, API_IDENTIFIER_RULE, isApiIdentifier, settingsRefusal } from '../api-clients/access.js'
+import { ApiClientService } from '../api-clients/service.js'
 import { apiCredentialStorage } from '../api-clients/storage.js'
 import { CommandError, UsageError, type Command, type CommandContext } from './command.js'
 

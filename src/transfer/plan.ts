@@ -1,4 +1,4 @@
-import { API_IDENTIFIER_RULE, isApiIdentifier, notAnAddress, unknownPermission } from '../api-clients/access.js'
+import { API_IDENTIFIER_RULE, isApiIdentifier, settingsRefusal } from '../api-clients/access.js'
 import { AUDIT_FIELD_NAMES, isRowNumber, MAX_ID, type AuditEvent, type StoredCredential } from '../credentials/credential.js'
 import { CredentialError } from '../credentials/errors.js'
 import { assertValidCredential } from '../credentials/rules.js'
@@ -239,11 +239,7 @@ function planApiCredentials(plan: ImportPlan, records: ApiCredentialRecord[], ex
 function apiCredentialProblem(record: ApiCredentialRecord): string | null {
   if (!isApiIdentifier(record.identifier)) return `the identifier must be ${API_IDENTIFIER_RULE.description}`
   if (!SECRET_HASH.test(record.secretHash)) return 'the secret hash must be 64 lowercase hexadecimal digits (SHA-256)'
-  const unknown = unknownPermission(record.permissions)
-  if (unknown !== undefined) return `unknown permission "${unknown}"`
-  const notAddress = notAnAddress(record.allowedIps)
-  if (notAddress !== undefined) return `"${notAddress}" is not an IP address`
-  return null
+  return settingsRefusal(record.permissions, record.allowedIps) ?? null
 }
 
 function planEvents(plan: ImportPlan, records: EventRecord[], existing: AuditEvent[]): void {

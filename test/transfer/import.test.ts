@@ -1,4 +1,5 @@
 import t from 'tap'
+import { ACTIONS } from '../../src/api-clients/access.js'
 import { hashSecret } from '../../src/secrets.js'
 import type { CredentialRecord } from '../../src/transfer/records.js'
 import { describePlan } from '../../src/transfer/plan.js'
@@ -154,7 +155,7 @@ t.test('conflicts are reported, each on its own line, and nothing is written', a
     'credential 52: The requested grant type "password" is invalid.',
     'credential 53: a secret hash must be 64 lowercase hexadecimal digits (SHA-256)',
     'credential 54: its id or client identifier LEGACY.e comes twice in the import',
-    'API credential sync: unknown permission "DropEverything"',
+    `API credential sync: Unknown action "DropEverything". Known: ${ACTIONS.join(', ')} or *`,
     'API credential sync-2: "localhost" is not an IP address',
     'API credential sync-3: its identifier comes twice in the import',
     'API credential test-admin: stored with other secretHash, description, createdAt',
