@@ -53,7 +53,7 @@ function characters(text: string): number {
   return [...text].length
 }
 
-export function isGrantType(value: string): value is GrantType {
+function isGrantType(value: string): value is GrantType {
   return (GRANT_TYPES as readonly string[]).includes(value)
 }
 

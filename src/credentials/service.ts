@@ -75,7 +75,7 @@ const EMPTY: CredentialDraft = {
 
 /**
  * The one place where OAuth client credentials are created, read, changed and removed. Every
- * edge (legacy api.php, REST, CLI) calls it; it validates the credential as it would be
+ * edge (legacy api.php, REST) calls it; it validates the credential as it would be
  * stored, then has storage write the change and its audit event atomically, and only onto the
  * state it validated (see `change`).
  */
@@ -274,10 +274,15 @@ export class CredentialService {
     return answer
   }
 
-  /** The audit trail of one credential, newest first; it outlives the credential. */
+  /**
+   * The audit trail of one credential, newest first; it outlives the credential. A first page
+   * with no events at all means there never was one: not found.
+   */
   async events(credentialId: number, page: { limit: number; beforeId?: number }): Promise<AuditEvent[]> {
     if (!isRowNumber(credentialId)) throw credentialNotFound()
-    return this.storage.events(credentialId, page)
+    const events = await this.storage.events(credentialId, page)
+    if (events.length === 0 && page.beforeId === undefined) await this.get({ credentialId })
+    return events
   }
 
   /**

@@ -13,7 +13,7 @@ export class OriginalListError extends Error {
 /** An answer larger than this is refused before it is parsed (about 5 KB per client). */
 export const MAX_ANSWER_BYTES = 32 * 1024 * 1024
 /** How many clients the call asks for; an answer this long may have been cut short. */
-export const LIST_CALL_LIMIT = 100_000
+const LIST_CALL_LIMIT = 100_000
 
 const MONTHS = ['january', 'february', 'march', 'april', 'may', 'june', 'july', 'august', 'september', 'october', 'november', 'december']
 // `18th November 2016 9:32:24am`: the documented example's form.

@@ -58,7 +58,7 @@ const answers = new WeakMap<Credential, string>()
 
 /** Who made a change, for the audit trail: the API credential that authenticated. */
 function actor(request: FastifyRequest): Actor {
-  return { actor: request.apiClient?.identifier ?? '', source: 'rest', requestId: request.id }
+  return { actor: callerOf(request).identifier, source: 'rest', requestId: request.id }
 }
 
 /**
@@ -294,8 +294,6 @@ const resource: FastifyPluginAsyncTypebox = async (app) => {
       const { cursor, limit = PAGE_LIMIT.default } = request.query
       const beforeId = decodeCursor(cursor, Number.MAX_SAFE_INTEGER)
       const events = await credentials.events(credentialId, { limit: limit + 1, beforeId })
-      // The trail outlives its credential; no events at all means there never was one.
-      if (events.length === 0 && beforeId === undefined) await credentials.get({ credentialId })
       return sendPage(request, reply, events.map(eventBody), limit, (event) => event.id)
     },
   })

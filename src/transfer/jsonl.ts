@@ -10,8 +10,8 @@ import type { TransferRecords } from './records.js'
  * full disk, an interrupted copy) is refused instead of half restored.
  */
 
-export const BACKUP_FORMAT = 'oauth-credential-service/backup'
-export const BACKUP_VERSION = 1
+const BACKUP_FORMAT = 'oauth-credential-service/backup'
+const BACKUP_VERSION = 1
 /** Longer than any record can be: a credential with 20 redirect URIs of 2,000 characters is about 170 KB. */
 export const MAX_LINE_BYTES = 1024 * 1024
 
