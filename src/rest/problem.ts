@@ -1,6 +1,7 @@
 import { STATUS_CODES } from 'node:http'
 import type { FastifyError, FastifyReply, FastifyRequest, FastifySchemaValidationError } from 'fastify'
 import { credentialNotFound, CredentialError, messages, type CredentialErrorKind } from '../credentials/errors.js'
+import { LIMITS } from '../credentials/rules.js'
 import { AccessRefused } from '../http/authorization.js'
 import { failureOf, INTERNAL_ERROR, refuseUnavailable, UNAVAILABLE } from '../http/errors.js'
 import { RateLimited } from '../limits/index.js'
@@ -61,11 +62,15 @@ export function problem(status: number, detail: string, errors?: ProblemError[])
   }
 }
 
+type Issue = FastifySchemaValidationError & { data?: unknown }
+
 /**
- * The schema refuses a missing grant type or scope and an unknown grant type before the
- * credential service sees them; the answer keeps the service's words (api.php's) for them.
+ * The schema refuses some values before the credential service sees them (a missing grant type
+ * or scope, an unknown grant type, the limits it states for the document and generated clients);
+ * the answer keeps the service's words (api.php's) for them. Keyed by pointer, a list's items
+ * under `/*`.
  */
-const SERVICE_WORDING: Record<string, (issue: FastifySchemaValidationError & { data?: unknown }) => string | undefined> = {
+const SERVICE_WORDING: Record<string, (issue: Issue) => string | undefined> = {
   '/grantType': (issue) =>
     issue.keyword === 'required'
       ? messages.grantTypeRequired
@@ -73,6 +78,14 @@ const SERVICE_WORDING: Record<string, (issue: FastifySchemaValidationError & { d
         ? messages.grantTypeInvalid(String(issue.data))
         : undefined,
   '/scope': (issue) => (issue.keyword === 'required' ? messages.scopeRequired : undefined),
+  '/name': (issue) => (issue.keyword === 'maxLength' ? messages.tooLong('name', LIMITS.name) : undefined),
+  '/description': (issue) => (issue.keyword === 'maxLength' ? messages.tooLong('description', LIMITS.description) : undefined),
+  '/serviceId': (issue) => (issue.keyword === 'minimum' || issue.keyword === 'maximum' ? messages.serviceIdInvalid(String(issue.data)) : undefined),
+  '/logoUri': (issue) => (issue.keyword === 'maxLength' ? messages.logoUriInvalid(String(issue.data)) : undefined),
+  // Past the limit the service names the first URI too many.
+  '/redirectUri': (issue) =>
+    issue.keyword === 'maxItems' && Array.isArray(issue.data) ? messages.redirectUriInvalid(String(issue.data[LIMITS.redirectUris])) : undefined,
+  '/redirectUri/*': (issue) => (issue.keyword === 'maxLength' ? messages.redirectUriInvalid(String(issue.data)) : undefined),
 }
 
 /**
@@ -81,7 +94,7 @@ const SERVICE_WORDING: Record<string, (issue: FastifySchemaValidationError & { d
  */
 function validationErrors(error: FastifyError): ProblemError[] {
   const location = VALIDATION_LOCATION[error.validationContext ?? 'body'] ?? 'body'
-  const errors = (error.validation ?? []).map((issue: FastifySchemaValidationError & { data?: unknown }) => {
+  const errors = (error.validation ?? []).map((issue: Issue) => {
     const params = issue.params as { missingProperty?: string; additionalProperty?: string }
     const child = params.missingProperty ?? params.additionalProperty
     const pointer = child === undefined ? issue.instancePath : `${issue.instancePath}/${escapePointer(child)}`
@@ -89,7 +102,7 @@ function validationErrors(error: FastifyError): ProblemError[] {
       // A query parameter given twice arrives as a list (`?limit=3&limit=4`).
       location === 'query' && Array.isArray(issue.data) && issue.keyword === 'type'
         ? `${pointer} must be given once.`
-        : (SERVICE_WORDING[pointer]?.(issue) ??
+        : (SERVICE_WORDING[pointer.replace(/\/\d+$/, '/*')]?.(issue) ??
           (params.additionalProperty !== undefined
             ? `Unknown field "${params.additionalProperty}".`
             : pointer === '' && issue.keyword === 'type'

@@ -2,6 +2,7 @@ import t from 'tap'
 import { LIMITS } from '../../src/credentials/rules.js'
 import { buildTestApp } from '../helpers/app.js'
 import { callLegacy, createCredential } from '../helpers/legacy.js'
+import { callRest, type Problem } from '../helpers/rest.js'
 
 t.test('field lengths, list sizes and the body size are bounded, each with a clear answer', async (t) => {
   const test = await buildTestApp(t)
@@ -33,7 +34,16 @@ t.test('field lengths, list sizes and the body size are bounded, each with a cle
   for (const [what, fields, message] of cases) {
     const answer = await update(fields)
     t.same(answer.data, { result: 'error', message }, `${what}: one over the limit is refused`)
+    // REST's schema states the limits too (for its document); it refuses in the same words.
+    const patched = await callRest<Problem>(test, { method: 'PATCH', url: `/oauth/credentials/${id}`, body: fields })
+    t.same([patched.status, patched.body.detail], [400, message], `${what}: REST says the same`)
   }
+  const created = await callRest<Problem>(test, {
+    method: 'POST',
+    url: '/oauth/credentials',
+    body: { grantType: 'single_sign_on', serviceId: 0, scope: 'openid' },
+  })
+  t.same([created.status, created.body.detail], [400, 'The requested service ID "0" is invalid.'], 'a service id below 1, as api.php words it')
 
   const atLimits = await update({
     name: 'n'.repeat(LIMITS.name),

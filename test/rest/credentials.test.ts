@@ -125,7 +125,7 @@ t.test('schema violations: 400 with JSON pointers; unknown fields are refused, n
   }
   // A nullable field's wrong value is one mistake, told once (not also "must be null" and "must match a schema in anyOf").
   const zero = await callRest<Problem>(test, { method: 'POST', url: '/oauth/credentials', body: { ...newCredential, serviceId: 0 } })
-  t.strictSame([zero.status, zero.body.errors], [400, [{ in: 'body', pointer: '/serviceId', detail: '/serviceId must be >= 1.' }]])
+  t.strictSame([zero.status, zero.body.errors], [400, [{ in: 'body', pointer: '/serviceId', detail: 'The requested service ID "0" is invalid.' }]])
 
   const malformed = await callRest<Problem>(test, { method: 'POST', url: '/oauth/credentials', body: '{"name":' })
   t.equal(malformed.status, 400)
