@@ -22,8 +22,8 @@ export class RecentlyRead<T> {
     private readonly watch: Watch,
     ttlMs: number,
     maxEntries: number,
-    /** Which cache this is, in the hit and miss counts. */
-    private readonly cache: AuthCache,
+    /** Which cache this is, in the hit and miss counts; none: its user counts them. */
+    private readonly cache: AuthCache | undefined,
     keepUnknown = false,
   ) {
     this.#entries = new TtlCache(ttlMs, maxEntries)
@@ -39,7 +39,7 @@ export class RecentlyRead<T> {
   async get(key: string, load: () => Promise<T | null>): Promise<T | null> {
     const kept = this.remembered(key)
     if (kept !== undefined) return kept
-    metrics.authCacheLookup(this.cache, false)
+    if (this.cache) metrics.authCacheLookup(this.cache, false)
     const generation = this.#generation
     const value = await load()
     if (generation === this.#generation && this.live) {
@@ -53,7 +53,7 @@ export class RecentlyRead<T> {
   remembered(key: string): T | null | undefined {
     if (!this.live) return undefined
     const kept = this.#entries.get(key) ?? (this.#unknown?.get(key) ? null : undefined)
-    if (kept !== undefined) metrics.authCacheLookup(this.cache, true)
+    if (kept !== undefined && this.cache) metrics.authCacheLookup(this.cache, true)
     return kept
   }
 

@@ -31,6 +31,8 @@ export interface AccessAttempt {
   action: string
   /** The API credential named by `identifier`, once looked up (null: there is none). */
   found?: ApiCredentialAccess | null
+  /** Whether `found` was answered from memory: counted in the cache's metrics once the secret is accepted. */
+  fromMemory?: boolean
   /** The caller, once its secret has been checked. */
   client?: ApiClient
 }
@@ -44,7 +46,10 @@ export type AccessCheck = (attempt: AccessAttempt) => Promise<void> | undefined 
  */
 export function accessChecks(apiClients: ApiClientService, limits: RequestLimits, configuredAccessKey?: string) {
   const lookUp = async (attempt: AccessAttempt) => {
-    if (attempt.found === undefined) attempt.found = attempt.identifier === '' ? null : await apiClients.find(attempt.identifier)
+    if (attempt.found !== undefined) return attempt.found
+    const remembered = attempt.identifier === '' ? null : apiClients.remembered(attempt.identifier)
+    attempt.fromMemory = remembered !== undefined
+    attempt.found = remembered !== undefined ? remembered : await apiClients.find(attempt.identifier)
     return attempt.found
   }
   // Every failure costs the address; a wrong secret costs the identifier it was tried on too.
@@ -54,6 +59,9 @@ export function accessChecks(apiClients: ApiClientService, limits: RequestLimits
     return new AccessRefused(reason, message)
   }
   const accept = (attempt: AccessAttempt, found: ApiCredentialAccess) => {
+    // Only a caller that knows the secret moves the hit and miss counts: /metrics tells an
+    // outsider nothing about which identifiers exist or are in use.
+    metrics.authCacheLookup('api_credential', attempt.fromMemory === true)
     setActor(attempt.request, found.identifier)
     attempt.client = { identifier: found.identifier, permissions: found.permissions, allowedIps: found.allowedIps }
   }
@@ -120,7 +128,10 @@ export function accessChecks(apiClients: ApiClientService, limits: RequestLimits
       }
       // A remembered caller is judged before this returns; otherwise once read.
       const remembered = apiClients.remembered(identifier)
-      if (remembered !== undefined) return judgeRest(attempt, remembered, defer)
+      if (remembered !== undefined) {
+        attempt.fromMemory = true
+        return judgeRest(attempt, remembered, defer)
+      }
       return lookUp(attempt).then((found) => judgeRest(attempt, found, defer))
     },
 

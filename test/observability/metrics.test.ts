@@ -106,6 +106,17 @@ t.test('after real traffic, /metrics shows each counter moved by what happened',
   const fenced = await test.app.apiClients.create({ allowedIps: ['192.0.2.7'] })
   const offList = await test.app.inject({ url: '/oauth/credentials', remoteAddress: '10.0.0.3', headers: { authorization: basic(fenced) } })
   t.equal(offList.statusCode, 403, 'not from its allowed address')
+  // An outsider's guesses at identifiers, known or not, in use or not, move no look-up count.
+  for (const identifier of ['made-up', caller.identifier, 'made-up-too']) {
+    const guess = await test.app.inject({
+      method: 'POST',
+      url: '/includes/api.php',
+      remoteAddress: '10.0.0.4',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      payload: new URLSearchParams({ identifier }).toString(),
+    })
+    t.equal(guess.statusCode, 400, `a guess at ${identifier}: no action`)
+  }
 
   const after = await scrape(base)
   const moved = (name: string, labels: Record<string, string> = {}) => after.value(name, labels) - before.value(name, labels)
@@ -145,13 +156,13 @@ t.test('after real traffic, /metrics shows each counter moved by what happened',
   // Client authentication: read once, then twice from memory (the wrong secret too).
   t.equal(moved('oauth_auth_cache_lookups_total', { cache: 'client_credential', result: 'miss' }), 1)
   t.equal(moved('oauth_auth_cache_lookups_total', { cache: 'client_credential', result: 'hit' }), 2)
-  // The admin's API credential: named by the create, two updates, the PATCH, the wrong secret,
-  // the three authentications, and the 23 calls from other addresses that got past their
-  // address limits; and the fenced one from off its list; each is looked up once (from memory or read).
+  // Callers whose secret was accepted: the admin's create, two updates, the PATCH, the three
+  // authentications and the 20 calls from 10.0.0.2 within its limit, and the fenced caller from
+  // off its list. Each counts once (from memory or read); the wrong secrets and guesses do not.
   const apiLookups =
     moved('oauth_auth_cache_lookups_total', { cache: 'api_credential', result: 'hit' }) +
     moved('oauth_auth_cache_lookups_total', { cache: 'api_credential', result: 'miss' })
-  t.equal(apiLookups, 32, 'every call that named an API credential looked it up once')
+  t.equal(apiLookups, 28, 'every call whose secret was accepted, once')
 
   t.equal(after.value('oauth_http_requests_in_flight'), 1, 'in flight: the scrape itself')
   t.equal(after.value('oauth_database_up'), 1)
