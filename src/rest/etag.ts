@@ -12,13 +12,14 @@ export function etagOf(credential: Pick<Credential, 'credentialId' | 'version'>)
 
 /**
  * The versions an If-Match header accepts for this credential; undefined for `*` (any).
- * Tags of other credentials or weak tags accept none (If-Match compares strongly, RFC 9110 §13.1.1).
+ * Tags of other credentials or weak tags accept none (If-Match compares strongly, RFC 9110 §13.1.1),
+ * nor a tag spelt otherwise than etagOf spells it (`"01-1"` is not `"1-1"`).
  */
 function versionsMatching(ifMatch: string, credentialId: number): number[] | undefined {
   if (ifMatch.trim() === '*') return undefined
   return ifMatch
     .split(',')
-    .map((tag) => /^"(\d+)-(\d+)"$/.exec(tag.trim()))
+    .map((tag) => /^"([1-9]\d*)-([1-9]\d*)"$/.exec(tag.trim()))
     .filter((match) => match !== null && Number(match[1]) === credentialId)
     .map((match) => Number(match?.[2]))
 }
