@@ -102,7 +102,7 @@ t.test('usage errors: one line saying what is wrong, then the usage, exit 2', as
   const cases: [string[], RegExp, RegExp][] = [
     [[], /^No command given\.\n\n/, /Usage: npm run cli -- <command>/],
     [['frobnicate'], /^Unknown command "frobnicate"\.\n\n/, /Usage: npm run cli -- <command>/],
-    [['api-credentials'], /^Unknown command "api-credentials"\.\n\n/, /api-credentials revoke <identifier>/],
+    [['api-credentials'], /^"api-credentials" needs one of: create, list, rotate, revoke\.\n\n/, /api-credentials revoke <identifier>/],
     [['--bogus'], /^No command given\.\n\n/, /Usage: npm run cli -- <command>/],
     [['api-credentials', 'revoke'], /^Missing <identifier>\.\n\n/, /Usage: npm run cli -- api-credentials revoke <identifier>\n/],
     [['migrate', 'now'], /^Unexpected argument "now"\.\n\n/, /Usage: npm run cli -- migrate\n/],
@@ -119,6 +119,10 @@ t.test('usage errors: one line saying what is wrong, then the usage, exit 2', as
   t.equal(help.code, 0)
   t.match(help.stdout, /api-credentials create \[options\]/)
   t.match(help.stdout, /Exit codes: 0 done, 1 refused/)
+  const groupHelp = await cli({}, ['api-credentials', '--help'])
+  t.equal(groupHelp.code, 0, 'help of a group of commands')
+  t.match(groupHelp.stdout, /api-credentials rotate <identifier>/)
+  t.notMatch(groupHelp.stdout, /migrate/, 'the group alone')
   const createHelp = await cli({}, ['api-credentials', 'create', '--help'])
   t.equal(createHelp.code, 0, 'help of one command')
   t.match(createHelp.stdout, /^Usage: npm run cli -- api-credentials create \[options\]\n/)

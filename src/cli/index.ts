@@ -24,9 +24,9 @@ function synopsis(command: Command): string {
   return [...command.words, ...args, ...(command.options ? ['[options]'] : [])].join(' ')
 }
 
-function usage(): string {
-  const width = Math.max(...COMMANDS.map((command) => synopsis(command).length)) + 2
-  const lines = COMMANDS.map((command) => `  ${synopsis(command).padEnd(width)}${command.summary}`)
+function usage(commands: readonly Command[] = COMMANDS): string {
+  const width = Math.max(...commands.map((command) => synopsis(command).length)) + 2
+  const lines = commands.map((command) => `  ${synopsis(command).padEnd(width)}${command.summary}`)
   return (
     `Usage: ${PROGRAM} <command> [--help]\n\n${lines.join('\n')}\n\n` +
     `${PROGRAM} <command> --help tells more of one command.\n${DATABASE_NOTE}\n${EXIT_CODES}\n`
@@ -53,6 +53,11 @@ function findCommand(argv: string[]): { command: Command; rest: string[] } | und
   return command && { command, rest: argv.slice(command.words.length) }
 }
 
+/** The commands of a group such as `api-credentials`: those whose words go on after `words`. */
+function commandsUnder(words: string[]): Command[] {
+  return COMMANDS.filter((command) => command.words.length > words.length && words.every((word, index) => command.words[index] === word))
+}
+
 /**
  * Runs one CLI command; returns the process exit code. `open`: a database already open (left
  * open), instead of opening `database` or the configured one.
@@ -68,8 +73,18 @@ export async function runCli(
       io.out(usage())
       return 0
     }
-    const words = argv.filter((word) => !word.startsWith('-')).join(' ')
-    io.err(`${words ? `Unknown command "${words}".` : 'No command given.'}\n\n${usage()}`)
+    const words = argv.filter((word) => !word.startsWith('-'))
+    const group = words.length > 0 ? commandsUnder(words) : []
+    if (group.length > 0) {
+      if (argv.includes('--help') || argv.includes('-h')) {
+        io.out(usage(group))
+        return 0
+      }
+      const next = group.map((command) => command.words[words.length]).join(', ')
+      io.err(`"${words.join(' ')}" needs one of: ${next}.\n\n${usage(group)}`)
+      return 2
+    }
+    io.err(`${words.length > 0 ? `Unknown command "${words.join(' ')}".` : 'No command given.'}\n\n${usage()}`)
     return 2
   }
   const { command, rest } = found
