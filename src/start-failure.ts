@@ -29,6 +29,9 @@ export function describeStartFailure(error: unknown, config?: Pick<Config, 'PORT
     if (cause?.code === NO_SUCH_DATABASE) {
       return `The database "${server.database}" does not exist on ${server.host}: create it (createdb ${server.database}), or fix DATABASE_URL.`
     }
+    if (cause?.syscall === 'getaddrinfo' && (cause.code === 'ENOTFOUND' || cause.code === 'EAI_AGAIN')) {
+      return `Cannot find the host of DATABASE_URL (${server.host}, ${cause.code}): fix DATABASE_URL, or the name service.`
+    }
     if (cause?.code && LOGIN_REFUSED.has(cause.code)) {
       return `PostgreSQL on ${server.host} refused the login of DATABASE_URL (${cause.code}): fix its user or password.`
     }

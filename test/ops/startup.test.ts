@@ -54,6 +54,11 @@ t.test('each start-up failure is one line naming what to do', async (t) => {
     'Cannot reach PostgreSQL at 127.0.0.1:1 (DATABASE_URL): start it, or fix DATABASE_URL.',
     'names the server, never the password',
   )
+  t.match(
+    await run({ DATABASE_URL: 'postgres://someone:hunter2@nowhere.invalid/none' }),
+    /^Cannot find the host of DATABASE_URL \(nowhere\.invalid:5432, (ENOTFOUND|EAI_AGAIN)\): fix DATABASE_URL, or the name service\.$/,
+    'a host no name service knows (.invalid never resolves)',
+  )
   const env = await freshDatabaseEnv(t)
   t.equal(
     await run({ ...env, HOST: '192.0.2.1', PORT: '0' }),
