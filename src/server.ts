@@ -54,7 +54,7 @@ async function start(config: Config) {
         `Try it:\n  curl -s ${base}/includes/api.php -d action=ListOAuthCredentials ` +
         `-d identifier=${firstAdmin.identifier} --data-urlencode secret='${firstAdmin.secret}' -d responsetype=json\n` +
         `Lost it? Run: npm run cli -- api-credentials rotate ${firstAdmin.identifier}` +
-        `${config.DATABASE_URL ? '' : ' (stop the server first: the embedded database serves one process)'}\n\n`,
+        `${config.DATABASE_URL ? ' (with the same DATABASE_URL)' : ' (stop the server first: the embedded database serves one process)'}\n\n`,
     )
   }
   return app

@@ -14,7 +14,7 @@ t.test('`npm start` on a new database: the admin secret printed once, a call wit
   const [, secret = ''] = /^\nFirst start: created the API credential "admin" with every permission\.\nIts secret is shown only now:\n\n {2}(\S{32,})\n\n/.exec(banner) ?? []
   t.ok(secret, `the secret, in: ${banner}`)
   // Only the embedded database needs the server stopped for the CLI.
-  const stopFirst = env.DATABASE_URL ? '' : ' \\(stop the server first: the embedded database serves one process\\)'
+  const stopFirst = env.DATABASE_URL ? ' \\(with the same DATABASE_URL\\)' : ' \\(stop the server first: the embedded database serves one process\\)'
   t.match(banner, new RegExp(`\nLost it\\? Run: npm run cli -- api-credentials rotate admin${stopFirst}\n\n$`))
 
   const listed = await fetch(`${url}/includes/api.php`, {
