@@ -170,20 +170,26 @@ export function assertValidCredential(
   if (state.logoUri !== null && state.logoUri !== stored?.logoUri && !isAcceptableLogoUri(state.logoUri)) {
     throw invalid(messages.logoUriInvalid(state.logoUri), 'logoUri')
   }
-  // SPEC §2 has one message for every redirect URI rule; past the limit it names the first extra URI.
+  const refused = firstRefusedRedirectUri(state.redirectUris, new Set(stored?.redirectUris))
+  if (refused !== undefined) throw invalid(messages.redirectUriInvalid(refused), 'redirectUri')
+}
+
+/**
+ * The redirect URI a list is refused for, in order: SPEC §2 has one message for every redirect
+ * URI rule, and past the limit it names the first extra URI. One already stored (`kept`) is not
+ * judged again, by the duplicate rule either (see assertValidCredential).
+ */
+export function firstRefusedRedirectUri(uris: readonly string[], kept: ReadonlySet<string> = new Set()): string | undefined {
   const seen = new Set<string>()
   const seenParsed = new Set<string>()
-  const kept = new Set(stored?.redirectUris)
-  for (const uri of state.redirectUris) {
+  for (const uri of uris) {
     const parsed = parsedForm(uri)
-    // A URI already stored is not judged again, by this duplicate rule either (see above).
     const duplicate = seen.has(uri) || (seenParsed.has(parsed) && !kept.has(uri))
-    if (seen.size === LIMITS.redirectUris || duplicate || (!kept.has(uri) && !isAcceptableRedirectUri(uri))) {
-      throw invalid(messages.redirectUriInvalid(uri), 'redirectUri')
-    }
+    if (seen.size === LIMITS.redirectUris || duplicate || (!kept.has(uri) && !isAcceptableRedirectUri(uri))) return uri
     seen.add(uri)
     seenParsed.add(parsed)
   }
+  return undefined
 }
 
 /**

@@ -31,7 +31,7 @@ export interface AccessAttempt {
   action: string
   /** The API credential named by `identifier`, once looked up (null: there is none). */
   found?: ApiCredentialAccess | null
-  /** Whether `found` was answered from memory: counted in the cache's metrics once the secret is accepted. */
+  /** Whether `found` was answered from memory: counted in the cache's metrics once the caller is let in. */
   fromMemory?: boolean
   /** The caller, once its secret has been checked. */
   client?: ApiClient
@@ -45,13 +45,26 @@ export type AccessCheck = (attempt: AccessAttempt) => Promise<void> | undefined 
  * chooses their order (api.php keeps the original's) and answers a refusal in its own shape.
  */
 export function accessChecks(apiClients: ApiClientService, limits: RequestLimits, configuredAccessKey?: string) {
-  const lookUp = async (attempt: AccessAttempt) => {
+  /** The caller's API credential when it is known without reading (null: there is none); undefined: it must be read. */
+  const recall = (attempt: AccessAttempt) => {
     if (attempt.found !== undefined) return attempt.found
     const remembered = attempt.identifier === '' ? null : apiClients.remembered(attempt.identifier)
-    attempt.fromMemory = remembered !== undefined
-    attempt.found = remembered !== undefined ? remembered : await apiClients.find(attempt.identifier)
+    if (remembered !== undefined) {
+      attempt.found = remembered
+      attempt.fromMemory = true
+    }
+    return remembered
+  }
+  const lookUp = async (attempt: AccessAttempt) => {
+    const recalled = recall(attempt)
+    if (recalled !== undefined) return recalled
+    attempt.fromMemory = false
+    attempt.found = await apiClients.find(attempt.identifier)
     return attempt.found
   }
+  // Only a caller let in (its secret accepted, from an address its allow-list takes) moves the
+  // hit and miss counts: /metrics tells an outsider nothing of which identifiers exist or are in use.
+  const countLookUp = (attempt: AccessAttempt) => metrics.authCacheLookup('api_credential', attempt.fromMemory === true)
   // Every failure costs the address; a wrong secret costs the identifier it was tried on too.
   const authenticationFailed = async (attempt: AccessAttempt, reason: AuthenticationFailure, message: string, identifier?: string) => {
     metrics.authenticationFailed(edgeOf(attempt.request), reason)
@@ -59,9 +72,6 @@ export function accessChecks(apiClients: ApiClientService, limits: RequestLimits
     return new AccessRefused(reason, message)
   }
   const accept = (attempt: AccessAttempt, found: ApiCredentialAccess) => {
-    // Only a caller that knows the secret moves the hit and miss counts: /metrics tells an
-    // outsider nothing about which identifiers exist or are in use.
-    metrics.authCacheLookup('api_credential', attempt.fromMemory === true)
     setActor(attempt.request, found.identifier)
     attempt.client = { identifier: found.identifier, permissions: found.permissions, allowedIps: found.allowedIps }
   }
@@ -85,6 +95,7 @@ export function accessChecks(apiClients: ApiClientService, limits: RequestLimits
       admission.failed = {}
       return decideRest(attempt, admission, new AccessRefused('address', refusals.address(request.ip)))
     }
+    countLookUp(attempt)
     if (!mayRun(found, attempt.action)) return decideRest(attempt, admission, new AccessRefused('permission', refusals.permission(attempt.action)))
     return defer ? admission : decideRest(attempt, admission)
   }
@@ -127,11 +138,8 @@ export function accessChecks(apiClients: ApiClientService, limits: RequestLimits
         return decideRest(attempt, admission, new AccessRefused('missing', refusals.missing))
       }
       // A remembered caller is judged before this returns; otherwise once read.
-      const remembered = apiClients.remembered(identifier)
-      if (remembered !== undefined) {
-        attempt.fromMemory = true
-        return judgeRest(attempt, remembered, defer)
-      }
+      const recalled = recall(attempt)
+      if (recalled !== undefined) return judgeRest(attempt, recalled, defer)
       return lookUp(attempt).then((found) => judgeRest(attempt, found, defer))
     },
 
@@ -160,6 +168,8 @@ export function accessChecks(apiClients: ApiClientService, limits: RequestLimits
         throw await authenticationFailed(attempt, 'failed', refusals.failed, attempt.identifier)
       }
       accept(attempt, found)
+      // api.php checks the allow-list first (allowList, above), as the original does.
+      countLookUp(attempt)
     }) satisfies AccessCheck,
 
     /** Counts the request against the API credential that made it. */

@@ -192,7 +192,7 @@ const lookupsUnscraped: Record<AuthCache, Record<'hit' | 'miss', number>> = {
 }
 new client.Counter({
   name: `${PREFIX}auth_cache_lookups_total`,
-  help: 'Authentication look-ups answered from memory (hit) or read from the database (miss), by cache.',
+  help: 'Authentication look-ups answered from memory (hit) or read from the database (miss), by cache; API credentials only of callers let in.',
   labelNames: ['cache', 'result'] as const,
   registers: [registry],
   collect() {

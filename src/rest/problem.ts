@@ -1,7 +1,7 @@
 import { STATUS_CODES } from 'node:http'
 import type { FastifyError, FastifyReply, FastifyRequest, FastifySchemaValidationError } from 'fastify'
 import { credentialNotFound, CredentialError, messages, type CredentialErrorKind } from '../credentials/errors.js'
-import { LIMITS } from '../credentials/rules.js'
+import { firstRefusedRedirectUri, LIMITS } from '../credentials/rules.js'
 import { AccessRefused } from '../http/authorization.js'
 import { failureOf, INTERNAL_ERROR, refuseUnavailable, UNAVAILABLE } from '../http/errors.js'
 import { RateLimited } from '../limits/index.js'
@@ -64,13 +64,21 @@ export function problem(status: number, detail: string, errors?: ProblemError[])
 
 type Issue = FastifySchemaValidationError & { data?: unknown }
 
+/** The service's refusal of a body's redirect URI list, which names the first URI it refuses, as api.php does. */
+function redirectUriRefusal(body: unknown): string | undefined {
+  const uris = (body as { redirectUri?: unknown } | null)?.redirectUri
+  if (!Array.isArray(uris) || !uris.every((uri) => typeof uri === 'string')) return undefined
+  const refused = firstRefusedRedirectUri(uris)
+  return refused === undefined ? undefined : messages.redirectUriInvalid(refused)
+}
+
 /**
  * The schema refuses some values before the credential service sees them (a missing grant type
  * or scope, an unknown grant type, the limits it states for the document and generated clients);
  * the answer keeps the service's words (api.php's) for them. Keyed by pointer, a list's items
  * under `/*`.
  */
-const SERVICE_WORDING: Record<string, (issue: Issue) => string | undefined> = {
+const SERVICE_WORDING: Record<string, (issue: Issue, body: unknown) => string | undefined> = {
   '/grantType': (issue) =>
     issue.keyword === 'required'
       ? messages.grantTypeRequired
@@ -82,17 +90,15 @@ const SERVICE_WORDING: Record<string, (issue: Issue) => string | undefined> = {
   '/description': (issue) => (issue.keyword === 'maxLength' ? messages.tooLong('description', LIMITS.description) : undefined),
   '/serviceId': (issue) => (issue.keyword === 'minimum' || issue.keyword === 'maximum' ? messages.serviceIdInvalid(String(issue.data)) : undefined),
   '/logoUri': (issue) => (issue.keyword === 'maxLength' ? messages.logoUriInvalid(String(issue.data)) : undefined),
-  // Past the limit the service names the first URI too many.
-  '/redirectUri': (issue) =>
-    issue.keyword === 'maxItems' && Array.isArray(issue.data) ? messages.redirectUriInvalid(String(issue.data[LIMITS.redirectUris])) : undefined,
-  '/redirectUri/*': (issue) => (issue.keyword === 'maxLength' ? messages.redirectUriInvalid(String(issue.data)) : undefined),
+  '/redirectUri': (issue, body) => (issue.keyword === 'maxItems' ? redirectUriRefusal(body) : undefined),
+  '/redirectUri/*': (issue, body) => (issue.keyword === 'maxLength' ? redirectUriRefusal(body) : undefined),
 }
 
 /**
  * Ajv's errors as JSON pointers to the offending input, one per pointer: the first says what is
  * wrong, where a nullable field's value adds "must be null" and "must match a schema in anyOf".
  */
-function validationErrors(error: FastifyError): ProblemError[] {
+function validationErrors(error: FastifyError, body: unknown): ProblemError[] {
   const location = VALIDATION_LOCATION[error.validationContext ?? 'body'] ?? 'body'
   const errors = (error.validation ?? []).map((issue: Issue) => {
     const params = issue.params as { missingProperty?: string; additionalProperty?: string }
@@ -102,7 +108,7 @@ function validationErrors(error: FastifyError): ProblemError[] {
       // A query parameter given twice arrives as a list (`?limit=3&limit=4`).
       location === 'query' && Array.isArray(issue.data) && issue.keyword === 'type'
         ? `${pointer} must be given once.`
-        : (SERVICE_WORDING[pointer.replace(/\/\d+$/, '/*')]?.(issue) ??
+        : (SERVICE_WORDING[pointer.replace(/\/\d+$/, '/*')]?.(issue, location === 'body' ? body : undefined) ??
           (params.additionalProperty !== undefined
             ? `Unknown field "${params.additionalProperty}".`
             : pointer === '' && issue.keyword === 'type'
@@ -147,7 +153,7 @@ export async function problemHandler(error: FastifyError, request: FastifyReques
     return sendProblem(reply, problem(error.status, error.message, error.errors))
   }
   if (error.validation) {
-    const errors = validationErrors(error)
+    const errors = validationErrors(error, request.body)
     return sendProblem(reply, problem(400, errors[0]?.detail ?? error.message, errors))
   }
   const failure = failureOf(error)

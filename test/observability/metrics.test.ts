@@ -107,6 +107,10 @@ t.test('after real traffic, /metrics shows each counter moved by what happened',
   const offList = await test.app.inject({ url: '/oauth/credentials', remoteAddress: '10.0.0.3', headers: { authorization: basic(fenced) } })
   t.equal(offList.statusCode, 403, 'not from its allowed address')
   // An outsider's guesses at identifiers, known or not, in use or not, move no look-up count.
+  for (const identifier of ['made-up', caller.identifier]) {
+    const guess = await test.app.inject({ url: '/oauth/credentials', remoteAddress: '10.0.0.5', headers: { authorization: basic({ identifier, secret: 'wrong' }) } })
+    t.equal(guess.statusCode, 401, `a REST guess at ${identifier}`)
+  }
   for (const identifier of ['made-up', caller.identifier, 'made-up-too']) {
     const guess = await test.app.inject({
       method: 'POST',
@@ -156,13 +160,13 @@ t.test('after real traffic, /metrics shows each counter moved by what happened',
   // Client authentication: read once, then twice from memory (the wrong secret too).
   t.equal(moved('oauth_auth_cache_lookups_total', { cache: 'client_credential', result: 'miss' }), 1)
   t.equal(moved('oauth_auth_cache_lookups_total', { cache: 'client_credential', result: 'hit' }), 2)
-  // Callers whose secret was accepted: the admin's create, two updates, the PATCH, the three
-  // authentications and the 20 calls from 10.0.0.2 within its limit, and the fenced caller from
-  // off its list. Each counts once (from memory or read); the wrong secrets and guesses do not.
+  // Callers let in: the admin's create, two updates, the PATCH, the three authentications and
+  // the 20 calls from 10.0.0.2 within its limit. Each counts once (from memory or read); wrong
+  // secrets, guesses and the fenced caller from off its list do not.
   const apiLookups =
     moved('oauth_auth_cache_lookups_total', { cache: 'api_credential', result: 'hit' }) +
     moved('oauth_auth_cache_lookups_total', { cache: 'api_credential', result: 'miss' })
-  t.equal(apiLookups, 28, 'every call whose secret was accepted, once')
+  t.equal(apiLookups, 27, 'every call let in, once')
 
   t.equal(after.value('oauth_http_requests_in_flight'), 1, 'in flight: the scrape itself')
   t.equal(after.value('oauth_database_up'), 1)
