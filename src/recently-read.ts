@@ -1,5 +1,4 @@
 import type { Watch } from './db/notifications.js'
-import { metrics, type AuthCache } from './observability/metrics.js'
 import { TtlCache } from './ttl-cache.js'
 
 /**
@@ -10,7 +9,8 @@ import { TtlCache } from './ttl-cache.js'
  * notifications may be missed, nor a read that a change overtook. With `keepUnknown`, a key
  * that found nothing is kept too, so that a known and an unknown key cost the same (only for
  * rows whose creation is notified as well); apart from the found ones, so that a stream of
- * made-up keys cannot push real ones out.
+ * made-up keys cannot push real ones out. Its users count its hits and misses, each by its own
+ * rule (oauth_auth_cache_lookups_total).
  */
 export class RecentlyRead<T> {
   readonly #entries: TtlCache<string, T>
@@ -22,8 +22,6 @@ export class RecentlyRead<T> {
     private readonly watch: Watch,
     ttlMs: number,
     maxEntries: number,
-    /** Which cache this is, in the hit and miss counts; none: its user counts them. */
-    private readonly cache: AuthCache | undefined,
     keepUnknown = false,
   ) {
     this.#entries = new TtlCache(ttlMs, maxEntries)
@@ -39,7 +37,6 @@ export class RecentlyRead<T> {
   async get(key: string, load: () => Promise<T | null>): Promise<T | null> {
     const kept = this.remembered(key)
     if (kept !== undefined) return kept
-    if (this.cache) metrics.authCacheLookup(this.cache, false)
     const generation = this.#generation
     const value = await load()
     if (generation === this.#generation && this.live) {
@@ -53,7 +50,6 @@ export class RecentlyRead<T> {
   remembered(key: string): T | null | undefined {
     if (!this.live) return undefined
     const kept = this.#entries.get(key) ?? (this.#unknown?.get(key) ? null : undefined)
-    if (kept !== undefined && this.cache) metrics.authCacheLookup(this.cache, true)
     return kept
   }
 

@@ -48,8 +48,8 @@ export class ApiClientService {
       const watch = this.storage.watchChanges((identifier) => this.#recent.forget(identifier))
       // Unknown identifiers are kept too: a prober cannot tell one from a known identifier by the
       // time it takes (creations are notified, migration 20261204000000). Hits and misses are
-      // counted by the access checks, once a caller's secret is accepted.
-      this.#recentlyRead = new RecentlyRead(watch, API_CLIENT_CACHE_MS, API_CLIENT_CACHE_ENTRIES, undefined, true)
+      // counted by the access checks, once a caller is let in.
+      this.#recentlyRead = new RecentlyRead(watch, API_CLIENT_CACHE_MS, API_CLIENT_CACHE_ENTRIES, true)
     }
     return this.#recentlyRead
   }

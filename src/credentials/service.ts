@@ -93,7 +93,7 @@ export class CredentialService {
     private readonly turnWaitMs: number,
   ) {
     const watch = storage.watchChanges((clientIdentifier) => this.#recent.forget(clientIdentifier))
-    this.#recent = new RecentlyRead(watch, RECENTLY_READ.ttlMs, RECENTLY_READ.maxEntries, 'client_credential')
+    this.#recent = new RecentlyRead(watch, RECENTLY_READ.ttlMs, RECENTLY_READ.maxEntries)
   }
 
   /** Whether authentication may answer from memory now (changes by other processes are heard). */
@@ -237,8 +237,9 @@ export class CredentialService {
    */
   checkSecret(clientIdentifier: string, clientSecret: string): SecretCheck | Promise<SecretCheck> {
     if (hasNul(clientIdentifier)) return undefined
-    // A remembered client is checked before this returns.
+    // A remembered client is checked before this returns. Every look-up counts, a wrong secret's too.
     const kept = this.#recent.remembered(clientIdentifier)
+    metrics.authCacheLookup('client_credential', kept !== undefined)
     if (kept !== undefined) return matching(kept, clientSecret)
     return this.#recent
       .get(clientIdentifier, () => this.storage.findByClientIdentifier(clientIdentifier))
