@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyRequest, RouteOptions } from 'fastify'
-import { HttpProblem, problem, sendProblem } from './problem.js'
+import { HttpProblem, problem, sendHttpProblem, sendProblem } from './problem.js'
 
 /**
  * Requests under the resource that no route takes answer problem+json like the rest of it: 405
@@ -29,9 +29,7 @@ export function answerUnknownRoutes(app: FastifyInstance): (request: FastifyRequ
     const path = pathOf(request)
     const allowed = methodsAt(path)
     if (allowed.length === 0) return sendProblem(reply, problem(404, `No resource at ${path}.`))
-    const refusal = notAllowed(request.method, allowed)
-    reply.headers(refusal.headers)
-    return sendProblem(reply, problem(405, refusal.message))
+    return sendHttpProblem(reply, notAllowed(request.method, allowed))
   })
 
   return (request) => {

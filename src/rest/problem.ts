@@ -148,10 +148,7 @@ export async function problemHandler(error: FastifyError, request: FastifyReques
     if (unauthenticated) reply.headers(challengeFor(request))
     return sendProblem(reply, problem(unauthenticated ? 401 : 403, error.message))
   }
-  if (error instanceof HttpProblem) {
-    reply.headers(error.headers)
-    return sendProblem(reply, problem(error.status, error.message, error.errors))
-  }
+  if (error instanceof HttpProblem) return sendHttpProblem(reply, error)
   if (error.validation) {
     const errors = validationErrors(error, request.body)
     return sendProblem(reply, problem(400, errors[0]?.detail ?? error.message, errors))
@@ -190,4 +187,10 @@ function sendCredentialProblem(reply: FastifyReply, error: CredentialError) {
 
 export function sendProblem(reply: FastifyReply, body: Problem) {
   return reply.code(body.status).type(PROBLEM_TYPE).send(body)
+}
+
+/** An HttpProblem as problem+json, with its headers. */
+export function sendHttpProblem(reply: FastifyReply, error: HttpProblem) {
+  reply.headers(error.headers)
+  return sendProblem(reply, problem(error.status, error.message, error.errors))
 }

@@ -46,10 +46,7 @@ export async function importRecords(database: Database, incoming: TransferRecord
     const incomingIds = credentials.map((record) => record.credentialId)
     const gone = options.whenGone ? await storage.importedBesides(incomingIds, options.actor) : undefined
     const existing = {
-      credentials: await storage.credentialsMatching(
-        credentials.map((record) => record.credentialId),
-        credentials.map((record) => record.clientIdentifier),
-      ),
+      credentials: await storage.credentialsMatching(incomingIds, credentials.map((record) => record.clientIdentifier)),
       apiCredentials: await storage.apiCredentialsMatching(apiCredentials.map((record) => record.identifier)),
       events: await storage.eventsMatching(events.map((record) => record.id)),
       catalogue: await storage.scopeNames(),
